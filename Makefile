@@ -1,0 +1,51 @@
+# Slipway. `make test` is what .ci/run calls.
+GO ?= go
+GOLANGCI_LINT_VERSION := v2.15.0
+ACTIONLINT_VERSION := v1.7.12
+BIN := $(shell $(GO) env GOPATH)/bin
+
+.PHONY: test test-engine lint fmt ci plan bench tools vet
+
+## test: unit and integration tests of Slipway and of sample-app (no engine needed)
+test:
+	$(GO) test -race -count=1 ./...
+	cd sample-app && $(GO) test -race -count=1 ./...
+
+## test-engine: the tests that need a Dagger engine (GitHub Actions runs them)
+test-engine:
+	$(GO) test -tags engine -count=1 -timeout 45m ./...
+
+## vet: go vet, with engine-only code compiled too
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags engine ./...
+	cd sample-app && $(GO) vet ./...
+
+## lint: golangci-lint on Slipway and sample-app, actionlint on the workflows
+lint: tools
+	$(BIN)/golangci-lint run ./...
+	cd sample-app && $(BIN)/golangci-lint run ./...
+	$(BIN)/actionlint .github/workflows/*.yml
+
+## fmt: gofmt everything
+fmt:
+	gofmt -w ci internal sample-app
+
+## ci: the main job (lint, test, build, scan); needs a Dagger engine
+ci:
+	$(GO) run ./ci
+
+## plan: what the pipeline would do (no engine)
+plan:
+	$(GO) run ./ci plan
+
+## bench: the benchmarks quoted in the notes
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+## tools: exact versions of the linters
+tools:
+	@test -x $(BIN)/golangci-lint && $(BIN)/golangci-lint version 2>/dev/null | grep -q "$(GOLANGCI_LINT_VERSION:v%=%)" || \
+		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	@test -x $(BIN)/actionlint && $(BIN)/actionlint -version 2>/dev/null | grep -q "$(ACTIONLINT_VERSION:v%=%)" || \
+		$(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)

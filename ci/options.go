@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway-ci/slipway/internal/imagelock"
+)
+
+// options are the shared flags; each falls back to its environment variable.
+type options struct {
+	stdout, stderr io.Writer
+
+	out           string
+	source        string
+	gitopsRepo    string
+	gitopsBranch  string
+	images        string
+	engineTimeout time.Duration
+}
+
+func (o *options) bind(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringVar(&o.out, "out", defaultOut, "directory for artifacts (image.tar, trivy.json, result.json, summary.md)")
+	f.StringVar(&o.source, "source", defaultSrc, "the application's source directory (its own Go module)")
+	f.StringVar(&o.gitopsRepo, "gitops-repo", "", "GitOps repository URL or path (env GITOPS_REPO; default: a local bare repo out/gitops.git)")
+	f.StringVar(&o.gitopsBranch, "gitops-branch", "", "GitOps branch (env GITOPS_BRANCH; default main)")
+	f.StringVar(&o.images, "images", "", "image lock to use instead of the built-in ci/images.lock (env SLIPWAY_IMAGES)")
+	f.DurationVar(&o.engineTimeout, "engine-timeout", 5*time.Minute, "how long to wait for a Dagger session before giving up")
+}
+
+func envDefault(flag, env, def string) string {
+	if flag != "" {
+		return flag
+	}
+	if v := os.Getenv(env); v != "" {
+		return v
+	}
+	return def
+}
+
+// GitOpsRepo is the configured repository, or "" for the embedded default.
+func (o *options) GitOpsRepo() string { return envDefault(o.gitopsRepo, "GITOPS_REPO", "") }
+
+// GitOpsBranch is the configured branch.
+func (o *options) GitOpsBranch() string {
+	return envDefault(o.gitopsBranch, "GITOPS_BRANCH", defaultGitOpsBranch)
+}
+
+// lock loads the image lock: --images, SLIPWAY_IMAGES, else the built-in one.
+func (o *options) lock() (*imagelock.Lock, error) {
+	path := envDefault(o.images, "SLIPWAY_IMAGES", "")
+	if path == "" {
+		l, err := imagelock.Parse("built-in ci/images.lock", builtinImages)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		return l, nil
+	}
+	l, err := imagelock.Load(path)
+	if err != nil {
+		return nil, usageErr("%v (fix the file or drop --images/SLIPWAY_IMAGES)", err)
+	}
+	return l, nil
+}
+
+// sourceDir checks the application directory.
+func (o *options) sourceDir() (string, error) {
+	abs, err := filepath.Abs(o.source)
+	if err != nil {
+		return "", usageErr("--source %s: %v", o.source, err)
+	}
+	if _, err := os.Stat(filepath.Join(abs, "go.mod")); err != nil {
+		return "", usageErr("--source %s: no go.mod there; point --source at the application's Go module", o.source)
+	}
+	return abs, nil
+}
+
+func (o *options) outPath(name string) string { return filepath.Join(o.out, name) }
+
+func (o *options) logf(format string, a ...any) {
+	fmt.Fprintf(o.stderr, format+"\n", a...)
+}

@@ -1,0 +1,257 @@
+package dag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"dagger.io/dagger"
+
+	"github.com/slipway-ci/slipway/internal/imagelock"
+	"github.com/slipway-ci/slipway/internal/version"
+)
+
+// Cache volume names. Plan prints them; a shared engine keeps them between runs.
+const (
+	CacheGoMod    = "slipway-go-mod"
+	CacheGoBuild  = "slipway-go-build"
+	CacheLint     = "slipway-golangci-lint"
+	CacheTrivy    = "slipway-trivy-db"
+	srcDir        = "/src"
+	goModPath     = "/go/pkg/mod"
+	goBuildPath   = "/root/.cache/go-build"
+	lintCachePath = "/root/.cache/golangci-lint"
+	trivyCache    = "/root/.cache/trivy"
+)
+
+// GoEnvPassthrough lists the host variables the Go containers receive, so a
+// corporate module proxy keeps working; nothing else of the host leaks in.
+var GoEnvPassthrough = []string{"GOPROXY", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOSUMDB", "GOFLAGS"}
+
+// Config is what the container stages need to know.
+type Config struct {
+	Source  string // host directory of the app (its own Go module)
+	Binary  string // binary name, and the image entrypoint /app/<Binary>
+	Package string // main package inside Source, e.g. "."
+	Images  *imagelock.Lock
+	Version version.Info
+	GoEnv   map[string]string // values of GoEnvPassthrough present on the host
+}
+
+// Stages builds the pipeline's containers on one Dagger session.
+type Stages struct {
+	c   *dagger.Client
+	cfg Config
+}
+
+// New returns the stages for a session.
+func New(c *dagger.Client, cfg Config) *Stages { return &Stages{c: c, cfg: cfg} }
+
+// HostGoEnv picks GoEnvPassthrough out of the environment.
+func HostGoEnv(getenv Env) map[string]string {
+	env := map[string]string{}
+	for _, k := range GoEnvPassthrough {
+		if v := getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+func (s *Stages) source() *dagger.Directory {
+	return s.c.Host().Directory(s.cfg.Source, dagger.HostDirectoryOpts{
+		Exclude: []string{".git", "out", "**/*.test", "coverage.out"},
+	})
+}
+
+// withGo mounts the module and build caches and the Go environment on a
+// container that has a Go toolchain, then downloads modules from go.mod and
+// go.sum alone, before the source is copied: a code change reuses that layer.
+func (s *Stages) withGo(ctr *dagger.Container) *dagger.Container {
+	ctr = ctr.
+		WithMountedCache(goModPath, s.c.CacheVolume(CacheGoMod)).
+		WithMountedCache(goBuildPath, s.c.CacheVolume(CacheGoBuild)).
+		WithEnvVariable("GOMODCACHE", goModPath).
+		WithEnvVariable("GOCACHE", goBuildPath)
+	keys := make([]string, 0, len(s.cfg.GoEnv))
+	for k := range s.cfg.GoEnv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ctr = ctr.WithEnvVariable(k, s.cfg.GoEnv[k])
+	}
+	mods := s.c.Host().Directory(s.cfg.Source, dagger.HostDirectoryOpts{Include: []string{"go.mod", "go.sum"}})
+	return ctr.
+		WithWorkdir(srcDir).
+		WithDirectory(srcDir, mods).
+		WithExec([]string{"go", "mod", "download"}).
+		WithDirectory(srcDir, s.source())
+}
+
+// GoBase is the golang container with caches and source.
+func (s *Stages) GoBase() *dagger.Container {
+	return s.withGo(s.c.Container().From(s.cfg.Images.MustGet("go").Ref()))
+}
+
+// Lint runs golangci-lint v2 with the app's .golangci.yml.
+func (s *Stages) Lint() *dagger.Container {
+	ctr := s.withGo(s.c.Container().From(s.cfg.Images.MustGet("golangci-lint").Ref())).
+		WithMountedCache(lintCachePath, s.c.CacheVolume(CacheLint)).
+		WithEnvVariable("GOLANGCI_LINT_CACHE", lintCachePath)
+	return ctr.WithExec([]string{"golangci-lint", "run", "--config", ".golangci.yml", "--timeout", "5m", "./..."})
+}
+
+// CoveragePath is where Test leaves the coverage profile inside its container.
+const CoveragePath = "/tmp/coverage.out"
+
+// Test runs the race-enabled unit tests (cgo on: -race needs it) with coverage.
+func (s *Stages) Test() *dagger.Container {
+	return s.GoBase().
+		WithEnvVariable("CGO_ENABLED", "1").
+		WithExec([]string{"go", "test", "-race", "-covermode=atomic", "-coverprofile=" + CoveragePath, "./..."})
+}
+
+// Binary is the static, stamped, reproducible binary.
+func (s *Stages) Binary() *dagger.File {
+	v := s.cfg.Version
+	ldflags := strings.Join([]string{
+		"-s", "-w",
+		"-X", "main.version=" + v.Version(),
+		"-X", "main.commit=" + orUnknown(v.Commit),
+		"-X", "main.date=" + v.CommitTime.Format(time.RFC3339),
+	}, " ")
+	out := "/out/" + s.cfg.Binary
+	return s.GoBase().
+		WithEnvVariable("CGO_ENABLED", "0").
+		WithEnvVariable("SOURCE_DATE_EPOCH", fmt.Sprint(v.CommitTime.Unix())).
+		WithExec([]string{"go", "build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags, "-o", out, s.cfg.Package}).
+		File(out)
+}
+
+// Image is the final image: distroless static, nonroot, OCI labels.
+func (s *Stages) Image() *dagger.Container {
+	entry := "/app/" + s.cfg.Binary
+	ctr := s.c.Container().From(s.cfg.Images.MustGet("distroless").Ref()).
+		WithFile(entry, s.Binary(), dagger.ContainerWithFileOpts{Permissions: 0o555, Owner: "0:0"}).
+		WithUser("65532:65532").
+		WithWorkdir("/").
+		WithEntrypoint([]string{entry}).
+		WithExposedPort(8080)
+	labels := s.cfg.Version.Labels()
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ctr = ctr.WithLabel(k, labels[k])
+	}
+	return ctr
+}
+
+// ScanOptions configure the Trivy container.
+type ScanOptions struct {
+	Severity         string   // reported severities; the gate filters again in Go
+	SkipDBUpdate     bool     // the cached DB is fresh enough
+	DBRepository     string   // mirror for the vulnerability DB
+	JavaDBRepository string   // mirror for the Java DB
+	SecretEnv        []string // host variables passed as *dagger.Secret (TRIVY_USERNAME, TRIVY_PASSWORD)
+	CacheBust        string   // changes each run so the DB age check is not served from cache
+}
+
+// TrivyBase is the Trivy container with its DB cache volume mounted.
+func (s *Stages) TrivyBase(opts ScanOptions) *dagger.Container {
+	ctr := s.c.Container().From(s.cfg.Images.MustGet("trivy").Ref()).
+		WithMountedCache(trivyCache, s.c.CacheVolume(CacheTrivy)).
+		WithEnvVariable("TRIVY_CACHE_DIR", trivyCache).
+		WithEnvVariable("TRIVY_NO_PROGRESS", "true").
+		WithEnvVariable("TRIVY_DISABLE_VEX_NOTICE", "true")
+	for _, name := range opts.SecretEnv {
+		// The value stays in the host's environment: the engine resolves the
+		// env:// URI itself, so it never passes through Slipway or its logs.
+		ctr = ctr.WithSecretVariable(name, s.c.Secret("env://"+name))
+	}
+	return ctr
+}
+
+// DBMetadata reads Trivy's DB metadata from the cache volume ("" when absent).
+func (s *Stages) DBMetadata(ctx context.Context, opts ScanOptions) (string, error) {
+	return s.TrivyBase(opts).
+		WithEnvVariable("SLIPWAY_CACHE_BUST", opts.CacheBust).
+		WithExec([]string{"sh", "-c", "cat " + trivyCache + "/db/metadata.json 2>/dev/null || true"}, dagger.ContainerWithExecOpts{UseEntrypoint: false}).
+		Stdout(ctx)
+}
+
+// Scan runs `trivy image --input` over the image tarball, and `trivy config`
+// over the deploy manifests, writing both JSON reports to /out.
+func (s *Stages) Scan(tarball *dagger.File, manifests *dagger.Directory, opts ScanOptions) *dagger.Container {
+	common := []string{"--format", "json", "--severity", opts.Severity, "--exit-code", "0", "--skip-version-check", "--quiet"}
+	db := []string{}
+	if opts.SkipDBUpdate {
+		db = append(db, "--skip-db-update", "--skip-java-db-update")
+	}
+	if opts.DBRepository != "" {
+		db = append(db, "--db-repository", opts.DBRepository)
+	}
+	if opts.JavaDBRepository != "" {
+		db = append(db, "--java-db-repository", opts.JavaDBRepository)
+	}
+	image := append([]string{"trivy", "image", "--input", "/in/image.tar", "--scanners", "vuln,secret,misconfig", "--output", "/out/trivy-image.json"}, common...)
+	image = append(image, db...)
+	config := append([]string{"trivy", "config", "--skip-check-update", "--output", "/out/trivy-config.json"}, common...)
+	config = append(config, "/in/manifests")
+	return s.TrivyBase(opts).
+		WithMountedFile("/in/image.tar", tarball).
+		WithMountedDirectory("/in/manifests", manifests).
+		WithExec([]string{"mkdir", "-p", "/out"}).
+		WithExec(image).
+		WithExec(config)
+}
+
+// ExplainExec turns a failed container command into an error that names the
+// command, its exit code and the tail of its output, not just "exit code 1".
+func ExplainExec(stage string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *dagger.ExecError
+	if errors.As(err, &ee) {
+		out := ee.Stderr
+		if strings.TrimSpace(out) == "" {
+			out = ee.Stdout
+		}
+		return fmt.Errorf("%s: `%s` exited %d:\n%s", stage, strings.Join(ee.Cmd, " "), ee.ExitCode, Tail(out, 30))
+	}
+	return fmt.Errorf("%s: %w", stage, err)
+}
+
+// Tail returns the last n lines of s.
+func Tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("... (%d lines above)", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ExportFile writes a container file to the host, creating the directory.
+func ExportFile(ctx context.Context, f *dagger.File, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	_, err := f.Export(ctx, path)
+	return err
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

@@ -1,0 +1,132 @@
+package scan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteTable prints the outcome for people: findings grouped by target, totals
+// per severity, what was ignored and why, and expired ignore entries.
+func WriteTable(w io.Writer, o *Outcome) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	target := "\x00"
+	for _, f := range o.Counted {
+		if f.Target != target {
+			target = f.Target
+			fmt.Fprintf(tw, "\n%s\n", target)
+			fmt.Fprintln(tw, "  ID\tPACKAGE\tINSTALLED → FIXED\tSEVERITY\tTITLE")
+		}
+		pkg, ver := f.Package, ""
+		switch f.Kind {
+		case Vuln:
+			ver = f.Installed + " → " + firstNonEmpty(f.Fixed, "(no fix)")
+		case SecretKind:
+			pkg, ver = "(secret)", fmt.Sprintf("line %d", f.StartLine)
+		case Misconfig:
+			pkg, ver = "(config)", fmt.Sprintf("line %d", f.StartLine)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", f.ID, pkg, ver, f.Severity, truncate(f.Title, 70))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nTotal: %d (%s) at %s", len(o.Counted), totals(o), strings.Join(o.Severities, ","))
+	if o.Unfixed > 0 {
+		fmt.Fprintf(w, "; %d without a fix dropped (--ignore-unfixed)", o.Unfixed)
+	}
+	fmt.Fprintln(w)
+	if len(o.Ignored) > 0 {
+		fmt.Fprintf(w, "\nIgnored: %d\n", len(o.Ignored))
+		for _, ig := range o.Ignored {
+			why := firstNonEmpty(ig.Rule.Statement, "no statement")
+			until := ""
+			if !ig.Rule.ExpiresAt.IsZero() {
+				until = " until " + ig.Rule.ExpiresAt.Format("2006-01-02")
+			}
+			fmt.Fprintf(w, "  %s %s in %s: %s (%s%s)\n", ig.ID, ig.Severity, ig.Target, why, ig.Rule.Source, until)
+		}
+	}
+	for _, r := range o.Expired {
+		fmt.Fprintf(w, "Expired ignore: %s at %s expired %s and no longer applies\n", r.ID, r.Source, r.ExpiresAt.Format("2006-01-02"))
+	}
+	if o.Pass {
+		fmt.Fprintln(w, "Gate: pass")
+	} else {
+		fmt.Fprintln(w, "Gate: FAIL")
+	}
+	return nil
+}
+
+// Totals renders "2 CRITICAL, 1 HIGH"; "none" for zero.
+func totals(o *Outcome) string {
+	var parts []string
+	for _, s := range Severities {
+		if n := o.Totals[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Summary is one line for the pipeline summary.
+func (o *Outcome) Summary() string {
+	s := fmt.Sprintf("%d counted (%s), %d ignored", len(o.Counted), totals(o), len(o.Ignored))
+	if len(o.Expired) > 0 {
+		s += fmt.Sprintf(", %d expired ignores", len(o.Expired))
+	}
+	return s
+}
+
+// WriteJSON writes the outcome for scripts.
+func WriteJSON(w io.Writer, o *Outcome) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if o.Counted == nil {
+		o.Counted = []Finding{}
+	}
+	if o.Ignored == nil {
+		o.Ignored = []Ignored{}
+	}
+	if o.Expired == nil {
+		o.Expired = []IgnoreRule{}
+	}
+	return enc.Encode(o)
+}
+
+func truncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+// DBMetadata is Trivy's db/metadata.json.
+type DBMetadata struct {
+	Version      int       `json:"Version"`
+	NextUpdate   time.Time `json:"NextUpdate"`
+	UpdatedAt    time.Time `json:"UpdatedAt"`
+	DownloadedAt time.Time `json:"DownloadedAt"`
+}
+
+// DBFresh decides whether the cached vulnerability DB may be reused without
+// asking the registry: it was downloaded less than maxAge ago. Reusing a fresh
+// DB is what keeps a busy CI from being throttled by the DB registry.
+func DBFresh(metadataJSON string, now time.Time, maxAge time.Duration) (bool, time.Duration) {
+	if strings.TrimSpace(metadataJSON) == "" {
+		return false, 0
+	}
+	var m DBMetadata
+	if err := json.Unmarshal([]byte(metadataJSON), &m); err != nil || m.DownloadedAt.IsZero() {
+		return false, 0
+	}
+	age := now.Sub(m.DownloadedAt)
+	return age >= 0 && age < maxAge, age
+}

@@ -1,0 +1,226 @@
+// Package version derives what a build is from the source repository: the
+// commit, its time, the branch, a semver tag, and the image tags and
+// provenance labels that follow from them.
+package version
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// Info describes the source commit a pipeline run builds.
+type Info struct {
+	Commit     string    `json:"commit"`      // 40 hex, or "" outside a git checkout
+	CommitTime time.Time `json:"commit_time"` // the reproducible build time (SOURCE_DATE_EPOCH)
+	Branch     string    `json:"branch,omitempty"`
+	Semver     string    `json:"semver,omitempty"` // "v1.2.3" when HEAD carries such a tag
+	Dirty      bool      `json:"dirty"`
+	RepoURL    string    `json:"repo_url,omitempty"` // org.opencontainers.image.source
+}
+
+var (
+	semverRE = regexp.MustCompile(`^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$`)
+	// ErrNoRepo means the directory is not inside a git checkout.
+	ErrNoRepo = errors.New("not a git repository")
+)
+
+// Detect reads Info for the repository that contains dir. The environment
+// fills what a CI checkout hides: GitHub Actions and Jenkins check out a
+// detached HEAD, so GITHUB_HEAD_REF/GITHUB_REF_NAME or BRANCH_NAME name the branch.
+func Detect(dir string) (Info, error) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		if errors.Is(err, git.ErrRepositoryNotExists) {
+			return fromEnv(Info{}), fmt.Errorf("read source version from %s: %w", dir, ErrNoRepo)
+		}
+		return Info{}, fmt.Errorf("read source version from %s: %w", dir, err)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		// A repository with no commit yet has nothing to stamp either.
+		return fromEnv(Info{}), fmt.Errorf("read source version from %s: HEAD: %w: %w", dir, err, ErrNoRepo)
+	}
+	c, err := repo.CommitObject(head.Hash())
+	if err != nil {
+		return Info{}, fmt.Errorf("read source version from %s: %w", dir, err)
+	}
+	info := Info{Commit: head.Hash().String(), CommitTime: c.Committer.When.UTC()}
+	if head.Name().IsBranch() {
+		info.Branch = head.Name().Short()
+	}
+	info.Semver = semverAt(repo, head.Hash())
+	if rem, err := repo.Remote("origin"); err == nil && len(rem.Config().URLs) > 0 {
+		info.RepoURL = PublicURL(rem.Config().URLs[0])
+	}
+	if wt, err := repo.Worktree(); err == nil {
+		if st, err := wt.Status(); err == nil {
+			info.Dirty = !st.IsClean()
+		}
+	}
+	return fromEnv(info), nil
+}
+
+func fromEnv(info Info) Info {
+	for _, k := range []string{"GITHUB_HEAD_REF", "GITHUB_REF_NAME", "BRANCH_NAME", "CI_COMMIT_REF_NAME"} {
+		if v := os.Getenv(k); v != "" && info.Branch == "" {
+			info.Branch = v
+		}
+	}
+	if info.RepoURL == "" && os.Getenv("GITHUB_REPOSITORY") != "" {
+		server := os.Getenv("GITHUB_SERVER_URL")
+		if server == "" {
+			server = "https://github.com"
+		}
+		info.RepoURL = strings.TrimSuffix(server, "/") + "/" + os.Getenv("GITHUB_REPOSITORY")
+	}
+	if info.CommitTime.IsZero() {
+		if s, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64); err == nil {
+			info.CommitTime = time.Unix(s, 0).UTC()
+		} else {
+			info.CommitTime = time.Unix(0, 0).UTC()
+		}
+	}
+	return info
+}
+
+func semverAt(repo *git.Repository, h plumbing.Hash) string {
+	iter, err := repo.Tags()
+	if err != nil {
+		return ""
+	}
+	var found []string
+	_ = iter.ForEach(func(ref *plumbing.Reference) error {
+		target := ref.Hash()
+		if tag, err := repo.TagObject(target); err == nil {
+			target = tag.Target
+		}
+		if target == h && semverRE.MatchString(ref.Name().Short()) {
+			found = append(found, ref.Name().Short())
+		}
+		return nil
+	})
+	sort.Strings(found)
+	if len(found) == 0 {
+		return ""
+	}
+	return found[len(found)-1]
+}
+
+// Short is the 12-hex abbreviation used in tags and commit subjects.
+func Short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// Version is what the binary reports: the semver tag, else the short commit.
+func (i Info) Version() string {
+	switch {
+	case i.Semver != "":
+		return i.Semver
+	case i.Commit != "":
+		return Short(i.Commit)
+	}
+	return "dev"
+}
+
+var tagUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// Tags are the image tags a build gets: the full commit SHA, "<branch>-<short sha>"
+// and the semver tag when there is one. Never "latest": a tag that moves under
+// a running release is exactly what digest pinning exists to prevent.
+func (i Info) Tags() []string {
+	if i.Commit == "" {
+		return nil
+	}
+	tags := []string{i.Commit}
+	if i.Branch != "" {
+		b := strings.Trim(tagUnsafe.ReplaceAllString(i.Branch, "-"), "-.")
+		if b != "" {
+			if len(b) > 100 {
+				b = b[:100]
+			}
+			tags = append(tags, b+"-"+Short(i.Commit))
+		}
+	}
+	if i.Semver != "" {
+		tags = append(tags, i.Semver)
+	}
+	return tags
+}
+
+// Labels are the OCI annotations the image carries.
+func (i Info) Labels() map[string]string {
+	l := map[string]string{
+		"org.opencontainers.image.created": i.CommitTime.Format(time.RFC3339),
+		"org.opencontainers.image.version": i.Version(),
+	}
+	if i.Commit != "" {
+		l["org.opencontainers.image.revision"] = i.Commit
+	}
+	if i.RepoURL != "" {
+		l["org.opencontainers.image.source"] = i.RepoURL
+	}
+	return l
+}
+
+// PublicURL strips credentials from a remote URL and turns scp-style GitHub
+// remotes into https so it can be shown and stamped into labels.
+func PublicURL(u string) string {
+	if at := strings.Index(u, "@"); at > 0 && strings.Contains(u[:at], "://") {
+		scheme := u[:strings.Index(u, "://")+3]
+		u = scheme + u[at+1:]
+	}
+	if strings.HasPrefix(u, "git@github.com:") {
+		u = "https://github.com/" + strings.TrimPrefix(u, "git@github.com:")
+	}
+	return strings.TrimSuffix(u, ".git")
+}
+
+// Ancestry says how commit a relates to commit b in the repository at dir.
+type Ancestry int
+
+// Ancestry values.
+const (
+	Unknown  Ancestry = iota // one of the commits is not in the repository
+	Same                     // a == b
+	Older                    // a is a strict ancestor of b
+	NotOlder                 // a is b's descendant, or they diverged
+)
+
+// Compare reports how commit a relates to commit b in the repository at dir.
+func Compare(dir, a, b string) (Ancestry, error) {
+	if a == b {
+		return Same, nil
+	}
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return Unknown, fmt.Errorf("open source repo %s: %w", dir, err)
+	}
+	ca, err := repo.CommitObject(plumbing.NewHash(a))
+	if err != nil {
+		return Unknown, nil
+	}
+	cb, err := repo.CommitObject(plumbing.NewHash(b))
+	if err != nil {
+		return Unknown, nil
+	}
+	older, err := ca.IsAncestor(cb)
+	if err != nil {
+		return Unknown, err
+	}
+	if older {
+		return Older, nil
+	}
+	return NotOlder, nil
+}

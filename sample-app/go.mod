@@ -1,0 +1,3 @@
+module github.com/slipway-ci/slipway/sample-app
+
+go 1.26
