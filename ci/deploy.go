@@ -49,16 +49,6 @@ func newHistoryCmd(o *options) *cobra.Command {
 	}
 }
 
-func newPinCmd(o *options) *cobra.Command {
-	return &cobra.Command{
-		Use:   "pin [--check]",
-		Short: "Re-resolve the image lock's tags to current digests",
-		RunE: func(*cobra.Command, []string) error {
-			return usageErr("pin: not implemented yet")
-		},
-	}
-}
-
 func deployStage(r *runState) pipeline.Stage {
 	return pipeline.Stage{
 		Name:        "deploy",
