@@ -1,0 +1,122 @@
+package gitops
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/go-git/go-billy/v5/util"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Promotion is `promote`: E1's deployed image and source commit go to E2.
+type Promotion struct {
+	App, From, To string
+	SourceRepo    string
+	AllowRollback bool
+	ViaBranch     bool
+	PipelineRun   string
+}
+
+// PromoteOutcome adds where the promotion went.
+type PromoteOutcome struct {
+	*Outcome
+	Image      Image  `json:"image"`
+	Source     string `json:"source_commit"`
+	CompareURL string `json:"compare_url,omitempty"`
+}
+
+// Promote reads what From runs (the digest from its manifest, the source
+// commit from its last deploy record) and deploys it to To with the same
+// guard, retry and trailers. ViaBranch pushes promote/APP/TO/<12 hex> instead
+// of the main branch, for a reviewed pull request.
+func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, error) {
+	d.defaults()
+	if p.From == p.To {
+		return nil, fmt.Errorf("promote %s: --from and --to are both %q", p.App, p.From)
+	}
+	repo, fs, err := d.Remote.clone(ctx, d.HistoryDepth)
+	if err != nil {
+		return nil, err
+	}
+	src := Request{App: p.App, Env: p.From}
+	file := DefaultPath(p.App, p.From)
+	data, err := util.ReadFile(fs, file)
+	if err != nil {
+		return nil, d.missing(fs, src, file)
+	}
+	img, err := currentImage(file, data, p.App)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := d.lastRecord(ctx, &repo, &fs, src)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil || !shaRE.MatchString(rec.SourceCommit) {
+		return nil, fmt.Errorf("promote %s: %s has no deploy record with a Source-Commit (deploy it with `ci deploy` first)", p.App, p.From)
+	}
+	if rec.Image != img.String() {
+		fmt.Fprintf(d.Log, "warning: %s's manifest holds %s but its last deploy record says %s (edited by hand?); promoting what the manifest holds\n", file, img, rec.Image)
+	}
+	req := Request{
+		App: p.App, Env: p.To, Image: img, SourceCommit: rec.SourceCommit, SourceRepo: p.SourceRepo,
+		AllowRollback: p.AllowRollback, PipelineRun: p.PipelineRun,
+	}
+	if p.ViaBranch {
+		req.PushBranch = path.Join("promote", p.App, p.To, img.Short())
+	}
+	out, err := d.Deploy(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	po := &PromoteOutcome{Outcome: out, Image: img, Source: rec.SourceCommit}
+	if p.ViaBranch && !out.Unchanged {
+		po.CompareURL = CompareURL(d.Remote.String(), d.Remote.Branch, req.PushBranch)
+	}
+	return po, nil
+}
+
+// currentImage reads the digest an environment's manifest deploys.
+func currentImage(file string, data []byte, app string) (Image, error) {
+	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(string(data)), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		return Image{}, fmt.Errorf("%s: not valid YAML: %w", file, err)
+	}
+	for _, n := range nodes {
+		if n.GetKind() != "Kustomization" {
+			continue
+		}
+		images, _ := n.Pipe(yaml.Lookup("images"))
+		if images == nil {
+			continue
+		}
+		elems, _ := images.Elements()
+		for _, e := range elems {
+			if fieldString(e, "name") != app {
+				continue
+			}
+			ref := firstNonEmpty(fieldString(e, "newName"), app) + "@" + fieldString(e, "digest")
+			img, err := ParseImage(ref)
+			if err != nil {
+				return Image{}, fmt.Errorf("%s: %s is not deployed by digest (%v)", file, app, err)
+			}
+			return img, nil
+		}
+	}
+	return Image{}, fmt.Errorf("%s: %w for app %q", file, ErrNoMatch, app)
+}
+
+var githubRE = regexp.MustCompile(`^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)([^/]+)/([^/]+?)(?:\.git)?/?$`)
+
+// CompareURL is GitHub's page to open a pull request for branch, or "".
+func CompareURL(remote, base, branch string) string {
+	m := githubRE.FindStringSubmatch(remote)
+	if m == nil {
+		return ""
+	}
+	return fmt.Sprintf("https://github.com/%s/%s/compare/%s...%s?expand=1", m[1], m[2], base, branch)
+}

@@ -1,0 +1,181 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/memfs"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// Remote is a GitOps repository and branch, with credentials resolved from
+// the environment. Its String never shows them.
+type Remote struct {
+	URL    string
+	Branch string
+	Auth   transport.AuthMethod
+	public string
+	local  string // filesystem path of a local repository, for direct reads
+	secret []string
+}
+
+var scpLike = regexp.MustCompile(`^([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:[^/]`)
+
+// NewRemote resolves a repository given as a URL (https://, ssh://, git://,
+// file://), an scp-style address (git@github.com:org/repo.git) or a local path.
+// Credentials: GITOPS_TOKEN for HTTPS (user GITOPS_USERNAME, default
+// x-access-token), GITOPS_SSH_KEY_FILE (+ GITOPS_SSH_KEY_PASSPHRASE,
+// GITOPS_SSH_KNOWN_HOSTS) for SSH.
+func NewRemote(repo, branch string, getenv func(string) string) (*Remote, error) {
+	if repo == "" {
+		return nil, errors.New("gitops repository: empty; pass --gitops-repo or set GITOPS_REPO")
+	}
+	if branch == "" {
+		branch = "main"
+	}
+	if !plumbing.NewBranchReferenceName(branch).IsBranch() || strings.ContainsAny(branch, " ~^:?*[\\") {
+		return nil, fmt.Errorf("gitops branch %q is not a valid branch name", branch)
+	}
+	r := &Remote{URL: repo, Branch: branch}
+	switch {
+	case strings.HasPrefix(repo, "https://") || strings.HasPrefix(repo, "http://"):
+		u, err := url.Parse(repo)
+		if err != nil {
+			return nil, fmt.Errorf("gitops repository: %w", err)
+		}
+		if u.User != nil {
+			if p, ok := u.User.Password(); ok {
+				r.secret = append(r.secret, p)
+			}
+			r.secret = append(r.secret, u.User.Username())
+		}
+		if tok := getenv("GITOPS_TOKEN"); tok != "" {
+			user := getenv("GITOPS_USERNAME")
+			if user == "" {
+				user = "x-access-token"
+			}
+			r.Auth = &githttp.BasicAuth{Username: user, Password: tok}
+			r.secret = append(r.secret, tok)
+		}
+		u.User = nil
+		r.public = u.String()
+		r.URL = u.String()
+		if ba, ok := r.Auth.(*githttp.BasicAuth); !ok || ba == nil {
+			if u2, _ := url.Parse(repo); u2.User != nil {
+				p, _ := u2.User.Password()
+				r.Auth = &githttp.BasicAuth{Username: u2.User.Username(), Password: p}
+			}
+		}
+	case strings.HasPrefix(repo, "ssh://") || (scpLike.MatchString(repo) && !strings.Contains(repo, "://") && !filepath.IsAbs(repo)):
+		r.public = repo
+		if key := getenv("GITOPS_SSH_KEY_FILE"); key != "" {
+			user := "git"
+			if u, err := url.Parse(repo); err == nil && u.User != nil {
+				user = u.User.Username()
+			} else if at := strings.Index(repo, "@"); at > 0 && !strings.Contains(repo, "://") {
+				user = repo[:at]
+			}
+			pass := getenv("GITOPS_SSH_KEY_PASSPHRASE")
+			auth, err := gitssh.NewPublicKeysFromFile(user, key, pass)
+			if err != nil {
+				// Never echo the key: only the file name and what is wrong with it.
+				return nil, fmt.Errorf("GITOPS_SSH_KEY_FILE %s: cannot use it as an SSH private key (is it a private key, and GITOPS_SSH_KEY_PASSPHRASE right?)", key)
+			}
+			if kh := getenv("GITOPS_SSH_KNOWN_HOSTS"); kh != "" {
+				cb, err := gitssh.NewKnownHostsCallback(kh)
+				if err != nil {
+					return nil, fmt.Errorf("GITOPS_SSH_KNOWN_HOSTS %s: %w", kh, err)
+				}
+				auth.HostKeyCallback = cb
+			}
+			r.Auth = auth
+			if pass != "" {
+				r.secret = append(r.secret, pass)
+			}
+		}
+	case strings.HasPrefix(repo, "git://"):
+		r.public = repo
+	default:
+		path := strings.TrimPrefix(repo, "file://")
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, fmt.Errorf("gitops repository %s: %w", repo, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("gitops repository %s: no such directory (create it with `git init --bare`, or omit --gitops-repo for the local default)", repo)
+		}
+		r.URL, r.public, r.local = abs, abs, abs
+	}
+	return r, nil
+}
+
+// String is the repository without credentials.
+func (r *Remote) String() string { return r.public }
+
+// scrub removes credentials from an error message.
+func (r *Remote) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	changed := false
+	for _, s := range r.secret {
+		if len(s) >= 4 && strings.Contains(msg, s) {
+			msg, changed = strings.ReplaceAll(msg, s, "***"), true
+		}
+	}
+	if !changed {
+		return err
+	}
+	return &scrubbedError{msg: msg, err: err}
+}
+
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string        { return e.msg }
+func (e *scrubbedError) Is(target error) bool { return errors.Is(e.err, target) }
+
+// clone fetches the branch into memory; depth 0 is the whole history.
+func (r *Remote) clone(ctx context.Context, depth int) (*git.Repository, billy.Filesystem, error) {
+	fs := memfs.New()
+	repo, err := git.CloneContext(ctx, memory.NewStorage(), fs, &git.CloneOptions{
+		URL:           r.URL,
+		Auth:          r.Auth,
+		ReferenceName: plumbing.NewBranchReferenceName(r.Branch),
+		SingleBranch:  true,
+		Depth:         depth,
+		Tags:          git.NoTags,
+	})
+	if err != nil {
+		return nil, nil, r.explain("clone", err)
+	}
+	return repo, fs, nil
+}
+
+// explain names the repository (never its credentials) in a one-line error.
+func (r *Remote) explain(op string, err error) error {
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
+		return r.scrub(fmt.Errorf("%s %s: %w (set GITOPS_TOKEN for HTTPS or GITOPS_SSH_KEY_FILE for SSH)", op, r, err))
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return r.scrub(fmt.Errorf("%s %s: %w", op, r, err))
+	case errors.Is(err, plumbing.ErrReferenceNotFound), strings.Contains(err.Error(), "couldn't find remote ref"):
+		return r.scrub(fmt.Errorf("%s %s: branch %q not found (--gitops-branch)", op, r, r.Branch))
+	}
+	return r.scrub(fmt.Errorf("%s %s: %w", op, r, err))
+}
