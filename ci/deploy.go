@@ -3,11 +3,17 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/version"
 )
 
 // deployFlags guard a deploy.
@@ -16,37 +22,141 @@ type deployFlags struct {
 }
 
 func bindDeployGuardFlags(f *pflag.FlagSet, df *deployFlags) {
-	f.BoolVar(&df.allowRollback, "allow-rollback", false, "deploy even when the source commit is older than the one deployed")
+	f.BoolVar(&df.allowRollback, "allow-rollback", false, "deploy even when the source commit is older than the one the environment runs")
+}
+
+// deployer opens the configured GitOps repository: --gitops-repo/GITOPS_REPO,
+// or the local out/gitops.git, created and seeded from the app's deploy/ on
+// first use.
+func (o *options) deployer() (*gitops.Deployer, error) {
+	repo := o.GitOpsRepo()
+	if repo == "" {
+		repo = o.outPath("gitops.git")
+		created, err := gitops.EnsureLocal(repo, filepath.Join(o.source, deployDir), appName, o.GitOpsBranch(), time.Now())
+		if err != nil {
+			return nil, usageErr("local GitOps repository: %v", err)
+		}
+		if created {
+			o.logf("created the local GitOps repository %s from %s (set --gitops-repo or GITOPS_REPO to use your own)", repo, filepath.Join(o.source, deployDir))
+		}
+	}
+	remote, err := gitops.NewRemote(repo, o.GitOpsBranch(), os.Getenv)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	d := &gitops.Deployer{
+		Remote:      remote,
+		AuthorName:  os.Getenv("GITOPS_AUTHOR_NAME"),
+		AuthorEmail: os.Getenv("GITOPS_AUTHOR_EMAIL"),
+		Log:         o.stderr,
+	}
+	if kf := os.Getenv("GITOPS_GPG_KEY_FILE"); kf != "" {
+		key, err := gitops.LoadSignKey(kf, os.Getenv("GITOPS_GPG_PASSPHRASE"))
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		d.SignKey = key
+	}
+	return d, nil
+}
+
+// sourceCommit is --source-commit, else HEAD of the source repository.
+func sourceCommit(flag, repo string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	info, err := version.Detect(repo)
+	if err != nil || info.Commit == "" {
+		return "", usageErr("no source commit: %s is not a git checkout with a commit; pass --source-commit SHA (the commit the image was built from)", repo)
+	}
+	return info.Commit, nil
+}
+
+// deployErr maps gitops errors to exit codes.
+func deployErr(err error) error {
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return err
+	case errors.Is(err, gitops.ErrNotDigest):
+		return usageErr("%v", err)
+	}
+	return failErr(err)
 }
 
 func newDeployCmd(o *options) *cobra.Command {
-	return &cobra.Command{
+	var (
+		app, env, image, commit, sourceRepo, path string
+		df                                        deployFlags
+	)
+	cmd := &cobra.Command{
 		Use:   "deploy --app A --env E --image REPO@sha256:…",
-		Short: "Commit an image digest to the GitOps repository",
-		RunE: func(*cobra.Command, []string) error {
-			return usageErr("deploy: not implemented yet")
+		Short: "Commit an image digest to the GitOps repository; the last stdout line is the commit SHA or \"unchanged\"",
+		Long: `Write REPO@sha256:… into A/overlays/E/kustomization.yaml (or --path: a
+kustomization, or a Deployment, StatefulSet, DaemonSet, Job, CronJob or Argo
+Rollout) of the GitOps repository and push one commit whose trailers record the
+deployment (Image, Source-Commit, App, Environment, Pipeline-Run).
+
+Concurrent pipelines never lose updates: a rejected push re-applies the edit to
+the new head and tries again. A source commit older than the one the
+environment runs is refused as a rollback unless --allow-rollback. A file that
+already holds the digest prints "unchanged" and commits nothing.`,
+		Example: `  go run ./ci deploy --app sample-app --env staging --image ghcr.io/acme/sample-app@sha256:…
+  GITOPS_REPO=https://github.com/acme/gitops.git GITOPS_TOKEN=… go run ./ci deploy --app sample-app --env development --image "$IMAGE"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if app == "" || env == "" || image == "" {
+				return usageErr("deploy: --app, --env and --image are all required")
+			}
+			img, err := gitops.ParseImage(image)
+			if err != nil {
+				return usageErr("deploy: %v", err)
+			}
+			sha, err := sourceCommit(commit, sourceRepo)
+			if err != nil {
+				return err
+			}
+			d, err := o.deployer()
+			if err != nil {
+				return err
+			}
+			out, err := d.Deploy(cmd.Context(), gitops.Request{
+				App: app, Env: env, Image: img, SourceCommit: sha, SourceRepo: sourceRepo,
+				Path: path, AllowRollback: df.allowRollback, PipelineRun: gitops.PipelineRun(os.Getenv),
+			})
+			if err != nil {
+				return deployErr(err)
+			}
+			printDeploy(o, d, app, env, out)
+			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&app, "app", "", "application (directory in the GitOps repository)")
+	f.StringVar(&env, "env", "", "environment (overlay name)")
+	f.StringVar(&image, "image", "", "REPO@sha256:<64 hex>; tags are refused")
+	f.StringVar(&commit, "source-commit", "", "source commit the image was built from (default: HEAD of --source-repo)")
+	f.StringVar(&sourceRepo, "source-repo", ".", "source repository, to read HEAD and to refuse rollbacks")
+	f.StringVar(&path, "path", "", "file to edit instead of APP/overlays/ENV/kustomization.yaml")
+	bindDeployGuardFlags(f, &df)
+	return cmd
 }
 
-func newPromoteCmd(o *options) *cobra.Command {
-	return &cobra.Command{
-		Use:   "promote --app A --from E1 --to E2",
-		Short: "Copy the deployed digest from one environment to the next",
-		RunE: func(*cobra.Command, []string) error {
-			return usageErr("promote: not implemented yet")
-		},
+func printDeploy(o *options, d *gitops.Deployer, app, env string, out *gitops.Outcome) {
+	if out.Unchanged {
+		o.logf("%s/%s already runs %s in %s", app, env, out.Change.After, d.Remote)
+		fmt.Fprintln(o.stdout, "unchanged")
+		return
 	}
+	o.logf("deployed %s to %s/%s in %s (branch %s, %d attempt(s); was %s)", out.Change.After, app, env, d.Remote, out.Branch, out.Attempts, orNone2(out.Change.Before))
+	fmt.Fprintln(o.stdout, out.Commit)
 }
 
-func newHistoryCmd(o *options) *cobra.Command {
-	return &cobra.Command{
-		Use:   "history",
-		Short: "List deployments recorded in the GitOps repository",
-		RunE: func(*cobra.Command, []string) error {
-			return usageErr("history: not implemented yet")
-		},
+func orNone2(s string) string {
+	if s == "" {
+		return "nothing"
 	}
+	return s
 }
 
 func deployStage(r *runState) pipeline.Stage {
@@ -55,8 +165,39 @@ func deployStage(r *runState) pipeline.Stage {
 		Description: "commit image@digest to the GitOps repo (" + publishEnv + "); Argo CD pulls it",
 		Needs:       []string{"push"},
 		Secrets:     []string{"GITOPS_TOKEN", "GITOPS_SSH_KEY_FILE"},
-		Run: func(context.Context, *pipeline.Record) error {
-			return errors.New("deploy: not implemented yet")
+		Run: func(ctx context.Context, rec *pipeline.Record) error {
+			ref := r.snapshot().Image.Ref
+			if ref == "" {
+				return fmt.Errorf("deploy: %s has no pushed image: run the push stage first", r.o.outPath(pipeline.ResultFile))
+			}
+			img, err := gitops.ParseImage(ref)
+			if err != nil {
+				return err
+			}
+			if r.version.Commit == "" {
+				return fmt.Errorf("deploy: %s is not in a git checkout, so there is no Source-Commit to record", r.src)
+			}
+			d, err := r.o.deployer()
+			if err != nil {
+				return err
+			}
+			out, err := d.Deploy(ctx, gitops.Request{
+				App: appName, Env: publishEnv, Image: img, SourceCommit: r.version.Commit, SourceRepo: r.src,
+				AllowRollback: r.flags.deploy.allowRollback, PipelineRun: gitops.PipelineRun(os.Getenv),
+			})
+			if err != nil {
+				return fmt.Errorf("deploy: %w", err)
+			}
+			commit := out.Commit
+			if out.Unchanged {
+				commit = "unchanged"
+			}
+			r.update(func(res *pipeline.Result) {
+				res.Deploy = &pipeline.DeployResult{App: appName, Environment: publishEnv, Commit: commit, Repo: d.Remote.String()}
+			})
+			rec.Set("commit", commit)
+			rec.Set("attempts", fmt.Sprint(out.Attempts))
+			return nil
 		},
 	}
 }

@@ -1,0 +1,166 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const gitToken = "ghp_TOKENthatMustNeverBePrinted"
+
+// smartHTTP serves root's repositories with `git http-backend` behind
+// net/http/cgi, requiring basic auth with gitToken as the password.
+func smartHTTP(t *testing.T, root string) string {
+	t.Helper()
+	execPath, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := &cgi.Handler{
+		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, p, ok := r.BasicAuth(); !ok || p != gitToken {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		r.Header.Set("Remote-User", "ci")
+		backend.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestDeployOverSmartHTTPWithToken(t *testing.T) {
+	dir, _ := localGitOps(t)
+	if out, err := exec.Command("git", "--git-dir", dir, "config", "http.receivepack", "true").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	url := smartHTTP(t, filepath.Dir(dir)) + "/" + filepath.Base(dir)
+	_, shas := sourceRepo(t, 1)
+	var log bytes.Buffer
+
+	r, err := NewRemote(url, "main", env(map[string]string{"GITOPS_TOKEN": gitToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Deployer{Remote: r, Log: &log}
+	out, err := d.Deploy(context.Background(), Request{App: "sample-app", Env: "staging", Image: digest(42), SourceCommit: shas[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head(t, dir, "main") != out.Commit {
+		t.Error("push over HTTP did not land")
+	}
+	recs, err := History(context.Background(), r, Filter{})
+	if err != nil || len(recs) != 1 {
+		t.Errorf("history over HTTP: %v %v", recs, err)
+	}
+
+	// Wrong token: a one-line error naming the URL, never the token.
+	before := head(t, dir, "main")
+	bad, _ := NewRemote(url, "main", env(map[string]string{"GITOPS_TOKEN": "wrong-" + gitToken}))
+	_, err = (&Deployer{Remote: bad, Log: &log}).Deploy(context.Background(), Request{App: "sample-app", Env: "staging", Image: digest(43), SourceCommit: shas[0]})
+	if err == nil || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "GITOPS_TOKEN") {
+		t.Errorf("wrong token: %v", err)
+	}
+	// Token in the URL itself: used, and stripped from what is shown.
+	inURL := strings.Replace(url, "http://", "http://ci:"+gitToken+"@", 1)
+	r3, err := NewRemote(inURL, "main", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(r3.String(), gitToken) {
+		t.Errorf("String() shows the token: %s", r3)
+	}
+	if _, err := (&Deployer{Remote: r3}).Deploy(context.Background(), Request{App: "sample-app", Env: "staging", Image: digest(44), SourceCommit: shas[0]}); err != nil {
+		t.Errorf("token in URL: %v", err)
+	}
+	if strings.Contains(fmt.Sprint(err)+log.String(), gitToken) {
+		t.Error("token printed")
+	}
+	if head(t, dir, "main") == before {
+		t.Error("deploy with the token in the URL did not land")
+	}
+	msgs, _ := exec.Command("git", "--git-dir", dir, "log", "--format=%B", "main").Output()
+	if strings.Contains(string(msgs), gitToken) {
+		t.Error("token in a commit message")
+	}
+}
+
+func TestDeployOverGitDaemon(t *testing.T) {
+	dir, _ := localGitOps(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
+		"--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), "--base-path="+filepath.Dir(dir), filepath.Dir(dir))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("git daemon did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r, err := NewRemote(fmt.Sprintf("git://127.0.0.1:%d/%s", port, filepath.Base(dir)), "main", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, shas := sourceRepo(t, 1)
+	out, err := (&Deployer{Remote: r}).Deploy(context.Background(), Request{App: "sample-app", Env: "development", Image: digest(5), SourceCommit: shas[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head(t, dir, "main") != out.Commit {
+		t.Error("git:// push did not land")
+	}
+}
+
+func TestNewRemoteErrors(t *testing.T) {
+	cases := []struct {
+		repo, branch string
+		env          map[string]string
+		want         string
+	}{
+		{"", "main", nil, "GITOPS_REPO"},
+		{filepath.Join(t.TempDir(), "nope.git"), "main", nil, "no such directory"},
+		{"https://example.invalid/x.git", "bad branch", nil, "not a valid branch"},
+		{"git@github.com:acme/gitops.git", "main", map[string]string{"GITOPS_SSH_KEY_FILE": writeFile(t, "not a key")}, "cannot use it as an SSH private key"},
+	}
+	for _, c := range cases {
+		_, err := NewRemote(c.repo, c.branch, env(c.env))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.repo, err, c.want)
+		}
+	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, []byte(content), 0o600)
+	return p
+}
