@@ -10,10 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/memfs"
 	"github.com/go-git/go-billy/v5/util"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 func digest(n int) Image {
@@ -108,4 +111,21 @@ func fileAt(t testing.TB, dir, branch, path string) string {
 		t.Fatalf("git show %s:%s: %v %s", branch, path, err, out)
 	}
 	return string(out)
+}
+
+// clone (tests only) fetches the branch into memory; depth 0 is the whole history.
+func (r *Remote) clone(ctx context.Context, depth int) (*git.Repository, billy.Filesystem, error) {
+	fs := memfs.New()
+	repo, err := git.CloneContext(ctx, memory.NewStorage(), fs, &git.CloneOptions{
+		URL:           r.URL,
+		Auth:          r.Auth,
+		ReferenceName: plumbing.NewBranchReferenceName(r.Branch),
+		SingleBranch:  true,
+		Depth:         depth,
+		Tags:          git.NoTags,
+	})
+	if err != nil {
+		return nil, nil, r.explain("clone", err)
+	}
+	return repo, fs, nil
 }

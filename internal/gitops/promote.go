@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/go-git/go-billy/v5/util"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -38,21 +37,21 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	if p.From == p.To {
 		return nil, fmt.Errorf("promote %s: --from and --to are both %q", p.App, p.From)
 	}
-	repo, fs, err := d.Remote.clone(ctx, d.HistoryDepth)
+	snap, err := d.Remote.cloneBare(ctx, d.HistoryDepth)
 	if err != nil {
 		return nil, err
 	}
 	src := Request{App: p.App, Env: p.From}
 	file := DefaultPath(p.App, p.From)
-	data, err := util.ReadFile(fs, file)
-	if err != nil {
-		return nil, d.missing(fs, src, file)
+	data, ok := snap.readFile(file)
+	if !ok {
+		return nil, d.missing(snap, src, file)
 	}
 	img, err := currentImage(file, data, p.App)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := d.lastRecord(ctx, &repo, &fs, src)
+	rec, err := d.lastRecord(ctx, &snap, src)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +101,7 @@ func currentImage(file string, data []byte, app string) (Image, error) {
 			ref := firstNonEmpty(fieldString(e, "newName"), app) + "@" + fieldString(e, "digest")
 			img, err := ParseImage(ref)
 			if err != nil {
-				return Image{}, fmt.Errorf("%s: %s is not deployed by digest (%v)", file, app, err)
+				return Image{}, fmt.Errorf("%s: %s is not deployed by digest (%w)", file, app, err)
 			}
 			return img, nil
 		}

@@ -1,7 +1,6 @@
 package gitops
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -10,14 +9,10 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/go-git/go-billy/v5"
-	"github.com/go-git/go-billy/v5/memfs"
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
-	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // Remote is a GitOps repository and branch, with credentials resolved from
@@ -149,23 +144,6 @@ type scrubbedError struct {
 
 func (e *scrubbedError) Error() string        { return e.msg }
 func (e *scrubbedError) Is(target error) bool { return errors.Is(e.err, target) }
-
-// clone fetches the branch into memory; depth 0 is the whole history.
-func (r *Remote) clone(ctx context.Context, depth int) (*git.Repository, billy.Filesystem, error) {
-	fs := memfs.New()
-	repo, err := git.CloneContext(ctx, memory.NewStorage(), fs, &git.CloneOptions{
-		URL:           r.URL,
-		Auth:          r.Auth,
-		ReferenceName: plumbing.NewBranchReferenceName(r.Branch),
-		SingleBranch:  true,
-		Depth:         depth,
-		Tags:          git.NoTags,
-	})
-	if err != nil {
-		return nil, nil, r.explain("clone", err)
-	}
-	return repo, fs, nil
-}
 
 // explain names the repository (never its credentials) in a one-line error.
 func (r *Remote) explain(op string, err error) error {

@@ -1,0 +1,259 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// snapshot is a branch head in an in-memory bare clone. Deploys work on git
+// objects directly: read one blob, write one blob, the trees on its path and
+// a commit, and push exactly those objects. No worktree, no status scan, no
+// history walk to decide what to send: the cost does not grow with the
+// number of files or commits in the repository.
+type snapshot struct {
+	repo   *git.Repository
+	head   *object.Commit
+	tree   *object.Tree
+	depth  int
+	remote *Remote
+}
+
+// cloneBare fetches the branch without a checkout; depth 0 is the whole history.
+func (r *Remote) cloneBare(ctx context.Context, depth int) (*snapshot, error) {
+	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
+		URL:           r.URL,
+		Auth:          r.Auth,
+		ReferenceName: plumbing.NewBranchReferenceName(r.Branch),
+		SingleBranch:  true,
+		NoCheckout:    true,
+		Depth:         depth,
+		Tags:          git.NoTags,
+	})
+	if err != nil {
+		return nil, r.explain("clone", err)
+	}
+	ref, err := repo.Reference(plumbing.NewBranchReferenceName(r.Branch), true)
+	if err != nil {
+		return nil, r.explain("clone", err)
+	}
+	head, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return nil, fmt.Errorf("clone %s: %w", r, err)
+	}
+	tree, err := head.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("clone %s: %w", r, err)
+	}
+	return &snapshot{repo: repo, head: head, tree: tree, depth: depth, remote: r}, nil
+}
+
+// readFile returns a file's content at the head, or ok=false.
+func (s *snapshot) readFile(p string) ([]byte, bool) {
+	f, err := s.tree.File(p)
+	if err != nil {
+		return nil, false
+	}
+	c, err := f.Contents()
+	if err != nil {
+		return nil, false
+	}
+	return []byte(c), true
+}
+
+// dirs lists the directories under p at the head ("." for the root).
+func (s *snapshot) dirs(p string) []string {
+	t := s.tree
+	if p != "." {
+		sub, err := s.tree.Tree(p)
+		if err != nil {
+			return nil
+		}
+		t = sub
+	}
+	var out []string
+	for _, e := range t.Entries {
+		if e.Mode == filemode.Dir && !strings.HasPrefix(e.Name, ".") {
+			out = append(out, e.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// writeFile stores new content for p and the trees on its path, returning
+// the new root tree and every object written.
+func (s *snapshot) writeFile(p string, content []byte) (plumbing.Hash, []plumbing.Hash, error) {
+	st := s.repo.Storer
+	blob := st.NewEncodedObject()
+	blob.SetType(plumbing.BlobObject)
+	w, err := blob.Writer()
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	if _, err := w.Write(content); err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	w.Close()
+	blobHash, err := st.SetEncodedObject(blob)
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	written := []plumbing.Hash{blobHash}
+	root, err := replaceEntry(st, s.tree, strings.Split(path.Clean(p), "/"), blobHash, &written)
+	return root, written, err
+}
+
+func replaceEntry(st storer.EncodedObjectStorer, t *object.Tree, parts []string, blob plumbing.Hash, written *[]plumbing.Hash) (plumbing.Hash, error) {
+	entries := append([]object.TreeEntry(nil), t.Entries...)
+	i := -1
+	for j, e := range entries {
+		if e.Name == parts[0] {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		return plumbing.ZeroHash, fmt.Errorf("%s: not in the tree", parts[0])
+	}
+	if len(parts) == 1 {
+		if entries[i].Mode == filemode.Dir {
+			return plumbing.ZeroHash, fmt.Errorf("%s is a directory", parts[0])
+		}
+		entries[i].Hash = blob
+	} else {
+		sub, err := t.Tree(parts[0])
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		h, err := replaceEntry(st, sub, parts[1:], blob, written)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		entries[i].Hash = h
+	}
+	obj := st.NewEncodedObject()
+	if err := (&object.Tree{Entries: entries}).Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	h, err := st.SetEncodedObject(obj)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	*written = append(*written, h)
+	return h, nil
+}
+
+// commit writes a commit of tree on top of the head, signed when key is set.
+func (s *snapshot) commit(tree plumbing.Hash, msg string, sig object.Signature, key *openpgp.Entity) (plumbing.Hash, error) {
+	c := &object.Commit{
+		Author: sig, Committer: sig, Message: msg, TreeHash: tree,
+		ParentHashes: []plumbing.Hash{s.head.Hash},
+	}
+	if key != nil {
+		unsigned := &plumbing.MemoryObject{}
+		if err := c.EncodeWithoutSignature(unsigned); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		r, err := unsigned.Reader()
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		var armored bytes.Buffer
+		if err := openpgp.ArmoredDetachSign(&armored, key, r, nil); err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("sign commit: %w", err)
+		}
+		c.PGPSignature = armored.String()
+	}
+	obj := s.repo.Storer.NewEncodedObject()
+	if err := c.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return s.repo.Storer.SetEncodedObject(obj)
+}
+
+// push sends exactly objs and moves branch from old to new in one
+// receive-pack request. When old is set the server updates the ref only if it
+// still points at old (a compare-and-swap), so a concurrent pipeline's commit
+// is never overwritten: the push fails and the caller retries on the new head.
+func (s *snapshot) push(ctx context.Context, objs []plumbing.Hash, branch string, old plumbing.Hash, newHash plumbing.Hash, force bool) error {
+	r := s.remote
+	ep, err := transport.NewEndpoint(r.URL)
+	if err != nil {
+		return fmt.Errorf("push %s: %w", r, err)
+	}
+	c, err := client.NewClient(ep)
+	if err != nil {
+		return fmt.Errorf("push %s: %w", r, err)
+	}
+	sess, err := c.NewReceivePackSession(ep, r.Auth)
+	if err != nil {
+		return r.explain("push", err)
+	}
+	defer sess.Close()
+	ar, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return r.explain("push", err)
+	}
+	name := plumbing.NewBranchReferenceName(branch)
+	current := plumbing.ZeroHash
+	if refs, err := ar.AllReferences(); err == nil {
+		if ref, ok := refs[name]; ok {
+			current = ref.Hash()
+		}
+	}
+	if force {
+		old = current
+	} else if current != old {
+		return &conflictError{fmt.Errorf("push %s: %s moved to %s since the clone (non-fast-forward)", r, branch, short(current.String()))}
+	}
+	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
+	if ar.Capabilities.Supports(capability.ReportStatus) {
+		if err := req.Capabilities.Set(capability.ReportStatus); err != nil {
+			return err
+		}
+	}
+	req.Commands = []*packp.Command{{Name: name, Old: old, New: newHash}}
+	rd, wr := io.Pipe()
+	req.Packfile = rd
+	done := make(chan error, 1)
+	go func() {
+		_, err := packfile.NewEncoder(wr, s.repo.Storer, false).Encode(objs, 10)
+		if err != nil {
+			done <- wr.CloseWithError(err)
+			return
+		}
+		done <- wr.Close()
+	}()
+	rs, err := sess.ReceivePack(ctx, req)
+	if err != nil {
+		_ = rd.Close()
+		return classifyPush(r.explain("push", err))
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("push %s: pack: %w", r, err)
+	}
+	if rs != nil {
+		if err := rs.Error(); err != nil {
+			return classifyPush(r.explain("push", err))
+		}
+	}
+	return nil
+}
