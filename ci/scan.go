@@ -82,11 +82,8 @@ anywhere. Exit 1 when findings remain at --severity, 2 on a bad report.`,
 			if report == "" {
 				return runPipeline(cmd.Context(), o, &runFlags{scan: *sf}, "scan")
 			}
-			src := ""
-			if s, err := o.sourceDir(); err == nil {
-				src = s
-			}
-			opts, err := sf.gateOptions(src)
+			// The default ignore file is the source directory's; no go.mod needed here.
+			opts, err := sf.gateOptions(o.source)
 			if err != nil {
 				return err
 			}

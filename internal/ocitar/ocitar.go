@@ -327,6 +327,9 @@ func Write(path string, img v1.Image, t time.Time, repoTags ...string) (err erro
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
 	return os.Rename(tmp.Name(), path)
 }
 

@@ -93,7 +93,11 @@ func ParseSeverities(s string) ([]string, error) {
 // Flatten lists a report's findings: every vulnerability and secret, and the
 // misconfigurations whose Status is FAIL.
 func Flatten(r *Report) []Finding {
-	var out []Finding
+	n := 0
+	for _, res := range r.Results {
+		n += len(res.Vulnerabilities) + len(res.Secrets) + len(res.Misconfigurations)
+	}
+	out := make([]Finding, 0, n)
 	for _, res := range r.Results {
 		for _, v := range res.Vulnerabilities {
 			out = append(out, Finding{

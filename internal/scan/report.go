@@ -5,9 +5,9 @@
 package scan
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"io/fs"
 	"os"
 )
@@ -39,14 +39,13 @@ type Vulnerability struct {
 	PkgIdentifier   struct {
 		PURL string `json:"PURL,omitempty"`
 	} `json:"PkgIdentifier"`
-	InstalledVersion string   `json:"InstalledVersion"`
-	FixedVersion     string   `json:"FixedVersion,omitempty"`
-	Status           string   `json:"Status,omitempty"`
-	Severity         string   `json:"Severity"`
-	Title            string   `json:"Title,omitempty"`
-	Description      string   `json:"Description,omitempty"`
-	PrimaryURL       string   `json:"PrimaryURL,omitempty"`
-	References       []string `json:"References,omitempty"`
+	InstalledVersion string `json:"InstalledVersion"`
+	FixedVersion     string `json:"FixedVersion,omitempty"`
+	Status           string `json:"Status,omitempty"`
+	Severity         string `json:"Severity"`
+	Title            string `json:"Title,omitempty"`
+	Description      string `json:"Description,omitempty"`
+	PrimaryURL       string `json:"PrimaryURL,omitempty"`
 }
 
 // Secret is a detected secret. Trivy masks the value in Match; Slipway never
@@ -62,17 +61,16 @@ type Secret struct {
 
 // Misconf is a misconfiguration check result.
 type Misconf struct {
-	Type          string   `json:"Type"`
-	ID            string   `json:"ID"`
-	AVDID         string   `json:"AVDID"`
-	Title         string   `json:"Title"`
-	Description   string   `json:"Description"`
-	Message       string   `json:"Message"`
-	Resolution    string   `json:"Resolution"`
-	Severity      string   `json:"Severity"`
-	PrimaryURL    string   `json:"PrimaryURL"`
-	References    []string `json:"References,omitempty"`
-	Status        string   `json:"Status"`
+	Type          string `json:"Type"`
+	ID            string `json:"ID"`
+	AVDID         string `json:"AVDID"`
+	Title         string `json:"Title"`
+	Description   string `json:"Description"`
+	Message       string `json:"Message"`
+	Resolution    string `json:"Resolution"`
+	Severity      string `json:"Severity"`
+	PrimaryURL    string `json:"PrimaryURL"`
+	Status        string `json:"Status"`
 	CauseMetadata struct {
 		StartLine int `json:"StartLine,omitempty"`
 		EndLine   int `json:"EndLine,omitempty"`
