@@ -5,7 +5,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"log/slog"
 	"net/http"
 	"os"
@@ -22,6 +24,15 @@ var (
 )
 
 func main() {
+	showVersion := flag.Bool("version", false, "print build information as JSON and exit")
+	flag.Parse()
+	if *showVersion {
+		// Used by smoke tests: proves the image runs and as which user.
+		_ = json.NewEncoder(os.Stdout).Encode(map[string]any{
+			"version": version, "commit": commit, "date": date, "uid": os.Getuid(),
+		})
+		return
+	}
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	addr := os.Getenv("ADDR")
 	if addr == "" {

@@ -1,0 +1,96 @@
+//go:build engine
+
+package dag
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"dagger.io/dagger"
+
+	"github.com/slipway-ci/slipway/internal/imagelock"
+	"github.com/slipway-ci/slipway/internal/ocitar"
+	"github.com/slipway-ci/slipway/internal/version"
+)
+
+func stages(t *testing.T) *Stages {
+	t.Helper()
+	if err := Preflight(context.Background(), os.Getenv); err != nil {
+		t.Skipf("needs a Dagger engine (GitHub Actions provides one through Docker): %v", err)
+	}
+	lock, err := imagelock.Load("../../ci/images.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := version.Detect("../../sample-app")
+	src, _ := filepath.Abs("../../sample-app")
+	s, err := Open(context.Background(), 10*time.Minute, io.Discard, Config{
+		Source: src, Binary: "sample-app", Package: ".", Images: lock, Version: info, GoEnv: HostGoEnv(os.Getenv),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestImageRunsAsNonroot builds, normalizes and imports the image, and runs
+// its binary: it must start, report its build info and run as UID 65532.
+func TestImageRunsAsNonroot(t *testing.T) {
+	s := stages(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	raw, out := filepath.Join(dir, "raw.tar"), filepath.Join(dir, "image.tar")
+	if err := s.ExportImage(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ocitar.Open(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := ocitar.Normalize(a.Image, s.cfg.Version.CommitTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ocitar.Write(out, img, s.cfg.Version.CommitTime); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	stdout, err := s.c.Container().Import(s.c.Host().File(out)).
+		WithExec([]string{"/app/sample-app", "-version"}).Stdout(ctx)
+	if err != nil {
+		t.Fatal(ExplainExec("run image", err))
+	}
+	var bi struct {
+		UID     int    `json:"uid"`
+		Commit  string `json:"commit"`
+		Version string `json:"version"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &bi); err != nil {
+		t.Fatalf("%v: %q", err, stdout)
+	}
+	if bi.UID != 65532 || bi.Commit != s.cfg.Version.Commit {
+		t.Errorf("build info %+v, want uid 65532 and commit %s", bi, s.cfg.Version.Commit)
+	}
+}
+
+// TestExecErrorIsExplained: a failing step names its command, exit code and output.
+func TestExecErrorIsExplained(t *testing.T) {
+	s := stages(t)
+	_, err := s.GoBase().WithExec([]string{"sh", "-c", "echo compile error: undefined: foo >&2; exit 3"}).Sync(context.Background())
+	got := ExplainExec("test", err)
+	if got == nil || !strings.Contains(got.Error(), "exited 3") || !strings.Contains(got.Error(), "undefined: foo") || !strings.Contains(got.Error(), "sh -c") {
+		t.Errorf("explained: %v", got)
+	}
+	var ee *dagger.ExecError
+	if !errors.As(err, &ee) {
+		t.Errorf("not an ExecError: %T", err)
+	}
+}
