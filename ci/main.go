@@ -77,6 +77,7 @@ func failErr(err error) error {
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	o := &options{stdout: stdout, stderr: stderr}
+	rf := &runFlags{}
 	root := &cobra.Command{
 		Use:   "ci",
 		Short: "Slipway: lint, test, build, scan, push by digest and deploy through GitOps",
@@ -97,10 +98,11 @@ failed, 2 usage or configuration error.`,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPipeline(cmd.Context(), o, nil)
+			return runPipeline(cmd.Context(), o, rf)
 		},
 	}
 	o.bind(root)
+	bindRunFlags(root, rf)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {

@@ -27,7 +27,7 @@ func noEngineEnv(t *testing.T) {
 
 func TestNoEngineFailsFastWithOneLine(t *testing.T) {
 	noEngineEnv(t)
-	for _, args := range [][]string{{}, {"run"}, {"lint"}, {"test"}, {"build"}, {"scan"}, {"run", "build", "scan"}} {
+	for _, args := range [][]string{{}, {"--publish"}, {"--publish", "--keep-going", "--severity", "CRITICAL"}, {"run"}, {"lint"}, {"test"}, {"build"}, {"scan"}, {"run", "build", "scan"}} {
 		out := t.TempDir()
 		start := time.Now()
 		_, stderr, code := run(t, append(args, "--source", "../sample-app", "--out", out)...)
