@@ -13,6 +13,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+
+	"github.com/slipway-ci/slipway/internal/redact"
 )
 
 // Remote is a GitOps repository and branch, with credentials resolved from
@@ -120,30 +122,7 @@ func NewRemote(repo, branch string, getenv func(string) string) (*Remote, error)
 func (r *Remote) String() string { return r.public }
 
 // scrub removes credentials from an error message.
-func (r *Remote) scrub(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	changed := false
-	for _, s := range r.secret {
-		if len(s) >= 4 && strings.Contains(msg, s) {
-			msg, changed = strings.ReplaceAll(msg, s, "***"), true
-		}
-	}
-	if !changed {
-		return err
-	}
-	return &scrubbedError{msg: msg, err: err}
-}
-
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string        { return e.msg }
-func (e *scrubbedError) Is(target error) bool { return errors.Is(e.err, target) }
+func (r *Remote) scrub(err error) error { return redact.Error(err, r.secret...) }
 
 // explain names the repository (never its credentials) in a one-line error.
 func (r *Remote) explain(op string, err error) error {

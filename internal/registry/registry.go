@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/slipway-ci/slipway/internal/ocitar"
+	"github.com/slipway-ci/slipway/internal/redact"
 )
 
 // ErrTagMove is returned when a tag already points at another digest.
@@ -323,34 +324,7 @@ func diagnostics(te *transport.Error) string {
 }
 
 // scrub removes secret values from an error, whatever produced it.
-func (c *config) scrub(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	changed := false
-	for _, s := range c.secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "***")
-			changed = true
-		}
-	}
-	if !changed {
-		return err
-	}
-	return &scrubbed{msg: msg, err: err}
-}
-
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (s *scrubbed) Error() string { return s.msg }
-
-// Is keeps errors.Is working for sentinels (ErrTagMove, ErrAuth) without
-// exposing the unscrubbed message through Unwrap.
-func (s *scrubbed) Is(target error) bool { return errors.Is(s.err, target) }
+func (c *config) scrub(err error) error { return redact.Error(err, c.secrets...) }
 
 func archiveSize(a *ocitar.Archive) (int64, error) {
 	var imgs []v1.Image
