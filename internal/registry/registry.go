@@ -202,7 +202,7 @@ func push(ctx context.Context, a *ocitar.Archive, repo name.Repository, tags []s
 	ct := &countingTransport{inner: c.transport}
 	var p *progress
 	if c.progress != nil && c.interactive {
-		p = &progress{w: c.progress, total: total}
+		p = &progress{w: c.progress, total: total, blobs: &ct.blobs}
 		ct.done = p.add
 	}
 	ropts := c.remote(ctx, ct)
@@ -377,6 +377,7 @@ func orDash(s string) string {
 type progress struct {
 	w     io.Writer
 	total int64
+	blobs *atomic.Int64 // blob uploads completed
 	sent  atomic.Int64
 	last  atomic.Int64
 }
@@ -387,12 +388,12 @@ func (p *progress) add(n int64) {
 	if last := p.last.Load(); now-last < 200 || !p.last.CompareAndSwap(last, now) {
 		return
 	}
-	fmt.Fprintf(p.w, "\rpushing: %s / %s", human(sent), human(p.total))
+	fmt.Fprintf(p.w, "\rpushing: %s / %s, %d blobs done", human(sent), human(p.total), p.blobs.Load())
 }
 
 func (p *progress) finish() {
 	if p.sent.Load() > 0 {
-		fmt.Fprintf(p.w, "\rpushing: %s / %s\n", human(p.sent.Load()), human(p.total))
+		fmt.Fprintf(p.w, "\rpushing: %s / %s, %d blobs done\n", human(p.sent.Load()), human(p.total), p.blobs.Load())
 	}
 }
 

@@ -130,6 +130,19 @@ func TestPushBothFormatsVerifiesAndTags(t *testing.T) {
 	}
 }
 
+func TestInteractiveProgress(t *testing.T) {
+	host := authRegistry(t)
+	img, _ := random.Image(1<<20, 3)
+	repo, _ := ParseRepo(host + "/team/progress")
+	var out bytes.Buffer
+	if _, err := Push(context.Background(), open(t, archives(t, img)["oci-layout"]), repo, nil, creds(testUser, testPass), WithProgress(&out, true)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "\rpushing: ") || !strings.Contains(out.String(), "4 blobs done\n") || !strings.Contains(out.String(), "MiB") {
+		t.Errorf("progress %q", out.String())
+	}
+}
+
 func TestTagsAreImmutable(t *testing.T) {
 	host := authRegistry(t)
 	repo, _ := ParseRepo(host + "/team/app")
