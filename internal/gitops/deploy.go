@@ -328,7 +328,8 @@ func (d *Deployer) guard(req Request, prev *Record) error {
 	}
 	rel, err := version.Compare(req.SourceRepo, req.SourceCommit, prev.SourceCommit)
 	if err != nil {
-		return err
+		fmt.Fprintf(d.Log, "warning: cannot compare source commits (%v); deploying\n", err)
+		return nil
 	}
 	switch rel {
 	case version.Older:

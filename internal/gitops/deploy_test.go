@@ -121,6 +121,11 @@ func TestRegressionGuard(t *testing.T) {
 	if !strings.Contains(log.String(), "cannot tell") {
 		t.Errorf("unknown commit did not warn: %s", log.String())
 	}
+	// A source repository that cannot be read warns and proceeds, like an unknown commit.
+	log.Reset()
+	if _, err := d.Deploy(ctx, Request{App: "sample-app", Env: "production", Image: digest(6), SourceCommit: shas[0], SourceRepo: t.TempDir()}); err != nil || !strings.Contains(log.String(), "cannot compare") {
+		t.Errorf("unreadable source repo: %v %s", err, log.String())
+	}
 	// Guard reads the environment's own last deploy, not another environment's.
 	if _, err := d.Deploy(ctx, Request{App: "sample-app", Env: "staging", Image: digest(5), SourceCommit: shas[0], SourceRepo: src}); err != nil {
 		t.Errorf("staging has no newer deploy, got %v", err)
