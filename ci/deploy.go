@@ -50,12 +50,14 @@ func (o *options) deployer() (*gitops.Deployer, error) {
 		AuthorEmail: os.Getenv("GITOPS_AUTHOR_EMAIL"),
 		Log:         o.stderr,
 	}
-	if kf := os.Getenv("GITOPS_GPG_KEY_FILE"); kf != "" {
-		key, err := gitops.LoadSignKey(kf, os.Getenv("GITOPS_GPG_PASSPHRASE"))
-		if err != nil {
-			return nil, usageErr("%v", err)
-		}
-		d.SignKey = key
+	switch {
+	case os.Getenv("GITOPS_GPG_KEY_FILE") != "":
+		d.Signer, err = gitops.LoadGPGSigner(os.Getenv("GITOPS_GPG_KEY_FILE"), os.Getenv("GITOPS_GPG_PASSPHRASE"))
+	case os.Getenv("GITOPS_SSH_SIGNING_KEY_FILE") != "":
+		d.Signer, err = gitops.LoadSSHSigner(os.Getenv("GITOPS_SSH_SIGNING_KEY_FILE"), os.Getenv("GITOPS_SSH_KEY_PASSPHRASE"))
+	}
+	if err != nil {
+		return nil, usageErr("%v", err)
 	}
 	return d, nil
 }

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -31,7 +29,7 @@ type Deployer struct {
 	Remote      *Remote
 	AuthorName  string
 	AuthorEmail string
-	SignKey     *openpgp.Entity // optional GPG signing
+	Signer      Signer // optional: GPG or SSH commit signatures
 	MaxAttempts int             // push attempts before ErrConflict (default 25)
 	BaseBackoff time.Duration   // first retry waits up to this (default 50ms), doubling to 2s, full jitter
 	Log         io.Writer       // warnings and retries (default io.Discard)
@@ -228,7 +226,7 @@ func (d *Deployer) attempt(ctx context.Context, req Request, file, branch string
 		return nil, fmt.Errorf("write %s: %w", file, err)
 	}
 	sig := object.Signature{Name: d.AuthorName, Email: d.AuthorEmail, When: d.Now()}
-	hash, err := snap.commit(tree, Message(req.App, req.Env, req.Image, req.SourceCommit, req.PipelineRun), sig, d.SignKey)
+	hash, err := snap.commit(tree, Message(req.App, req.Env, req.Image, req.SourceCommit, req.PipelineRun), sig, d.Signer)
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
@@ -348,25 +346,4 @@ func (d *Deployer) guard(req Request, prev *Record) error {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
-}
-
-// LoadSignKey reads an armored GPG private key (GITOPS_GPG_KEY_FILE) and
-// decrypts it with the passphrase when it is protected.
-func LoadSignKey(file, passphrase string) (*openpgp.Entity, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("GITOPS_GPG_KEY_FILE: %w", err)
-	}
-	defer f.Close()
-	list, err := openpgp.ReadArmoredKeyRing(f)
-	if err != nil || len(list) == 0 || list[0].PrivateKey == nil {
-		return nil, fmt.Errorf("GITOPS_GPG_KEY_FILE %s: not an armored GPG private key", file)
-	}
-	e := list[0]
-	if e.PrivateKey.Encrypted {
-		if err := e.PrivateKey.Decrypt([]byte(passphrase)); err != nil {
-			return nil, fmt.Errorf("GITOPS_GPG_KEY_FILE %s: wrong or missing GITOPS_GPG_PASSPHRASE", file)
-		}
-	}
-	return e, nil
 }

@@ -1,7 +1,6 @@
 package gitops
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -161,13 +159,13 @@ func replaceEntry(st storer.EncodedObjectStorer, t *object.Tree, parts []string,
 	return h, nil
 }
 
-// commit writes a commit of tree on top of the head, signed when key is set.
-func (s *snapshot) commit(tree plumbing.Hash, msg string, sig object.Signature, key *openpgp.Entity) (plumbing.Hash, error) {
+// commit writes a commit of tree on top of the head, signed when a signer is set.
+func (s *snapshot) commit(tree plumbing.Hash, msg string, sig object.Signature, signer Signer) (plumbing.Hash, error) {
 	c := &object.Commit{
 		Author: sig, Committer: sig, Message: msg, TreeHash: tree,
 		ParentHashes: []plumbing.Hash{s.head.Hash},
 	}
-	if key != nil {
+	if signer != nil {
 		unsigned := &plumbing.MemoryObject{}
 		if err := c.EncodeWithoutSignature(unsigned); err != nil {
 			return plumbing.ZeroHash, err
@@ -176,11 +174,11 @@ func (s *snapshot) commit(tree plumbing.Hash, msg string, sig object.Signature, 
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
-		var armored bytes.Buffer
-		if err := openpgp.ArmoredDetachSign(&armored, key, r, nil); err != nil {
+		armored, err := signer.Sign(r)
+		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("sign commit: %w", err)
 		}
-		c.PGPSignature = armored.String()
+		c.PGPSignature = string(armored) // git keeps SSH signatures in the same gpgsig header
 	}
 	obj := s.repo.Storer.NewEncodedObject()
 	if err := c.Encode(obj); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,13 +35,13 @@ func TestSignedDeployCommit(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "key.asc")
 	os.WriteFile(keyFile, priv.Bytes(), 0o600)
 
-	key, err := LoadSignKey(keyFile, "")
+	signer, err := LoadGPGSigner(keyFile, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir, r := localGitOps(t)
 	_, shas := sourceRepo(t, 1)
-	out, err := (&Deployer{Remote: r, SignKey: key}).Deploy(context.Background(), Request{App: "sample-app", Env: "staging", Image: digest(8), SourceCommit: shas[0]})
+	out, err := (&Deployer{Remote: r, Signer: signer}).Deploy(context.Background(), Request{App: "sample-app", Env: "staging", Image: digest(8), SourceCommit: shas[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestSignedDeployCommit(t *testing.T) {
 	if _, err := c.Verify(pub.String()); err != nil {
 		t.Errorf("signature does not verify: %v", err)
 	}
-	if _, err := LoadSignKey(writeFile(t, "not a key"), ""); err == nil || strings.Contains(err.Error(), "not a key") {
+	if _, err := LoadGPGSigner(writeFile(t, "not a key"), ""); err == nil || strings.Contains(err.Error(), "not a key") {
 		t.Errorf("bad key file: %v", err)
 	}
 }
@@ -82,5 +83,39 @@ func TestSSHKeyAuth(t *testing.T) {
 	}))
 	if err == nil || strings.Contains(err.Error(), "wrong-passphrase") || !strings.Contains(err.Error(), keyFile) {
 		t.Errorf("wrong passphrase: %v", err)
+	}
+}
+
+// TestSSHSignedDeployCommit signs with an SSH key and lets the real git CLI
+// verify the signature (gpg.format=ssh, an allowed-signers file).
+func TestSSHSignedDeployCommit(t *testing.T) {
+	if _, err := exec.LookPath("ssh-keygen"); err != nil {
+		t.Skip("ssh-keygen (openssh-client) is needed for git to verify SSH signatures")
+	}
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "signing")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci@example.com", "-f", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	pub, _ := os.ReadFile(keyFile + ".pub")
+	allowed := filepath.Join(dir, "allowed_signers")
+	os.WriteFile(allowed, []byte("ci@example.com "+string(pub)), 0o644)
+
+	signer, err := LoadSSHSigner(keyFile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gdir, r := localGitOps(t)
+	_, shas := sourceRepo(t, 1)
+	out, err := (&Deployer{Remote: r, Signer: signer}).Deploy(context.Background(), Request{App: "sample-app", Env: "staging", Image: digest(9), SourceCommit: shas[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := exec.Command("git", "--git-dir", gdir, "-c", "gpg.format=ssh", "-c", "gpg.ssh.allowedSignersFile="+allowed, "verify-commit", "-v", out.Commit)
+	if b, err := verify.CombinedOutput(); err != nil || !strings.Contains(string(b), `Good "git" signature for ci@example.com`) {
+		t.Errorf("git verify-commit: %v\n%s", err, b)
+	}
+	if _, err := LoadSSHSigner(writeFile(t, "junk"), ""); err == nil || strings.Contains(err.Error(), "junk") {
+		t.Errorf("bad key: %v", err)
 	}
 }
