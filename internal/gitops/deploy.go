@@ -29,10 +29,10 @@ type Deployer struct {
 	Remote      *Remote
 	AuthorName  string
 	AuthorEmail string
-	Signer      Signer // optional: GPG or SSH commit signatures
-	MaxAttempts int             // push attempts before ErrConflict (default 25)
-	BaseBackoff time.Duration   // first retry waits up to this (default 50ms), doubling to 2s, full jitter
-	Log         io.Writer       // warnings and retries (default io.Discard)
+	Signer      Signer        // optional: GPG or SSH commit signatures
+	MaxAttempts int           // push attempts before ErrConflict (default 25)
+	BaseBackoff time.Duration // first retry waits up to this (default 50ms), doubling to 2s, full jitter
+	Log         io.Writer     // warnings and retries (default io.Discard)
 	Now         func() time.Time
 	// HistoryDepth is how many commits the first clone fetches to find the
 	// environment's last deployment; when that is not deep enough the whole
