@@ -150,11 +150,11 @@ func printDeploy(o *options, d *gitops.Deployer, app, env string, out *gitops.Ou
 		fmt.Fprintln(o.stdout, "unchanged")
 		return
 	}
-	o.logf("deployed %s to %s/%s in %s (branch %s, %d attempt(s); was %s)", out.Change.After, app, env, d.Remote, out.Branch, out.Attempts, orNone2(out.Change.Before))
+	o.logf("deployed %s to %s/%s in %s (branch %s, %d attempt(s); was %s)", out.Change.After, app, env, d.Remote, out.Branch, out.Attempts, orNothing(out.Change.Before))
 	fmt.Fprintln(o.stdout, out.Commit)
 }
 
-func orNone2(s string) string {
+func orNothing(s string) string {
 	if s == "" {
 		return "nothing"
 	}
