@@ -52,11 +52,12 @@ func NewRemote(repo, branch string, getenv func(string) string) (*Remote, error)
 		if err != nil {
 			return nil, fmt.Errorf("gitops repository: %w", err)
 		}
+		// Credentials in the URL are used, then stripped from everything shown;
+		// GITOPS_TOKEN, when set, wins over them.
 		if u.User != nil {
-			if p, ok := u.User.Password(); ok {
-				r.secret = append(r.secret, p)
-			}
-			r.secret = append(r.secret, u.User.Username())
+			p, _ := u.User.Password()
+			r.Auth = &githttp.BasicAuth{Username: u.User.Username(), Password: p}
+			r.secret = append(r.secret, p, u.User.Username())
 		}
 		if tok := getenv("GITOPS_TOKEN"); tok != "" {
 			user := getenv("GITOPS_USERNAME")
@@ -67,14 +68,7 @@ func NewRemote(repo, branch string, getenv func(string) string) (*Remote, error)
 			r.secret = append(r.secret, tok)
 		}
 		u.User = nil
-		r.public = u.String()
-		r.URL = u.String()
-		if ba, ok := r.Auth.(*githttp.BasicAuth); !ok || ba == nil {
-			if u2, _ := url.Parse(repo); u2.User != nil {
-				p, _ := u2.User.Password()
-				r.Auth = &githttp.BasicAuth{Username: u2.User.Username(), Password: p}
-			}
-		}
+		r.public, r.URL = u.String(), u.String()
 	case strings.HasPrefix(repo, "ssh://") || (scpLike.MatchString(repo) && !strings.Contains(repo, "://") && !filepath.IsAbs(repo)):
 		r.public = repo
 		if key := getenv("GITOPS_SSH_KEY_FILE"); key != "" {
