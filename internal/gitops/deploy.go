@@ -21,7 +21,13 @@ import (
 // ErrRollback is returned when the new source commit is older than the deployed one.
 var ErrRollback = errors.New("refusing rollback")
 
-// ErrConflict is returned when pushes kept losing to concurrent commits.
+// ErrUnknownSource is returned when the guard cannot tell how the new source
+// commit relates to the deployed one (no source repository, or a commit it
+// cannot find even after deepening a shallow clone).
+var ErrUnknownSource = errors.New("refusing deploy: cannot compare source commits")
+
+// ErrConflict is returned when pushes kept losing to concurrent commits
+// until the retry budget ran out.
 var ErrConflict = errors.New("gave up after concurrent updates")
 
 // Deployer commits digests into one GitOps repository.
@@ -29,11 +35,14 @@ type Deployer struct {
 	Remote      *Remote
 	AuthorName  string
 	AuthorEmail string
-	Signer      Signer        // optional: GPG or SSH commit signatures
-	MaxAttempts int           // push attempts before ErrConflict (default 25)
-	BaseBackoff time.Duration // first retry waits up to this (default 50ms), doubling to 2s, full jitter
-	Log         io.Writer     // warnings and retries (default io.Discard)
-	Now         func() time.Time
+	Signer      Signer // optional: GPG or SSH commit signatures
+	// RetryTimeout is how long a deploy keeps retrying after losing races to
+	// concurrent pushes (default 5 minutes). A budget of time, not of
+	// attempts: on a loaded machine every deploy lands, however many tries.
+	RetryTimeout time.Duration
+	BaseBackoff  time.Duration // first retry waits up to this (default 50ms), doubling to 2s, full jitter
+	Log          io.Writer     // warnings and retries (default io.Discard)
+	Now          func() time.Time
 	// HistoryDepth is how many commits the first clone fetches to find the
 	// environment's last deployment; when that is not deep enough the whole
 	// history is fetched.
@@ -42,16 +51,30 @@ type Deployer struct {
 
 // Request is one deployment.
 type Request struct {
-	App           string
-	Env           string
-	Image         Image
-	SourceCommit  string // 40 hex
-	SourceRepo    string // repository to judge ancestry in; "" skips that check
-	Path          string // default A/overlays/E/kustomization.yaml
+	App          string
+	Env          string
+	Image        Image
+	SourceCommit string // 40 hex
+	// SourceDirty records that the image was built from a modified working tree.
+	SourceDirty bool
+	SourceRepo  string // repository to judge ancestry in
+	Path        string // default A/overlays/E/kustomization.yaml (or .yml, Kustomization)
+	// ImageName is the image name the app's container uses in the resources
+	// a kustomization builds, for adding an images: entry when it has none
+	// (default: the container named after the app).
+	ImageName     string
 	AllowRollback bool
-	PipelineRun   string
+	// AllowUnknownSource deploys even when the guard cannot establish how
+	// the source commit relates to the deployed one.
+	AllowUnknownSource bool
+	// SupersededOK ends a deploy whose source commit is older than what a
+	// concurrent pipeline already deployed as "superseded" (no commit, no
+	// error) instead of a rollback refusal.
+	SupersededOK bool
+	PipelineRun  string
 	// PushBranch, when set, receives the commit instead of the remote's
-	// branch (promotion through a pull request).
+	// branch (promotion through a pull request). An existing branch is never
+	// replaced.
 	PushBranch string
 }
 
@@ -63,6 +86,11 @@ type Outcome struct {
 	Previous  *Record `json:"previous,omitempty"`
 	Attempts  int     `json:"attempts"`
 	Branch    string  `json:"branch"`
+	// Superseded: a newer build of the same app already runs in the
+	// environment (Previous), so nothing was committed (SupersededOK).
+	Superseded bool `json:"superseded,omitempty"`
+	// BranchExists: the promotion branch was already there; it was left alone.
+	BranchExists bool `json:"branch_exists,omitempty"`
 }
 
 // DefaultPath is the file an app's environment lives in.
@@ -83,15 +111,15 @@ func (r *Request) Validate() error {
 	if !shaRE.MatchString(r.SourceCommit) {
 		return fmt.Errorf("source commit %q: want 40 lowercase hex (--source-commit, or run inside the source repository)", r.SourceCommit)
 	}
-	if r.Path != "" && (path.IsAbs(r.Path) || strings.HasPrefix(path.Clean(r.Path), "..")) {
+	if r.Path != "" && (path.IsAbs(r.Path) || strings.HasPrefix(path.Clean(r.Path), "..") || strings.HasPrefix(r.Path, "~")) {
 		return fmt.Errorf("path %q: want a path inside the GitOps repository", r.Path)
 	}
 	return nil
 }
 
 func (d *Deployer) defaults() {
-	if d.MaxAttempts <= 0 {
-		d.MaxAttempts = 25
+	if d.RetryTimeout <= 0 {
+		d.RetryTimeout = 5 * time.Minute
 	}
 	if d.BaseBackoff <= 0 {
 		d.BaseBackoff = 50 * time.Millisecond
@@ -114,32 +142,41 @@ func (d *Deployer) defaults() {
 }
 
 // Deploy writes req.Image into the environment's manifest and pushes one
-// commit. A lost race with another pipeline (non-fast-forward push) re-clones,
-// re-applies the structured edit to the new head and pushes again, with
-// jittered exponential backoff. Nothing reaches the remote unless the whole
-// commit does.
+// commit. A lost race with another pipeline (the branch moved) fetches only
+// what is new, re-applies the structured edit to the new head and pushes
+// again, with jittered exponential backoff, until RetryTimeout. Nothing
+// reaches the remote unless the whole commit does.
 func (d *Deployer) Deploy(ctx context.Context, req Request) (*Outcome, error) {
 	d.defaults()
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	file := req.Path
-	if file == "" {
-		file = DefaultPath(req.App, req.Env)
-	}
-	file = path.Clean(file)
 	branch := d.Remote.Branch
 	if req.PushBranch != "" {
 		branch = req.PushBranch
 	}
+	deadline := time.Now().Add(d.RetryTimeout)
+	var snap *snapshot
 	var lastErr error
-	for attempt := 1; attempt <= d.MaxAttempts; attempt++ {
+	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("deploy %s to %s in %s: %w: %d attempts in %s (--retry-timeout), last: %w", req.App, req.Env, d.Remote, ErrConflict, attempt-1, d.RetryTimeout, lastErr)
+			}
 			if err := sleep(ctx, d.backoff(attempt)); err != nil {
 				return nil, err
 			}
 		}
-		out, err := d.attempt(ctx, req, file, branch)
+		var err error
+		if snap == nil {
+			snap, err = d.Remote.cloneBare(ctx, d.HistoryDepth)
+		} else {
+			err = snap.refresh(ctx)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out, err := d.attempt(ctx, req, &snap, branch)
 		if err == nil {
 			out.Attempts = attempt
 			return out, nil
@@ -150,7 +187,6 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (*Outcome, error) {
 		lastErr = err
 		fmt.Fprintf(d.Log, "deploy %s/%s: attempt %d lost a race (%v); retrying on the new head\n", req.App, req.Env, attempt, firstLine(err.Error()))
 	}
-	return nil, fmt.Errorf("deploy %s to %s in %s: %w: %d attempts, last: %w", req.App, req.Env, d.Remote, ErrConflict, d.MaxAttempts, lastErr)
 }
 
 func (d *Deployer) backoff(attempt int) time.Duration {
@@ -185,38 +221,53 @@ func isConflict(err error) bool {
 // classifyPush marks the push errors that mean "someone else pushed first".
 func classifyPush(err error) error {
 	msg := err.Error()
-	for _, s := range []string{"non-fast-forward", "fetch first", "failed to update ref", "cannot lock ref", "failed to lock", "stale info", "object not found", "reference has changed"} {
+	for _, s := range []string{"non-fast-forward", "fetch first", "failed to update ref", "cannot lock ref", "failed to lock", "stale info", "reference has changed"} {
 		if strings.Contains(msg, s) {
 			return &conflictError{err}
 		}
 	}
-	if errors.Is(err, git.ErrNonFastForwardUpdate) || errors.Is(err, plumbing.ErrObjectNotFound) {
+	if errors.Is(err, git.ErrNonFastForwardUpdate) {
 		return &conflictError{err}
 	}
 	return err
 }
 
-func (d *Deployer) attempt(ctx context.Context, req Request, file, branch string) (*Outcome, error) {
-	snap, err := d.Remote.cloneBare(ctx, d.HistoryDepth)
+func (d *Deployer) attempt(ctx context.Context, req Request, snapp **snapshot, branch string) (*Outcome, error) {
+	snap := *snapp
+	file, data, err := snap.resolveFile(req)
 	if err != nil {
 		return nil, err
-	}
-	data, ok := snap.readFile(file)
-	if !ok {
-		return nil, d.missing(snap, req, file)
 	}
 	edited, ch, err := Edit(file, data, req.App, req.Image)
+	if errors.Is(err, ErrNoMatch) && isKustomizationFile(file) {
+		edited, ch, err = snap.addImageEntry(file, data, req)
+	}
 	if err != nil {
 		return nil, err
 	}
-	prev, err := d.lastRecord(ctx, &snap, req)
+	prev, err := d.lastRecord(ctx, snapp, req.App, req.Env)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.guard(req, prev); err != nil {
-		return nil, err
-	}
+	snap = *snapp
 	out := &Outcome{Change: ch, Previous: prev, Branch: branch}
+	rollback, err := d.guard(ctx, req, prev)
+	if errors.Is(err, ErrRollback) && req.SupersededOK {
+		fmt.Fprintf(d.Log, "%s/%s: superseded: it already runs source commit %s, newer than %s (--superseded-ok); nothing to deploy\n", req.App, req.Env, version.Short(prev.SourceCommit), version.Short(req.SourceCommit))
+		out.Superseded, out.Unchanged = true, true
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if req.PushBranch != "" {
+		if h, ok, err := snap.remoteBranch(ctx, req.PushBranch); err != nil {
+			return nil, err
+		} else if ok {
+			out.BranchExists, out.Unchanged, out.Commit = true, true, h.String()
+			return out, nil
+		}
+	}
 	if !ch.Changed {
 		out.Unchanged = true
 		return out, nil
@@ -226,14 +277,20 @@ func (d *Deployer) attempt(ctx context.Context, req Request, file, branch string
 		return nil, fmt.Errorf("write %s: %w", file, err)
 	}
 	sig := object.Signature{Name: d.AuthorName, Email: d.AuthorEmail, When: d.Now()}
-	hash, err := snap.commit(tree, Message(req.App, req.Env, req.Image, req.SourceCommit, req.PipelineRun), sig, d.Signer)
+	msg := message(messageFields{App: req.App, Env: req.Env, Image: req.Image, SourceCommit: req.SourceCommit,
+		PipelineRun: req.PipelineRun, Dirty: req.SourceDirty, Rollback: rollback})
+	hash, err := snap.commit(tree, msg, sig, d.Signer)
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	objs = append(objs, hash)
 	// The main branch moves only from the head we edited (compare-and-swap);
-	// a promotion branch is ours to overwrite.
-	if err := snap.push(ctx, objs, branch, snap.head.Hash, hash, req.PushBranch != ""); err != nil {
+	// a promotion branch is created only where none exists.
+	old := snap.head.Hash
+	if req.PushBranch != "" {
+		old = plumbing.ZeroHash
+	}
+	if err := snap.push(ctx, objs, branch, old, hash); err != nil {
 		return nil, err
 	}
 	out.Commit = hash.String()
@@ -248,7 +305,7 @@ func (d *Deployer) missing(s *snapshot, req Request, file string) error {
 	if _, err := s.tree.Tree(req.App); err != nil {
 		return fmt.Errorf("%s in %s: app %q not found (apps: %s)", file, d.Remote, req.App, orNone(s.dirs(".")))
 	}
-	return fmt.Errorf("%s in %s: environment %q not found for %s (environments: %s)", file, d.Remote, req.Env, req.App, orNone(s.dirs(path.Join(req.App, "overlays"))))
+	return fmt.Errorf("%s in %s: environment %q not found for %s (environments: %s)", file, d.Remote, req.Env, req.App, orNone(s.envs(req.App)))
 }
 
 func orNone(names []string) string {
@@ -258,12 +315,14 @@ func orNone(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// lastRecord finds the environment's last deployment in the history, cloning
-// deeper (replacing the snapshot) while the shallow history ends before one.
-func (d *Deployer) lastRecord(ctx context.Context, snap **snapshot, req Request) (*Record, error) {
+// lastRecord finds what the environment runs according to its records: the
+// newest deploy no later revert undid, through the one record walker (all
+// parents), cloning the whole history (replacing the snapshot) when a
+// shallow clone ends before one.
+func (d *Deployer) lastRecord(ctx context.Context, snap **snapshot, app, env string) (*Record, error) {
 	for {
 		s := *snap
-		rec, complete, err := findRecord(s.repo, s.head.Hash, req.App, req.Env)
+		rec, complete, err := findRecord(s.repo, s.head.Hash, app, env)
 		if err != nil {
 			return nil, err
 		}
@@ -272,75 +331,70 @@ func (d *Deployer) lastRecord(ctx context.Context, snap **snapshot, req Request)
 		}
 		// One step to the whole history: a second shallow step costs more
 		// than it saves (measured on 5,000 commits: 1.0 s going 50 → 500 → all, 0.76 s going 50 → all).
-		depth := 0
-		next, err := d.Remote.cloneBare(ctx, depth)
+		next, err := d.Remote.cloneBare(ctx, 0)
 		if err != nil {
 			return nil, err
 		}
 		if next.head.Hash != s.head.Hash {
 			// The branch moved meanwhile: let the caller start over.
+			*snap = next
 			return nil, &conflictError{fmt.Errorf("%s moved while reading history", d.Remote.Branch)}
 		}
 		*snap = next
 	}
 }
 
-// findRecord walks first parents from head. complete is false when the walk
-// ran into the edge of a shallow clone.
+// findRecord returns the environment's effective record. complete is false
+// when the walk ran into the edge of a shallow clone first.
 func findRecord(repo *git.Repository, head plumbing.Hash, app, env string) (*Record, bool, error) {
-	shallow, _ := repo.Storer.Shallow()
-	edge := map[plumbing.Hash]bool{}
-	for _, h := range shallow {
-		edge[h] = true
+	var found *Record
+	complete, err := walkRecords(repo, head, func(r Record) error {
+		if r.App == app && r.Env == env && r.effective() {
+			found = &r
+			return errStopWalk
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
 	}
-	h := head
-	for {
-		c, err := repo.CommitObject(h)
-		if errors.Is(err, plumbing.ErrObjectNotFound) {
-			return nil, false, nil
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		if rec, ok := recordOf(c); ok && rec.App == app && rec.Env == env {
-			return &rec, true, nil
-		}
-		if edge[h] {
-			return nil, false, nil
-		}
-		if len(c.ParentHashes) == 0 {
-			return nil, true, nil
-		}
-		h = c.ParentHashes[0]
-	}
+	return found, complete || found != nil, nil
 }
 
-// guard refuses to deploy a source commit older than the deployed one.
-func (d *Deployer) guard(req Request, prev *Record) error {
+// guard refuses to deploy a source commit older than the deployed one, and
+// one whose relation to it cannot be established. rollback is true when an
+// older commit goes through with AllowRollback.
+func (d *Deployer) guard(ctx context.Context, req Request, prev *Record) (rollback bool, err error) {
 	if prev == nil || prev.SourceCommit == "" || prev.SourceCommit == req.SourceCommit {
-		return nil
+		return false, nil
+	}
+	unknown := func(why string) (bool, error) {
+		if req.AllowUnknownSource {
+			fmt.Fprintf(d.Log, "warning: %s; deploying (--allow-unknown-source)\n", why)
+			return false, nil
+		}
+		return false, fmt.Errorf("%w: %s/%s runs source commit %s and %s; pass --source-repo (a full clone of the source repository) or --allow-unknown-source",
+			ErrUnknownSource, req.App, req.Env, prev.SourceCommit, why)
 	}
 	if req.SourceRepo == "" {
-		fmt.Fprintf(d.Log, "warning: no source repository to compare %s with the deployed %s; deploying\n", version.Short(req.SourceCommit), version.Short(prev.SourceCommit))
-		return nil
+		return unknown("no source repository was given to compare " + version.Short(req.SourceCommit) + " with it")
 	}
-	rel, err := version.Compare(req.SourceRepo, req.SourceCommit, prev.SourceCommit)
+	rel, err := version.Relate(ctx, req.SourceRepo, req.SourceCommit, prev.SourceCommit)
 	if err != nil {
-		fmt.Fprintf(d.Log, "warning: cannot compare source commits (%v); deploying\n", err)
-		return nil
+		return unknown(fmt.Sprintf("the source repository cannot tell how %s relates to it (%v)", version.Short(req.SourceCommit), err))
 	}
 	switch rel {
 	case version.Older:
 		if req.AllowRollback {
 			fmt.Fprintf(d.Log, "warning: rolling %s/%s back from %s to %s (--allow-rollback)\n", req.App, req.Env, version.Short(prev.SourceCommit), version.Short(req.SourceCommit))
-			return nil
+			return true, nil
 		}
-		return fmt.Errorf("%w: %s/%s runs source commit %s (deployed %s in %s); %s is its ancestor, so this would silently roll back; pass --allow-rollback if that is what you want",
+		return false, fmt.Errorf("%w: %s/%s runs source commit %s (deployed %s in %s); %s is its ancestor, so this would silently roll back; pass --allow-rollback if that is what you want",
 			ErrRollback, req.App, req.Env, prev.SourceCommit, prev.Time.Format(time.RFC3339), version.Short(prev.Commit), req.SourceCommit)
 	case version.Unknown:
-		fmt.Fprintf(d.Log, "warning: cannot tell whether %s is older than the deployed %s (not both in %s); deploying\n", version.Short(req.SourceCommit), version.Short(prev.SourceCommit), req.SourceRepo)
+		return unknown(fmt.Sprintf("%s does not have both commits, even after fetching from its remote", req.SourceRepo))
 	}
-	return nil
+	return false, nil
 }
 
 func firstLine(s string) string {

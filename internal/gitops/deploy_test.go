@@ -110,21 +110,25 @@ func TestRegressionGuard(t *testing.T) {
 	if !strings.Contains(log.String(), "rolling sample-app/production back") {
 		t.Errorf("no rollback warning: %s", log.String())
 	}
-	// Forward again works; a commit the source repo does not know warns and proceeds.
+	// Forward again works; a commit the source repository does not know is
+	// refused (exit 1 upstream) unless --allow-unknown-source.
 	if _, err := deploy(3, shas[2], false); err != nil {
 		t.Fatal(err)
 	}
-	log.Reset()
-	if _, err := deploy(4, strings.Repeat("f", 40), false); err != nil {
+	before = head(t, dir, "main")
+	if _, err := deploy(4, strings.Repeat("f", 40), false); !errors.Is(err, ErrUnknownSource) || !strings.Contains(err.Error(), "--allow-unknown-source") {
 		t.Fatalf("unknown commit: %v", err)
 	}
-	if !strings.Contains(log.String(), "cannot tell") {
-		t.Errorf("unknown commit did not warn: %s", log.String())
+	if head(t, dir, "main") != before {
+		t.Fatal("refused unknown source changed the remote")
 	}
-	// A source repository that cannot be read warns and proceeds, like an unknown commit.
 	log.Reset()
-	if _, err := d.Deploy(ctx, Request{App: "sample-app", Env: "production", Image: digest(6), SourceCommit: shas[0], SourceRepo: t.TempDir()}); err != nil || !strings.Contains(log.String(), "cannot compare") {
-		t.Errorf("unreadable source repo: %v %s", err, log.String())
+	if _, err := d.Deploy(ctx, Request{App: "sample-app", Env: "production", Image: digest(4), SourceCommit: strings.Repeat("f", 40), SourceRepo: src, AllowUnknownSource: true}); err != nil || !strings.Contains(log.String(), "--allow-unknown-source") {
+		t.Fatalf("unknown commit with --allow-unknown-source: %v %s", err, log.String())
+	}
+	// A source repository that cannot be read is refused the same way.
+	if _, err := d.Deploy(ctx, Request{App: "sample-app", Env: "production", Image: digest(6), SourceCommit: shas[0], SourceRepo: t.TempDir()}); !errors.Is(err, ErrUnknownSource) {
+		t.Errorf("unreadable source repo: %v", err)
 	}
 	// Guard reads the environment's own last deploy, not another environment's.
 	if _, err := d.Deploy(ctx, Request{App: "sample-app", Env: "staging", Image: digest(5), SourceCommit: shas[0], SourceRepo: src}); err != nil {

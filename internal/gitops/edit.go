@@ -7,6 +7,7 @@ package gitops
 import (
 	"bytes"
 	"fmt"
+	"path"
 	"regexp"
 	"strings"
 
@@ -57,13 +58,65 @@ type Change struct {
 // ErrNoMatch means the file has no entry for the app or image.
 var ErrNoMatch = fmt.Errorf("no matching image entry")
 
+// matcher answers the one question deploy, promote and status all ask:
+// which images: entry or container is this app's? An entry or container
+// belongs to the app when its name is the app, when its image (name or
+// newName) is the image repository being deployed or deployed before, or
+// when that image's last path segment is the app (the usual kustomize
+// pattern: `name: ghcr.io/acme/app`).
+type matcher struct {
+	app   string
+	repos []string // image repositories known for the app (the new one, the recorded one)
+}
+
+func newMatcher(app string, repos ...string) matcher {
+	m := matcher{app: app}
+	for _, r := range repos {
+		if r != "" {
+			m.repos = append(m.repos, r)
+		}
+	}
+	return m
+}
+
+func (m matcher) image(ref string) bool {
+	repo := repoOf(ref)
+	if repo == "" {
+		return false
+	}
+	for _, r := range m.repos {
+		if repo == r {
+			return true
+		}
+	}
+	return repo == m.app || path.Base(repo) == m.app
+}
+
+// entry matches a kustomization images: entry.
+func (m matcher) entry(name, newName string) bool {
+	return name == m.app || m.image(name) || m.image(newName)
+}
+
+// container matches a workload container.
+func (m matcher) container(name, image string) bool {
+	return name == m.app || m.image(image)
+}
+
 // Edit rewrites the image for app in a manifest: a kustomization's images:
 // entry, or the containers of workloads (Deployment, StatefulSet, DaemonSet,
-// Job, CronJob, Argo Rollout). The output keeps comments and formatting.
+// Job, CronJob, Argo Rollout). The output keeps comments and formatting, a
+// byte-order mark and CRLF line ends included.
 func Edit(file string, data []byte, app string, img Image) ([]byte, Change, error) {
+	return edit(file, data, newMatcher(app, img.Repo), img)
+}
+
+const bom = "\ufeff"
+
+func edit(file string, data []byte, m matcher, img Image) ([]byte, Change, error) {
+	text, restore := normalizeText(data)
 	var out bytes.Buffer
 	rw := &kio.ByteReadWriter{
-		Reader:            bytes.NewReader(data),
+		Reader:            strings.NewReader(text),
 		Writer:            &out,
 		PreserveSeqIndent: true,
 	}
@@ -78,15 +131,14 @@ func Edit(file string, data []byte, app string, img Image) ([]byte, Change, erro
 	var found []string
 	matched := false
 	for _, n := range nodes {
-		kind := n.GetKind()
 		var c Change
 		var ok bool
 		var names []string
-		switch {
-		case kind == "Kustomization":
-			c, ok, names, err = editKustomization(n, app, img)
+		switch kind := n.GetKind(); {
+		case isKustomization(file, n):
+			c, ok, names, err = editKustomization(n, m, img)
 		case workloadKinds[kind]:
-			c, ok, names, err = editWorkload(n, app, img)
+			c, ok, names, err = editWorkload(n, m, img)
 		default:
 			continue
 		}
@@ -106,7 +158,7 @@ func Edit(file string, data []byte, app string, img Image) ([]byte, Change, erro
 		if len(found) == 0 {
 			found = []string{"nothing"}
 		}
-		return nil, Change{}, fmt.Errorf("%s: %w for app %q or image %s (found: %s)", file, ErrNoMatch, app, img.Repo, strings.Join(found, ", "))
+		return nil, Change{}, fmt.Errorf("%s: %w for app %q or image %s (found: %s)", file, ErrNoMatch, m.app, img.Repo, strings.Join(found, ", "))
 	}
 	ch.File = file
 	if !ch.Changed {
@@ -115,14 +167,42 @@ func Edit(file string, data []byte, app string, img Image) ([]byte, Change, erro
 	if err := rw.Write(nodes); err != nil {
 		return nil, Change{}, fmt.Errorf("%s: write: %w", file, err)
 	}
-	return out.Bytes(), ch, nil
+	return restore(out.String()), ch, nil
+}
+
+// normalizeText strips a byte-order mark and CRLF line ends for the YAML
+// parser, and returns how to put them back.
+func normalizeText(data []byte) (string, func(string) []byte) {
+	text := string(data)
+	hasBOM := strings.HasPrefix(text, bom)
+	text = strings.TrimPrefix(text, bom)
+	crlf := strings.Contains(text, "\r\n")
+	if crlf {
+		text = strings.ReplaceAll(text, "\r\n", "\n")
+	}
+	return text, func(s string) []byte {
+		if crlf {
+			s = strings.ReplaceAll(s, "\n", "\r\n")
+		}
+		if hasBOM {
+			s = bom + s
+		}
+		return []byte(s)
+	}
+}
+
+// isKustomization: kind Kustomization, or no kind at all in a file kustomize
+// reads by name (kind is optional there).
+func isKustomization(file string, n *yaml.RNode) bool {
+	kind := n.GetKind()
+	return kind == "Kustomization" || (kind == "" && isKustomizationFile(file))
 }
 
 var workloadKinds = map[string]bool{
 	"Deployment": true, "StatefulSet": true, "DaemonSet": true, "Job": true, "CronJob": true, "Rollout": true,
 }
 
-func editKustomization(n *yaml.RNode, app string, img Image) (Change, bool, []string, error) {
+func editKustomization(n *yaml.RNode, m matcher, img Image) (Change, bool, []string, error) {
 	images, err := n.Pipe(yaml.Lookup("images"))
 	if err != nil || images == nil {
 		return Change{}, false, nil, nil
@@ -136,7 +216,7 @@ func editKustomization(n *yaml.RNode, app string, img Image) (Change, bool, []st
 		name := fieldString(e, "name")
 		newName := fieldString(e, "newName")
 		names = append(names, "images[name="+name+"]")
-		if name != app && name != img.Repo && newName != img.Repo {
+		if !m.entry(name, newName) {
 			continue
 		}
 		before := fieldString(e, "digest")
@@ -164,42 +244,28 @@ func editKustomization(n *yaml.RNode, app string, img Image) (Change, bool, []st
 	return Change{}, false, names, nil
 }
 
-func editWorkload(n *yaml.RNode, app string, img Image) (Change, bool, []string, error) {
-	podPath := []string{"spec", "template", "spec"}
-	if n.GetKind() == "CronJob" {
-		podPath = []string{"spec", "jobTemplate", "spec", "template", "spec"}
-	}
+func editWorkload(n *yaml.RNode, m matcher, img Image) (Change, bool, []string, error) {
 	var names []string
 	var result Change
 	matched := false
-	for _, field := range []string{"initContainers", "containers"} {
-		list, err := n.Pipe(yaml.Lookup(append(podPath, field)...))
-		if err != nil || list == nil {
+	for _, c := range containersOf(n) {
+		name := fieldString(c, "name")
+		image := fieldString(c, "image")
+		names = append(names, n.GetKind()+"/"+n.GetName()+" container "+name)
+		if !m.container(name, image) {
 			continue
 		}
-		elems, err := list.Elements()
-		if err != nil {
-			return Change{}, false, nil, err
+		ch := Change{Kind: n.GetKind(), Target: name, Before: image, After: img.String()}
+		if image != img.String() {
+			if err := setScalar(c, "image", img.String()); err != nil {
+				return Change{}, false, nil, err
+			}
+			ch.Changed = true
 		}
-		for _, c := range elems {
-			name := fieldString(c, "name")
-			image := fieldString(c, "image")
-			names = append(names, n.GetKind()+"/"+n.GetName()+" container "+name)
-			if name != app && repoOf(image) != img.Repo && repoOf(image) != app {
-				continue
-			}
-			ch := Change{Kind: n.GetKind(), Target: name, Before: image, After: img.String()}
-			if image != img.String() {
-				if err := setScalar(c, "image", img.String()); err != nil {
-					return Change{}, false, nil, err
-				}
-				ch.Changed = true
-			}
-			if !matched {
-				result, matched = ch, true
-			} else {
-				result.Changed = result.Changed || ch.Changed
-			}
+		if !matched {
+			result, matched = ch, true
+		} else {
+			result.Changed = result.Changed || ch.Changed
 		}
 	}
 	return result, matched, names, nil

@@ -184,3 +184,16 @@ func TestParseImage(t *testing.T) {
 		}
 	}
 }
+
+// Issue 12.16: an edit keeps CRLF line ends and a byte-order mark.
+func TestEditKeepsCRLFAndBOM(t *testing.T) {
+	in := "\ufeffapiVersion: kustomize.config.k8s.io/v1beta1\r\nkind: Kustomization\r\n# keep me\r\nimages:\r\n  - name: sample-app\r\n    newTag: v1\r\n"
+	out, ch, err := Edit("k.yaml", []byte(in), "sample-app", digest(1))
+	if err != nil || !ch.Changed {
+		t.Fatal(err)
+	}
+	want := "\ufeffapiVersion: kustomize.config.k8s.io/v1beta1\r\nkind: Kustomization\r\n# keep me\r\nimages:\r\n  - name: sample-app\r\n    newName: ghcr.io/acme/sample-app\r\n    digest: " + digest(1).Digest + "\r\n"
+	if string(out) != want {
+		t.Fatalf("got %q\nwant %q", out, want)
+	}
+}

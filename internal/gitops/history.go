@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
@@ -26,13 +26,77 @@ func (f Filter) match(r Record) bool {
 	return (f.App == "" || r.App == f.App) && (f.Env == "" || r.Env == f.Env) && (f.Since.IsZero() || !r.Time.Before(f.Since))
 }
 
-// History reads deployments from the branch's log, newest first. A local
-// repository is read in place; a remote one is fetched into memory (no
+// History reads deployments from the branch's log, newest first, through
+// the same walker as the regression guard (all parents, reverts included). A
+// local repository is read in place; a remote one is fetched into memory (no
 // checkout). The walk stops at Since.
 func History(ctx context.Context, r *Remote, f Filter) ([]Record, error) {
-	repo, err := r.openForRead(ctx)
+	repo, headHash, err := r.readHead(ctx)
 	if err != nil {
 		return nil, err
+	}
+	var all []Record
+	_, err = walkRecords(repo, headHash, func(rec Record) error {
+		if !f.Since.IsZero() && rec.Time.Before(f.Since) {
+			return errStopWalk
+		}
+		if (f.App == "" || rec.App == f.App) && (f.Env == "" || rec.Env == f.Env) {
+			all = append(all, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("history %s: %w", r, err)
+	}
+	fillReverts(all)
+	out := all[:0]
+	for _, rec := range all {
+		if f.match(rec) {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+// fillReverts gives each revert record (newest first in recs) the image and
+// source commit the environment runs again: those of the reverted record's
+// predecessor for the same app and environment.
+func fillReverts(recs []Record) {
+	byCommit := map[string]int{}
+	for i, r := range recs {
+		byCommit[r.Commit] = i
+	}
+	for i := len(recs) - 1; i >= 0; i-- { // oldest first: a revert of a revert sees its target filled
+		r := &recs[i]
+		if r.Reverts == "" {
+			continue
+		}
+		j, ok := byCommit[r.Reverts]
+		if !ok {
+			continue
+		}
+		target := recs[j]
+		if target.Reverts != "" { // reverting a revert re-applies the original deploy
+			if k, ok := byCommit[target.Reverts]; ok {
+				r.Image, r.SourceCommit = recs[k].Image, recs[k].SourceCommit
+			}
+			continue
+		}
+		for k := j + 1; k < len(recs); k++ {
+			p := recs[k]
+			if p.App == target.App && p.Env == target.Env && p.Reverts == "" {
+				r.Image, r.SourceCommit = p.Image, p.SourceCommit
+				break
+			}
+		}
+	}
+}
+
+// readHead opens the repository for reading and resolves the branch head.
+func (r *Remote) readHead(ctx context.Context) (*git.Repository, plumbing.Hash, error) {
+	repo, err := r.openForRead(ctx)
+	if err != nil {
+		return nil, plumbing.ZeroHash, err
 	}
 	ref, err := repo.Reference(plumbing.NewBranchReferenceName(r.Branch), true)
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
@@ -40,30 +104,12 @@ func History(ctx context.Context, r *Remote, f Filter) ([]Record, error) {
 		ref, err = repo.Reference(plumbing.NewRemoteReferenceName("origin", r.Branch), true)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("history %s: branch %q: %w", r, r.Branch, err)
+		return nil, plumbing.ZeroHash, fmt.Errorf("%s: branch %q: %w", r, r.Branch, err)
 	}
-	iter, err := repo.Log(&git.LogOptions{From: ref.Hash(), Order: git.LogOrderCommitterTime})
-	if err != nil {
-		return nil, fmt.Errorf("history %s: %w", r, err)
-	}
-	defer iter.Close()
-	var out []Record
-	err = iter.ForEach(func(c *object.Commit) error {
-		if !f.Since.IsZero() && c.Committer.When.Before(f.Since) {
-			return errStop
-		}
-		if rec, ok := recordOf(c); ok && f.match(rec) {
-			out = append(out, rec)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		return nil, fmt.Errorf("history %s: %w", r, err)
-	}
-	return out, nil
+	return repo, ref.Hash(), nil
 }
 
-var errStop = errors.New("stop")
+
 
 func (r *Remote) openForRead(ctx context.Context) (*git.Repository, error) {
 	if r.local != "" {
@@ -87,9 +133,9 @@ func (r *Remote) openForRead(ctx context.Context) (*git.Repository, error) {
 // environment at the bottom ("how often was this deployed?").
 func WriteHistoryTable(w io.Writer, recs []Record) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tAPP\tENV\tIMAGE\tSOURCE\tCOMMIT\tAUTHOR")
+	fmt.Fprintln(tw, "TIME\tAPP\tENV\tIMAGE\tSOURCE\tCOMMIT\tAUTHOR\tNOTE")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.App, r.Env, shortImage(r.Image), short(r.SourceCommit), short(r.Commit), r.Author)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.App, r.Env, shortImage(r.Image), short(r.SourceCommit), short(r.Commit), r.Author, r.note())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -98,6 +144,9 @@ func WriteHistoryTable(w io.Writer, recs []Record) error {
 	counts := map[key]int{}
 	last := map[key]time.Time{}
 	for _, r := range recs {
+		if r.Reverts != "" {
+			continue // a revert is not a deployment
+		}
 		k := key{r.App, r.Env}
 		counts[k]++
 		if r.Time.After(last[k]) {
@@ -121,6 +170,24 @@ func WriteHistoryTable(w io.Writer, recs []Record) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", k.app, k.env, counts[k], last[k].Format(time.RFC3339))
 	}
 	return tw.Flush()
+}
+
+// note names what is special about a record: reverts, rollbacks, dirty sources.
+func (r Record) note() string {
+	var parts []string
+	if r.Reverts != "" {
+		parts = append(parts, "revert of "+short(r.Reverts))
+	}
+	if r.Reverted {
+		parts = append(parts, "reverted")
+	}
+	if r.Rollback {
+		parts = append(parts, "rollback")
+	}
+	if r.SourceDirty {
+		parts = append(parts, "dirty source")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func short(s string) string {

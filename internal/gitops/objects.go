@@ -1,7 +1,9 @@
 package gitops
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -9,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
@@ -187,29 +190,19 @@ func (s *snapshot) commit(tree plumbing.Hash, msg string, sig object.Signature, 
 	return s.repo.Storer.SetEncodedObject(obj)
 }
 
-// push sends exactly objs and moves branch from old to new in one
-// receive-pack request. When old is set the server updates the ref only if it
-// still points at old (a compare-and-swap), so a concurrent pipeline's commit
-// is never overwritten: the push fails and the caller retries on the new head.
-func (s *snapshot) push(ctx context.Context, objs []plumbing.Hash, branch string, old plumbing.Hash, newHash plumbing.Hash, force bool) error {
+// push sends exactly objs and moves branch from old to newHash in one
+// receive-pack request. The server updates the ref only if it still points at
+// old (a compare-and-swap; ZeroHash: only if the branch does not exist), so a
+// concurrent pipeline's commit is never overwritten: the push fails and the
+// caller retries on the new head. What the server says (a protected branch,
+// a hook's reason) is kept in the error.
+func (s *snapshot) push(ctx context.Context, objs []plumbing.Hash, branch string, old plumbing.Hash, newHash plumbing.Hash) error {
 	r := s.remote
-	ep, err := transport.NewEndpoint(r.URL)
+	sess, ar, err := r.receivePack(ctx)
 	if err != nil {
-		return fmt.Errorf("push %s: %w", r, err)
-	}
-	c, err := client.NewClient(ep)
-	if err != nil {
-		return fmt.Errorf("push %s: %w", r, err)
-	}
-	sess, err := c.NewReceivePackSession(ep, r.Auth)
-	if err != nil {
-		return r.explain("push", err)
+		return err
 	}
 	defer sess.Close()
-	ar, err := sess.AdvertisedReferencesContext(ctx)
-	if err != nil {
-		return r.explain("push", err)
-	}
 	name := plumbing.NewBranchReferenceName(branch)
 	current := plumbing.ZeroHash
 	if refs, err := ar.AllReferences(); err == nil {
@@ -217,9 +210,7 @@ func (s *snapshot) push(ctx context.Context, objs []plumbing.Hash, branch string
 			current = ref.Hash()
 		}
 	}
-	if force {
-		old = current
-	} else if current != old {
+	if current != old {
 		return &conflictError{fmt.Errorf("push %s: %s moved to %s since the clone (non-fast-forward)", r, branch, short(current.String()))}
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
@@ -227,6 +218,16 @@ func (s *snapshot) push(ctx context.Context, objs []plumbing.Hash, branch string
 		if err := req.Capabilities.Set(capability.ReportStatus); err != nil {
 			return err
 		}
+	}
+	// Side-band carries the server's own words (hooks, branch protection).
+	var serverSaid bytes.Buffer
+	switch {
+	case ar.Capabilities.Supports(capability.Sideband64k):
+		_ = req.Capabilities.Set(capability.Sideband64k)
+		req.Progress = &serverSaid
+	case ar.Capabilities.Supports(capability.Sideband):
+		_ = req.Capabilities.Set(capability.Sideband)
+		req.Progress = &serverSaid
 	}
 	req.Commands = []*packp.Command{{Name: name, Old: old, New: newHash}}
 	rd, wr := io.Pipe()
@@ -241,17 +242,158 @@ func (s *snapshot) push(ctx context.Context, objs []plumbing.Hash, branch string
 		done <- wr.Close()
 	}()
 	rs, err := sess.ReceivePack(ctx, req)
+	if err == nil && rs != nil {
+		err = rs.Error()
+	}
 	if err != nil {
 		_ = rd.Close()
-		return classifyPush(r.explain("push", err))
+		<-done
+		return classifyPush(r.explain("push", withServerMessage(err, serverSaid.String())))
 	}
 	if err := <-done; err != nil {
 		return fmt.Errorf("push %s: pack: %w", r, err)
 	}
-	if rs != nil {
-		if err := rs.Error(); err != nil {
-			return classifyPush(r.explain("push", err))
+	return nil
+}
+
+// withServerMessage appends what the server printed to a push error.
+func withServerMessage(err error, said string) error {
+	var lines []string
+	for _, l := range strings.Split(said, "\n") {
+		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "remote:"))
+		if l != "" && !strings.HasPrefix(l, "Resolving deltas") && !strings.HasPrefix(l, "error: failed to push") {
+			lines = append(lines, l)
 		}
 	}
+	if len(lines) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; the server said: %s", err, strings.Join(lines, " / "))
+}
+
+// receivePack opens a receive-pack session and reads the advertised refs.
+func (r *Remote) receivePack(ctx context.Context) (transport.ReceivePackSession, *packp.AdvRefs, error) {
+	ep, err := transport.NewEndpoint(r.URL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("push %s: %w", r, r.scrub(err))
+	}
+	c, err := client.NewClient(ep)
+	if err != nil {
+		return nil, nil, fmt.Errorf("push %s: %w", r, err)
+	}
+	sess, err := c.NewReceivePackSession(ep, r.Auth)
+	if err != nil {
+		return nil, nil, r.explain("push", err)
+	}
+	ar, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		sess.Close()
+		return nil, nil, r.explain("push", err)
+	}
+	return sess, ar, nil
+}
+
+// remoteBranch reports whether branch exists on the remote, and its head.
+func (s *snapshot) remoteBranch(ctx context.Context, branch string) (plumbing.Hash, bool, error) {
+	sess, ar, err := s.remote.receivePack(ctx)
+	if err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+	defer sess.Close()
+	refs, err := ar.AllReferences()
+	if err != nil {
+		return plumbing.ZeroHash, false, fmt.Errorf("list branches of %s: %w", s.remote, err)
+	}
+	ref, ok := refs[plumbing.NewBranchReferenceName(branch)]
+	if !ok {
+		return plumbing.ZeroHash, false, nil
+	}
+	return ref.Hash(), true, nil
+}
+
+// refresh brings the snapshot to the branch's current head, fetching only
+// the objects it lacks (the server gets our head as a "have"). A retry after
+// a lost race costs one small fetch, not a new clone.
+func (s *snapshot) refresh(ctx context.Context) error {
+	r := s.remote
+	spec := config.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/heads/%s", r.Branch, r.Branch))
+	err := s.repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: "origin", RefSpecs: []config.RefSpec{spec}, Auth: r.Auth, Tags: git.NoTags, Force: true,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		// Anything odd (a shallow edge the server will not extend): start over.
+		next, cerr := r.cloneBare(ctx, s.depth)
+		if cerr != nil {
+			return cerr
+		}
+		*s = *next
+		return nil
+	}
+	ref, err := s.repo.Reference(plumbing.NewBranchReferenceName(r.Branch), true)
+	if err != nil {
+		return r.explain("fetch", err)
+	}
+	head, err := s.repo.CommitObject(ref.Hash())
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", r, err)
+	}
+	tree, err := head.Tree()
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", r, err)
+	}
+	s.head, s.tree = head, tree
 	return nil
+}
+
+// kustomizationNames are the file names kustomize accepts, in its order.
+var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+func isKustomizationFile(p string) bool {
+	base := path.Base(p)
+	for _, n := range kustomizationNames {
+		if base == n {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveFile finds the file a request edits: req.Path, or the environment's
+// overlay under any of kustomize's file names.
+func (s *snapshot) resolveFile(req Request) (string, []byte, error) {
+	if req.Path != "" {
+		file := path.Clean(req.Path)
+		if data, ok := s.readFile(file); ok {
+			return file, data, nil
+		}
+		return "", nil, fmt.Errorf("%s in %s: file not found (--path)", file, s.remote)
+	}
+	dir := path.Dir(DefaultPath(req.App, req.Env))
+	if file, data, ok := s.kustomizationIn(dir); ok {
+		return file, data, nil
+	}
+	d := &Deployer{Remote: s.remote}
+	return "", nil, d.missing(s, req, DefaultPath(req.App, req.Env))
+}
+
+// kustomizationIn reads dir's kustomization file, whatever kustomize name it has.
+func (s *snapshot) kustomizationIn(dir string) (string, []byte, bool) {
+	for _, n := range kustomizationNames {
+		file := path.Join(dir, n)
+		if data, ok := s.readFile(file); ok {
+			return file, data, true
+		}
+	}
+	return "", nil, false
+}
+
+// envs lists the environments of an app: overlays that hold a kustomization.
+func (s *snapshot) envs(app string) []string {
+	var out []string
+	for _, e := range s.dirs(path.Join(app, "overlays")) {
+		if _, _, ok := s.kustomizationIn(path.Join(app, "overlays", e)); ok {
+			out = append(out, e)
+		}
+	}
+	return out
 }

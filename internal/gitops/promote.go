@@ -16,7 +16,9 @@ type Promotion struct {
 	App, From, To string
 	SourceRepo    string
 	AllowRollback bool
-	ViaBranch     bool
+	// AllowUnknownSource: see Request.AllowUnknownSource.
+	AllowUnknownSource bool
+	ViaBranch          bool
 	PipelineRun   string
 }
 
@@ -42,28 +44,29 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 		return nil, err
 	}
 	src := Request{App: p.App, Env: p.From}
-	file := DefaultPath(p.App, p.From)
-	data, ok := snap.readFile(file)
-	if !ok {
-		return nil, d.missing(snap, src, file)
-	}
-	img, err := currentImage(file, data, p.App)
+	file, data, err := snap.resolveFile(src)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := d.lastRecord(ctx, &snap, src)
+	rec, err := d.lastRecord(ctx, &snap, p.App, p.From)
 	if err != nil {
 		return nil, err
 	}
 	if rec == nil || !shaRE.MatchString(rec.SourceCommit) {
 		return nil, fmt.Errorf("promote %s: %s has no deploy record with a Source-Commit (deploy it with `ci deploy` first)", p.App, p.From)
 	}
+	recorded, _ := ParseImage(rec.Image)
+	img, err := currentImage(file, data, newMatcher(p.App, recorded.Repo))
+	if err != nil {
+		return nil, err
+	}
 	if rec.Image != img.String() {
 		fmt.Fprintf(d.Log, "warning: %s's manifest holds %s but its last deploy record says %s (edited by hand?); promoting what the manifest holds\n", file, img, rec.Image)
 	}
 	req := Request{
 		App: p.App, Env: p.To, Image: img, SourceCommit: rec.SourceCommit, SourceRepo: p.SourceRepo,
-		AllowRollback: p.AllowRollback, PipelineRun: p.PipelineRun,
+		AllowRollback: p.AllowRollback, AllowUnknownSource: p.AllowUnknownSource, PipelineRun: p.PipelineRun,
+		SourceDirty: rec.SourceDirty,
 	}
 	if p.ViaBranch {
 		req.PushBranch = path.Join("promote", p.App, p.To, img.Short())
@@ -79,34 +82,47 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	return po, nil
 }
 
-// currentImage reads the digest an environment's manifest deploys.
-func currentImage(file string, data []byte, app string) (Image, error) {
-	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(string(data)), OmitReaderAnnotations: true}).Read()
+// currentImage reads the digest an environment's manifest deploys, with the
+// same matcher deploy edits with.
+func currentImage(file string, data []byte, m matcher) (Image, error) {
+	text, _ := normalizeText(data)
+	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(text), OmitReaderAnnotations: true}).Read()
 	if err != nil {
 		return Image{}, fmt.Errorf("%s: not valid YAML: %w", file, err)
 	}
 	for _, n := range nodes {
-		if n.GetKind() != "Kustomization" {
-			continue
-		}
-		images, _ := n.Pipe(yaml.Lookup("images"))
-		if images == nil {
-			continue
-		}
-		elems, _ := images.Elements()
-		for _, e := range elems {
-			if fieldString(e, "name") != app {
+		switch {
+		case isKustomization(file, n):
+			images, _ := n.Pipe(yaml.Lookup("images"))
+			if images == nil {
 				continue
 			}
-			ref := firstNonEmpty(fieldString(e, "newName"), app) + "@" + fieldString(e, "digest")
-			img, err := ParseImage(ref)
-			if err != nil {
-				return Image{}, fmt.Errorf("%s: %s is not deployed by digest (%w)", file, app, err)
+			elems, _ := images.Elements()
+			for _, e := range elems {
+				name, newName := fieldString(e, "name"), fieldString(e, "newName")
+				if !m.entry(name, newName) {
+					continue
+				}
+				ref := firstNonEmpty(newName, name) + "@" + fieldString(e, "digest")
+				img, err := ParseImage(ref)
+				if err != nil {
+					return Image{}, fmt.Errorf("%s: %s is not deployed by digest (%w)", file, m.app, err)
+				}
+				return img, nil
 			}
-			return img, nil
+		case workloadKinds[n.GetKind()]:
+			for _, c := range containersOf(n) {
+				if m.container(fieldString(c, "name"), fieldString(c, "image")) {
+					img, err := ParseImage(fieldString(c, "image"))
+					if err != nil {
+						return Image{}, fmt.Errorf("%s: %s is not deployed by digest (%w)", file, m.app, err)
+					}
+					return img, nil
+				}
+			}
 		}
 	}
-	return Image{}, fmt.Errorf("%s: %w for app %q", file, ErrNoMatch, app)
+	return Image{}, fmt.Errorf("%s: %w for app %q", file, ErrNoMatch, m.app)
 }
 
 var githubRE = regexp.MustCompile(`^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)([^/]+)/([^/]+?)(?:\.git)?/?$`)

@@ -2,15 +2,19 @@ package gitops
 
 import (
 	"bufio"
+	"container/heap"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// Record is one deployment, as the commit trailers tell it.
+// Record is one deployment, as the commit trailers tell it, or the revert of one.
 type Record struct {
 	Time         time.Time `json:"time"`
 	App          string    `json:"app"`
@@ -19,6 +23,16 @@ type Record struct {
 	SourceCommit string    `json:"source_commit"`
 	Commit       string    `json:"commit"`
 	Author       string    `json:"author"`
+	// Reverts is set on a `git revert` of a deploy commit: the commit it
+	// undid. Image and SourceCommit are then what the environment runs again
+	// (filled from the record before the reverted one, when known).
+	Reverts string `json:"reverts,omitempty"`
+	// Rollback marks a deploy of an older source commit let through with --allow-rollback.
+	Rollback bool `json:"rollback,omitempty"`
+	// SourceDirty marks an image built from a modified working tree.
+	SourceDirty bool `json:"source_dirty,omitempty"`
+	// Reverted is true when a later commit reverted this deploy.
+	Reverted bool `json:"reverted,omitempty"`
 }
 
 // Trailer keys of the contract.
@@ -28,22 +42,46 @@ const (
 	trApp         = "App"
 	trEnv         = "Environment"
 	trPipelineRun = "Pipeline-Run"
+	trDirty       = "Source-Dirty"
+	trRollback    = "Rollback"
 )
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // Message renders the commit message of a deployment.
 func Message(app, env string, img Image, sourceCommit, pipelineRun string) string {
-	if pipelineRun == "" {
-		pipelineRun = "local"
+	return message(messageFields{App: app, Env: env, Image: img, SourceCommit: sourceCommit, PipelineRun: pipelineRun})
+}
+
+type messageFields struct {
+	App, Env     string
+	Image        Image
+	SourceCommit string
+	PipelineRun  string
+	Dirty        bool
+	Rollback     bool
+}
+
+func message(m messageFields) string {
+	run := m.PipelineRun
+	if run == "" {
+		run = "local"
 	}
-	return fmt.Sprintf("deploy(%s): %s -> sha256:%s\n\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n",
-		app, env, img.Short(),
-		trImage, img.String(),
-		trSource, sourceCommit,
-		trApp, app,
-		trEnv, env,
-		trPipelineRun, pipelineRun)
+	var b strings.Builder
+	fmt.Fprintf(&b, "deploy(%s): %s -> sha256:%s\n\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n",
+		m.App, m.Env, m.Image.Short(),
+		trImage, m.Image.String(),
+		trSource, m.SourceCommit,
+		trApp, m.App,
+		trEnv, m.Env,
+		trPipelineRun, run)
+	if m.Dirty {
+		fmt.Fprintf(&b, "%s: true\n", trDirty)
+	}
+	if m.Rollback {
+		fmt.Fprintf(&b, "%s: true\n", trRollback)
+	}
+	return b.String()
 }
 
 // trailers reads "Key: Value" lines of the message's last paragraph.
@@ -66,25 +104,117 @@ func trailers(msg string) map[string]string {
 	return out
 }
 
-// recordOf returns the deployment a commit records, if it is one.
+// deploySubjectRE matches our subject, also as GitHub's squash merge leaves
+// it ("deploy(app): env -> sha256:… (#12)").
+var deploySubjectRE = regexp.MustCompile(`^deploy\(([^)]+)\): (\S+) -> sha256:[0-9a-f]{12}`)
+
+// revertRE matches `git revert` of a deploy commit.
+var (
+	revertSubjectRE = regexp.MustCompile(`^Revert "(?:Revert ")?deploy\(([^)]+)\): (\S+) -> sha256:[0-9a-f]{12}`)
+	revertsRE       = regexp.MustCompile(`This reverts commit ([0-9a-f]{40})`)
+)
+
+// recordOf returns the deployment (or revert of one) a commit records. This is
+// the only parser of deploy records: the guard, history, status and promote
+// all read records through it and through walkRecords.
 func recordOf(c *object.Commit) (Record, bool) {
-	if !strings.HasPrefix(c.Message, "deploy(") {
+	base := Record{
+		Time:   c.Committer.When.UTC(),
+		Commit: c.Hash.String(),
+		Author: c.Author.Name + " <" + c.Author.Email + ">",
+	}
+	if m := revertSubjectRE.FindStringSubmatch(c.Message); m != nil {
+		r := revertsRE.FindStringSubmatch(c.Message)
+		if r == nil {
+			return Record{}, false
+		}
+		base.App, base.Env, base.Reverts = m[1], m[2], r[1]
+		return base, true
+	}
+	if !deploySubjectRE.MatchString(c.Message) {
 		return Record{}, false
 	}
 	t := trailers(c.Message)
 	if t[trApp] == "" || t[trEnv] == "" || t[trImage] == "" {
 		return Record{}, false
 	}
-	return Record{
-		Time:         c.Committer.When.UTC(),
-		App:          t[trApp],
-		Env:          t[trEnv],
-		Image:        t[trImage],
-		SourceCommit: t[trSource],
-		Commit:       c.Hash.String(),
-		Author:       c.Author.Name + " <" + c.Author.Email + ">",
-	}, true
+	base.App, base.Env, base.Image, base.SourceCommit = t[trApp], t[trEnv], t[trImage], t[trSource]
+	base.SourceDirty = t[trDirty] == "true"
+	base.Rollback = t[trRollback] == "true"
+	return base, true
 }
+
+// commitQueue orders commits newest first by committer time.
+type commitQueue []*object.Commit
+
+func (q commitQueue) Len() int { return len(q) }
+func (q commitQueue) Less(i, j int) bool {
+	return q[i].Committer.When.After(q[j].Committer.When)
+}
+func (q commitQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *commitQueue) Push(x any)   { *q = append(*q, x.(*object.Commit)) }
+func (q *commitQueue) Pop() any {
+	old := *q
+	c := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return c
+}
+
+// errStopWalk ends a walk early without an error.
+var errStopWalk = errors.New("stop walk")
+
+// walkRecords visits every deploy record reachable from head through all
+// parents (merge commits included: a promotion merged with --no-ff, squashed
+// or rebased is found either way), newest first by committer time. Records
+// that a later revert undid are visited with Reverted set. visit returns
+// errStopWalk to stop. complete is false when the walk reached the edge of a
+// shallow clone, so older records may exist.
+func walkRecords(repo *git.Repository, head plumbing.Hash, visit func(Record) error) (complete bool, err error) {
+	first, err := repo.CommitObject(head)
+	if err != nil {
+		return false, err
+	}
+	complete = true
+	seen := map[plumbing.Hash]bool{head: true}
+	reverted := map[string]bool{}
+	q := &commitQueue{first}
+	for q.Len() > 0 {
+		c := heap.Pop(q).(*object.Commit)
+		if rec, ok := recordOf(c); ok {
+			if reverted[rec.Commit] {
+				rec.Reverted = true
+			} else if rec.Reverts != "" {
+				reverted[rec.Reverts] = true
+			}
+			if err := visit(rec); err != nil {
+				if errors.Is(err, errStopWalk) {
+					return complete, nil
+				}
+				return complete, err
+			}
+		}
+		for _, p := range c.ParentHashes {
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			pc, err := repo.CommitObject(p)
+			if errors.Is(err, plumbing.ErrObjectNotFound) {
+				complete = false // the edge of a shallow clone
+				continue
+			}
+			if err != nil {
+				return complete, err
+			}
+			heap.Push(q, pc)
+		}
+	}
+	return complete, nil
+}
+
+// effective reports whether a record is what an environment runs now as far
+// as the log tells: a deploy that no later revert undid.
+func (r Record) effective() bool { return r.Reverts == "" && !r.Reverted }
 
 // PipelineRun is the CI run URL from the environment, or "local".
 func PipelineRun(getenv func(string) string) string {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -26,6 +27,8 @@ type Remote struct {
 	public string
 	local  string // filesystem path of a local repository, for direct reads
 	secret []string
+	// knownHosts names the files SSH host keys are checked against.
+	knownHosts string
 }
 
 var scpLike = regexp.MustCompile(`^([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:[^/]`)
@@ -48,53 +51,12 @@ func NewRemote(repo, branch string, getenv func(string) string) (*Remote, error)
 	r := &Remote{URL: repo, Branch: branch}
 	switch {
 	case strings.HasPrefix(repo, "https://") || strings.HasPrefix(repo, "http://"):
-		u, err := url.Parse(repo)
-		if err != nil {
-			return nil, fmt.Errorf("gitops repository: %w", err)
+		if err := r.httpRemote(repo, getenv); err != nil {
+			return nil, err
 		}
-		// Credentials in the URL are used, then stripped from everything shown;
-		// GITOPS_TOKEN, when set, wins over them.
-		if u.User != nil {
-			p, _ := u.User.Password()
-			r.Auth = &githttp.BasicAuth{Username: u.User.Username(), Password: p}
-			r.secret = append(r.secret, p, u.User.Username())
-		}
-		if tok := getenv("GITOPS_TOKEN"); tok != "" {
-			user := getenv("GITOPS_USERNAME")
-			if user == "" {
-				user = "x-access-token"
-			}
-			r.Auth = &githttp.BasicAuth{Username: user, Password: tok}
-			r.secret = append(r.secret, tok)
-		}
-		u.User = nil
-		r.public, r.URL = u.String(), u.String()
 	case strings.HasPrefix(repo, "ssh://") || (scpLike.MatchString(repo) && !strings.Contains(repo, "://") && !filepath.IsAbs(repo)):
-		r.public = repo
-		if key := getenv("GITOPS_SSH_KEY_FILE"); key != "" {
-			user := "git"
-			if u, err := url.Parse(repo); err == nil && u.User != nil {
-				user = u.User.Username()
-			} else if at := strings.Index(repo, "@"); at > 0 && !strings.Contains(repo, "://") {
-				user = repo[:at]
-			}
-			pass := getenv("GITOPS_SSH_KEY_PASSPHRASE")
-			auth, err := gitssh.NewPublicKeysFromFile(user, key, pass)
-			if err != nil {
-				// Never echo the key: only the file name and what is wrong with it.
-				return nil, fmt.Errorf("GITOPS_SSH_KEY_FILE %s: cannot use it as an SSH private key (is it a private key, and GITOPS_SSH_KEY_PASSPHRASE right?)", key)
-			}
-			if kh := getenv("GITOPS_SSH_KNOWN_HOSTS"); kh != "" {
-				cb, err := gitssh.NewKnownHostsCallback(kh)
-				if err != nil {
-					return nil, fmt.Errorf("GITOPS_SSH_KNOWN_HOSTS %s: %w", kh, err)
-				}
-				auth.HostKeyCallback = cb
-			}
-			r.Auth = auth
-			if pass != "" {
-				r.secret = append(r.secret, pass)
-			}
+		if err := r.sshRemote(repo, getenv); err != nil {
+			return nil, err
 		}
 	case strings.HasPrefix(repo, "git://"):
 		r.public = repo
@@ -112,6 +74,111 @@ func NewRemote(repo, branch string, getenv func(string) string) (*Remote, error)
 	return r, nil
 }
 
+// httpRemote reads credentials out of an HTTPS URL before anything parses
+// it, so no parse error can echo them: the userinfo runs to the last '@' (a
+// password may hold '/', ':' or '@'), and every form of it is a secret.
+func (r *Remote) httpRemote(repo string, getenv func(string) string) error {
+	scheme, rest, _ := strings.Cut(repo, "://")
+	tok := getenv("GITOPS_TOKEN")
+	if tok != "" {
+		r.secret = append(r.secret, tok)
+	}
+	var user, pass string
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		userinfo := rest[:at]
+		rest = rest[at+1:]
+		user, pass, _ = strings.Cut(userinfo, ":")
+		r.secret = append(r.secret, userinfo, pass, user)
+		if u, err := url.PathUnescape(user); err == nil {
+			user = u
+		}
+		if p, err := url.PathUnescape(pass); err == nil {
+			pass = p
+		}
+		r.secret = append(r.secret, pass)
+	}
+	clean := scheme + "://" + rest
+	r.public = redact.String(clean, r.secret...)
+	u, err := url.Parse(clean)
+	if err != nil {
+		return redact.Error(fmt.Errorf("gitops repository %s: not a valid URL; fix it or percent-encode special characters (a password belongs in GITOPS_TOKEN)", r.public), r.secret...)
+	}
+	if u.Host == "" || strings.ContainsAny(u.Host, " \t") {
+		return redact.Error(fmt.Errorf("gitops repository %s: no host; want https://HOST/ORG/REPO.git", r.public), r.secret...)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return redact.Error(fmt.Errorf("gitops repository %s: bad port %q", r.public, p), r.secret...)
+		}
+	}
+	if user != "" || pass != "" {
+		r.Auth = &githttp.BasicAuth{Username: user, Password: pass}
+	}
+	// GITOPS_TOKEN, when set, wins over credentials in the URL.
+	if tok != "" {
+		name := getenv("GITOPS_USERNAME")
+		if name == "" {
+			name = "x-access-token"
+		}
+		r.Auth = &githttp.BasicAuth{Username: name, Password: tok}
+	}
+	r.URL = u.String()
+	return nil
+}
+
+// sshRemote sets up key authentication and host key checking for SSH URLs,
+// with errors that name Slipway's variables, not go-git's.
+func (r *Remote) sshRemote(repo string, getenv func(string) string) error {
+	r.public = repo
+	key := getenv("GITOPS_SSH_KEY_FILE")
+	if key == "" {
+		if getenv("SSH_AUTH_SOCK") == "" {
+			return fmt.Errorf("gitops repository %s is SSH: set GITOPS_SSH_KEY_FILE to a private key file (a deploy key with write access), or run an ssh-agent", repo)
+		}
+		return nil // go-git uses the agent
+	}
+	if _, err := os.Stat(key); err != nil {
+		return fmt.Errorf("GITOPS_SSH_KEY_FILE %s: no such file; point it at the deploy key's private key", key)
+	}
+	user := "git"
+	if u, err := url.Parse(repo); err == nil && u.User != nil {
+		user = u.User.Username()
+	} else if at := strings.Index(repo, "@"); at > 0 && !strings.Contains(repo, "://") {
+		user = repo[:at]
+	}
+	pass := getenv("GITOPS_SSH_KEY_PASSPHRASE")
+	auth, err := gitssh.NewPublicKeysFromFile(user, key, pass)
+	if err != nil {
+		// Never echo the key: only the file name and what is wrong with it.
+		return fmt.Errorf("GITOPS_SSH_KEY_FILE %s: cannot use it as an SSH private key (is it a private key, and GITOPS_SSH_KEY_PASSPHRASE right?)", key)
+	}
+	if pass != "" {
+		r.secret = append(r.secret, pass)
+	}
+	kh := getenv("GITOPS_SSH_KNOWN_HOSTS")
+	var files []string
+	if kh != "" {
+		files = []string{kh}
+	} else {
+		for _, f := range []string{filepath.Join(os.Getenv("HOME"), ".ssh", "known_hosts"), "/etc/ssh/ssh_known_hosts"} {
+			if _, err := os.Stat(f); err == nil {
+				files = append(files, f)
+			}
+		}
+		if len(files) == 0 {
+			return fmt.Errorf("gitops repository %s is SSH and no known_hosts file exists: set GITOPS_SSH_KNOWN_HOSTS to a file with the server's host key (ssh-keyscan HOST > known_hosts)", repo)
+		}
+	}
+	cb, err := gitssh.NewKnownHostsCallback(files...)
+	if err != nil {
+		return fmt.Errorf("GITOPS_SSH_KNOWN_HOSTS %s: %w", strings.Join(files, ", "), err)
+	}
+	auth.HostKeyCallback = cb
+	r.knownHosts = strings.Join(files, ", ")
+	r.Auth = auth
+	return nil
+}
+
 // String is the repository without credentials.
 func (r *Remote) String() string { return r.public }
 
@@ -120,7 +187,16 @@ func (r *Remote) scrub(err error) error { return redact.Error(err, r.secret...) 
 
 // explain names the repository (never its credentials) in a one-line error.
 func (r *Remote) explain(op string, err error) error {
+	msg := err.Error()
 	switch {
+	case strings.Contains(msg, "knownhosts") || strings.Contains(msg, "SSH_KNOWN_HOSTS") || strings.Contains(msg, "host key"):
+		where := r.knownHosts
+		if where == "" {
+			where = "none"
+		}
+		return r.scrub(fmt.Errorf("%s %s: the server's SSH host key is not trusted (known_hosts: %s); add it to the file in GITOPS_SSH_KNOWN_HOSTS (ssh-keyscan HOST >> FILE) after checking its fingerprint", op, r, where))
+	case strings.Contains(msg, "SSH_AUTH_SOCK"):
+		return r.scrub(fmt.Errorf("%s %s: no SSH key: set GITOPS_SSH_KEY_FILE to the deploy key's private key file", op, r))
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
 		return r.scrub(fmt.Errorf("%s %s: %w (set GITOPS_TOKEN for HTTPS or GITOPS_SSH_KEY_FILE for SSH)", op, r, err))
 	case errors.Is(err, transport.ErrRepositoryNotFound):

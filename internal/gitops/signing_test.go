@@ -69,8 +69,10 @@ func TestSSHKeyAuth(t *testing.T) {
 	}
 	keyFile := filepath.Join(t.TempDir(), "id_ed25519")
 	os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600)
+	knownHosts := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(knownHosts, nil, 0o600)
 	r, err := NewRemote("git@github.com:acme/gitops.git", "main", env(map[string]string{
-		"GITOPS_SSH_KEY_FILE": keyFile, "GITOPS_SSH_KEY_PASSPHRASE": "key-passphrase-secret",
+		"GITOPS_SSH_KEY_FILE": keyFile, "GITOPS_SSH_KEY_PASSPHRASE": "key-passphrase-secret", "GITOPS_SSH_KNOWN_HOSTS": knownHosts,
 	}))
 	if err != nil {
 		t.Fatal(err)

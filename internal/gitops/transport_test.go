@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -100,32 +102,60 @@ func TestDeployOverSmartHTTPWithToken(t *testing.T) {
 	}
 }
 
-func TestDeployOverGitDaemon(t *testing.T) {
-	dir, _ := localGitOps(t)
+// startGitDaemon serves root over git:// in its own process group, and
+// stops the whole group (git daemon forks a child per connection) at cleanup.
+func startGitDaemon(t *testing.T, root string) (port int, stop func()) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
+	port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cmd := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
-		"--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), "--base-path="+filepath.Dir(dir), filepath.Dir(dir))
+		"--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), "--base-path="+root, root)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			c.Close()
-			break
+			return port, stop
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("git daemon did not start")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// processesMentioning lists running processes whose command line holds s.
+func processesMentioning(s string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), s) {
+			out = append(out, e.Name()+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return out
+}
+
+func TestDeployOverGitDaemon(t *testing.T) {
+	dir, _ := localGitOps(t)
+	port, stop := startGitDaemon(t, filepath.Dir(dir))
 	r, err := NewRemote(fmt.Sprintf("git://127.0.0.1:%d/%s", port, filepath.Base(dir)), "main", env(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +167,43 @@ func TestDeployOverGitDaemon(t *testing.T) {
 	}
 	if head(t, dir, "main") != out.Commit {
 		t.Error("git:// push did not land")
+	}
+	// Issue 12.17: nothing of the daemon outlives the test.
+	stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for left := processesMentioning("--base-path=" + filepath.Dir(dir)); len(left) > 0; left = processesMentioning("--base-path=" + filepath.Dir(dir)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("git daemon still running after stop: %v", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Issue 12.13: a server's rejection (a protected branch, a hook) reaches the
+// user in the server's own words.
+func TestPushRejectionKeepsServerMessage(t *testing.T) {
+	dir, _ := localGitOps(t)
+	if out, err := exec.Command("git", "--git-dir", dir, "config", "http.receivepack", "true").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	hook := "#!/bin/sh\necho 'error: GH006: Protected branch update failed for refs/heads/main.' >&2\necho 'error: Changes must be made through a pull request.' >&2\nexit 1\n"
+	os.MkdirAll(filepath.Join(dir, "hooks"), 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	url := smartHTTP(t, filepath.Dir(dir)) + "/" + filepath.Base(dir)
+	r, err := NewRemote(url, "main", env(map[string]string{"GITOPS_TOKEN": gitToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, shas := sourceRepo(t, 1)
+	before := head(t, dir, "main")
+	_, err = (&Deployer{Remote: r}).Deploy(context.Background(), Request{App: "sample-app", Env: "staging", Image: digest(42), SourceCommit: shas[0]})
+	if err == nil || !strings.Contains(err.Error(), "GH006: Protected branch update failed") || !strings.Contains(err.Error(), "must be made through a pull request") {
+		t.Fatalf("rejection: %v", err)
+	}
+	if strings.Contains(err.Error(), gitToken) || head(t, dir, "main") != before {
+		t.Fatal("token shown or remote changed")
 	}
 }
 

@@ -6,6 +6,7 @@ package redact
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 )
 
@@ -40,3 +41,23 @@ type redacted struct {
 
 func (r *redacted) Error() string        { return r.msg }
 func (r *redacted) Is(target error) bool { return errors.Is(r.err, target) }
+
+// urlCredsRE finds the userinfo of URLs in free text: scheme://USERINFO@.
+// The userinfo runs to the last '@' before whitespace or a quote, so a
+// password holding '/', ':' or '@' is still caught whole.
+var urlCredsRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^\s"'<>]*@`)
+
+// URLCredentials replaces the credentials of every URL in s with "***".
+func URLCredentials(s string) string {
+	return urlCredsRE.ReplaceAllString(s, "${1}***@")
+}
+
+// String replaces every occurrence of each secret in s with "***".
+func String(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if len(sec) >= minLen {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	return s
+}

@@ -4,9 +4,11 @@
 package version
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"sort"
 	"strconv"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/slipway-ci/slipway/internal/redact"
 )
 
 // Info describes the source commit a pipeline run builds.
@@ -223,4 +227,72 @@ func Compare(dir, a, b string) (Ancestry, error) {
 		return Older, nil
 	}
 	return NotOlder, nil
+}
+
+// ErrShallow means the source repository is a shallow clone whose history
+// could not be deepened.
+var ErrShallow = errors.New("shallow clone")
+
+// Relate is Compare after making sure the repository can answer: a shallow
+// clone is deepened from its own remote (`git fetch --unshallow origin`), and
+// commits it lacks are fetched by SHA. A shallow history answers "unknown" or,
+// worse, "not older" for a commit beyond its edge, which is why the guard
+// never trusts one. Fetch failures are returned; the caller decides.
+func Relate(ctx context.Context, dir, a, b string) (Ancestry, error) {
+	if a == b {
+		return Same, nil
+	}
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return Unknown, fmt.Errorf("open source repo %s: %w", dir, err)
+	}
+	root := dir
+	if wt, err := repo.Worktree(); err == nil {
+		root = wt.Filesystem.Root()
+	}
+	shallow, _ := repo.Storer.Shallow()
+	missing := !hasCommit(repo, a) || !hasCommit(repo, b)
+	if len(shallow) > 0 || missing {
+		if _, err := exec.LookPath("git"); err != nil {
+			return Unknown, fmt.Errorf("%s is a shallow clone or lacks a commit, and git is not installed to fetch it", root)
+		}
+		if len(shallow) > 0 {
+			if err := gitFetch(ctx, root, "--unshallow"); err != nil {
+				return Unknown, fmt.Errorf("deepen the shallow clone %s: %w", root, err)
+			}
+		}
+		for _, c := range []string{a, b} {
+			if r, err := git.PlainOpen(root); err == nil && !hasCommit(r, c) {
+				_ = gitFetch(ctx, root, c) // a commit the remote lacks stays unknown
+			}
+		}
+	}
+	return Compare(root, a, b)
+}
+
+func hasCommit(repo *git.Repository, sha string) bool {
+	_, err := repo.CommitObject(plumbing.NewHash(sha))
+	return err == nil
+}
+
+// gitFetch runs `git fetch` from origin without prompting for credentials.
+func gitFetch(ctx context.Context, root string, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", root, "fetch", "--quiet", "--no-tags", "origin"}, args...)...)
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_SSH_COMMAND=ssh -o BatchMode=yes")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		msg := strings.TrimSpace(string(out))
+		if msg == "" {
+			msg = err.Error()
+		}
+		return errors.New(redact.URLCredentials(firstLineOf(msg)))
+	}
+	return nil
+}
+
+func firstLineOf(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }

@@ -1,0 +1,131 @@
+package gitops
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// EnvStatus is what one environment runs now: the digest its manifest holds
+// at the branch head, and the record that put that digest there.
+type EnvStatus struct {
+	App          string    `json:"app"`
+	Env          string    `json:"env"`
+	File         string    `json:"file"`
+	Image        string    `json:"image"`                   // REPO@sha256:… from the manifest
+	SourceCommit string    `json:"source_commit,omitempty"` // from the record that put Image there
+	Deployed     time.Time `json:"deployed,omitempty"`      // that record's time
+	Commit       string    `json:"commit,omitempty"`        // that record's GitOps commit
+	// Note names what is not a plain forward deploy: "rollback", "revert of
+	// <commit>", "<commit> was reverted", or that no record explains the digest.
+	Note string `json:"note,omitempty"`
+}
+
+// Status reads what every environment (APP/overlays/ENV) runs at the branch
+// head, and explains each digest from the deploy records (the same walker as
+// history and the guard). Manifests are the truth: a `git revert` or a hand
+// edit shows as what it did, not as the last deploy commit said.
+func Status(ctx context.Context, r *Remote, f Filter) ([]EnvStatus, error) {
+	repo, headHash, err := r.readHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	head, err := repo.CommitObject(headHash)
+	if err != nil {
+		return nil, fmt.Errorf("status %s: %w", r, err)
+	}
+	tree, err := head.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("status %s: %w", r, err)
+	}
+	snap := &snapshot{repo: repo, head: head, tree: tree, remote: r}
+	var all []Record
+	if _, err := walkRecords(repo, headHash, func(rec Record) error {
+		all = append(all, rec)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("status %s: %w", r, err)
+	}
+	fillReverts(all)
+	var out []EnvStatus
+	for _, app := range snap.dirs(".") {
+		if f.App != "" && app != f.App {
+			continue
+		}
+		for _, env := range snap.envs(app) {
+			if f.Env != "" && env != f.Env {
+				continue
+			}
+			out = append(out, envStatus(snap, all, app, env))
+		}
+	}
+	if len(out) == 0 && (f.App != "" || f.Env != "") {
+		return nil, fmt.Errorf("status %s: no environment matches app %q env %q (apps: %s)", r, f.App, f.Env, orNone(snap.dirs(".")))
+	}
+	return out, nil
+}
+
+func envStatus(snap *snapshot, all []Record, app, env string) EnvStatus {
+	st := EnvStatus{App: app, Env: env}
+	file, data, _ := snap.kustomizationIn(path.Join(app, "overlays", env))
+	st.File = file
+	var mine []Record
+	repos := []string{}
+	for _, rec := range all {
+		if rec.App == app && rec.Env == env {
+			mine = append(mine, rec)
+			if img, err := ParseImage(rec.Image); err == nil {
+				repos = append(repos, img.Repo)
+			}
+		}
+	}
+	img, err := currentImage(file, data, newMatcher(app, repos...))
+	if err != nil {
+		st.Note = "not deployed by digest"
+		return st
+	}
+	st.Image = img.String()
+	for i, rec := range mine {
+		if !strings.HasSuffix(rec.Image, "@"+img.Digest) {
+			continue
+		}
+		st.SourceCommit, st.Deployed, st.Commit = rec.SourceCommit, rec.Time, rec.Commit
+		switch {
+		case rec.Reverts != "":
+			st.Note = "revert of " + short(rec.Reverts)
+		case rec.Rollback:
+			st.Note = "rollback"
+		}
+		if i > 0 && mine[0].Reverts != "" && rec.Reverts == "" {
+			st.Note = strings.TrimPrefix(st.Note+"; ", "; ") + short(mine[0].Reverts) + " was reverted in " + short(mine[0].Commit)
+		}
+		return st
+	}
+	st.Note = "no deploy record put this digest here (edited by hand?)"
+	return st
+}
+
+// WriteStatusTable prints Status for people.
+func WriteStatusTable(w io.Writer, sts []EnvStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "APP\tENV\tIMAGE\tSOURCE\tDEPLOYED\tCOMMIT\tNOTE")
+	for _, s := range sts {
+		when := ""
+		if !s.Deployed.IsZero() {
+			when = s.Deployed.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.App, s.Env, orDashStr(shortImage(s.Image)), orDashStr(short(s.SourceCommit)), orDashStr(when), orDashStr(short(s.Commit)), s.Note)
+	}
+	return tw.Flush()
+}
+
+func orDashStr(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
