@@ -109,8 +109,6 @@ func (r *Remote) readHead(ctx context.Context) (*git.Repository, plumbing.Hash, 
 	return repo, ref.Hash(), nil
 }
 
-
-
 func (r *Remote) openForRead(ctx context.Context) (*git.Repository, error) {
 	if r.local != "" {
 		repo, err := git.PlainOpen(r.local)

@@ -19,7 +19,7 @@ type Promotion struct {
 	// AllowUnknownSource: see Request.AllowUnknownSource.
 	AllowUnknownSource bool
 	ViaBranch          bool
-	PipelineRun   string
+	PipelineRun        string
 }
 
 // PromoteOutcome adds where the promotion went.
