@@ -18,26 +18,50 @@ import (
 
 // deployFlags guard a deploy.
 type deployFlags struct {
-	allowRollback bool
+	allowRollback      bool
+	allowUnknownSource bool
+	supersededOK       bool
+	retryTimeout       time.Duration
 }
 
 func bindDeployGuardFlags(f *pflag.FlagSet, df *deployFlags) {
 	f.BoolVar(&df.allowRollback, "allow-rollback", false, "deploy even when the source commit is older than the one the environment runs")
+	f.BoolVar(&df.allowUnknownSource, "allow-unknown-source", false, "deploy even when the source repository cannot tell how the source commit relates to the deployed one")
+	f.BoolVar(&df.supersededOK, "superseded-ok", false, "when a newer build already runs in the environment, end as \"superseded\" (exit 0) instead of refusing a rollback")
+	f.DurationVar(&df.retryTimeout, "retry-timeout", 5*time.Minute, "keep retrying a deploy that loses races to concurrent pushes for this long")
 }
 
-// deployer opens the configured GitOps repository: --gitops-repo/GITOPS_REPO,
-// or the local out/gitops.git, created and seeded from the app's deploy/ on
-// first use.
+// deployer opens the configured GitOps repository for a write:
+// --gitops-repo/GITOPS_REPO, or the local out/gitops.git, created and seeded
+// from the app's deploy/ on first use (refused in CI without --local).
 func (o *options) deployer() (*gitops.Deployer, error) {
+	return o.openGitOps(true)
+}
+
+// reader opens the GitOps repository for reading: it never creates the local one.
+func (o *options) reader() (*gitops.Deployer, error) {
+	return o.openGitOps(false)
+}
+
+func (o *options) openGitOps(create bool) (*gitops.Deployer, error) {
 	repo := o.GitOpsRepo()
 	if repo == "" {
-		repo = o.outPath("gitops.git")
-		created, err := gitops.EnsureLocal(repo, filepath.Join(o.source, deployDir), appName, o.GitOpsBranch(), time.Now())
-		if err != nil {
-			return nil, usageErr("local GitOps repository: %v", err)
+		if err := o.requireInCI("GitOps repository out/gitops.git", "--gitops-repo", "GITOPS_REPO"); err != nil {
+			return nil, err
 		}
-		if created {
-			o.logf("created the local GitOps repository %s from %s (set --gitops-repo or GITOPS_REPO to use your own)", repo, filepath.Join(o.source, deployDir))
+		repo = o.outPath("gitops.git")
+		if !create {
+			if _, err := os.Stat(repo); err != nil {
+				return nil, usageErr("no GitOps repository: %s does not exist yet (nothing was deployed locally); set --gitops-repo or GITOPS_REPO", repo)
+			}
+		} else {
+			created, err := gitops.EnsureLocal(repo, filepath.Join(o.source, deployDir), appName, o.GitOpsBranch(), time.Now())
+			if err != nil {
+				return nil, usageErr("local GitOps repository: %v", err)
+			}
+			if created {
+				o.logf("created the local GitOps repository %s from %s (set --gitops-repo or GITOPS_REPO to use your own)", repo, filepath.Join(o.source, deployDir))
+			}
 		}
 	}
 	remote, err := gitops.NewRemote(repo, o.GitOpsBranch(), os.Getenv)
@@ -88,8 +112,9 @@ func deployErr(err error) error {
 
 func newDeployCmd(o *options) *cobra.Command {
 	var (
-		app, env, image, commit, sourceRepo, path string
-		df                                        deployFlags
+		app, env, image, commit, sourceRepo, path, imageName string
+		dirty                                                bool
+		df                                                   deployFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "deploy --app A --env E --image REPO@sha256:…",
@@ -122,9 +147,11 @@ already holds the digest prints "unchanged" and commits nothing.`,
 			if err != nil {
 				return err
 			}
+			d.RetryTimeout = df.retryTimeout
 			out, err := d.Deploy(cmd.Context(), gitops.Request{
-				App: app, Env: env, Image: img, SourceCommit: sha, SourceRepo: sourceRepo,
-				Path: path, AllowRollback: df.allowRollback, PipelineRun: gitops.PipelineRun(os.Getenv),
+				App: app, Env: env, Image: img, SourceCommit: sha, SourceRepo: sourceRepo, SourceDirty: dirty,
+				Path: path, ImageName: imageName, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
+				SupersededOK: df.supersededOK, PipelineRun: gitops.PipelineRun(os.Getenv),
 			})
 			if err != nil {
 				return deployErr(err)
@@ -140,11 +167,23 @@ already holds the digest prints "unchanged" and commits nothing.`,
 	f.StringVar(&commit, "source-commit", "", "source commit the image was built from (default: HEAD of --source-repo)")
 	f.StringVar(&sourceRepo, "source-repo", ".", "source repository, to read HEAD and to refuse rollbacks")
 	f.StringVar(&path, "path", "", "file to edit instead of APP/overlays/ENV/kustomization.yaml")
+	f.StringVar(&imageName, "image-name", "", "image name the app's container uses in the resources, for a kustomization with no images: entry yet (default: the container named APP)")
+	f.BoolVar(&dirty, "source-dirty", false, "record that the image was built from a modified working tree (Source-Dirty: true)")
 	bindDeployGuardFlags(f, &df)
 	return cmd
 }
 
 func printDeploy(o *options, d *gitops.Deployer, app, env string, out *gitops.Outcome) {
+	switch {
+	case out.Superseded:
+		o.logf("%s/%s already runs source commit %s (%s), newer than this build: superseded, nothing committed", app, env, out.Previous.SourceCommit, out.Previous.Image)
+		fmt.Fprintln(o.stdout, "superseded")
+		return
+	case out.BranchExists:
+		o.logf("branch %s already exists at %s in %s: left as it is (delete it to promote again)", out.Branch, out.Commit, d.Remote)
+		fmt.Fprintln(o.stdout, "unchanged")
+		return
+	}
 	if out.Unchanged {
 		o.logf("%s/%s already runs %s in %s", app, env, out.Change.After, d.Remote)
 		fmt.Fprintln(o.stdout, "unchanged")
@@ -168,6 +207,9 @@ func deployStage(r *runState) pipeline.Stage {
 		Needs:       []string{"push"},
 		Secrets:     []string{"GITOPS_TOKEN", "GITOPS_SSH_KEY_FILE"},
 		Run: func(ctx context.Context, rec *pipeline.Record) error {
+			// This stage's record is replaced whatever the outcome: a failed
+			// deploy never leaves an earlier run's commit in result.json.
+			r.update(func(res *pipeline.Result) { res.Deploy = nil })
 			ref := r.snapshot().Image.Ref
 			if ref == "" {
 				return fmt.Errorf("deploy: %s has no pushed image: run the push stage first", r.o.outPath(pipeline.ResultFile))
@@ -183,15 +225,21 @@ func deployStage(r *runState) pipeline.Stage {
 			if err != nil {
 				return err
 			}
+			df := r.flags.deploy
+			d.RetryTimeout = df.retryTimeout
 			out, err := d.Deploy(ctx, gitops.Request{
 				App: appName, Env: publishEnv, Image: img, SourceCommit: r.version.Commit, SourceRepo: r.src,
-				AllowRollback: r.flags.deploy.allowRollback, PipelineRun: gitops.PipelineRun(os.Getenv),
+				SourceDirty: r.version.Dirty, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
+				SupersededOK: df.supersededOK, PipelineRun: gitops.PipelineRun(os.Getenv),
 			})
 			if err != nil {
 				return fmt.Errorf("deploy: %w", err)
 			}
 			commit := out.Commit
-			if out.Unchanged {
+			switch {
+			case out.Superseded:
+				commit = "superseded"
+			case out.Unchanged:
 				commit = "unchanged"
 			}
 			r.update(func(res *pipeline.Result) {

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
 var shaLine = regexp.MustCompile(`^[0-9a-f]{40}$`)
@@ -116,7 +118,7 @@ func TestDeployUsageErrors(t *testing.T) {
 func TestPublishEndToEnd(t *testing.T) {
 	noEngineEnv(t)
 	out := t.TempDir()
-	imageTar(t, out)
+	scannedImageTar(t, out, pipeline.GatePassed)
 	stdout, stderr, code := run(t, "run", "push", "deploy", "--out", out, "--source", "../sample-app")
 	if code != 0 || !shaLine.MatchString(lastLine(stdout)) {
 		t.Fatalf("run push deploy: exit %d\n%s\n%s", code, stdout, stderr)

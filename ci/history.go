@@ -34,7 +34,7 @@ exactly the keys time, app, env, image, source_commit, commit, author.`,
 				}
 				f.Since = t
 			}
-			d, err := o.deployer()
+			d, err := o.reader()
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,11 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	if ctx.Err() != nil {
+		// Interrupted (Ctrl-C, SIGTERM): the shell convention 128+SIGINT.
+		fmt.Fprintln(stderr, "error: interrupted:", firstLineOf(err.Error()))
+		return 130
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
@@ -41,6 +47,11 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Everything cobra itself rejects (unknown flag or command, bad args) is usage.
 	fmt.Fprintln(stderr, "error:", err)
 	return 2
+}
+
+func firstLineOf(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // exitError carries an exit code up to execute.
@@ -89,7 +100,9 @@ containers on a Dagger engine; --publish adds push (by digest) and deploy
 cluster credentials.
 
 Exit codes: 0 success (including "unchanged"), 1 a stage, gate or refusal
-failed, 2 usage or configuration error.`,
+failed, 2 usage or configuration error, 130 interrupted. Note: "go run" turns
+every non-zero exit into 1; scripts that branch on the code run the built
+binary (go build -o slipway-ci ./ci).`,
 		Example: `  go run ./ci                       # lint, test, build, scan
   go run ./ci --publish             # ... then push and deploy to development
   go run ./ci plan                  # what would run, without an engine
@@ -118,6 +131,7 @@ failed, 2 usage or configuration error.`,
 		newDeployCmd(o),
 		newPromoteCmd(o),
 		newHistoryCmd(o),
+		newStatusCmd(o),
 	)
 	return root
 }

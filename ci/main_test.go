@@ -23,6 +23,8 @@ func noEngineEnv(t *testing.T) {
 	t.Setenv("DAGGER_SESSION_PORT", "")
 	t.Setenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST", "")
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	// .ci/run sets CI=true; tests that want the CI rules set it themselves.
+	t.Setenv("CI", "")
 }
 
 func TestNoEngineFailsFastWithOneLine(t *testing.T) {

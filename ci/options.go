@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,7 @@ type options struct {
 	gitopsBranch  string
 	images        string
 	engineTimeout time.Duration
+	local         bool
 }
 
 func (o *options) bind(root *cobra.Command) {
@@ -32,6 +34,23 @@ func (o *options) bind(root *cobra.Command) {
 	f.StringVar(&o.gitopsBranch, "gitops-branch", "", "GitOps branch (env GITOPS_BRANCH; default main)")
 	f.StringVar(&o.images, "images", "", "image lock to use instead of the built-in ci/images.lock (env SLIPWAY_IMAGES)")
 	f.DurationVar(&o.engineTimeout, "engine-timeout", 5*time.Minute, "how long to wait for a Dagger session before giving up")
+	f.BoolVar(&o.local, "local", false, "in CI (CI is set), still use the embedded registry and out/gitops.git when CI_IMAGE or GITOPS_REPO is empty")
+}
+
+// inCI reports whether the CI variable says this is a CI run (GitHub
+// Actions, GitLab, Jenkins with the usual setup, and most others set it).
+func inCI() bool {
+	v := strings.ToLower(os.Getenv("CI"))
+	return v != "" && v != "false" && v != "0"
+}
+
+// requireInCI refuses an empty target in CI: there, an empty GITOPS_REPO or
+// CI_IMAGE is a missing secret, not a wish for the throwaway local default.
+func (o *options) requireInCI(what, flag, env string) error {
+	if !inCI() || o.local {
+		return nil
+	}
+	return usageErr("%s is empty and CI is set: is the %s secret missing? Set %s (or %s), or pass --local to use Slipway's throwaway local %s on purpose", env, env, env, flag, what)
 }
 
 func envDefault(flag, env, def string) string {

@@ -170,6 +170,9 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	if err := r.checkPublishTargets(names); err != nil {
+		return err
+	}
 	if g.NeedsEngine() {
 		// Fail fast, before any stage prints "started", when no engine exists.
 		if _, err := r.engine(ctx); err != nil {
@@ -201,6 +204,31 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 		fmt.Fprintln(o.stdout, snap.Deploy.Commit)
 	case snap.Image.Ref != "" && contains(names, "push"):
 		fmt.Fprintln(o.stdout, snap.Image.Ref)
+	}
+	return nil
+}
+
+// checkPublishTargets refuses, before anything runs, what would publish to
+// the wrong place or publish the wrong thing: in CI an empty CI_IMAGE or
+// GITOPS_REPO (a missing secret, not a wish for the local defaults), and a
+// build from a modified working tree.
+func (r *runState) checkPublishTargets(names []string) error {
+	push, deploy := contains(names, "push"), contains(names, "deploy")
+	if push && envDefault(r.flags.push.image, "CI_IMAGE", "") == "" {
+		if err := r.o.requireInCI("registry on 127.0.0.1:5005", "--image", "CI_IMAGE"); err != nil {
+			return err
+		}
+	}
+	if deploy && r.o.GitOpsRepo() == "" {
+		if err := r.o.requireInCI("GitOps repository out/gitops.git", "--gitops-repo", "GITOPS_REPO"); err != nil {
+			return err
+		}
+	}
+	if (push || deploy) && r.version.Dirty && inCI() {
+		return usageErr("%s has uncommitted changes: CI publishes only clean trees (its image would be tagged %s); commit the changes, or find the step that modifies the checkout", r.src, r.version.Revision())
+	}
+	if (push || deploy) && r.version.Dirty {
+		r.o.logf("warning: %s has uncommitted changes: the image is tagged %s and its deploy records Source-Dirty: true", r.src, r.version.Revision())
 	}
 	return nil
 }

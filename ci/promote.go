@@ -30,16 +30,18 @@ compare URL to open the pull request is printed: the production path.`,
 				return usageErr("promote: --app, --from and --to are all required")
 			}
 			p.AllowRollback = df.allowRollback
+			p.AllowUnknownSource = df.allowUnknownSource
 			p.PipelineRun = gitops.PipelineRun(os.Getenv)
 			d, err := o.deployer()
 			if err != nil {
 				return err
 			}
+			d.RetryTimeout = df.retryTimeout
 			out, err := d.Promote(cmd.Context(), p)
 			if err != nil {
 				return deployErr(err)
 			}
-			if p.ViaBranch && !out.Unchanged {
+			if p.ViaBranch && (!out.Unchanged || out.BranchExists) {
 				fmt.Fprintf(o.stdout, "branch: %s\n", out.Branch)
 				if out.CompareURL != "" {
 					fmt.Fprintf(o.stdout, "open a pull request: %s\n", out.CompareURL)

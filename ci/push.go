@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -21,13 +23,16 @@ type pushFlags struct {
 	image        string
 	tags         []string
 	allowTagMove bool
+	skipGate     string
 }
 
+// bindPushFlags binds the pipeline's push flags (run, the root command).
 func bindPushFlags(f *pflag.FlagSet, pf *pushFlags, withImage bool) {
 	if withImage {
-		f.StringVar(&pf.image, "image", "", "image repository to push to (env CI_IMAGE; default: Slipway's local registry under out/registry)")
+		f.StringVar(&pf.image, "image", "", "image repository to push to (env CI_IMAGE; default outside CI: Slipway's local registry under out/registry)")
 		f.StringSliceVar(&pf.tags, "tag", nil, "extra tag (repeatable); the commit SHA, <branch>-<sha> and a semver tag are added")
 		f.BoolVar(&pf.allowTagMove, "allow-tag-move", false, "let an existing tag move to a new digest (tags are immutable by default)")
+		f.StringVar(&pf.skipGate, "skip-gate", "", "push even though the image was not scanned or failed the scan gate; the REASON is recorded in result.json")
 	}
 }
 
@@ -75,8 +80,11 @@ only for loopback registries.`,
 			return nil
 		},
 	}
-	bindPushFlags(cmd.Flags(), pf, true)
-	cmd.Flags().StringVar(&tarball, "tarball", "", "image tarball: Docker archive or OCI layout tar")
+	f := cmd.Flags()
+	f.StringVar(&pf.image, "image", "", "image repository to push to (required; env CI_IMAGE)")
+	f.StringSliceVar(&pf.tags, "tag", nil, "tag to apply (repeatable); only these tags are applied")
+	f.BoolVar(&pf.allowTagMove, "allow-tag-move", false, "let an existing tag move to a new digest (tags are immutable by default)")
+	f.StringVar(&tarball, "tarball", "", "image tarball: Docker archive or OCI layout tar")
 	return cmd
 }
 
@@ -116,12 +124,17 @@ func pushStage(r *runState) pipeline.Stage {
 		Needs:       []string{"scan"},
 		Secrets:     []string{"REGISTRY_USERNAME", "REGISTRY_PASSWORD"},
 		Run: func(ctx context.Context, rec *pipeline.Record) error {
+			// This stage's record is replaced whatever the outcome.
+			r.update(func(res *pipeline.Result) { res.Image.Ref, res.Image.Tags = "", nil })
 			tarball := r.o.outPath("image.tar")
 			a, err := openTarball(tarball)
 			if err != nil {
 				return fmt.Errorf("push: %w (run the build stage first)", err)
 			}
 			defer a.Close()
+			if err := r.checkGate(a, tarball); err != nil {
+				return err
+			}
 			image := envDefault(r.flags.push.image, "CI_IMAGE", "")
 			if image == "" {
 				local, err := registry.StartLocal(filepath.Join(r.o.out, "registry"), registry.DefaultLocalAddr)
@@ -151,4 +164,40 @@ func pushStage(r *runState) pipeline.Stage {
 			return nil
 		},
 	}
+}
+
+// checkGate refuses to push a digest the scan gate did not pass, however the
+// stages were split across jobs: the verdict in result.json must name this
+// very digest. --skip-gate REASON overrides, and the reason is recorded.
+func (r *runState) checkGate(a *ocitar.Archive, tarball string) error {
+	d, err := a.Digest()
+	if err != nil {
+		return fmt.Errorf("push: digest of %s: %w", tarball, err)
+	}
+	g := r.snapshot().Gate
+	var problem string
+	switch {
+	case g == nil:
+		problem = fmt.Sprintf("%s (%s) has no scan verdict in %s", tarball, d, r.o.outPath(pipeline.ResultFile))
+	case g.Digest != d.String():
+		problem = fmt.Sprintf("%s is %s, but the scan gate judged %s", tarball, d, g.Digest)
+	case g.Verdict != pipeline.GatePassed:
+		problem = fmt.Sprintf("%s failed the scan gate (%s)", d, g.Summary)
+	default:
+		return nil
+	}
+	reason := strings.TrimSpace(r.flags.push.skipGate)
+	if reason == "" {
+		return fmt.Errorf("push: refusing: %s; run the scan stage on this image, or pass --skip-gate \"REASON\" to push anyway (recorded)", problem)
+	}
+	r.o.logf("warning: push: %s; pushing anyway (--skip-gate %q)", problem, reason)
+	r.update(func(res *pipeline.Result) {
+		gr := pipeline.GateResult{Digest: d.String(), Verdict: "skipped", Summary: problem, Time: time.Now().UTC()}
+		if res.Gate != nil && res.Gate.Digest == d.String() {
+			gr = *res.Gate
+		}
+		gr.SkippedBy = reason
+		res.Gate = &gr
+	})
+	return nil
 }

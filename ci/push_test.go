@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/slipway-ci/slipway/internal/ocitar"
+	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
 const regPass = "Reg1stry-Pa55-DO-NOT-LOG"
@@ -42,6 +43,25 @@ func imageTar(t *testing.T, dir string) string {
 	img, _ := random.Image(2048, 2)
 	p := filepath.Join(dir, "image.tar")
 	if err := ocitar.Write(p, img, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// scannedImageTar writes out/image.tar and a scan verdict for its digest
+// into out/result.json, as a scan job of a split pipeline leaves them.
+func scannedImageTar(t *testing.T, out, verdict string) string {
+	t.Helper()
+	p := imageTar(t, out)
+	a, err := ocitar.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	d, _ := a.Digest()
+	res, _ := pipeline.LoadResult(out)
+	res.Gate = &pipeline.GateResult{Digest: d.String(), Verdict: verdict, Summary: "test", Time: time.Now()}
+	if err := res.Save(out); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -141,7 +161,7 @@ func TestRegistryPasswordNeverLeaks(t *testing.T) {
 func TestPushStageToLocalRegistry(t *testing.T) {
 	noEngineEnv(t)
 	out := t.TempDir()
-	imageTar(t, out)
+	scannedImageTar(t, out, pipeline.GatePassed)
 	stdout, stderr, code := run(t, "run", "push", "--source", "../sample-app", "--out", out, "--tag", "smoke")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

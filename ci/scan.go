@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/slipway-ci/slipway/internal/dag"
+	"github.com/slipway-ci/slipway/internal/ocitar"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/scan"
 )
@@ -154,6 +155,9 @@ func scanStage(r *runState) pipeline.Stage {
 		Secrets:     []string{"TRIVY_USERNAME", "TRIVY_PASSWORD"},
 		Artifacts:   []string{report, sarif},
 		Run: func(ctx context.Context, rec *pipeline.Record) error {
+			// A scan replaces the previous verdict whatever happens: push
+			// never reads a verdict this run did not reach.
+			r.update(func(res *pipeline.Result) { res.Gate = nil })
 			opts, err := sf.gateOptions(r.src)
 			if err != nil {
 				return err
@@ -199,6 +203,9 @@ func scanStage(r *runState) pipeline.Stage {
 			if err != nil {
 				return err
 			}
+			if err := r.recordVerdict(tarball, outcome); err != nil {
+				return err
+			}
 			rec.Artifact(sarif)
 			for _, s := range scan.Severities {
 				if n := outcome.Totals[s]; n > 0 {
@@ -213,4 +220,26 @@ func scanStage(r *runState) pipeline.Stage {
 			return nil
 		},
 	}
+}
+
+// recordVerdict writes the gate's verdict for the scanned image's digest into
+// result.json, where the push stage (maybe another job) checks it.
+func (r *runState) recordVerdict(tarball string, outcome *scan.Outcome) error {
+	a, err := ocitar.Open(tarball)
+	if err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	defer a.Close()
+	d, err := a.Digest()
+	if err != nil {
+		return fmt.Errorf("scan: digest of %s: %w", tarball, err)
+	}
+	verdict := pipeline.GatePassed
+	if !outcome.Pass {
+		verdict = pipeline.GateFailed
+	}
+	r.update(func(res *pipeline.Result) {
+		res.Gate = &pipeline.GateResult{Digest: d.String(), Verdict: verdict, Summary: outcome.Summary(), Time: time.Now().UTC()}
+	})
+	return nil
 }

@@ -487,3 +487,21 @@ func FuzzRemoteURLNeverLeaksToken(f *testing.F) {
 		}
 	})
 }
+
+// Issue 12.6: a build from a modified tree says so in its deploy record.
+func TestDirtySourceTrailer(t *testing.T) {
+	dir, r := localGitOps(t)
+	_, shas := sourceRepo(t, 1)
+	out, err := (&Deployer{Remote: r}).Deploy(context.Background(), Request{App: "sample-app", Env: "staging", Image: digest(1), SourceCommit: shas[0], SourceDirty: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := exec.Command("git", "--git-dir", dir, "log", "-1", "--format=%B", out.Commit).Output()
+	if !strings.Contains(string(msg), "\nSource-Dirty: true\n") {
+		t.Errorf("message:\n%s", msg)
+	}
+	recs, err := History(context.Background(), r, Filter{})
+	if err != nil || len(recs) != 1 || !recs[0].SourceDirty {
+		t.Errorf("history: %+v %v", recs, err)
+	}
+}

@@ -28,6 +28,9 @@ type Result struct {
 	Stages  map[string]StageResult `json:"stages"`
 	// Image is what the pipeline built and pushed: the facts later stages need.
 	Image ImageResult `json:"image"`
+	// Gate is the scan stage's verdict on one image digest; push reads it,
+	// so the gate holds when stages run as separate jobs.
+	Gate *GateResult `json:"gate,omitempty"`
 	// Deploy is the GitOps commit a deploy stage made.
 	Deploy *DeployResult `json:"deploy,omitempty"`
 	// Updated is when a stage last wrote this file.
@@ -40,6 +43,23 @@ type ImageResult struct {
 	Digest  string   `json:"digest,omitempty"`  // manifest digest of the built image
 	Ref     string   `json:"ref,omitempty"`     // REPO@sha256:… once pushed
 	Tags    []string `json:"tags,omitempty"`
+}
+
+// Gate verdicts.
+const (
+	GatePassed = "passed"
+	GateFailed = "failed"
+)
+
+// GateResult is what the scan stage decided about one image.
+type GateResult struct {
+	Digest  string    `json:"digest"`  // the manifest digest that was scanned
+	Verdict string    `json:"verdict"` // "passed" or "failed"
+	Summary string    `json:"summary"` // e.g. "2 CRITICAL, 1 HIGH"
+	Time    time.Time `json:"time"`
+	// SkippedBy is the reason given with push --skip-gate, when push went
+	// ahead without a passing verdict for this digest.
+	SkippedBy string `json:"skipped_by,omitempty"`
 }
 
 // DeployResult is the GitOps commit.

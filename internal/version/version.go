@@ -66,11 +66,23 @@ func Detect(dir string) (Info, error) {
 		info.RepoURL = PublicURL(rem.Config().URLs[0])
 	}
 	if wt, err := repo.Worktree(); err == nil {
-		if st, err := wt.Status(); err == nil {
-			info.Dirty = !st.IsClean()
-		}
+		info.Dirty = dirty(wt)
 	}
 	return fromEnv(info), nil
+}
+
+// dirty reports uncommitted changes (untracked files included, ignored ones
+// not). The git CLI answers exactly as a developer sees it (global excludes,
+// autocrlf, file modes); go-git's status is the fallback.
+func dirty(wt *git.Worktree) bool {
+	if _, err := exec.LookPath("git"); err == nil {
+		out, err := exec.Command("git", "-C", wt.Filesystem.Root(), "status", "--porcelain", "--untracked-files=normal").Output()
+		if err == nil {
+			return strings.TrimSpace(string(out)) != ""
+		}
+	}
+	st, err := wt.Status()
+	return err == nil && !st.IsClean()
 }
 
 func fromEnv(info Info) Info {
@@ -127,37 +139,58 @@ func Short(sha string) string {
 	return sha
 }
 
-// Version is what the binary reports: the semver tag, else the short commit.
+// DirtySuffix marks what was built from a modified working tree.
+const DirtySuffix = "-dirty"
+
+// Version is what the binary reports: the semver tag, else the short commit;
+// "-dirty" is appended when the working tree had uncommitted changes.
 func (i Info) Version() string {
 	switch {
 	case i.Semver != "":
-		return i.Semver
+		return i.Semver + i.dirtySuffix()
 	case i.Commit != "":
-		return Short(i.Commit)
+		return Short(i.Commit) + i.dirtySuffix()
 	}
 	return "dev"
+}
+
+// Revision is the commit, with "-dirty" for a modified working tree: what
+// labels and tags carry, so a dirty build never passes for the clean commit.
+func (i Info) Revision() string {
+	if i.Commit == "" {
+		return ""
+	}
+	return i.Commit + i.dirtySuffix()
+}
+
+func (i Info) dirtySuffix() string {
+	if i.Dirty {
+		return DirtySuffix
+	}
+	return ""
 }
 
 var tagUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
 // Tags are the image tags a build gets: the full commit SHA, "<branch>-<short sha>"
 // and the semver tag when there is one. Never "latest": a tag that moves under
-// a running release is exactly what digest pinning exists to prevent.
+// a running release is exactly what digest pinning exists to prevent. A dirty
+// tree gets "<sha>-dirty" and "<branch>-<short sha>-dirty", and no semver tag.
 func (i Info) Tags() []string {
 	if i.Commit == "" {
 		return nil
 	}
-	tags := []string{i.Commit}
+	tags := []string{i.Revision()}
 	if i.Branch != "" {
 		b := strings.Trim(tagUnsafe.ReplaceAllString(i.Branch, "-"), "-.")
 		if b != "" {
 			if len(b) > 100 {
 				b = b[:100]
 			}
-			tags = append(tags, b+"-"+Short(i.Commit))
+			tags = append(tags, b+"-"+Short(i.Commit)+i.dirtySuffix())
 		}
 	}
-	if i.Semver != "" {
+	if i.Semver != "" && !i.Dirty {
 		tags = append(tags, i.Semver)
 	}
 	return tags
@@ -170,7 +203,7 @@ func (i Info) Labels() map[string]string {
 		"org.opencontainers.image.version": i.Version(),
 	}
 	if i.Commit != "" {
-		l["org.opencontainers.image.revision"] = i.Commit
+		l["org.opencontainers.image.revision"] = i.Revision()
 	}
 	if i.RepoURL != "" {
 		l["org.opencontainers.image.source"] = i.RepoURL
@@ -178,18 +211,36 @@ func (i Info) Labels() map[string]string {
 	return l
 }
 
-// PublicURL strips credentials from a remote URL and turns scp-style GitHub
-// remotes into https so it can be shown and stamped into labels.
+// PublicURL turns a remote URL into the https URL people open, for the
+// org.opencontainers.image.source label: credentials stripped, scp-style and
+// ssh:// remotes rewritten to https://HOST/PATH. A remote that is not a
+// network URL (a local path, file://) gives "": a label must not carry a
+// path of the build machine.
 func PublicURL(u string) string {
-	if at := strings.Index(u, "@"); at > 0 && strings.Contains(u[:at], "://") {
-		scheme := u[:strings.Index(u, "://")+3]
-		u = scheme + u[at+1:]
+	u = strings.TrimSpace(u)
+	switch {
+	case strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "ssh://") || strings.HasPrefix(u, "git://"):
+		scheme, rest, _ := strings.Cut(u, "://")
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			rest = rest[at+1:] // credentials, even with a '/' in a password
+		}
+		if scheme != "https" && scheme != "http" {
+			scheme = "https"
+			host, path, _ := strings.Cut(rest, "/")
+			if h, _, ok := strings.Cut(host, ":"); ok {
+				host = h // an SSH port is not the web port
+			}
+			rest = host + "/" + path
+		}
+		return strings.TrimSuffix(scheme+"://"+rest, ".git")
+	case scpRemote.MatchString(u):
+		m := scpRemote.FindStringSubmatch(u)
+		return strings.TrimSuffix("https://"+m[1]+"/"+strings.TrimPrefix(m[2], "/"), ".git")
 	}
-	if strings.HasPrefix(u, "git@github.com:") {
-		u = "https://github.com/" + strings.TrimPrefix(u, "git@github.com:")
-	}
-	return strings.TrimSuffix(u, ".git")
+	return ""
 }
+
+var scpRemote = regexp.MustCompile(`^(?:[A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+\.[A-Za-z]{2,}):([^/].*)$`)
 
 // Ancestry says how commit a relates to commit b in the repository at dir.
 type Ancestry int

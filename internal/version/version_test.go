@@ -60,13 +60,28 @@ func TestDetect(t *testing.T) {
 	gitCmd(t, dir, "tag", "not-semver")
 	os.WriteFile(filepath.Join(dir, "a"), []byte("2"), 0o644)
 	info, _ = Detect(dir)
-	if info.Semver != "v1.4.2" || info.Version() != "v1.4.2" || !info.Dirty || info.Tags()[2] != "v1.4.2" {
-		t.Errorf("tagged: %+v %v", info, info.Tags())
+	// Issue 12.6: a modified tree is marked everywhere; no semver tag for it.
+	if info.Semver != "v1.4.2" || info.Version() != "v1.4.2-dirty" || !info.Dirty {
+		t.Errorf("tagged, dirty: %+v %v", info, info.Tags())
+	}
+	if tags := info.Tags(); len(tags) != 2 || tags[0] != first+"-dirty" || tags[1] != "feature-Login-Fix-"+first[:12]+"-dirty" {
+		t.Errorf("dirty tags %v", tags)
 	}
 	l := info.Labels()
-	if l["org.opencontainers.image.revision"] != first || l["org.opencontainers.image.created"] != "2026-11-20T09:30:00Z" || l["org.opencontainers.image.version"] != "v1.4.2" {
+	if l["org.opencontainers.image.revision"] != first+"-dirty" || l["org.opencontainers.image.created"] != "2026-11-20T09:30:00Z" || l["org.opencontainers.image.version"] != "v1.4.2-dirty" {
 		t.Errorf("labels %v", l)
 	}
+	gitCmd(t, dir, "checkout", "-q", "a")
+	info, _ = Detect(dir)
+	if info.Dirty || info.Version() != "v1.4.2" || info.Tags()[2] != "v1.4.2" || info.Labels()["org.opencontainers.image.revision"] != first {
+		t.Errorf("tagged, clean: %+v %v", info, info.Tags())
+	}
+	// An untracked file makes the tree dirty too.
+	os.WriteFile(filepath.Join(dir, "new.go"), []byte("package x"), 0o644)
+	if info, _ = Detect(dir); !info.Dirty {
+		t.Error("untracked file: not dirty")
+	}
+	os.Remove(filepath.Join(dir, "new.go"))
 	for _, tag := range info.Tags() {
 		if tag == "latest" {
 			t.Error("latest is never a default tag")
@@ -124,8 +139,12 @@ func TestPublicURL(t *testing.T) {
 	cases := map[string]string{
 		"https://user:pass@github.com/a/b.git": "https://github.com/a/b",
 		"git@github.com:a/b.git":               "https://github.com/a/b",
-		"ssh://git@gitlab.com/a/b":             "ssh://gitlab.com/a/b",
-		"/srv/git/b.git":                       "/srv/git/b",
+		"ssh://git@gitlab.com/a/b":             "https://gitlab.com/a/b",
+		"ssh://git@gitlab.com:2222/a/b.git":    "https://gitlab.com/a/b",
+		"https://u:p/ss@github.com/a/b.git":    "https://github.com/a/b",
+		"/srv/git/b.git":                       "", // issue 12.22: never a local path in a label
+		"file:///srv/git/b.git":                "",
+		"../b":                                 "",
 	}
 	for in, want := range cases {
 		if got := PublicURL(in); got != want {
