@@ -32,7 +32,11 @@ type Finding struct {
 	Installed string `json:"installed,omitempty"`
 	Fixed     string `json:"fixed,omitempty"`
 	Severity  string `json:"severity"`
-	Title     string `json:"title"`
+	// RawSeverity is set when the report's severity is not one of Trivy's
+	// five (a newer scanner, a hand-made report): the finding is then counted
+	// as UNKNOWN whatever --severity says (fail closed) and listed.
+	RawSeverity string `json:"raw_severity,omitempty"`
+	Title       string `json:"title"`
 	URL       string `json:"url,omitempty"`
 	StartLine int    `json:"start_line,omitempty"`
 	EndLine   int    `json:"end_line,omitempty"`
@@ -103,13 +107,13 @@ func Flatten(r *Report) []Finding {
 			out = append(out, Finding{
 				Kind: Vuln, ID: v.VulnerabilityID, Target: res.Target, Package: v.PkgName, PkgPath: v.PkgPath,
 				PURL: v.PkgIdentifier.PURL, Installed: v.InstalledVersion, Fixed: v.FixedVersion,
-				Severity: normSeverity(v.Severity), Title: firstNonEmpty(v.Title, v.VulnerabilityID), URL: v.PrimaryURL,
+				Severity: normSeverity(v.Severity), RawSeverity: rawSeverity(v.Severity), Title: firstNonEmpty(v.Title, v.VulnerabilityID), URL: v.PrimaryURL,
 				Description: v.Description,
 			})
 		}
 		for _, s := range res.Secrets {
 			out = append(out, Finding{
-				Kind: SecretKind, ID: s.RuleID, Target: res.Target, Severity: normSeverity(s.Severity),
+				Kind: SecretKind, ID: s.RuleID, Target: res.Target, Severity: normSeverity(s.Severity), RawSeverity: rawSeverity(s.Severity),
 				Title: firstNonEmpty(s.Title, s.RuleID), StartLine: s.StartLine, EndLine: s.EndLine,
 				Description: "Secret of category " + s.Category + " found (value not shown).",
 				Resolution:  "Remove the secret from the image and rotate it.",
@@ -121,7 +125,7 @@ func Flatten(r *Report) []Finding {
 			}
 			out = append(out, Finding{
 				Kind: Misconfig, ID: firstNonEmpty(m.AVDID, m.ID), AltID: m.ID, Target: res.Target,
-				Severity: normSeverity(m.Severity), Title: firstNonEmpty(m.Title, m.ID), URL: m.PrimaryURL,
+				Severity: normSeverity(m.Severity), RawSeverity: rawSeverity(m.Severity), Title: firstNonEmpty(m.Title, m.ID), URL: m.PrimaryURL,
 				StartLine: m.CauseMetadata.StartLine, EndLine: m.CauseMetadata.EndLine,
 				Description: firstNonEmpty(m.Message, m.Description), Resolution: m.Resolution,
 			})
@@ -147,8 +151,8 @@ func Evaluate(r *Report, opts Options) *Outcome {
 	out := &Outcome{Severities: sortSeverities(sev), Totals: map[string]int{}, ByKind: map[Kind]int{}}
 	expired := map[string]bool{}
 	for _, f := range Flatten(r) {
-		if !want[f.Severity] {
-			continue
+		if !want[f.Severity] && f.RawSeverity == "" {
+			continue // an unrecognised severity is counted whatever the list: fail closed
 		}
 		if opts.IgnoreUnfixed && f.Kind == Vuln && f.Fixed == "" {
 			out.Unfixed++
@@ -194,6 +198,17 @@ func sevRank(s string) int {
 		}
 	}
 	return len(Severities)
+}
+
+// rawSeverity returns s when it is not one of Trivy's five severities.
+func rawSeverity(s string) string {
+	if sevRank(strings.ToUpper(strings.TrimSpace(s))) == len(Severities) {
+		if s == "" {
+			return "(none)"
+		}
+		return s
+	}
+	return ""
 }
 
 func normSeverity(s string) string {

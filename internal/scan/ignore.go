@@ -3,6 +3,7 @@ package scan
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,8 +23,25 @@ type IgnoreRule struct {
 	Paths     []string  `json:"paths,omitempty"`
 	PURLs     []string  `json:"purls,omitempty"`
 	Statement string    `json:"statement,omitempty"`
-	ExpiresAt time.Time `json:"expires_at,omitempty"`
+	ExpiresAt time.Time `json:"-"` // zero: never; see MarshalJSON
 	Source    string    `json:"source"` // file:line
+}
+
+// sectionOf names the .trivyignore.yaml section of each kind.
+var sectionOf = map[Kind]string{Vuln: "vulnerabilities", SecretKind: "secrets", Misconfig: "misconfigurations", "license": "licenses"}
+
+// MarshalJSON leaves out expires_at for a rule that never expires (instead
+// of "0001-01-01T00:00:00Z").
+func (r IgnoreRule) MarshalJSON() ([]byte, error) {
+	type plain IgnoreRule
+	out := struct {
+		plain
+		ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	}{plain: plain(r)}
+	if !r.ExpiresAt.IsZero() {
+		out.ExpiresAt = &r.ExpiresAt
+	}
+	return json.Marshal(out)
 }
 
 // Expired reports whether the rule has stopped applying at now. Like Trivy,
@@ -119,11 +137,12 @@ func parseIgnoreYAML(p string, data []byte) (*Ignores, error) {
 	ig := &Ignores{Path: p}
 	add := func(kind Kind, entries []yamlEntry) error {
 		for i, e := range entries {
+			section := sectionOf[kind] // the file's own key: vulnerabilities, not "vulnerabilitys"
 			if e.ID == "" {
-				return fmt.Errorf("ignore file %s: %ss[%d] has no id", p, kind, i)
+				return fmt.Errorf("ignore file %s: %s[%d] has no id", p, section, i)
 			}
 			r := IgnoreRule{Kind: kind, ID: e.ID, Paths: e.Paths, PURLs: e.PURLs, Statement: e.Statement,
-				Source: fmt.Sprintf("%s (%ss[%d])", p, kind, i)}
+				Source: fmt.Sprintf("%s (%s[%d])", p, section, i)}
 			if e.ExpiredAt != "" {
 				t, err := parseDate(e.ExpiredAt)
 				if err != nil {

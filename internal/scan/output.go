@@ -29,7 +29,11 @@ func WriteTable(w io.Writer, o *Outcome) error {
 		case Misconfig:
 			pkg, ver = "(config)", fmt.Sprintf("line %d", f.StartLine)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", f.ID, pkg, ver, f.Severity, truncate(f.Title, 70))
+		sev := f.Severity
+		if f.RawSeverity != "" {
+			sev += " (report says " + f.RawSeverity + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", f.ID, pkg, ver, sev, truncate(f.Title, 70))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

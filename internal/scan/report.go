@@ -5,6 +5,7 @@
 package scan
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	json "github.com/goccy/go-json"
@@ -95,8 +96,11 @@ func Load(path string) (*Report, error) {
 // Parse decodes a report; name identifies it in errors.
 func Parse(name string, data []byte) (*Report, error) {
 	var r Report
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%w: %s is not a Trivy JSON report: the file is empty (did the scan fail before writing it?)", ErrBadReport, name)
+	}
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%w: %s is not Trivy JSON: %w", ErrBadReport, name, err)
+		return nil, fmt.Errorf("%w: %s is not a Trivy JSON report: %v (make one with trivy --format json)", ErrBadReport, name, err)
 	}
 	if r.SchemaVersion != 2 {
 		return nil, fmt.Errorf("%w: %s has SchemaVersion %d, want 2 (Trivy's `--format json`)", ErrBadReport, name, r.SchemaVersion)

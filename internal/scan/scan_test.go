@@ -327,3 +327,48 @@ func TestMerge(t *testing.T) {
 		t.Errorf("merged %d results", len(m.Results))
 	}
 }
+
+// Issue 12.12: an unrecognised severity fails closed; bad reports say what they are not.
+func TestGateHardening(t *testing.T) {
+	rep, err := Parse("r.json", []byte(`{"SchemaVersion":2,"Results":[{"Target":"app","Vulnerabilities":[
+		{"VulnerabilityID":"CVE-1","PkgName":"p","InstalledVersion":"1","Severity":"IMPORTANT"},
+		{"VulnerabilityID":"CVE-2","PkgName":"p","InstalledVersion":"1","Severity":""},
+		{"VulnerabilityID":"CVE-3","PkgName":"p","InstalledVersion":"1","Severity":"LOW"},
+		{"VulnerabilityID":"CVE-4","PkgName":"p","InstalledVersion":"1","Severity":"UNKNOWN"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := Evaluate(rep, Options{Severities: []string{"HIGH", "CRITICAL"}})
+	if out.Pass || len(out.Counted) != 2 || out.Totals["UNKNOWN"] != 2 || out.Counted[0].RawSeverity == "" {
+		t.Fatalf("unrecognised severities: %+v", out.Counted)
+	}
+	var table strings.Builder
+	WriteTable(&table, out)
+	if !strings.Contains(table.String(), "report says IMPORTANT") {
+		t.Errorf("table does not list the raw severity:\n%s", table.String())
+	}
+	for name, data := range map[string]string{"empty.json": "", "html.json": "<html>", "blank.json": "  \n"} {
+		_, err := Parse(name, []byte(data))
+		if !errors.Is(err, ErrBadReport) || !strings.Contains(err.Error(), name+" is not a Trivy JSON report") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".trivyignore.yaml")
+	os.WriteFile(p, []byte("vulnerabilities:\n  - id: CVE-9\n  - statement: no id\n"), 0o644)
+	if _, err := LoadIgnores(p); err == nil || !strings.Contains(err.Error(), "vulnerabilities[1] has no id") {
+		t.Errorf("label: %v", err)
+	}
+	os.WriteFile(p, []byte("vulnerabilities:\n  - id: CVE-3\n"), 0o644)
+	ig, err := LoadIgnores(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js strings.Builder
+	if err := WriteJSON(&js, Evaluate(rep, Options{Severities: []string{"LOW"}, Ignores: ig})); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(js.String(), "0001-01-01") || strings.Contains(js.String(), "expires_at") || !strings.Contains(js.String(), "vulnerabilities[0]") {
+		t.Errorf("JSON of a never-expiring rule:\n%s", js.String())
+	}
+}
