@@ -52,3 +52,51 @@ func TestPinCommand(t *testing.T) {
 		t.Error("pin lost the comment")
 	}
 }
+
+// Issue 12.15: every image is checked; stale is exit 1, an unanswerable
+// registry exit 2; a 404 names the tag, a 401 the credential variables.
+func TestPinCheckExitCodes(t *testing.T) {
+	noEngineEnv(t)
+	t.Setenv("REGISTRY_USERNAME", "")
+	t.Setenv("REGISTRY_PASSWORD", "")
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	l, err := registry.StartLocal(t.TempDir(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, _ := ocitar.Open(imageTar(t, t.TempDir()))
+	repo, _ := registry.ParseRepo(l.Addr + "/mirror/go")
+	pushed, err := registry.Push(context.Background(), a, repo, []string{"stable"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	current := "golangci-lint: " + l.Addr + "/mirror/go:stable@" + pushed.Digest
+	private := basicAuthRegistry(t)
+	stale := "go: " + l.Addr + "/mirror/go:stable@sha256:" + strings.Repeat("1", 64)
+	missing := "trivy: " + l.Addr + "/mirror/trivy:0.69.3@sha256:" + strings.Repeat("2", 64)
+	locked := "distroless: " + private + "/mirror/distroless:nonroot@sha256:" + strings.Repeat("3", 64)
+	lock := filepath.Join(t.TempDir(), "mirror.lock")
+	os.WriteFile(lock, []byte(missing+"\n"+locked+"\n"+stale+"\n"+current+"\n"), 0o644)
+
+	stdout, stderr, code := run(t, "pin", "--check", "--images", lock)
+	if code != 2 {
+		t.Errorf("unanswerable registries: exit %d, want 2\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "tag 0.69.3 not found in "+l.Addr+"/mirror/trivy") {
+		t.Errorf("404 not explained: %s", stderr)
+	}
+	if !strings.Contains(stderr, "REGISTRY_USERNAME") || !strings.Contains(stderr, "401") {
+		t.Errorf("401 not explained: %s", stderr)
+	}
+	if !strings.Contains(stdout, "go: "+l.Addr+"/mirror/go:stable") {
+		t.Errorf("the image after the failures was not checked: %q", stdout)
+	}
+	// Only stale: exit 1.
+	os.WriteFile(lock, []byte(strings.Replace(missing, "trivy:0.69.3@sha256:"+strings.Repeat("2", 64), "go:stable@"+pushed.Digest, 1)+"\n"+
+		strings.Replace(strings.Replace(locked, private, l.Addr, 1), "distroless:nonroot", "go:stable", 1)+"\n"+stale+"\n"+current+"\n"), 0o644)
+	if _, stderr, code := run(t, "pin", "--check", "--images", lock); code != 1 {
+		t.Errorf("stale only: exit %d %s", code, stderr)
+	}
+}

@@ -60,7 +60,7 @@ func TestScanReportErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"scan", "--report", filepath.Join(dir, "missing.json")}, "missing.json does not exist"},
-		{[]string{"scan", "--report", bad}, "bad.json is not Trivy JSON"},
+		{[]string{"scan", "--report", bad}, "bad.json is not a Trivy JSON report"},
 		{[]string{"scan", "--report", realReport, "--severity", "SEVERE"}, "unknown severity"},
 		{[]string{"scan", "--report", realReport, "--ignorefile", filepath.Join(dir, "none")}, "does not exist"},
 	}

@@ -37,9 +37,9 @@ type Finding struct {
 	// as UNKNOWN whatever --severity says (fail closed) and listed.
 	RawSeverity string `json:"raw_severity,omitempty"`
 	Title       string `json:"title"`
-	URL       string `json:"url,omitempty"`
-	StartLine int    `json:"start_line,omitempty"`
-	EndLine   int    `json:"end_line,omitempty"`
+	URL         string `json:"url,omitempty"`
+	StartLine   int    `json:"start_line,omitempty"`
+	EndLine     int    `json:"end_line,omitempty"`
 	// For SARIF rule metadata.
 	Description string `json:"-"`
 	Resolution  string `json:"-"`

@@ -23,7 +23,7 @@ type IgnoreRule struct {
 	Paths     []string  `json:"paths,omitempty"`
 	PURLs     []string  `json:"purls,omitempty"`
 	Statement string    `json:"statement,omitempty"`
-	ExpiresAt time.Time `json:"-"` // zero: never; see MarshalJSON
+	ExpiresAt time.Time `json:"-"`      // zero: never; see MarshalJSON
 	Source    string    `json:"source"` // file:line
 }
 
