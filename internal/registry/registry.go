@@ -233,7 +233,13 @@ func push(ctx context.Context, a *ocitar.Archive, repo name.Repository, tags []s
 			toTag = append(toTag, tag)
 		}
 	}
-	// 2. Blobs (skipping those present) and the manifest, by digest.
+	// 2. Blobs (skipping those present) and the manifest, by digest. Each
+	// layer's content is checked against the config's diff_ids meanwhile (a
+	// corrupt or tampered tarball): the registry only checks the compressed
+	// digest, so a layer that does not decompress to what the config says
+	// would otherwise be pushed and tagged.
+	verified := make(chan error, 1)
+	go func() { verified <- verifyLayers(a) }()
 	ref := repo.Digest(d.String())
 	if a.Index != nil {
 		err = remote.WriteIndex(ref, a.Index, ropts...)
@@ -242,6 +248,9 @@ func push(ctx context.Context, a *ocitar.Archive, repo name.Repository, tags []s
 	}
 	if p != nil {
 		p.finish()
+	}
+	if verr := <-verified; verr != nil {
+		return nil, fmt.Errorf("push %s: %w; nothing was tagged", ref, verr)
 	}
 	if err != nil {
 		return nil, c.explain(repo, "push "+ref.String(), err)
@@ -326,20 +335,68 @@ func diagnostics(te *transport.Error) string {
 // scrub removes secret values from an error, whatever produced it.
 func (c *config) scrub(err error) error { return redact.Error(err, c.secrets...) }
 
-func archiveSize(a *ocitar.Archive) (int64, error) {
-	var imgs []v1.Image
-	if a.Index != nil {
-		im, err := a.Index.IndexManifest()
+// ErrCorruptLayer marks a layer whose content does not match its diff_id.
+var ErrCorruptLayer = errors.New("corrupt layer")
+
+// verifyLayers hashes every layer's uncompressed content and compares it with
+// the diff_id its image config records.
+func verifyLayers(a *ocitar.Archive) error {
+	imgs, err := archiveImages(a)
+	if err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		layers, err := img.Layers()
 		if err != nil {
-			return 0, err
+			return err
 		}
-		for _, m := range im.Manifests {
-			if img, err := a.Index.Image(m.Digest); err == nil {
-				imgs = append(imgs, img)
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			return fmt.Errorf("read image config: %w", err)
+		}
+		if len(cfg.RootFS.DiffIDs) != len(layers) {
+			return fmt.Errorf("%w: the config lists %d diff_ids for %d layers", ErrCorruptLayer, len(cfg.RootFS.DiffIDs), len(layers))
+		}
+		for i, l := range layers {
+			want := cfg.RootFS.DiffIDs[i]
+			rc, err := l.Uncompressed()
+			if err != nil {
+				return fmt.Errorf("%w %d: %w", ErrCorruptLayer, i, err)
+			}
+			got, _, err := v1.SHA256(rc)
+			rc.Close()
+			if err != nil {
+				return fmt.Errorf("%w %d (%s): cannot read it: %w", ErrCorruptLayer, i, want, err)
+			}
+			if got != want {
+				return fmt.Errorf("%w %d: content hashes to %s but the config says %s (the tarball is damaged or was altered)", ErrCorruptLayer, i, got, want)
 			}
 		}
-	} else {
-		imgs = []v1.Image{a.Image}
+	}
+	return nil
+}
+
+func archiveImages(a *ocitar.Archive) ([]v1.Image, error) {
+	if a.Index == nil {
+		return []v1.Image{a.Image}, nil
+	}
+	im, err := a.Index.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var imgs []v1.Image
+	for _, m := range im.Manifests {
+		if img, err := a.Index.Image(m.Digest); err == nil {
+			imgs = append(imgs, img)
+		}
+	}
+	return imgs, nil
+}
+
+func archiveSize(a *ocitar.Archive) (int64, error) {
+	imgs, err := archiveImages(a)
+	if err != nil {
+		return 0, err
 	}
 	var total int64
 	for _, img := range imgs {

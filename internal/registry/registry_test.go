@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -360,4 +361,32 @@ func writeIndexTar(path string, idx v1.ImageIndex) error {
 		return err
 	}
 	return tarDir(p, path)
+}
+
+// Issue 12.16: a layer whose content does not match the config's diff_id is
+// refused, and no tag moves.
+func TestCorruptLayerIsNotTagged(t *testing.T) {
+	host := authRegistry(t)
+	for _, format := range []string{"oci-layout", "docker-archive"} {
+		t.Run(format, func(t *testing.T) {
+			img, _ := random.Image(4096, 2)
+			cfg, _ := img.ConfigFile()
+			cfg = cfg.DeepCopy()
+			cfg.RootFS.DiffIDs[1] = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("e", 64)}
+			bad, err := mutate.ConfigFile(img, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := open(t, archives(t, bad)[format])
+			repo, _ := ParseRepo(host + "/team/corrupt-" + format)
+			_, err = Push(context.Background(), a, repo, []string{"v1"}, creds(testUser, testPass))
+			if !errors.Is(err, ErrCorruptLayer) || !strings.Contains(err.Error(), "nothing was tagged") {
+				t.Fatalf("corrupt layer: %v", err)
+			}
+			tag, _ := name.NewTag(host+"/team/corrupt-"+format+":v1", name.Insecure)
+			if _, err := remote.Head(tag, remote.WithAuth(&authn.Basic{Username: testUser, Password: testPass})); err == nil {
+				t.Error("the corrupt image was tagged")
+			}
+		})
+	}
 }
