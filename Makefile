@@ -1,10 +1,11 @@
 # Slipway. `make test` is what .ci/run calls.
 GO ?= go
-GOLANGCI_LINT_VERSION := v2.15.0
+# One golangci-lint version: the lint stage's image tag in ci/images.lock.
+GOLANGCI_LINT_VERSION := $(shell sed -n 's/^golangci-lint: [^:]*:\(v[0-9][0-9.]*\)[^@]*@.*/\1/p' ci/images.lock)
 ACTIONLINT_VERSION := v1.7.12
 BIN := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: test test-engine lint fmt ci plan bench tools vet
+.PHONY: test test-engine lint fmt ci plan bench tools vet lint-version
 
 ## test: unit and integration tests of Slipway and of sample-app (no engine needed)
 test:
@@ -21,7 +22,7 @@ vet:
 	$(GO) vet -tags engine ./...
 	cd sample-app && $(GO) vet ./...
 
-## lint: golangci-lint on Slipway and sample-app, actionlint on the workflows
+## lint: golangci-lint (the version of the lint stage's image) on Slipway and sample-app, actionlint on the workflows
 lint: tools
 	$(BIN)/golangci-lint run ./...
 	cd sample-app && $(BIN)/golangci-lint run ./...
@@ -49,3 +50,7 @@ tools:
 		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	@test -x $(BIN)/actionlint && $(BIN)/actionlint -version 2>/dev/null | grep -q "$(ACTIONLINT_VERSION:v%=%)" || \
 		$(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+## lint-version: the golangci-lint version make lint uses (from ci/images.lock)
+lint-version:
+	@echo $(GOLANGCI_LINT_VERSION)

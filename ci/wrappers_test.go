@@ -2,11 +2,14 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/slipway-ci/slipway/internal/imagelock"
 )
 
 // TestJenkinsfileMatchesStages: the Jenkinsfile's stages are exactly
@@ -101,5 +104,23 @@ func TestWorkflowIsPinnedAndClusterFree(t *testing.T) {
 				t.Errorf("%s mentions %s: CI must not talk to a cluster", f, bad)
 			}
 		}
+	}
+}
+
+// Issue 12.16: make lint and the lint stage use one golangci-lint version, the lock's.
+func TestMakeLintUsesTheLockVersion(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	out, err := exec.Command("make", "-s", "-C", "..", "lint-version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := imagelock.Parse("ci/images.lock", builtinImages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.TrimSpace(string(out)), lock.MustGet("golangci-lint").Tag; got != want {
+		t.Errorf("make lint uses golangci-lint %q, the lint stage %q", got, want)
 	}
 }

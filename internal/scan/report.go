@@ -100,7 +100,7 @@ func Parse(name string, data []byte) (*Report, error) {
 		return nil, fmt.Errorf("%w: %s is not a Trivy JSON report: the file is empty (did the scan fail before writing it?)", ErrBadReport, name)
 	}
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%w: %s is not a Trivy JSON report: %v (make one with trivy --format json)", ErrBadReport, name, err)
+		return nil, fmt.Errorf("%w: %s is not a Trivy JSON report: %w (make one with trivy --format json)", ErrBadReport, name, err)
 	}
 	if r.SchemaVersion != 2 {
 		return nil, fmt.Errorf("%w: %s has SchemaVersion %d, want 2 (Trivy's `--format json`)", ErrBadReport, name, r.SchemaVersion)
