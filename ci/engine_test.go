@@ -4,10 +4,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slipway-ci/slipway/internal/dag"
 	"github.com/slipway-ci/slipway/internal/ocitar"
@@ -47,11 +49,14 @@ func TestPipelineOnEngine(t *testing.T) {
 	}
 	a.Close()
 	info, _ := version.Detect("../sample-app")
-	if cf.Config.User != "65532:65532" || cf.Config.Labels["org.opencontainers.image.revision"] != info.Commit ||
+	if cf.Config.User != "65532:65532" || cf.Config.Labels["org.opencontainers.image.revision"] != info.Revision() ||
 		!cf.Created.Time.Equal(info.CommitTime) || len(cf.Config.Entrypoint) != 1 || cf.Config.Entrypoint[0] != "/app/sample-app" {
 		t.Errorf("image config: user %q labels %v created %v entrypoint %v", cf.Config.User, cf.Config.Labels, cf.Created, cf.Config.Entrypoint)
 	}
 	// Reproducible: a second build of the same commit has the same digest.
+	// It runs in a fresh cache namespace (new cache volumes, new exec keys),
+	// so it is a cold rebuild, not an answer recalled from the first one.
+	t.Setenv(dag.CacheNamespaceEnv, fmt.Sprintf("repro-%d", time.Now().UnixNano()))
 	if _, stderr, code := run(t, "build", "--out", out, "--source", "../sample-app"); code != 0 {
 		t.Fatalf("second build: %s", stderr)
 	}

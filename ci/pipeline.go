@@ -120,6 +120,7 @@ func (r *runState) engine(ctx context.Context) (*dag.Stages, error) {
 		r.stages, r.engineErr = dag.Open(ctx, r.o.engineTimeout, r.o.stderr, dag.Config{
 			Source: r.src, Binary: appBinary, Package: appPackage,
 			Images: r.lock, Version: r.version, GoEnv: dag.HostGoEnv(os.Getenv),
+			CacheNamespace: os.Getenv(dag.CacheNamespaceEnv),
 		})
 	})
 	return r.stages, r.engineErr

@@ -28,6 +28,8 @@ type scanFlags struct {
 	dbMaxAge         time.Duration
 	dbRepository     string
 	javaDBRepository string
+	checksRepository string
+	skipCheckUpdate  bool
 }
 
 func bindScanFlags(f *pflag.FlagSet, sf *scanFlags) {
@@ -38,6 +40,8 @@ func bindScanFlags(f *pflag.FlagSet, sf *scanFlags) {
 	f.DurationVar(&sf.dbMaxAge, "db-max-age", 12*time.Hour, "reuse the cached Trivy DB while it is younger than this (no download, no throttling)")
 	f.StringVar(&sf.dbRepository, "db-repository", os.Getenv("TRIVY_DB_REPOSITORY"), "OCI repository of the Trivy DB (mirror or air-gapped registry)")
 	f.StringVar(&sf.javaDBRepository, "java-db-repository", os.Getenv("TRIVY_JAVA_DB_REPOSITORY"), "OCI repository of the Trivy Java DB")
+	f.StringVar(&sf.checksRepository, "checks-bundle-repository", os.Getenv("TRIVY_CHECKS_BUNDLE_REPOSITORY"), "OCI repository of Trivy's misconfiguration checks bundle (mirror or air-gapped registry)")
+	f.BoolVar(&sf.skipCheckUpdate, "skip-check-update", false, "never download the checks bundle (air-gapped runners): use the cached bundle, else Trivy's embedded checks")
 }
 
 // gateOptions turns the flags into the gate's options.
@@ -170,19 +174,29 @@ func scanStage(r *runState) pipeline.Stage {
 			if err != nil {
 				return err
 			}
-			so := dag.ScanOptions{Severity: strings.Join(scan.Severities, ","), DBRepository: sf.dbRepository, JavaDBRepository: sf.javaDBRepository}
+			so := dag.ScanOptions{
+				Severity: strings.Join(scan.Severities, ","), DBRepository: sf.dbRepository, JavaDBRepository: sf.javaDBRepository,
+				ChecksBundleRepository: sf.checksRepository,
+				// Changes every run: the metadata read is never served from the engine's cache.
+				CacheBust: time.Now().UTC().Format(time.RFC3339Nano),
+			}
 			for _, k := range []string{"TRIVY_USERNAME", "TRIVY_PASSWORD"} {
 				if os.Getenv(k) != "" {
 					so.SecretEnv = append(so.SecretEnv, k)
 				}
 			}
-			meta, err := st.DBMetadata(ctx, so)
+			meta, err := st.CacheMetadata(ctx, so)
 			if err != nil {
-				return dag.ExplainExec("scan: read DB metadata", err)
+				return dag.ExplainExec("scan: read the Trivy cache metadata", err)
 			}
-			fresh, age := scan.DBFresh(meta, time.Now(), sf.dbMaxAge)
+			state := scan.ParseCacheState(meta)
+			now := time.Now()
+			fresh, age := state.DBFresh(now, sf.dbMaxAge)
 			so.SkipDBUpdate = fresh
+			so.SkipCheckUpdate = sf.skipCheckUpdate || state.ChecksFresh(now, sf.dbMaxAge)
+			so.ScanKey = state.ScanKey()
 			rec.Set("db", map[bool]string{true: "cached " + age.Round(time.Minute).String(), false: "downloaded"}[fresh])
+			rec.Set("checks", map[bool]string{true: "cached", false: "downloaded"}[so.SkipCheckUpdate])
 			if err := st.RunScan(ctx, tarball, filepath.Join(r.src, deployDir), r.o.out, so); err != nil {
 				return err
 			}

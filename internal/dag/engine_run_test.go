@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/imagelock"
 	"github.com/slipway-ci/slipway/internal/ocitar"
+	"github.com/slipway-ci/slipway/internal/scan"
 	"github.com/slipway-ci/slipway/internal/version"
 )
 
@@ -25,7 +27,13 @@ func stages(t *testing.T) *Stages {
 	if err := Preflight(context.Background(), os.Getenv); err != nil {
 		t.Skipf("needs a Dagger engine (GitHub Actions provides one through Docker): %v", err)
 	}
-	lock, err := imagelock.Load("../../ci/images.lock")
+	// A team behind a mirror runs these tests with SLIPWAY_IMAGES, as it
+	// runs the pipeline.
+	lockPath := os.Getenv("SLIPWAY_IMAGES")
+	if lockPath == "" {
+		lockPath = "../../ci/images.lock"
+	}
+	lock, err := imagelock.Load(lockPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,5 +100,36 @@ func TestExecErrorIsExplained(t *testing.T) {
 	var ee *dagger.ExecError
 	if !errors.As(err, &ee) {
 		t.Errorf("not an ExecError: %T", err)
+	}
+}
+
+// TestCacheMetadataIsReadFresh: the Trivy cache metadata is outside state;
+// a second read after the volume changed must see the change (issue 12.19:
+// a constant cache-bust served the first, empty answer forever).
+func TestCacheMetadataIsReadFresh(t *testing.T) {
+	s := stages(t)
+	s.cfg.CacheNamespace = fmt.Sprintf("meta-%d", time.Now().UnixNano())
+	ctx := context.Background()
+	first, err := s.CacheMetadata(ctx, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := scan.ParseCacheState(first); st.DB != nil {
+		t.Fatalf("fresh namespace already has a DB: %s", first)
+	}
+	meta := `{"Version":2,"UpdatedAt":"2026-11-21T06:00:00Z","DownloadedAt":"2026-11-21T08:00:00Z"}`
+	_, err = s.TrivyBase(ScanOptions{}).
+		WithEnvVariable("SLIPWAY_CACHE_BUST", time.Now().String()).
+		WithExec([]string{"sh", "-c", "mkdir -p " + trivyCache + "/db && printf '%s' '" + meta + "' > " + trivyCache + "/db/metadata.json"}, dagger.ContainerWithExecOpts{UseEntrypoint: false}).
+		Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.CacheMetadata(ctx, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := scan.ParseCacheState(second); st.DB == nil || st.DB.UpdatedAt.Format(time.RFC3339) != "2026-11-21T06:00:00Z" {
+		t.Fatalf("second read did not see the new metadata: %s", second)
 	}
 }

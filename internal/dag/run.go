@@ -9,7 +9,7 @@ import (
 )
 
 // The Run* functions evaluate one stage each: the only places, with
-// DBMetadata, where the pipeline waits on the engine.
+// CacheMetadata, where the pipeline waits on the engine.
 
 // RunLint runs the linter.
 func (s *Stages) RunLint(ctx context.Context) error {

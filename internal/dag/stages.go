@@ -41,6 +41,21 @@ type Config struct {
 	Images  *imagelock.Lock
 	Version version.Info
 	GoEnv   map[string]string // values of GoEnvPassthrough present on the host
+	// CacheNamespace, when set, gives every cache volume a separate name and
+	// every Go exec a separate cache key: a cold build on a warm engine (the
+	// reproducibility check builds twice, the second time in a fresh namespace).
+	CacheNamespace string
+}
+
+// CacheNamespaceEnv is the environment variable that sets Config.CacheNamespace.
+const CacheNamespaceEnv = "SLIPWAY_CACHE_NAMESPACE"
+
+// volume is the cache volume of that name in the configured namespace.
+func (s *Stages) volume(name string) *dagger.CacheVolume {
+	if s.cfg.CacheNamespace != "" {
+		name += "-" + s.cfg.CacheNamespace
+	}
+	return s.c.CacheVolume(name)
 }
 
 // Stages builds the pipeline's containers on one Dagger session.
@@ -74,10 +89,13 @@ func (s *Stages) source() *dagger.Directory {
 // go.sum alone, before the source is copied: a code change reuses that layer.
 func (s *Stages) withGo(ctr *dagger.Container) *dagger.Container {
 	ctr = ctr.
-		WithMountedCache(goModPath, s.c.CacheVolume(CacheGoMod)).
-		WithMountedCache(goBuildPath, s.c.CacheVolume(CacheGoBuild)).
+		WithMountedCache(goModPath, s.volume(CacheGoMod)).
+		WithMountedCache(goBuildPath, s.volume(CacheGoBuild)).
 		WithEnvVariable("GOMODCACHE", goModPath).
 		WithEnvVariable("GOCACHE", goBuildPath)
+	if s.cfg.CacheNamespace != "" {
+		ctr = ctr.WithEnvVariable(CacheNamespaceEnv, s.cfg.CacheNamespace)
+	}
 	keys := make([]string, 0, len(s.cfg.GoEnv))
 	for k := range s.cfg.GoEnv {
 		keys = append(keys, k)
@@ -102,7 +120,7 @@ func (s *Stages) GoBase() *dagger.Container {
 // Lint runs golangci-lint v2 with the app's .golangci.yml.
 func (s *Stages) Lint() *dagger.Container {
 	ctr := s.withGo(s.c.Container().From(s.cfg.Images.MustGet("golangci-lint").Ref())).
-		WithMountedCache(lintCachePath, s.c.CacheVolume(CacheLint)).
+		WithMountedCache(lintCachePath, s.volume(CacheLint)).
 		WithEnvVariable("GOLANGCI_LINT_CACHE", lintCachePath)
 	return ctr.WithExec([]string{"golangci-lint", "run", "--config", ".golangci.yml", "--timeout", "5m", "./..."})
 }
@@ -157,18 +175,26 @@ func (s *Stages) Image() *dagger.Container {
 
 // ScanOptions configure the Trivy container.
 type ScanOptions struct {
-	Severity         string   // reported severities; the gate filters again in Go
-	SkipDBUpdate     bool     // the cached DB is fresh enough
-	DBRepository     string   // mirror for the vulnerability DB
-	JavaDBRepository string   // mirror for the Java DB
-	SecretEnv        []string // host variables passed as *dagger.Secret (TRIVY_USERNAME, TRIVY_PASSWORD)
-	CacheBust        string   // changes each run so the DB age check is not served from cache
+	Severity               string   // reported severities; the gate filters again in Go
+	SkipDBUpdate           bool     // the cached DB is fresh enough
+	SkipCheckUpdate        bool     // the cached checks bundle is fresh enough, or the runner is offline
+	DBRepository           string   // mirror for the vulnerability DB
+	JavaDBRepository       string   // mirror for the Java DB
+	ChecksBundleRepository string   // mirror for the misconfiguration checks bundle
+	SecretEnv              []string // host variables passed as *dagger.Secret (TRIVY_USERNAME, TRIVY_PASSWORD)
+	// CacheBust changes every run. The metadata read always carries it (its
+	// answer is outside state, never to be served from the engine's cache);
+	// the scan carries it only when it must download.
+	CacheBust string
+	// ScanKey names the DB and checks the scan uses (scan.CacheState.ScanKey):
+	// an unchanged DB reuses the cached scan, a new one re-scans.
+	ScanKey string
 }
 
 // TrivyBase is the Trivy container with its DB cache volume mounted.
 func (s *Stages) TrivyBase(opts ScanOptions) *dagger.Container {
 	ctr := s.c.Container().From(s.cfg.Images.MustGet("trivy").Ref()).
-		WithMountedCache(trivyCache, s.c.CacheVolume(CacheTrivy)).
+		WithMountedCache(trivyCache, s.volume(CacheTrivy)).
 		WithEnvVariable("TRIVY_CACHE_DIR", trivyCache).
 		WithEnvVariable("TRIVY_NO_PROGRESS", "true").
 		WithEnvVariable("TRIVY_DISABLE_VEX_NOTICE", "true")
@@ -180,11 +206,19 @@ func (s *Stages) TrivyBase(opts ScanOptions) *dagger.Container {
 	return ctr
 }
 
-// DBMetadata reads Trivy's DB metadata from the cache volume ("" when absent).
-func (s *Stages) DBMetadata(ctx context.Context, opts ScanOptions) (string, error) {
+// cacheStateScript prints {"db":<db/metadata.json or null>,"checks":<policy/metadata.json or null>}.
+const cacheStateScript = `printf '{"db":%s,"checks":%s}' "$(cat ` + trivyCache + `/db/metadata.json 2>/dev/null || echo null)" "$(cat ` + trivyCache + `/policy/metadata.json 2>/dev/null || echo null)"`
+
+// CacheMetadata reads the DB's and the checks bundle's metadata from the
+// Trivy cache volume in one exec (parse it with scan.ParseCacheState). It
+// always carries opts.CacheBust: outside state must be read, not recalled.
+func (s *Stages) CacheMetadata(ctx context.Context, opts ScanOptions) (string, error) {
+	if opts.CacheBust == "" {
+		opts.CacheBust = time.Now().UTC().Format(time.RFC3339Nano)
+	}
 	return s.TrivyBase(opts).
 		WithEnvVariable("SLIPWAY_CACHE_BUST", opts.CacheBust).
-		WithExec([]string{"sh", "-c", "cat " + trivyCache + "/db/metadata.json 2>/dev/null || true"}, dagger.ContainerWithExecOpts{UseEntrypoint: false}).
+		WithExec([]string{"sh", "-c", cacheStateScript}, dagger.ContainerWithExecOpts{UseEntrypoint: false}).
 		Stdout(ctx)
 }
 
@@ -202,16 +236,32 @@ func (s *Stages) Scan(tarball *dagger.File, manifests *dagger.Directory, opts Sc
 	if opts.JavaDBRepository != "" {
 		db = append(db, "--java-db-repository", opts.JavaDBRepository)
 	}
+	checks := []string{}
+	if opts.ChecksBundleRepository != "" {
+		checks = append(checks, "--checks-bundle-repository", opts.ChecksBundleRepository)
+	}
+	if opts.SkipCheckUpdate {
+		// Fresh in the cache volume, or offline: never reach for the
+		// bundle's registry (an air-gapped runner would hang on it).
+		checks = append(checks, "--skip-check-update")
+	}
 	image := append([]string{"trivy", "image", "--input", "/in/image.tar", "--scanners", "vuln,secret,misconfig", "--output", "/out/trivy-image.json"}, common...)
-	image = append(image, db...)
+	image = append(append(image, db...), checks...)
+	// The manifest scan runs after the image scan, which has just refreshed
+	// the bundle when it was stale: it never downloads itself.
 	config := append([]string{"trivy", "config", "--skip-check-update", "--output", "/out/trivy-config.json"}, common...)
 	config = append(config, "/in/manifests")
-	return s.TrivyBase(opts).
+	ctr := s.TrivyBase(opts).
 		WithMountedFile("/in/image.tar", tarball).
 		WithMountedDirectory("/in/manifests", manifests).
-		WithExec([]string{"mkdir", "-p", "/out"}).
-		WithExec(image).
-		WithExec(config)
+		// /out as a directory, not a `mkdir` exec: one container start fewer.
+		WithDirectory("/out", s.c.Directory()).
+		WithEnvVariable("SLIPWAY_TRIVY_STATE", opts.ScanKey)
+	if !opts.SkipDBUpdate || !opts.SkipCheckUpdate {
+		// This scan downloads: it must run, not be recalled.
+		ctr = ctr.WithEnvVariable("SLIPWAY_CACHE_BUST", opts.CacheBust)
+	}
+	return ctr.WithExec(image).WithExec(config)
 }
 
 // ExplainExec turns a failed container command into an error that names the

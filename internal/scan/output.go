@@ -120,17 +120,66 @@ type DBMetadata struct {
 	DownloadedAt time.Time `json:"DownloadedAt"`
 }
 
-// DBFresh decides whether the cached vulnerability DB may be reused without
-// asking the registry: it was downloaded less than maxAge ago. Reusing a fresh
-// DB is what keeps a busy CI from being throttled by the DB registry.
-func DBFresh(metadataJSON string, now time.Time, maxAge time.Duration) (bool, time.Duration) {
-	if strings.TrimSpace(metadataJSON) == "" {
+// ChecksMetadata is Trivy's policy/metadata.json: the misconfiguration
+// checks bundle cached beside the DB.
+type ChecksMetadata struct {
+	Digest       string    `json:"Digest"`
+	DownloadedAt time.Time `json:"DownloadedAt"`
+}
+
+// CacheState is what Trivy's cache volume holds: the DB's and the checks
+// bundle's metadata (nil when absent), read fresh on every run.
+type CacheState struct {
+	DB     *DBMetadata     `json:"db"`
+	Checks *ChecksMetadata `json:"checks"`
+}
+
+// ParseCacheState reads the {"db":…,"checks":…} document the scan stage's
+// metadata read prints. Anything unreadable counts as absent: the scanner
+// then downloads, which is always safe.
+func ParseCacheState(s string) CacheState {
+	var c CacheState
+	if err := json.Unmarshal([]byte(strings.TrimSpace(s)), &c); err != nil {
+		return CacheState{}
+	}
+	if c.DB != nil && c.DB.DownloadedAt.IsZero() {
+		c.DB = nil
+	}
+	if c.Checks != nil && c.Checks.DownloadedAt.IsZero() {
+		c.Checks = nil
+	}
+	return c
+}
+
+// DBFresh: the cached DB was downloaded less than maxAge ago (and its age).
+func (c CacheState) DBFresh(now time.Time, maxAge time.Duration) (bool, time.Duration) {
+	if c.DB == nil {
 		return false, 0
 	}
-	var m DBMetadata
-	if err := json.Unmarshal([]byte(metadataJSON), &m); err != nil || m.DownloadedAt.IsZero() {
-		return false, 0
-	}
-	age := now.Sub(m.DownloadedAt)
+	age := now.Sub(c.DB.DownloadedAt)
 	return age >= 0 && age < maxAge, age
+}
+
+// ChecksFresh: the cached checks bundle was downloaded less than maxAge ago.
+func (c CacheState) ChecksFresh(now time.Time, maxAge time.Duration) bool {
+	if c.Checks == nil {
+		return false
+	}
+	age := now.Sub(c.Checks.DownloadedAt)
+	return age >= 0 && age < maxAge
+}
+
+// ScanKey names the state a scan's answer depends on besides the image: the
+// DB's UpdatedAt and the checks bundle's digest. The scan container carries
+// it as an environment variable, so the engine reuses a scan exactly while
+// the DB and checks are unchanged, and re-scans when they change.
+func (c CacheState) ScanKey() string {
+	key := "db=none"
+	if c.DB != nil {
+		key = "db=" + c.DB.UpdatedAt.UTC().Format(time.RFC3339Nano)
+	}
+	if c.Checks != nil {
+		key += " checks=" + c.Checks.Digest
+	}
+	return key
 }

@@ -306,18 +306,38 @@ func TestParseSeverities(t *testing.T) {
 	}
 }
 
-func TestDBFresh(t *testing.T) {
-	meta := `{"Version":2,"NextUpdate":"2026-11-21T18:00:00Z","UpdatedAt":"2026-11-21T06:00:00Z","DownloadedAt":"2026-11-21T08:00:00Z"}`
-	if fresh, age := DBFresh(meta, now, 12*time.Hour); !fresh || age != 4*time.Hour {
+func TestCacheState(t *testing.T) {
+	db := `{"Version":2,"NextUpdate":"2026-11-21T18:00:00Z","UpdatedAt":"2026-11-21T06:00:00Z","DownloadedAt":"2026-11-21T08:00:00Z"}`
+	checks := `{"Digest":"sha256:aaa","DownloadedAt":"2026-11-21T09:00:00Z"}`
+	st := ParseCacheState(`{"db":` + db + `,"checks":` + checks + `}`)
+	if fresh, age := st.DBFresh(now, 12*time.Hour); !fresh || age != 4*time.Hour {
 		t.Errorf("4h old, max 12h: %v %v", fresh, age)
 	}
-	if fresh, _ := DBFresh(meta, now, 3*time.Hour); fresh {
+	if fresh, _ := st.DBFresh(now, 3*time.Hour); fresh {
 		t.Error("4h old, max 3h: fresh")
 	}
-	for _, m := range []string{"", "not json", `{"Version":2}`} {
-		if fresh, _ := DBFresh(m, now, time.Hour); fresh {
+	if !st.ChecksFresh(now, 12*time.Hour) || st.ChecksFresh(now, 2*time.Hour) {
+		t.Error("checks freshness")
+	}
+	for _, m := range []string{"", "not json", `{"db":{"Version":2},"checks":null}`, `{"db":null,"checks":null}`} {
+		st := ParseCacheState(m)
+		if fresh, _ := st.DBFresh(now, time.Hour); fresh || st.ChecksFresh(now, time.Hour) {
 			t.Errorf("%q: fresh", m)
 		}
+		if st.ScanKey() != "db=none" {
+			t.Errorf("%q: key %q", m, st.ScanKey())
+		}
+	}
+	// Issue 12.19: the scan is keyed on what the DB holds (UpdatedAt) and the
+	// checks' digest, not on when they were downloaded.
+	redownloaded := ParseCacheState(`{"db":` + strings.Replace(db, "08:00", "10:00", 1) + `,"checks":` + checks + `}`)
+	if redownloaded.ScanKey() != st.ScanKey() {
+		t.Errorf("same DB content, new download: key %q vs %q", redownloaded.ScanKey(), st.ScanKey())
+	}
+	newDB := ParseCacheState(`{"db":` + strings.Replace(db, "06:00", "07:00", 1) + `,"checks":` + checks + `}`)
+	newChecks := ParseCacheState(`{"db":` + db + `,"checks":` + strings.Replace(checks, "aaa", "bbb", 1) + `}`)
+	if newDB.ScanKey() == st.ScanKey() || newChecks.ScanKey() == st.ScanKey() {
+		t.Errorf("a new DB or checks bundle must change the scan key: %q %q %q", st.ScanKey(), newDB.ScanKey(), newChecks.ScanKey())
 	}
 }
 
