@@ -24,7 +24,9 @@ func noEngineEnv(t *testing.T) {
 	t.Setenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST", "")
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
 	// .ci/run sets CI=true; tests that want the CI rules set it themselves.
-	t.Setenv("CI", "")
+	for _, k := range ciVariables {
+		t.Setenv(k, "")
+	}
 }
 
 func TestNoEngineFailsFastWithOneLine(t *testing.T) {

@@ -37,11 +37,18 @@ func (o *options) bind(root *cobra.Command) {
 	f.BoolVar(&o.local, "local", false, "in CI (CI is set), still use the embedded registry and out/gitops.git when CI_IMAGE or GITOPS_REPO is empty")
 }
 
-// inCI reports whether the CI variable says this is a CI run (GitHub
-// Actions, GitLab, Jenkins with the usual setup, and most others set it).
+// ciVariables say "this is a CI run": CI (GitHub Actions, GitLab, most
+// others), and what Jenkins and a few others set instead.
+var ciVariables = []string{"CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILDKITE", "TF_BUILD"}
+
+// inCI reports whether this is a CI run.
 func inCI() bool {
-	v := strings.ToLower(os.Getenv("CI"))
-	return v != "" && v != "false" && v != "0"
+	for _, k := range ciVariables {
+		if v := strings.ToLower(os.Getenv(k)); v != "" && v != "false" && v != "0" {
+			return true
+		}
+	}
+	return false
 }
 
 // requireInCI refuses an empty target in CI: there, an empty GITOPS_REPO or
