@@ -81,13 +81,13 @@ func BenchmarkDeployBigRepo(b *testing.B) {
 		d := &Deployer{Remote: r}
 		// Make app0001/development's last deploy recent.
 		n++
-		if _, err := d.Deploy(ctx, Request{App: "app0001", Env: "development", Image: Image{Repo: "ghcr.io/acme/app0001", Digest: fmt.Sprintf("sha256:%064x", n)}, SourceCommit: benchSource}); err != nil {
+		if _, err := d.Deploy(ctx, Request{App: "app0001", Env: "development", Image: Image{Repo: "ghcr.io/acme/app0001", Digest: fmt.Sprintf("sha256:%064x", n)}, SourceCommit: benchSource, AllowUnknownSource: true}); err != nil {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			n++
-			if _, err := d.Deploy(ctx, Request{App: "app0001", Env: "development", Image: Image{Repo: "ghcr.io/acme/app0001", Digest: fmt.Sprintf("sha256:%064x", n)}, SourceCommit: benchSource}); err != nil {
+			if _, err := d.Deploy(ctx, Request{App: "app0001", Env: "development", Image: Image{Repo: "ghcr.io/acme/app0001", Digest: fmt.Sprintf("sha256:%064x", n)}, SourceCommit: benchSource, AllowUnknownSource: true}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -97,7 +97,7 @@ func BenchmarkDeployBigRepo(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			n++
 			app := fmt.Sprintf("app%04d", 100+i%300)
-			if _, err := d.Deploy(ctx, Request{App: app, Env: "production", Image: Image{Repo: "ghcr.io/acme/" + app, Digest: fmt.Sprintf("sha256:%064x", n)}, SourceCommit: benchSource}); err != nil {
+			if _, err := d.Deploy(ctx, Request{App: app, Env: "production", Image: Image{Repo: "ghcr.io/acme/" + app, Digest: fmt.Sprintf("sha256:%064x", n)}, SourceCommit: benchSource, AllowUnknownSource: true}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -151,7 +151,7 @@ func BenchmarkConcurrentDeployers(b *testing.B) {
 				if j >= 16 {
 					app = "sample-app"
 				}
-				out, err := (&Deployer{Remote: r}).Deploy(context.Background(), Request{App: app, Env: "development", Image: digest(5000 + j), SourceCommit: benchSource})
+				out, err := (&Deployer{Remote: r}).Deploy(context.Background(), Request{App: app, Env: "development", Image: digest(5000 + j), SourceCommit: benchSource, AllowUnknownSource: true})
 				if err != nil {
 					failures.Add(1)
 					return
