@@ -47,6 +47,9 @@ type Deployer struct {
 	// environment's last deployment; when that is not deep enough the whole
 	// history is fetched.
 	HistoryDepth int
+	// Layout is where an app's environment lives, as a path template
+	// (default DefaultLayout); Request.Path overrides it for one deploy.
+	Layout string
 }
 
 // Request is one deployment.
@@ -98,6 +101,35 @@ func DefaultPath(app, env string) string {
 	return path.Join(app, "overlays", env, "kustomization.yaml")
 }
 
+// DefaultLayout is the GitOps layout as a path template: {app} and {env}
+// are replaced. Others: Flux's "apps/{env}/kustomization.yaml", a flat
+// "{app}/kustomization.yaml".
+const DefaultLayout = "{app}/overlays/{env}/kustomization.yaml"
+
+// LayoutPath expands a layout template for an app and environment.
+func LayoutPath(layout, app, env string) string {
+	if layout == "" {
+		layout = DefaultLayout
+	}
+	return path.Clean(strings.NewReplacer("{app}", app, "{env}", env).Replace(layout))
+}
+
+// ValidateLayout checks a layout template: a relative path inside the
+// repository that names {app} or {env}.
+func ValidateLayout(layout string) error {
+	if layout == "" {
+		return nil
+	}
+	p := path.Clean(strings.NewReplacer("{app}", "a", "{env}", "e").Replace(layout))
+	if path.IsAbs(layout) || strings.HasPrefix(p, "..") {
+		return fmt.Errorf("layout %q: want a path inside the GitOps repository", layout)
+	}
+	if strings.Contains(strings.NewReplacer("{app}", "", "{env}", "").Replace(layout), "{") {
+		return fmt.Errorf("layout %q: only {app} and {env} are replaced", layout)
+	}
+	return nil
+}
+
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
 
 // Validate checks a request before anything is cloned.
@@ -147,13 +179,44 @@ func (d *Deployer) defaults() {
 // again, with jittered exponential backoff, until RetryTimeout. Nothing
 // reaches the remote unless the whole commit does.
 func (d *Deployer) Deploy(ctx context.Context, req Request) (*Outcome, error) {
-	d.defaults()
-	if err := req.Validate(); err != nil {
+	outs, err := d.DeployAll(ctx, []Request{req})
+	if err != nil {
 		return nil, err
 	}
+	return outs[0], nil
+}
+
+// DeployAll deploys several apps atomically: one commit per request (so
+// history and the guard read them as usual), chained on the branch head, and
+// one push with one compare-and-swap from that head to the last commit.
+// They land together or not at all. Requests must name distinct app and
+// environment pairs and go to the remote's branch (no PushBranch).
+func (d *Deployer) DeployAll(ctx context.Context, reqs []Request) ([]*Outcome, error) {
+	d.defaults()
+	if len(reqs) == 0 {
+		return nil, errors.New("deploy: nothing to deploy")
+	}
+	seen := map[string]bool{}
+	for i := range reqs {
+		if err := reqs[i].Validate(); err != nil {
+			return nil, err
+		}
+		key := reqs[i].App + "/" + reqs[i].Env
+		if seen[key] {
+			return nil, fmt.Errorf("deploy: %s appears twice in one atomic deploy", key)
+		}
+		seen[key] = true
+		if len(reqs) > 1 && reqs[i].PushBranch != "" {
+			return nil, errors.New("deploy: an atomic multi-app deploy goes to the branch itself, not a promotion branch")
+		}
+	}
 	branch := d.Remote.Branch
-	if req.PushBranch != "" {
-		branch = req.PushBranch
+	if reqs[0].PushBranch != "" {
+		branch = reqs[0].PushBranch
+	}
+	what := reqs[0].App + " to " + reqs[0].Env
+	if len(reqs) > 1 {
+		what = fmt.Sprintf("%d apps", len(reqs))
 	}
 	deadline := time.Now().Add(d.RetryTimeout)
 	var snap *snapshot
@@ -161,7 +224,7 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (*Outcome, error) {
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("deploy %s to %s in %s: %w: %d attempts in %s (--retry-timeout), last: %w", req.App, req.Env, d.Remote, ErrConflict, attempt-1, d.RetryTimeout, lastErr)
+				return nil, fmt.Errorf("deploy %s in %s: %w: %d attempts in %s (--retry-timeout), last: %w", what, d.Remote, ErrConflict, attempt-1, d.RetryTimeout, lastErr)
 			}
 			if err := sleep(ctx, d.backoff(attempt)); err != nil {
 				return nil, err
@@ -176,17 +239,71 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (*Outcome, error) {
 		if err != nil {
 			return nil, err
 		}
-		out, err := d.attempt(ctx, req, &snap, branch)
+		outs, err := d.attemptAll(ctx, reqs, &snap, branch)
 		if err == nil {
-			out.Attempts = attempt
-			return out, nil
+			for _, o := range outs {
+				o.Attempts = attempt
+			}
+			return outs, nil
 		}
 		if !isConflict(err) {
 			return nil, err
 		}
 		lastErr = err
-		fmt.Fprintf(d.Log, "deploy %s/%s: attempt %d lost a race (%v); retrying on the new head\n", req.App, req.Env, attempt, firstLine(err.Error()))
+		fmt.Fprintf(d.Log, "deploy %s: attempt %d lost a race (%v); retrying on the new head\n", what, attempt, firstLine(err.Error()))
 	}
+}
+
+// attemptAll applies every request on the snapshot, chaining the commits,
+// and pushes once.
+func (d *Deployer) attemptAll(ctx context.Context, reqs []Request, snapp **snapshot, branch string) ([]*Outcome, error) {
+	// Read every environment's record first: reading may deepen the clone
+	// (a new snapshot), which must happen before commits are chained on it.
+	prevs := make([]*Record, len(reqs))
+	for i, req := range reqs {
+		prev, err := d.lastRecord(ctx, snapp, req.App, req.Env)
+		if err != nil {
+			return nil, err
+		}
+		prevs[i] = prev
+	}
+	if err := (*snapp).reset(); err != nil {
+		return nil, err
+	}
+	outs := make([]*Outcome, len(reqs))
+	var objs []plumbing.Hash
+	var last plumbing.Hash
+	for i, req := range reqs {
+		out, written, err := d.apply(ctx, req, *snapp, prevs[i], branch)
+		if err != nil {
+			if len(reqs) > 1 && !isConflict(err) {
+				return nil, fmt.Errorf("%s/%s: %w (nothing was pushed for any app)", req.App, req.Env, err)
+			}
+			return nil, err
+		}
+		outs[i] = out
+		if len(written) > 0 {
+			objs = append(objs, written...)
+			last = plumbing.NewHash(out.Commit)
+		}
+	}
+	if last.IsZero() {
+		return outs, nil
+	}
+	snap := *snapp
+	// The branch moves only from the head we edited (compare-and-swap);
+	// a promotion branch is created only where none exists.
+	old := snap.head.Hash
+	if reqs[0].PushBranch != "" {
+		old = plumbing.ZeroHash
+	}
+	if err := snap.push(ctx, objs, branch, old, last); err != nil {
+		for _, o := range outs {
+			o.Commit = ""
+		}
+		return nil, err
+	}
+	return outs, nil
 }
 
 func (d *Deployer) backoff(attempt int) time.Duration {
@@ -232,69 +349,55 @@ func classifyPush(err error) error {
 	return err
 }
 
-func (d *Deployer) attempt(ctx context.Context, req Request, snapp **snapshot, branch string) (*Outcome, error) {
-	snap := *snapp
-	file, data, err := snap.resolveFile(req)
+// apply makes one request's commit on the snapshot's working state and
+// returns the objects it wrote (none when nothing changes).
+func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, prev *Record, branch string) (*Outcome, []plumbing.Hash, error) {
+	file, data, err := snap.resolveFile(req, d.Layout)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	edited, ch, err := Edit(file, data, req.App, req.Image)
 	if errors.Is(err, ErrNoMatch) && isKustomizationFile(file) {
 		edited, ch, err = snap.addImageEntry(file, data, req)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	prev, err := d.lastRecord(ctx, snapp, req.App, req.Env)
-	if err != nil {
-		return nil, err
-	}
-	snap = *snapp
 	out := &Outcome{Change: ch, Previous: prev, Branch: branch}
 	rollback, err := d.guard(ctx, req, prev)
 	if errors.Is(err, ErrRollback) && req.SupersededOK {
 		fmt.Fprintf(d.Log, "%s/%s: superseded: it already runs source commit %s, newer than %s (--superseded-ok); nothing to deploy\n", req.App, req.Env, version.Short(prev.SourceCommit), version.Short(req.SourceCommit))
 		out.Superseded, out.Unchanged = true, true
-		return out, nil
+		return out, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if req.PushBranch != "" {
 		if h, ok, err := snap.remoteBranch(ctx, req.PushBranch); err != nil {
-			return nil, err
+			return nil, nil, err
 		} else if ok {
 			out.BranchExists, out.Unchanged, out.Commit = true, true, h.String()
-			return out, nil
+			return out, nil, nil
 		}
 	}
 	if !ch.Changed {
 		out.Unchanged = true
-		return out, nil
+		return out, nil, nil
 	}
 	tree, objs, err := snap.writeFile(file, edited)
 	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", file, err)
+		return nil, nil, fmt.Errorf("write %s: %w", file, err)
 	}
 	sig := object.Signature{Name: d.AuthorName, Email: d.AuthorEmail, When: d.Now()}
 	msg := message(messageFields{App: req.App, Env: req.Env, Image: req.Image, SourceCommit: req.SourceCommit,
 		PipelineRun: req.PipelineRun, Dirty: req.SourceDirty, Rollback: rollback})
 	hash, err := snap.commit(tree, msg, sig, d.Signer)
 	if err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
-	}
-	objs = append(objs, hash)
-	// The main branch moves only from the head we edited (compare-and-swap);
-	// a promotion branch is created only where none exists.
-	old := snap.head.Hash
-	if req.PushBranch != "" {
-		old = plumbing.ZeroHash
-	}
-	if err := snap.push(ctx, objs, branch, old, hash); err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("commit: %w", err)
 	}
 	out.Commit = hash.String()
-	return out, nil
+	return out, append(objs, hash), nil
 }
 
 // missing explains a missing file: which apps or environments exist.

@@ -31,8 +31,9 @@ import (
 // number of files or commits in the repository.
 type snapshot struct {
 	repo   *git.Repository
-	head   *object.Commit
-	tree   *object.Tree
+	head   *object.Commit // the branch head fetched: the compare-and-swap's old value
+	tree   *object.Tree   // the working tree: head's, then each chained commit's
+	tip    plumbing.Hash  // the last chained commit (zero: none yet); the next commit's parent
 	depth  int
 	remote *Remote
 }
@@ -162,11 +163,17 @@ func replaceEntry(st storer.EncodedObjectStorer, t *object.Tree, parts []string,
 	return h, nil
 }
 
-// commit writes a commit of tree on top of the head, signed when a signer is set.
+// commit writes a commit of tree on top of the head (or of the last chained
+// commit), signed when a signer is set, and makes it the working state: the
+// next commit of a multi-app deploy goes on top of it.
 func (s *snapshot) commit(tree plumbing.Hash, msg string, sig object.Signature, signer Signer) (plumbing.Hash, error) {
+	parent := s.head.Hash
+	if !s.tip.IsZero() {
+		parent = s.tip
+	}
 	c := &object.Commit{
 		Author: sig, Committer: sig, Message: msg, TreeHash: tree,
-		ParentHashes: []plumbing.Hash{s.head.Hash},
+		ParentHashes: []plumbing.Hash{parent},
 	}
 	if signer != nil {
 		unsigned := &plumbing.MemoryObject{}
@@ -187,7 +194,26 @@ func (s *snapshot) commit(tree plumbing.Hash, msg string, sig object.Signature, 
 	if err := c.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return s.repo.Storer.SetEncodedObject(obj)
+	h, err := s.repo.Storer.SetEncodedObject(obj)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	t, err := s.repo.TreeObject(tree)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	s.tree, s.tip = t, h
+	return h, nil
+}
+
+// reset drops chained commits: the working state is the head again.
+func (s *snapshot) reset() error {
+	t, err := s.head.Tree()
+	if err != nil {
+		return err
+	}
+	s.tree, s.tip = t, plumbing.ZeroHash
+	return nil
 }
 
 // push sends exactly objs and moves branch from old to newHash in one
@@ -341,7 +367,7 @@ func (s *snapshot) refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", r, err)
 	}
-	s.head, s.tree = head, tree
+	s.head, s.tree, s.tip = head, tree, plumbing.ZeroHash
 	return nil
 }
 
@@ -358,15 +384,28 @@ func isKustomizationFile(p string) bool {
 	return false
 }
 
-// resolveFile finds the file a request edits: req.Path, or the environment's
-// overlay under any of kustomize's file names.
-func (s *snapshot) resolveFile(req Request) (string, []byte, error) {
+// resolveFile finds the file a request edits: req.Path, the layout's file
+// for the app and environment, or by default the environment's overlay; a
+// kustomization under any of kustomize's file names.
+func (s *snapshot) resolveFile(req Request, layout string) (string, []byte, error) {
 	if req.Path != "" {
 		file := path.Clean(req.Path)
 		if data, ok := s.readFile(file); ok {
 			return file, data, nil
 		}
 		return "", nil, fmt.Errorf("%s in %s: file not found (--path)", file, s.remote)
+	}
+	if layout != "" && layout != DefaultLayout {
+		file := LayoutPath(layout, req.App, req.Env)
+		if data, ok := s.readFile(file); ok {
+			return file, data, nil
+		}
+		if isKustomizationFile(file) {
+			if f, data, ok := s.kustomizationIn(path.Dir(file)); ok {
+				return f, data, nil
+			}
+		}
+		return "", nil, fmt.Errorf("%s in %s: file not found (layout %s, app %q, environment %q)", file, s.remote, layout, req.App, req.Env)
 	}
 	dir := path.Dir(DefaultPath(req.App, req.Env))
 	if file, data, ok := s.kustomizationIn(dir); ok {

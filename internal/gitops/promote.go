@@ -44,7 +44,7 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 		return nil, err
 	}
 	src := Request{App: p.App, Env: p.From}
-	file, data, err := snap.resolveFile(src)
+	file, data, err := snap.resolveFile(src, d.Layout)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-billy/v5/memfs"
@@ -23,6 +24,19 @@ import (
 // from deployDir (an app's kustomize base and overlays). It returns whether
 // it created the repository; an existing one is left alone.
 func EnsureLocal(dir, deployDir, app, branch string, now time.Time) (bool, error) {
+	return EnsureLocalApps(dir, []SeedApp{{Name: app, DeployDir: deployDir}}, branch, now)
+}
+
+// SeedApp is one app of the embedded GitOps repository: its name and the
+// directory holding its kustomize base/ and overlays/.
+type SeedApp struct {
+	Name      string
+	DeployDir string
+}
+
+// EnsureLocalApps is EnsureLocal for several apps (a monorepo): each app's
+// base/ and overlays/ go under APP/ in one seed commit.
+func EnsureLocalApps(dir string, apps []SeedApp, branch string, now time.Time) (bool, error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return false, err
 	}
@@ -33,9 +47,9 @@ func EnsureLocal(dir, deployDir, app, branch string, now time.Time) (bool, error
 		}
 		return false, fmt.Errorf("create %s: %w", dir, err)
 	}
-	if err := seed(dir, deployDir, app, branch, now); err != nil {
+	if err := seed(dir, apps, branch, now); err != nil {
 		os.RemoveAll(dir)
-		return false, fmt.Errorf("seed %s from %s: %w", dir, deployDir, err)
+		return false, fmt.Errorf("seed %s: %w", dir, err)
 	}
 	return true, nil
 }
@@ -55,7 +69,7 @@ func waitForBranch(dir, branch string) error {
 	}
 }
 
-func seed(dir, deployDir, app, branch string, now time.Time) error {
+func seed(dir string, apps []SeedApp, branch string, now time.Time) error {
 	bare, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
 		Bare:        true,
 		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName(branch)},
@@ -69,29 +83,34 @@ func seed(dir, deployDir, app, branch string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	copied := 0
-	for _, sub := range []string{"base", "overlays"} {
-		root := filepath.Join(deployDir, sub)
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			rel, _ := filepath.Rel(deployDir, p)
-			data, err := os.ReadFile(p)
+	var names []string
+	for _, a := range apps {
+		copied := 0
+		for _, sub := range []string{"base", "overlays"} {
+			root := filepath.Join(a.DeployDir, sub)
+			err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				rel, _ := filepath.Rel(a.DeployDir, p)
+				data, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				copied++
+				return util.WriteFile(wfs, path.Join(a.Name, filepath.ToSlash(rel)), data, 0o644)
+			})
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", a.Name, err)
 			}
-			copied++
-			return util.WriteFile(wfs, path.Join(app, filepath.ToSlash(rel)), data, 0o644)
-		})
-		if err != nil {
-			return err
 		}
+		if copied == 0 {
+			return fmt.Errorf("no base/ or overlays/ files in %s", a.DeployDir)
+		}
+		names = append(names, a.Name)
 	}
-	if copied == 0 {
-		return fmt.Errorf("no base/ or overlays/ files in %s", deployDir)
-	}
-	readme := fmt.Sprintf("# GitOps repository (local)\n\nCreated by Slipway from %s. Argo CD reads %s/overlays/<env>;\n`go run ./ci deploy` commits image digests here and `go run ./ci history` reads them back.\n", filepath.Base(deployDir), app)
+	app := strings.Join(names, ", ")
+	readme := fmt.Sprintf("# GitOps repository (local)\n\nCreated by Slipway. Argo CD reads APP/overlays/<env> for %s;\n`go run ./ci deploy` commits image digests here and `go run ./ci history` reads them back.\n", app)
 	if err := util.WriteFile(wfs, "README.md", []byte(readme), 0o644); err != nil {
 		return err
 	}
