@@ -38,9 +38,14 @@ type Config struct {
 	Source  string // host directory of the app (its own Go module)
 	Binary  string // binary name, and the image entrypoint /app/<Binary>
 	Package string // main package inside Source, e.g. "."
-	Images  *imagelock.Lock
-	Version version.Info
-	GoEnv   map[string]string // values of GoEnvPassthrough present on the host
+	Port    int    // exposed port (default 8080)
+	Base    string // image-lock name of the base image (default "distroless")
+	// LintArgs and TestArgs are extra arguments of golangci-lint run and go test.
+	LintArgs []string
+	TestArgs []string
+	Images   *imagelock.Lock
+	Version  version.Info
+	GoEnv    map[string]string // values of GoEnvPassthrough present on the host
 	// CacheNamespace, when set, gives every cache volume a separate name and
 	// every Go exec a separate cache key: a cold build on a warm engine (the
 	// reproducibility check builds twice, the second time in a fresh namespace).
@@ -122,7 +127,8 @@ func (s *Stages) Lint() *dagger.Container {
 	ctr := s.withGo(s.c.Container().From(s.cfg.Images.MustGet("golangci-lint").Ref())).
 		WithMountedCache(lintCachePath, s.volume(CacheLint)).
 		WithEnvVariable("GOLANGCI_LINT_CACHE", lintCachePath)
-	return ctr.WithExec([]string{"golangci-lint", "run", "--config", ".golangci.yml", "--timeout", "5m", "./..."})
+	args := append([]string{"golangci-lint", "run", "--config", ".golangci.yml", "--timeout", "5m"}, s.cfg.LintArgs...)
+	return ctr.WithExec(append(args, "./..."))
 }
 
 // CoveragePath is where Test leaves the coverage profile inside its container.
@@ -132,7 +138,7 @@ const CoveragePath = "/tmp/coverage.out"
 func (s *Stages) Test() *dagger.Container {
 	return s.GoBase().
 		WithEnvVariable("CGO_ENABLED", "1").
-		WithExec([]string{"go", "test", "-race", "-covermode=atomic", "-coverprofile=" + CoveragePath, "./..."})
+		WithExec(append(append([]string{"go", "test", "-race", "-covermode=atomic", "-coverprofile=" + CoveragePath}, s.cfg.TestArgs...), "./..."))
 }
 
 // Binary is the static, stamped, reproducible binary.
@@ -155,12 +161,19 @@ func (s *Stages) Binary() *dagger.File {
 // Image is the final image: distroless static, nonroot, OCI labels.
 func (s *Stages) Image() *dagger.Container {
 	entry := "/app/" + s.cfg.Binary
-	ctr := s.c.Container().From(s.cfg.Images.MustGet("distroless").Ref()).
+	base, port := s.cfg.Base, s.cfg.Port
+	if base == "" {
+		base = "distroless"
+	}
+	if port == 0 {
+		port = 8080
+	}
+	ctr := s.c.Container().From(s.cfg.Images.MustGet(base).Ref()).
 		WithFile(entry, s.Binary(), dagger.ContainerWithFileOpts{Permissions: 0o555, Owner: "0:0"}).
 		WithUser("65532:65532").
 		WithWorkdir("/").
 		WithEntrypoint([]string{entry}).
-		WithExposedPort(8080)
+		WithExposedPort(port)
 	labels := s.cfg.Version.Labels()
 	keys := make([]string, 0, len(labels))
 	for k := range labels {

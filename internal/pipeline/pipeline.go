@@ -199,7 +199,10 @@ type Events interface {
 type Runner struct {
 	Events    Events
 	KeepGoing bool // after a failure, still start stages that do not depend on it
-	Now       func() time.Time
+	// MaxParallel bounds how many stages run at once (0: no bound); a
+	// monorepo's apps share one engine this way.
+	MaxParallel int
+	Now         func() time.Time
 }
 
 // Run executes the graph: each stage starts as soon as all its needs passed,
@@ -220,6 +223,10 @@ func (r Runner) Run(ctx context.Context, g *Graph) []StageResult {
 	)
 	for _, s := range g.stages {
 		done[s.Name] = make(chan struct{})
+	}
+	var sem chan struct{}
+	if r.MaxParallel > 0 {
+		sem = make(chan struct{}, r.MaxParallel)
 	}
 	for _, s := range g.stages {
 		wg.Add(1)
@@ -254,6 +261,10 @@ func (r Runner) Run(ctx context.Context, g *Graph) []StageResult {
 					r.Events.StageFinished(res)
 				}
 				return
+			}
+			if sem != nil {
+				sem <- struct{}{}
+				defer func() { <-sem }()
 			}
 			if r.Events != nil {
 				r.Events.StageStarted(s.Name)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -239,5 +240,37 @@ func TestSummaryToStepSummary(t *testing.T) {
 	WriteTable(&tbl, rs)
 	if !strings.Contains(tbl.String(), "lint     passed          2s") {
 		t.Errorf("table:\n%s", tbl.String())
+	}
+}
+
+// Split runs sharing out/ at once (a Jenkins parallel block) each add their
+// stages: none overwrites the other's.
+func TestSaveMergedConcurrentSplitRuns(t *testing.T) {
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			mine := &Result{Version: 1, Stages: map[string]StageResult{}}
+			if _, err := SaveMerged(dir, mine, []StageResult{{Name: fmt.Sprintf("stage%02d", i), Status: Passed}}, time.Now()); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	res, err := LoadResult(dir)
+	if err != nil || len(res.Stages) != 16 {
+		t.Fatalf("%d stages recorded, want 16 (%v)", len(res.Stages), err)
+	}
+	// A stage that ran replaces its record; others keep theirs.
+	mine := &Result{Version: 1, Stages: map[string]StageResult{}, Gate: &GateResult{Digest: "sha256:a", Verdict: GatePassed}}
+	if _, err := SaveMerged(dir, mine, []StageResult{{Name: "scan", Status: Passed}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	other := &Result{Version: 1, Stages: map[string]StageResult{}} // a lint run knows no gate
+	merged, err := SaveMerged(dir, other, []StageResult{{Name: "lint", Status: Passed}}, time.Now())
+	if err != nil || merged.Gate == nil || merged.Gate.Digest != "sha256:a" {
+		t.Fatalf("a lint run dropped the scan verdict: %+v %v", merged.Gate, err)
 	}
 }

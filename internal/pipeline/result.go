@@ -251,3 +251,60 @@ func (e LineEvents) StageFinished(res StageResult) {
 func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }
+
+// Owners of the Result fields: a stage that ran replaces its fields, whatever
+// its outcome; fields of stages that did not run are kept from the file.
+const (
+	ownerBuild  = "build"
+	ownerPush   = "push"
+	ownerScan   = "scan"
+	ownerDeploy = "deploy"
+)
+
+// SaveMerged writes mine into outDir's result.json under an exclusive file
+// lock, re-reading the file first: split runs that share out/ at the same
+// time (a Jenkins parallel block running lint and test as two processes)
+// each add their stages instead of overwriting each other's. ran lists the
+// stages this run executed (their base names: build, push, scan, deploy own
+// the image, gate and deploy records). It returns the merged result.
+func SaveMerged(outDir string, mine *Result, results []StageResult, now time.Time) (*Result, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lockFile(filepath.Join(outDir, ".result.lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	cur, err := LoadResult(outDir)
+	if err != nil {
+		return nil, err
+	}
+	ran := map[string]bool{}
+	for _, s := range results {
+		ran[s.Name] = true
+	}
+	if ran[ownerBuild] {
+		cur.Image = mine.Image
+	}
+	if ran[ownerPush] {
+		cur.Image.Ref, cur.Image.Tags = mine.Image.Ref, mine.Image.Tags
+		if cur.Image.Tarball == "" {
+			cur.Image.Tarball = mine.Image.Tarball
+		}
+	}
+	if ran[ownerScan] || (ran[ownerPush] && mine.Gate != nil && mine.Gate.SkippedBy != "") {
+		cur.Gate = mine.Gate
+	}
+	if ran[ownerDeploy] {
+		cur.Deploy = mine.Deploy
+	}
+	if len(mine.Source) > 0 {
+		cur.Source = mine.Source
+	}
+	cur.Merge(results, now)
+	if err := cur.Save(outDir); err != nil {
+		return nil, err
+	}
+	return cur, nil
+}

@@ -151,7 +151,7 @@ func ParseCacheState(s string) CacheState {
 	return c
 }
 
-// DBFresh: the cached DB was downloaded less than maxAge ago (and its age).
+// DBFresh reports whether the cached DB was downloaded less than maxAge ago, and its age.
 func (c CacheState) DBFresh(now time.Time, maxAge time.Duration) (bool, time.Duration) {
 	if c.DB == nil {
 		return false, 0
@@ -160,7 +160,7 @@ func (c CacheState) DBFresh(now time.Time, maxAge time.Duration) (bool, time.Dur
 	return age >= 0 && age < maxAge, age
 }
 
-// ChecksFresh: the cached checks bundle was downloaded less than maxAge ago.
+// ChecksFresh reports whether the cached checks bundle was downloaded less than maxAge ago.
 func (c CacheState) ChecksFresh(now time.Time, maxAge time.Duration) bool {
 	if c.Checks == nil {
 		return false

@@ -1,0 +1,231 @@
+// Package cli is Slipway's command line: the pipeline commands a ci/ program
+// gets from slipway.Main, and the commands the slipway binary offers without
+// any Go configuration. It turns a Project into cobra commands with the
+// contract's flags, environment and exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Main runs the command line for p with the process's arguments and exits
+// with the contract's code; Ctrl-C and SIGTERM cancel the run (exit 130).
+func Main(p Project) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Execute(ctx, p, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Execute runs the CLI and maps errors to the contract's exit codes:
+// 0 success, 1 a stage, gate or refusal, 2 usage or configuration, 130
+// interrupted.
+func Execute(ctx context.Context, p Project, args []string, stdout, stderr io.Writer) int {
+	p = p.withDefaults()
+	if err := p.Validate(); err != nil {
+		fmt.Fprintln(stderr, "error: configuration:", err)
+		return 2
+	}
+	root := newRootCmd(p, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	if ctx.Err() != nil {
+		// Interrupted (Ctrl-C, SIGTERM): the shell convention 128+SIGINT.
+		fmt.Fprintln(stderr, "error: interrupted:", firstLineOf(err.Error()))
+		return 130
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "error:", ee.err)
+		}
+		return ee.code
+	}
+	// Everything cobra itself rejects (unknown flag or command, bad args) is usage.
+	fmt.Fprintln(stderr, "error:", err)
+	return 2
+}
+
+func firstLineOf(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// exitError carries an exit code up to execute.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErr is exit 2: the user can fix the command line or configuration.
+func usageErr(format string, a ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, a...)}
+}
+
+// failErr is exit 1: a stage, gate or refusal.
+func failErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return &exitError{code: 1, err: err}
+}
+
+func newRootCmd(p Project, stdout, stderr io.Writer) *cobra.Command {
+	o := &options{stdout: stdout, stderr: stderr, proj: p}
+	if p.BinaryOnly {
+		return newBinaryCmd(o)
+	}
+	rf := &runFlags{}
+	root := &cobra.Command{
+		Use:   p.Name,
+		Short: "Slipway: lint, test, build, scan, push by digest and deploy through GitOps",
+		Long: `Slipway runs this repository's pipeline as Go code.
+
+With no command it runs lint and test (concurrently), build and scan in
+containers on a Dagger engine; --publish adds push (by digest) and deploy
+(a commit to the GitOps repository that Argo CD pulls). CI never needs
+cluster credentials.
+
+Exit codes: 0 success (including "unchanged"), 1 a stage, gate or refusal
+failed, 2 usage or configuration error, 130 interrupted. Note: "go run" turns
+every non-zero exit into 1; scripts that branch on the code run the built
+binary (go build -o slipway-ci ./ci).`,
+		Example: `  go run ./ci                       # lint, test, build, scan
+  go run ./ci --publish             # ... then push and deploy to development
+  go run ./ci plan                  # what would run, without an engine
+  go run ./ci history --env staging # what was deployed, when`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPipeline(cmd.Context(), o, rf)
+		},
+	}
+	o.bind(root)
+	bindRunFlags(root, rf, p)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageErr("%v (see --help)", err)
+	})
+	root.AddCommand(
+		newRunCmd(o),
+		newStageCmd(o, "lint"), newStageCmd(o, "test"), newStageCmd(o, "build"),
+		newScanCmd(o),
+		newPlanCmd(o),
+		newPushCmd(o),
+		newPinCmd(o),
+		newDeployCmd(o),
+		newPromoteCmd(o),
+		newHistoryCmd(o),
+		newStatusCmd(o),
+		newGenerateCmd(o),
+		newVersionCmd(o),
+	)
+	return root
+}
+
+// newBinaryCmd is cmd/slipway: every command that needs no Go
+// configuration, with the same flags, output and exit codes.
+func newBinaryCmd(o *options) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "slipway",
+		Short: "Slipway without Go: push by digest, pin, deploy, promote, history, status, scan --report, plan",
+		Long: `The slipway binary runs Slipway's commands that need no Go configuration, for
+Jenkins, GitLab or shell pipelines: push an image tarball by digest, pin an
+image lock, deploy or promote a digest through a GitOps repository, read its
+history and status, gate a Trivy report, and plan a one-app pipeline given by
+flags (--source). The container stages run from a ci/ program that calls
+slipway.Main.
+
+Exit codes: 0 success, 1 a gate or refusal, 2 usage or configuration, 130
+interrupted.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cmd.Help()
+		},
+	}
+	o.bind(root)
+	root.SetOut(o.stdout)
+	root.SetErr(o.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageErr("%v (see --help)", err)
+	})
+	root.AddCommand(
+		newScanCmd(o),
+		newPlanCmd(o),
+		newPushCmd(o),
+		newPinCmd(o),
+		newDeployCmd(o),
+		newPromoteCmd(o),
+		newHistoryCmd(o),
+		newStatusCmd(o),
+		newVersionCmd(o),
+	)
+	return root
+}
+
+func newVersionCmd(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print Slipway's version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			v := o.proj.Version
+			if v == "" {
+				v = moduleVersion()
+			}
+			fmt.Fprintln(o.stdout, "slipway", v)
+			return nil
+		},
+	}
+}
+
+// moduleVersion is Slipway's module version from the build info ("(devel)"
+// inside this repository).
+func moduleVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if bi.Main.Path == "github.com/slipway-ci/slipway" {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == "github.com/slipway-ci/slipway" {
+			if d.Replace != nil {
+				return d.Version + " (replaced by " + d.Replace.Path + ")"
+			}
+			return d.Version
+		}
+	}
+	return "unknown"
+}

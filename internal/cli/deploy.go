@@ -1,0 +1,280 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/version"
+)
+
+// deployFlags guard a deploy.
+type deployFlags struct {
+	allowRollback      bool
+	allowUnknownSource bool
+	supersededOK       bool
+	retryTimeout       time.Duration
+}
+
+func bindDeployGuardFlags(f *pflag.FlagSet, df *deployFlags) {
+	f.BoolVar(&df.allowRollback, "allow-rollback", false, "deploy even when the source commit is older than the one the environment runs")
+	f.BoolVar(&df.allowUnknownSource, "allow-unknown-source", false, "deploy even when the source repository cannot tell how the source commit relates to the deployed one")
+	f.BoolVar(&df.supersededOK, "superseded-ok", false, "when a newer build already runs in the environment, end as \"superseded\" (exit 0) instead of refusing a rollback")
+	f.DurationVar(&df.retryTimeout, "retry-timeout", 5*time.Minute, "keep retrying a deploy that loses races to concurrent pushes for this long")
+}
+
+// deployer opens the configured GitOps repository for a write:
+// --gitops-repo/GITOPS_REPO, or the local out/gitops.git, created and seeded
+// from the app's deploy/ on first use (refused in CI without --local).
+func (o *options) deployer() (*gitops.Deployer, error) {
+	return o.openGitOps(true)
+}
+
+// reader opens the GitOps repository for reading: it never creates the local one.
+func (o *options) reader() (*gitops.Deployer, error) {
+	return o.openGitOps(false)
+}
+
+func (o *options) openGitOps(create bool) (*gitops.Deployer, error) {
+	repo := o.GitOpsRepo()
+	if repo == "" {
+		if err := o.requireInCI("GitOps repository out/gitops.git", "--gitops-repo", "GITOPS_REPO"); err != nil {
+			return nil, err
+		}
+		repo = o.outPath("gitops.git")
+		if !create {
+			if _, err := os.Stat(repo); err != nil {
+				return nil, usageErr("no GitOps repository: %s does not exist yet (nothing was deployed locally); set --gitops-repo or GITOPS_REPO", repo)
+			}
+		} else {
+			seeds := o.seedApps()
+			if len(seeds) == 0 {
+				return nil, usageErr("no GitOps repository: set --gitops-repo or GITOPS_REPO")
+			}
+			created, err := gitops.EnsureLocalApps(repo, seeds, o.GitOpsBranch(), time.Now())
+			if err != nil {
+				return nil, usageErr("local GitOps repository: %v", err)
+			}
+			if created {
+				var from []string
+				for _, a := range seeds {
+					from = append(from, a.DeployDir)
+				}
+				o.logf("created the local GitOps repository %s from %s (set --gitops-repo or GITOPS_REPO to use your own)", repo, strings.Join(from, ", "))
+			}
+		}
+	}
+	remote, err := gitops.NewRemote(repo, o.GitOpsBranch(), os.Getenv)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	d := &gitops.Deployer{
+		Remote:      remote,
+		AuthorName:  os.Getenv("GITOPS_AUTHOR_NAME"),
+		AuthorEmail: os.Getenv("GITOPS_AUTHOR_EMAIL"),
+		Log:         o.stderr,
+		Layout:      o.proj.Layout,
+	}
+	switch {
+	case os.Getenv("GITOPS_GPG_KEY_FILE") != "":
+		d.Signer, err = gitops.LoadGPGSigner(os.Getenv("GITOPS_GPG_KEY_FILE"), os.Getenv("GITOPS_GPG_PASSPHRASE"))
+	case os.Getenv("GITOPS_SSH_SIGNING_KEY_FILE") != "":
+		d.Signer, err = gitops.LoadSSHSigner(os.Getenv("GITOPS_SSH_SIGNING_KEY_FILE"), os.Getenv("GITOPS_SSH_KEY_PASSPHRASE"))
+	}
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return d, nil
+}
+
+// sourceCommit is --source-commit, else HEAD of the source repository.
+func sourceCommit(flag, repo string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	info, err := version.Detect(repo)
+	if err != nil || info.Commit == "" {
+		return "", usageErr("no source commit: %s is not a git checkout with a commit; pass --source-commit SHA (the commit the image was built from)", repo)
+	}
+	return info.Commit, nil
+}
+
+// deployErr maps gitops errors to exit codes.
+func deployErr(err error) error {
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return err
+	case errors.Is(err, gitops.ErrNotDigest):
+		return usageErr("%v", err)
+	}
+	return failErr(err)
+}
+
+func newDeployCmd(o *options) *cobra.Command {
+	var (
+		app, env, image, commit, sourceRepo, path, imageName string
+		dirty                                                bool
+		df                                                   deployFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "deploy --app A --env E --image REPO@sha256:…",
+		Short: "Commit an image digest to the GitOps repository; the last stdout line is the commit SHA or \"unchanged\"",
+		Long: `Write REPO@sha256:… into A/overlays/E/kustomization.yaml (or --path: a
+kustomization, or a Deployment, StatefulSet, DaemonSet, Job, CronJob or Argo
+Rollout) of the GitOps repository and push one commit whose trailers record the
+deployment (Image, Source-Commit, App, Environment, Pipeline-Run).
+
+Concurrent pipelines never lose updates: a rejected push re-applies the edit to
+the new head and tries again. A source commit older than the one the
+environment runs is refused as a rollback unless --allow-rollback. A file that
+already holds the digest prints "unchanged" and commits nothing.`,
+		Example: `  go run ./ci deploy --app sample-app --env staging --image ghcr.io/acme/sample-app@sha256:…
+  GITOPS_REPO=https://github.com/acme/gitops.git GITOPS_TOKEN=… go run ./ci deploy --app sample-app --env development --image "$IMAGE"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if app == "" || env == "" || image == "" {
+				return usageErr("deploy: --app, --env and --image are all required")
+			}
+			img, err := gitops.ParseImage(image)
+			if err != nil {
+				return usageErr("deploy: %v", err)
+			}
+			sha, err := sourceCommit(commit, sourceRepo)
+			if err != nil {
+				return err
+			}
+			d, err := o.deployer()
+			if err != nil {
+				return err
+			}
+			d.RetryTimeout = df.retryTimeout
+			out, err := d.Deploy(cmd.Context(), gitops.Request{
+				App: app, Env: env, Image: img, SourceCommit: sha, SourceRepo: sourceRepo, SourceDirty: dirty,
+				Path: path, ImageName: imageName, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
+				SupersededOK: df.supersededOK, PipelineRun: gitops.PipelineRun(os.Getenv),
+			})
+			if err != nil {
+				return deployErr(err)
+			}
+			printDeploy(o, d, app, env, out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&app, "app", "", "application (directory in the GitOps repository)")
+	f.StringVar(&env, "env", "", "environment (overlay name)")
+	f.StringVar(&image, "image", "", "REPO@sha256:<64 hex>; tags are refused")
+	f.StringVar(&commit, "source-commit", "", "source commit the image was built from (default: HEAD of --source-repo)")
+	f.StringVar(&sourceRepo, "source-repo", ".", "source repository, to read HEAD and to refuse rollbacks")
+	f.StringVar(&path, "path", "", "file to edit instead of APP/overlays/ENV/kustomization.yaml")
+	f.StringVar(&imageName, "image-name", "", "image name the app's container uses in the resources, for a kustomization with no images: entry yet (default: the container named APP)")
+	f.BoolVar(&dirty, "source-dirty", false, "record that the image was built from a modified working tree (Source-Dirty: true)")
+	bindDeployGuardFlags(f, &df)
+	return cmd
+}
+
+func printDeploy(o *options, d *gitops.Deployer, app, env string, out *gitops.Outcome) {
+	switch {
+	case out.Superseded:
+		o.logf("%s/%s already runs source commit %s (%s), newer than this build: superseded, nothing committed", app, env, out.Previous.SourceCommit, out.Previous.Image)
+		fmt.Fprintln(o.stdout, "superseded")
+		return
+	case out.BranchExists:
+		o.logf("branch %s already exists at %s in %s: left as it is (delete it to promote again)", out.Branch, out.Commit, d.Remote)
+		fmt.Fprintln(o.stdout, "unchanged")
+		return
+	}
+	if out.Unchanged {
+		o.logf("%s/%s already runs %s in %s", app, env, out.Change.After, d.Remote)
+		fmt.Fprintln(o.stdout, "unchanged")
+		return
+	}
+	o.logf("deployed %s to %s/%s in %s (branch %s, %d attempt(s); was %s)", out.Change.After, app, env, d.Remote, out.Branch, out.Attempts, orNothing(out.Change.Before))
+	fmt.Fprintln(o.stdout, out.Commit)
+}
+
+func orNothing(s string) string {
+	if s == "" {
+		return "nothing"
+	}
+	return s
+}
+
+// deployStage commits every app's pushed digest to the GitOps repository in
+// one push (gitops.DeployAll): with several apps they land together or none
+// does; each is still its own commit, so history and the guard read them as
+// usual.
+func (run *invocation) deployStage(name string, apps []*runState, needs []string) pipeline.Stage {
+	env := run.o.proj.PublishEnv
+	return pipeline.Stage{
+		Name:        name,
+		Description: "commit image@digest to the GitOps repo (" + env + "); Argo CD pulls it",
+		Needs:       needs,
+		Secrets:     []string{"GITOPS_TOKEN", "GITOPS_SSH_KEY_FILE"},
+		Run: func(ctx context.Context, rec *pipeline.Record) error {
+			// This stage's record is replaced whatever the outcome: a failed
+			// deploy never leaves an earlier run's commit in result.json.
+			for _, r := range apps {
+				r.update(func(res *pipeline.Result) { res.Deploy = nil })
+			}
+			var reqs []gitops.Request
+			for _, r := range apps {
+				ref := r.snapshot().Image.Ref
+				if ref == "" {
+					return fmt.Errorf("deploy %s: %s has no pushed image: run the push stage first", r.app.Name, r.outPath(pipeline.ResultFile))
+				}
+				img, err := gitops.ParseImage(ref)
+				if err != nil {
+					return err
+				}
+				if r.version.Commit == "" {
+					return fmt.Errorf("deploy %s: %s is not in a git checkout, so there is no Source-Commit to record", r.app.Name, r.src)
+				}
+				df := run.flags.deploy
+				reqs = append(reqs, gitops.Request{
+					App: r.app.Name, Env: env, Image: img, SourceCommit: r.version.Commit, SourceRepo: r.src,
+					SourceDirty: r.version.Dirty, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
+					SupersededOK: df.supersededOK, PipelineRun: gitops.PipelineRun(os.Getenv),
+				})
+			}
+			d, err := run.o.deployer()
+			if err != nil {
+				return err
+			}
+			d.RetryTimeout = run.flags.deploy.retryTimeout
+			outs, err := d.DeployAll(ctx, reqs)
+			if err != nil {
+				return fmt.Errorf("deploy: %w", err)
+			}
+			for i, out := range outs {
+				commit := out.Commit
+				switch {
+				case out.Superseded:
+					commit = "superseded"
+				case out.Unchanged:
+					commit = "unchanged"
+				}
+				r := apps[i]
+				r.update(func(res *pipeline.Result) {
+					res.Deploy = &pipeline.DeployResult{App: r.app.Name, Environment: env, Commit: commit, Repo: d.Remote.String()}
+				})
+				key := "commit"
+				if len(apps) > 1 {
+					key = r.app.Name
+				}
+				rec.Set(key, commit)
+				rec.Set("attempts", fmt.Sprint(out.Attempts))
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/imagelock"
+)
+
+// options are the shared flags; each falls back to its environment variable.
+type options struct {
+	stdout, stderr io.Writer
+	proj           Project
+
+	out           string
+	source        string
+	gitopsRepo    string
+	gitopsBranch  string
+	images        string
+	engineTimeout time.Duration
+	local         bool
+}
+
+func (o *options) bind(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringVar(&o.out, "out", o.proj.Out, "directory for artifacts (image.tar, trivy.json, result.json, summary.md; out/APP/ for each app when there are several)")
+	f.StringVar(&o.source, "source", "", "the application's source directory, instead of the configured one (a one-app pipeline)")
+	f.StringVar(&o.gitopsRepo, "gitops-repo", "", "GitOps repository URL or path (env GITOPS_REPO; default: a local bare repo out/gitops.git)")
+	f.StringVar(&o.gitopsBranch, "gitops-branch", "", "GitOps branch (env GITOPS_BRANCH; default main)")
+	f.StringVar(&o.images, "images", "", "image lock to use instead of the built-in ci/images.lock (env SLIPWAY_IMAGES)")
+	f.DurationVar(&o.engineTimeout, "engine-timeout", 5*time.Minute, "how long to wait for a Dagger session before giving up")
+	f.BoolVar(&o.local, "local", false, "in CI (CI is set), still use the embedded registry and out/gitops.git when CI_IMAGE or GITOPS_REPO is empty")
+}
+
+// ciVariables say "this is a CI run": CI (GitHub Actions, GitLab, most
+// others), and what Jenkins and a few others set instead.
+var ciVariables = []string{"CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILDKITE", "TF_BUILD"}
+
+// inCI reports whether this is a CI run.
+func inCI() bool {
+	for _, k := range ciVariables {
+		if v := strings.ToLower(os.Getenv(k)); v != "" && v != "false" && v != "0" {
+			return true
+		}
+	}
+	return false
+}
+
+// requireInCI refuses an empty target in CI: there, an empty GITOPS_REPO or
+// CI_IMAGE is a missing secret, not a wish for the throwaway local default.
+func (o *options) requireInCI(what, flag, env string) error {
+	if !inCI() || o.local {
+		return nil
+	}
+	return usageErr("%s is empty and CI is set: is the %s secret missing? Set %s (or %s), or pass --local to use Slipway's throwaway local %s on purpose", env, env, env, flag, what)
+}
+
+func envDefault(flag, env, def string) string {
+	if flag != "" {
+		return flag
+	}
+	if v := os.Getenv(env); v != "" {
+		return v
+	}
+	return def
+}
+
+// GitOpsRepo is the configured repository, or "" for the embedded default.
+func (o *options) GitOpsRepo() string {
+	return envDefault(o.gitopsRepo, "GITOPS_REPO", o.proj.GitOpsRepo)
+}
+
+// GitOpsBranch is the configured branch.
+func (o *options) GitOpsBranch() string {
+	def := o.proj.GitOpsBranch
+	if def == "" {
+		def = "main"
+	}
+	return envDefault(o.gitopsBranch, "GITOPS_BRANCH", def)
+}
+
+// apps are the project's apps, with --source replacing a single app's source.
+func (o *options) apps() ([]App, error) {
+	apps := append([]App(nil), o.proj.Apps...)
+	if o.source != "" {
+		switch len(apps) {
+		case 0:
+			apps = []App{{Name: filepath.Base(mustAbs(o.source)), Source: o.source, Main: ".", Deploy: "deploy", Port: 8080, Base: "distroless"}}
+			apps[0].Binary = apps[0].Name
+		case 1:
+			apps[0].Source = o.source
+		default:
+			return nil, usageErr("--source applies to a one-app pipeline; this one has %d apps (select them with --app)", len(apps))
+		}
+	}
+	return apps, nil
+}
+
+// firstApp is the app commands such as deploy use to seed the local GitOps
+// repository and to name the default source directory.
+func (o *options) seedApps() []gitops.SeedApp {
+	apps, _ := o.apps()
+	var out []gitops.SeedApp
+	for _, a := range apps {
+		out = append(out, gitops.SeedApp{Name: a.Name, DeployDir: filepath.Join(a.Source, a.Deploy)})
+	}
+	return out
+}
+
+func mustAbs(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return abs
+}
+
+// lock loads the image lock: --images, SLIPWAY_IMAGES, else the built-in one.
+func (o *options) lock() (*imagelock.Lock, error) {
+	path := envDefault(o.images, "SLIPWAY_IMAGES", "")
+	if path == "" {
+		l, err := imagelock.Parse(o.proj.ImageLockName, o.proj.ImageLock)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		return l, nil
+	}
+	l, err := imagelock.Load(path)
+	if err != nil {
+		return nil, usageErr("%v (fix the file or drop --images/SLIPWAY_IMAGES)", err)
+	}
+	return l, nil
+}
+
+// sourceDir checks an application directory.
+func sourceDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", usageErr("source %s: %v", dir, err)
+	}
+	if !hasGoMod(abs) {
+		return "", usageErr("source %s: no go.mod there or above it; point --source (or App.Source) at the application's Go module", dir)
+	}
+	return abs, nil
+}
+
+func (o *options) outPath(name string) string { return filepath.Join(o.out, name) }
+
+func (o *options) logf(format string, a ...any) {
+	fmt.Fprintf(o.stderr, format+"\n", a...)
+}

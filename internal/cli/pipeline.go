@@ -1,0 +1,654 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway-ci/slipway/internal/affected"
+	"github.com/slipway-ci/slipway/internal/dag"
+	"github.com/slipway-ci/slipway/internal/imagelock"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/registry"
+	"github.com/slipway-ci/slipway/internal/version"
+)
+
+// runFlags are the flags of `run` (and of the bare `go run ./ci`).
+type runFlags struct {
+	publish      bool
+	keepGoing    bool
+	changedSince string
+	all          bool
+	apps         []string
+	push         pushFlags
+	scan         scanFlags
+	deploy       deployFlags
+}
+
+func bindRunFlags(cmd *cobra.Command, rf *runFlags, p Project) {
+	f := cmd.Flags()
+	f.BoolVar(&rf.publish, "publish", false, "after scan, push the image by digest and deploy it to "+p.PublishEnv)
+	f.BoolVar(&rf.keepGoing, "keep-going", false, "after a stage fails, still start stages that do not depend on it")
+	bindSelectFlags(cmd, rf)
+	bindPushFlags(f, &rf.push, true)
+	bindScanFlags(f, &rf.scan, p)
+	bindDeployGuardFlags(f, &rf.deploy)
+}
+
+// bindSelectFlags choose the apps of a run.
+func bindSelectFlags(cmd *cobra.Command, rf *runFlags) {
+	f := cmd.Flags()
+	f.StringVar(&rf.changedSince, "changed-since", "", "run only the apps a change since this ref affects (default on pull requests: the merge base with the target branch)")
+	f.BoolVar(&rf.all, "all", false, "run every app, even on a pull request (ignore --changed-since)")
+	f.StringSliceVar(&rf.apps, "app", nil, "run only these apps (repeatable)")
+}
+
+func newRunCmd(o *options) *cobra.Command {
+	rf := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run [STAGE...]",
+		Short: "Run the pipeline, or only the named stages",
+		Long: `Run the pipeline: lint and test concurrently, then build, then scan;
+with --publish also push and deploy. Named stages run alone, reading what
+earlier runs left in --out (that is how the Jenkinsfile runs one stage per
+Jenkins stage). With several apps, a stage name runs that stage for every
+selected app; APP/STAGE names one.`,
+		Example: `  go run ./ci run
+  go run ./ci run --publish
+  go run ./ci run build scan
+  go run ./ci run --changed-since origin/main`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPipeline(cmd.Context(), o, rf, args...)
+		},
+	}
+	bindRunFlags(cmd, rf, o.proj)
+	return cmd
+}
+
+// newStageCmd is `ci lint`, `ci test`, `ci build`: one stage alone.
+func newStageCmd(o *options, stage string) *cobra.Command {
+	rf := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   stage,
+		Short: "Run the " + stage + " stage alone (needs a Dagger engine)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPipeline(cmd.Context(), o, rf, stage)
+		},
+	}
+	bindSelectFlags(cmd, rf)
+	if stage == StageBuild {
+		bindPushFlags(cmd.Flags(), &rf.push, false)
+	}
+	return cmd
+}
+
+// invocation is one run over the selected apps: the flags, the shared engine
+// session and one runState per app.
+type invocation struct {
+	o       *options
+	flags   *runFlags
+	lock    *imagelock.Lock
+	apps    []*runState
+	skipped []affected.Result // apps a --changed-since run leaves out
+	base    string            // the ref changes were measured from
+
+	engineOnce sync.Once
+	session    *dag.Session
+	engineErr  error
+
+	localOnce sync.Once
+	local     *registry.Local
+	localErr  error
+}
+
+// close stops what the run started.
+func (run *invocation) close() {
+	if run.local != nil {
+		run.local.Close()
+	}
+	if run.session != nil {
+		run.session.Close()
+	}
+}
+
+// runState is one app of a run: configuration, version, its out/ directory
+// and the result file its stages update.
+type runState struct {
+	run     *invocation
+	o       *options
+	flags   *runFlags
+	lock    *imagelock.Lock
+	app     App
+	prefix  string // "APP/" when the run has several apps, else ""
+	out     string // out/, or out/APP/ with several apps
+	src     string // the app's source directory (absolute)
+	version version.Info
+
+	mu     sync.Mutex
+	result *pipeline.Result
+
+	stagesOnce sync.Once
+	stages     *dag.Stages
+}
+
+func newInvocation(ctx context.Context, o *options, rf *runFlags) (*invocation, error) {
+	if rf == nil {
+		rf = &runFlags{}
+	}
+	lock, err := o.lock()
+	if err != nil {
+		return nil, err
+	}
+	apps, err := o.apps()
+	if err != nil {
+		return nil, err
+	}
+	if len(apps) == 0 {
+		return nil, usageErr("no app to run: configure Config.Apps, or pass --source DIR")
+	}
+	if len(rf.apps) > 0 {
+		apps, err = selectApps(apps, rf.apps)
+		if err != nil {
+			return nil, err
+		}
+	}
+	run := &invocation{o: o, flags: rf, lock: lock}
+	multi := len(o.proj.Apps) > 1
+	for _, a := range apps {
+		r, err := newRunState(run, a, multi)
+		if err != nil {
+			return nil, err
+		}
+		run.apps = append(run.apps, r)
+	}
+	if err := run.filterAffected(ctx); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+func selectApps(apps []App, names []string) ([]App, error) {
+	var out []App
+	for _, n := range names {
+		found := false
+		for _, a := range apps {
+			if a.Name == n {
+				out, found = append(out, a), true
+			}
+		}
+		if !found {
+			var all []string
+			for _, a := range apps {
+				all = append(all, a.Name)
+			}
+			return nil, usageErr("--app %s: no such app (apps: %s)", n, strings.Join(all, ", "))
+		}
+	}
+	return out, nil
+}
+
+func newRunState(run *invocation, a App, multi bool) (*runState, error) {
+	o := run.o
+	src, err := sourceDir(a.Source)
+	if err != nil {
+		return nil, err
+	}
+	info, err := version.Detect(src)
+	if err != nil && !errors.Is(err, version.ErrNoRepo) {
+		return nil, failErr(err)
+	}
+	if errors.Is(err, version.ErrNoRepo) {
+		o.logf("warning: %s is not in a git checkout: no commit to stamp or tag; builds use SOURCE_DATE_EPOCH or 1970", src)
+	}
+	r := &runState{run: run, o: o, flags: run.flags, lock: run.lock, app: a, src: src, version: info, out: o.out}
+	if multi {
+		r.prefix = a.Name + "/"
+		r.out = filepath.Join(o.out, a.Name)
+	}
+	res, err := pipeline.LoadResult(r.out)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	r.result = res
+	return r, nil
+}
+
+// filterAffected drops the apps a change since the base ref does not touch.
+// On a pull request the base defaults to the target branch; --all runs all.
+func (run *invocation) filterAffected(ctx context.Context) error {
+	base := run.flags.changedSince
+	if base == "" && !run.flags.all && len(run.o.proj.Apps) > 1 {
+		base = affected.DefaultBase(os.Getenv)
+	}
+	if base == "" || run.flags.all {
+		return nil
+	}
+	run.base = base
+	root, err := repoRoot()
+	if err != nil {
+		run.o.logf("warning: --changed-since %s: %v; running every app", base, err)
+		return nil
+	}
+	_, files, err := affected.ChangedSince(ctx, root, base)
+	if err != nil {
+		run.o.logf("warning: --changed-since %s: %v; running every app", base, err)
+		return nil
+	}
+	wd, _ := os.Getwd()
+	var apps []affected.App
+	for _, r := range run.apps {
+		rel, _ := filepath.Rel(wd, r.src)
+		apps = append(apps, affected.App{Name: r.app.Name, Source: filepath.ToSlash(rel), Main: r.app.Main})
+	}
+	global := run.o.proj.Global
+	global.Files = append(global.Files, run.o.proj.LockPath)
+	res, err := affected.Detect(wd, apps, files, global)
+	if err != nil {
+		return failErr(fmt.Errorf("--changed-since %s: %w", base, err))
+	}
+	var keep []*runState
+	for i, d := range res {
+		if d.Affected {
+			keep = append(keep, run.apps[i])
+			continue
+		}
+		run.skipped = append(run.skipped, d)
+		run.o.logf("%s: skipped: %s since %s", d.App, d.Reason, base)
+	}
+	run.apps = keep
+	return nil
+}
+
+func repoRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return wd, nil
+}
+
+// engine opens the engine session once per invocation and binds the app to it.
+func (r *runState) engine(ctx context.Context) (*dag.Stages, error) {
+	s, err := r.run.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.stagesOnce.Do(func() {
+		r.stages = s.Stages(dag.Config{
+			Source: r.src, Binary: r.app.Binary, Package: r.app.Main, Port: r.app.Port, Base: r.app.Base,
+			Images: r.lock, Version: r.version, GoEnv: dag.HostGoEnv(os.Getenv),
+			CacheNamespace: os.Getenv(dag.CacheNamespaceEnv),
+		})
+	})
+	return r.stages, nil
+}
+
+func (run *invocation) engine(ctx context.Context) (*dag.Session, error) {
+	run.engineOnce.Do(func() {
+		run.session, run.engineErr = dag.OpenSession(ctx, run.o.engineTimeout, run.o.stderr)
+	})
+	return run.session, run.engineErr
+}
+
+// update changes the app's result under its lock.
+func (r *runState) update(f func(*pipeline.Result)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(r.result)
+}
+
+func (r *runState) snapshot() pipeline.Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return *r.result
+}
+
+func (r *runState) outPath(name string) string { return filepath.Join(r.out, name) }
+
+// graph is the pipeline, as a recipe: each app's stages (lint ∥ test → build
+// → scan → push, and custom ones), then one deploy for all apps.
+func (run *invocation) graph() (*pipeline.Graph, error) {
+	specs, err := orderStages(run.o.proj.Stages)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	var stages []pipeline.Stage
+	var deploySpec *StageSpec
+	for _, r := range run.apps {
+		for _, spec := range specs {
+			if spec.Builtin == StageDeploy {
+				s := spec
+				deploySpec = &s
+				continue
+			}
+			st := r.stage(spec)
+			st.Name = r.prefix + spec.Name
+			st.Needs = nil
+			for _, n := range spec.Needs {
+				if isDeploy(specs, n) {
+					continue
+				}
+				st.Needs = append(st.Needs, r.prefix+n)
+			}
+			stages = append(stages, st)
+		}
+	}
+	if deploySpec != nil && len(run.apps) > 0 {
+		var needs []string
+		for _, r := range run.apps {
+			for _, n := range deploySpec.Needs {
+				needs = append(needs, r.prefix+n)
+			}
+		}
+		stages = append(stages, run.deployStage(deploySpec.Name, run.apps, needs))
+	}
+	return pipeline.NewGraph(stages...)
+}
+
+func isDeploy(specs []StageSpec, name string) bool {
+	for _, s := range specs {
+		if s.Name == name {
+			return s.Builtin == StageDeploy
+		}
+	}
+	return false
+}
+
+// stage is one app's pipeline stage for a spec.
+func (r *runState) stage(spec StageSpec) pipeline.Stage {
+	var st pipeline.Stage
+	switch spec.Builtin {
+	case StageLint:
+		st = lintStage(r, spec.Args)
+	case StageTest:
+		st = testStage(r, spec.Args)
+	case StageBuild:
+		st = buildStage(r)
+	case StageScan:
+		st = scanStage(r)
+	case StagePush:
+		st = pushStage(r)
+	default:
+		st = r.customStage(spec)
+	}
+	if spec.Description != "" {
+		st.Description = spec.Description
+	}
+	return st
+}
+
+// customStage runs a user's stage with the engine session (unless Host),
+// the app's source and out/ directory, and its declared secrets.
+func (r *runState) customStage(spec StageSpec) pipeline.Stage {
+	return pipeline.Stage{
+		Name:        spec.Name,
+		Description: orDefault(spec.Description, "custom stage"),
+		Engine:      !spec.Host,
+		Secrets:     spec.Secrets,
+		Run: func(ctx context.Context, rec *pipeline.Record) error {
+			for _, s := range spec.Secrets {
+				if os.Getenv(s) == "" {
+					return fmt.Errorf("%s: secret %s is empty: set it in the environment", spec.Name, s)
+				}
+			}
+			var st *dag.Stages
+			if !spec.Host {
+				var err error
+				if st, err = r.engine(ctx); err != nil {
+					return err
+				}
+			}
+			if err := os.MkdirAll(r.out, 0o755); err != nil {
+				return err
+			}
+			env := dag.NewStageEnv(st, r.src, r.out, spec.Secrets, r.o.stderr, rec.Set, rec.Artifact)
+			return dag.ExplainExec(spec.Name, spec.Run(ctx, env))
+		},
+	}
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// defaultNames are the stages a bare run starts: everything but the
+// publish-only stages, which --publish adds.
+func (run *invocation) defaultNames() []string {
+	specs, _ := orderStages(run.o.proj.Stages)
+	var names []string
+	for _, s := range specs {
+		if s.Publish && !run.flags.publish {
+			continue
+		}
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// expand turns stage names into graph names: with several apps a plain
+// name means that stage of every app; APP/STAGE names one.
+func (run *invocation) expand(g *pipeline.Graph, names []string) ([]string, error) {
+	var out []string
+	have := map[string]bool{}
+	for _, n := range g.Names() {
+		have[n] = true
+	}
+	for _, n := range names {
+		switch {
+		case have[n]:
+			out = append(out, n)
+		case strings.Contains(n, "/"):
+			return nil, usageErr("unknown stage %q (stages: %s)", n, strings.Join(g.Names(), ", "))
+		default:
+			found := false
+			for _, r := range run.apps {
+				if have[r.prefix+n] {
+					out, found = append(out, r.prefix+n), true
+				}
+			}
+			if !found {
+				return nil, usageErr("unknown stage %q (stages: %s)", n, strings.Join(run.stageNames(), ", "))
+			}
+		}
+	}
+	return out, nil
+}
+
+func (run *invocation) stageNames() []string {
+	specs, _ := orderStages(run.o.proj.Stages)
+	return stageNames(specs)
+}
+
+// runPipeline runs the default stages, or the named ones.
+func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string) error {
+	run, err := newInvocation(ctx, o, rf)
+	if err != nil {
+		return err
+	}
+	if len(run.apps) == 0 {
+		o.logf("no app is affected by changes since %s: nothing to run", run.base)
+		return pipeline.WriteSummary(o.out, run.skippedMarkdown())
+	}
+	full, err := run.graph()
+	if err != nil {
+		return err
+	}
+	explicit := len(names) > 0
+	if !explicit {
+		names = run.defaultNames()
+	}
+	sel, err := run.expand(full, names)
+	if err != nil {
+		return err
+	}
+	g, err := full.Select(sel...)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if err := run.checkPublishTargets(g.Names()); err != nil {
+		return err
+	}
+	if g.NeedsEngine() {
+		// Fail fast, before any stage prints "started", when no engine exists.
+		if _, err := run.engine(ctx); err != nil {
+			return failErr(err)
+		}
+	}
+	defer run.close()
+	start := time.Now()
+	runner := pipeline.Runner{Events: pipeline.LineEvents{W: o.stderr}, KeepGoing: rf.keepGoing, MaxParallel: run.maxParallel()}
+	results := runner.Run(ctx, g)
+	var md strings.Builder
+	order := run.stageNames()
+	for _, r := range run.apps {
+		mine := r.own(results)
+		r.update(func(res *pipeline.Result) {
+			res.Source = map[string]string{"commit": r.version.Commit, "branch": r.version.Branch, "version": r.version.Version()}
+		})
+		snap := r.snapshot()
+		merged, err := pipeline.SaveMerged(r.out, &snap, mine, time.Now())
+		if err != nil {
+			return failErr(fmt.Errorf("write %s: %w", r.outPath(pipeline.ResultFile), err))
+		}
+		r.update(func(res *pipeline.Result) { *res = *merged })
+		if len(run.apps) > 1 {
+			fmt.Fprintf(&md, "### %s\n\n", r.app.Name)
+		}
+		// The summary covers every stage recorded in out/, so a split run's
+		// last step summarises the whole pipeline.
+		md.WriteString(pipeline.Markdown(merged, merged.Ordered(order)))
+		md.WriteString("\n")
+	}
+	md.WriteString(run.skippedMarkdown())
+	pipeline.WriteTable(o.stderr, results)
+	fmt.Fprintf(o.stderr, "total %s; results in %s\n", time.Since(start).Round(100*time.Millisecond), run.resultFiles())
+	if err := pipeline.WriteSummary(o.out, strings.TrimRight(md.String(), "\n")+"\n"); err != nil {
+		o.logf("warning: summary: %v", err)
+	}
+	if failed := pipeline.FailedStages(results); len(failed) > 0 {
+		return failErr(fmt.Errorf("stage failed: %v", failed))
+	}
+	// The last stdout line is what scripts capture: the deployed commit or the image.
+	ran := strings.Join(g.Names(), " ")
+	for _, r := range run.apps {
+		snap := r.snapshot()
+		prefix := ""
+		if len(run.apps) > 1 {
+			prefix = r.app.Name + " "
+		}
+		switch {
+		case snap.Deploy != nil && strings.Contains(" "+ran+" ", " deploy "):
+			fmt.Fprintln(o.stdout, prefix+snap.Deploy.Commit)
+		case snap.Image.Ref != "" && strings.Contains(" "+ran+" ", " "+r.prefix+"push "):
+			fmt.Fprintln(o.stdout, prefix+snap.Image.Ref)
+		}
+	}
+	return nil
+}
+
+// maxParallel bounds how many stages run at once: lint ∥ test per app, for
+// Config.Concurrency apps.
+func (run *invocation) maxParallel() int {
+	if len(run.apps) <= 1 {
+		return 0
+	}
+	return 2 * run.o.proj.Concurrency
+}
+
+// own picks an app's results out of a run's and strips the app prefix; the
+// shared deploy stage belongs to every app.
+func (r *runState) own(results []pipeline.StageResult) []pipeline.StageResult {
+	var out []pipeline.StageResult
+	for _, s := range results {
+		switch {
+		case r.prefix != "" && strings.HasPrefix(s.Name, r.prefix):
+			s.Name = strings.TrimPrefix(s.Name, r.prefix)
+			out = append(out, s)
+		case r.prefix == "" || !strings.Contains(s.Name, "/"):
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (run *invocation) resultFiles() string {
+	if len(run.apps) == 1 {
+		return run.apps[0].outPath(pipeline.ResultFile)
+	}
+	return filepath.Join(run.o.out, "APP", pipeline.ResultFile)
+}
+
+func (run *invocation) skippedMarkdown() string {
+	if len(run.skipped) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nNot affected by changes since `%s` (skipped):\n\n", run.base)
+	for _, s := range run.skipped {
+		fmt.Fprintf(&b, "- %s: %s\n", s.App, s.Reason)
+	}
+	return b.String()
+}
+
+// checkPublishTargets refuses, before anything runs, what would publish to
+// the wrong place or publish the wrong thing: in CI an empty CI_IMAGE or
+// GITOPS_REPO (a missing secret, not a wish for the local defaults), and a
+// build from a modified working tree.
+func (run *invocation) checkPublishTargets(names []string) error {
+	push, deploy := false, false
+	for _, n := range names {
+		base := n[strings.LastIndex(n, "/")+1:]
+		push = push || base == StagePush
+		deploy = deploy || base == StageDeploy
+	}
+	if push {
+		for _, r := range run.apps {
+			if r.imageRepoConfigured() == "" {
+				if err := run.o.requireInCI("registry on 127.0.0.1:5005", "--image", "CI_IMAGE"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if deploy && run.o.GitOpsRepo() == "" {
+		if err := run.o.requireInCI("GitOps repository out/gitops.git", "--gitops-repo", "GITOPS_REPO"); err != nil {
+			return err
+		}
+	}
+	for _, r := range run.apps {
+		if (push || deploy) && r.version.Dirty && inCI() {
+			return usageErr("%s has uncommitted changes: CI publishes only clean trees (its image would be tagged %s); commit the changes, or find the step that modifies the checkout", r.src, r.version.Revision())
+		}
+		if (push || deploy) && r.version.Dirty {
+			r.o.logf("warning: %s has uncommitted changes: the image is tagged %s and its deploy records Source-Dirty: true", r.src, r.version.Revision())
+		}
+	}
+	return nil
+}
+
+// imageRepoConfigured is where this app's image goes, "" for the local registry:
+// App.Image, else --image/CI_IMAGE (with several apps, a prefix: CI_IMAGE/APP).
+func (r *runState) imageRepoConfigured() string {
+	if r.app.Image != "" {
+		return r.app.Image
+	}
+	base := envDefault(r.flags.push.image, "CI_IMAGE", "")
+	if base == "" {
+		return ""
+	}
+	if len(r.o.proj.Apps) > 1 {
+		return strings.TrimSuffix(base, "/") + "/" + r.app.Name
+	}
+	return base
+}

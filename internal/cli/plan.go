@@ -1,0 +1,267 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway-ci/slipway/internal/affected"
+	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/version"
+)
+
+// planDoc is `plan --json`. Source, Commit, Branch, Push and GitOps are the
+// first app's (a one-app pipeline's); Apps has each app's.
+type planDoc struct {
+	Source    string            `json:"source"`
+	Commit    string            `json:"commit,omitempty"`
+	Branch    string            `json:"branch,omitempty"`
+	ImageLock string            `json:"image_lock"`
+	Waves     [][]string        `json:"waves"`
+	Stages    []planStage       `json:"stages"`
+	Images    map[string]string `json:"images"`
+	Push      planPush          `json:"push"`
+	GitOps    planCommit        `json:"gitops"`
+	Apps      []planApp         `json:"apps"`
+	// Skipped are the apps a --changed-since plan leaves out, with the reason.
+	Skipped []affected.Result `json:"skipped,omitempty"`
+	Since   string            `json:"changed_since,omitempty"`
+}
+
+type planApp struct {
+	Name   string     `json:"name"`
+	Source string     `json:"source"`
+	Main   string     `json:"main"`
+	Commit string     `json:"commit,omitempty"`
+	Push   planPush   `json:"push"`
+	GitOps planCommit `json:"gitops"`
+}
+
+type planStage struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Needs       []string `json:"needs"`
+	Engine      bool     `json:"engine"`
+	Publish     bool     `json:"publish_only"`
+	Images      []string `json:"images"`
+	Caches      []string `json:"caches"`
+	Secrets     []string `json:"secrets"`
+	Artifacts   []string `json:"artifacts"`
+}
+
+type planPush struct {
+	Repository string   `json:"repository"`
+	Tags       []string `json:"tags"`
+}
+
+type planCommit struct {
+	Repository string `json:"repository"`
+	Branch     string `json:"branch"`
+	File       string `json:"file"`
+	Subject    string `json:"subject"`
+}
+
+func newPlanCmd(o *options) *cobra.Command {
+	rf := &runFlags{}
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Print what the pipeline would do: stages, pinned images, caches, secret names, push and commit targets (no engine)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			run, err := newInvocation(cmd.Context(), o, rf)
+			if err != nil {
+				return err
+			}
+			doc, err := run.plan()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return jsonEncode(o.stdout, doc)
+			}
+			writePlan(o.stdout, doc)
+			return nil
+		},
+	}
+	bindPushFlags(cmd.Flags(), &rf.push, true)
+	bindSelectFlags(cmd, rf)
+	cmd.Flags().BoolVar(&rf.publish, "publish", false, "plan a publishing run (the default plan lists push and deploy too)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	return cmd
+}
+
+func (run *invocation) plan() (planDoc, error) {
+	doc := planDoc{ImageLock: run.lock.Source, Images: map[string]string{}, Skipped: run.skipped, Since: run.base, Apps: []planApp{}, Stages: []planStage{}, Waves: [][]string{}}
+	for _, img := range run.lock.Images() {
+		doc.Images[img.Name] = img.Ref()
+	}
+	if len(run.apps) == 0 {
+		return doc, nil
+	}
+	g, err := run.graph()
+	if err != nil {
+		return planDoc{}, err
+	}
+	doc.Waves = g.Waves()
+	publish := map[string]bool{}
+	for _, s := range run.o.proj.Stages {
+		publish[s.Name] = s.Publish
+	}
+	for _, s := range g.Stages() {
+		base := s.Name[strings.LastIndex(s.Name, "/")+1:]
+		doc.Stages = append(doc.Stages, planStage{
+			Name: s.Name, Description: s.Description, Needs: nonNil(s.Needs), Engine: s.Engine,
+			Publish: publish[base], Images: nonNil(s.Images), Caches: nonNil(s.Caches),
+			Secrets: nonNil(s.Secrets), Artifacts: nonNil(s.Artifacts),
+		})
+	}
+	repo := run.o.GitOpsRepo()
+	if repo == "" {
+		repo = filepath.Join(run.o.out, "gitops.git") + " (local, created on first use)"
+	} else {
+		repo = version.PublicURL(repo)
+	}
+	env := run.o.proj.PublishEnv
+	for _, r := range run.apps {
+		pa := planApp{
+			Name: r.app.Name, Source: r.app.Source, Main: r.app.Main, Commit: r.version.Commit,
+			Push: planPush{Repository: r.imageRepo(), Tags: nonNil(r.pushTags())},
+			GitOps: planCommit{
+				Repository: repo, Branch: run.o.GitOpsBranch(),
+				File:    gitops.LayoutPath(run.o.proj.Layout, r.app.Name, env),
+				Subject: "deploy(" + r.app.Name + "): " + env + " -> sha256:<digest of the build>",
+			},
+		}
+		doc.Apps = append(doc.Apps, pa)
+	}
+	first := run.apps[0]
+	doc.Source, doc.Commit, doc.Branch = first.app.Source, first.version.Commit, first.version.Branch
+	doc.Push, doc.GitOps = doc.Apps[0].Push, doc.Apps[0].GitOps
+	return doc, nil
+}
+
+// imageRepo is where push sends the app's image.
+func (r *runState) imageRepo() string {
+	if repo := r.imageRepoConfigured(); repo != "" {
+		return repo
+	}
+	return "127.0.0.1:<port>/slipway/" + r.app.Name + " (Slipway's local registry, stored in " + filepath.Join(r.o.out, "registry") + ")"
+}
+
+// pushTags are the git-derived tags, the app's own and --tag.
+func (r *runState) pushTags() []string {
+	tags := append(r.version.Tags(), r.app.Tags...)
+	return append(tags, r.flags.push.tags...)
+}
+
+func writePlan(w io.Writer, d planDoc) {
+	if len(d.Apps) == 0 {
+		fmt.Fprintf(w, "Slipway plan: no app is affected by changes since %s; nothing would run\n", d.Since)
+		for _, s := range d.Skipped {
+			fmt.Fprintf(w, "  %s: %s\n", s.App, s.Reason)
+		}
+		return
+	}
+	fmt.Fprintf(w, "Slipway plan for %s", d.Source)
+	if len(d.Apps) > 1 {
+		var names []string
+		for _, a := range d.Apps {
+			names = append(names, a.Name)
+		}
+		fmt.Fprintf(w, " (apps: %s)", strings.Join(names, ", "))
+	}
+	if d.Commit != "" {
+		fmt.Fprintf(w, " at %s", version.Short(d.Commit))
+		if d.Branch != "" {
+			fmt.Fprintf(w, " on %s", d.Branch)
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "\nStages (stages on one line run concurrently; a line starts when the line above passed):")
+	for i, wave := range d.Waves {
+		var names []string
+		for _, n := range wave {
+			for _, s := range d.Stages {
+				if s.Name == n && s.Publish {
+					n += " (--publish)"
+				}
+			}
+			names = append(names, n)
+		}
+		fmt.Fprintf(w, "  %d. %s\n", i+1, strings.Join(names, " ∥ "))
+	}
+	fmt.Fprintln(w)
+	for _, s := range d.Stages {
+		engine := "host"
+		if s.Engine {
+			engine = "engine"
+		}
+		fmt.Fprintf(w, "  %-7s %-6s %s\n", s.Name, engine, s.Description)
+		if len(s.Needs) > 0 && strings.Contains(s.Name+strings.Join(s.Needs, ""), "/") {
+			fmt.Fprintf(w, "          needs:     %s\n", strings.Join(s.Needs, ", "))
+		}
+		if len(s.Images) > 0 {
+			fmt.Fprintf(w, "          images:    %s\n", strings.Join(s.Images, ", "))
+		}
+		if len(s.Caches) > 0 {
+			fmt.Fprintf(w, "          caches:    %s\n", strings.Join(s.Caches, ", "))
+		}
+		if len(s.Secrets) > 0 {
+			fmt.Fprintf(w, "          secrets:   %s (names only, from the environment)\n", strings.Join(s.Secrets, ", "))
+		}
+		if len(s.Artifacts) > 0 {
+			fmt.Fprintf(w, "          writes:    %s\n", strings.Join(s.Artifacts, ", "))
+		}
+	}
+	fmt.Fprintf(w, "\nImages (%s; pulled by digest, tag kept for people and Renovate):\n", d.ImageLock)
+	for _, name := range sortedKeys(d.Images) {
+		fmt.Fprintf(w, "  %-14s %s\n", name, d.Images[name])
+	}
+	fmt.Fprintln(w, "\nWith --publish:")
+	for _, a := range d.Apps {
+		if len(d.Apps) > 1 {
+			fmt.Fprintf(w, "  %s (%s, main package %s)\n", a.Name, a.Source, a.Main)
+		}
+		fmt.Fprintf(w, "  push   %s\n         tags %s (immutable: an existing tag never moves)\n",
+			a.Push.Repository, orNone(strings.Join(a.Push.Tags, ", ")))
+		fmt.Fprintf(w, "  deploy %s branch %s\n         file %s\n         commit %q\n",
+			a.GitOps.Repository, a.GitOps.Branch, a.GitOps.File, a.GitOps.Subject)
+	}
+	if len(d.Apps) > 1 {
+		fmt.Fprintln(w, "  (all apps' deploy commits go in one push: they land together or none does)")
+	}
+	if len(d.Skipped) > 0 {
+		fmt.Fprintf(w, "\nNot affected by changes since %s (skipped):\n", d.Since)
+		for _, s := range d.Skipped {
+			fmt.Fprintf(w, "  %s: %s\n", s.App, s.Reason)
+		}
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none: not a git checkout; pass --tag)"
+	}
+	return s
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,291 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/slipway-ci/slipway/internal/affected"
+	"github.com/slipway-ci/slipway/internal/dag"
+	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/imagelock"
+)
+
+// Project is a pipeline configuration: what the public slipway.Config
+// becomes. The zero values are Slipway's defaults.
+type Project struct {
+	Name          string // command name in help and messages (default "ci")
+	Apps          []App
+	PublishEnv    string // environment --publish deploys to (default "development")
+	GitOpsRepo    string // default GITOPS_REPO, else out/gitops.git outside CI
+	GitOpsBranch  string // default GITOPS_BRANCH, else "main"
+	Layout        string // GitOps path template (default gitops.DefaultLayout)
+	ImageLock     []byte // the built-in image lock
+	ImageLockName string // how to name it in messages ("built-in ci/images.lock")
+	LockPath      string // the lock file `pin` rewrites (default "ci/images.lock")
+	Severity      string // default "HIGH,CRITICAL"
+	IgnoreFile    string
+	IgnoreUnfixed bool
+	Stages        []StageSpec // nil: the built-in stages
+	Concurrency   int         // apps whose stages run at once (default 2)
+	Out           string      // default "out"
+	Global        affected.Global
+	// ConfigErr is a problem found while building the project (reported by Validate).
+	ConfigErr error
+	// Wrappers configure `generate github-actions` and `generate jenkinsfile`.
+	Wrappers Wrappers
+	// BinaryOnly is cmd/slipway: the commands that need no Go configuration.
+	BinaryOnly bool
+	Version    string // `version` prints it
+}
+
+// App is one application the pipeline builds.
+type App struct {
+	Name   string   // GitOps app directory and kustomize image name
+	Source string   // its directory (a Go module, or inside one), relative to the working directory
+	Main   string   // main package relative to Source (default ".")
+	Binary string   // binary name (default Name)
+	Deploy string   // kustomize base/ and overlays/ inside Source (default "deploy")
+	Image  string   // image repository (default: CI_IMAGE, or CI_IMAGE/NAME with several apps)
+	Port   int      // exposed port (default 8080)
+	Base   string   // image-lock name of the base image (default "distroless")
+	Tags   []string // extra tags on every push
+}
+
+// Built-in stage names.
+const (
+	StageLint   = "lint"
+	StageTest   = "test"
+	StageBuild  = "build"
+	StageScan   = "scan"
+	StagePush   = "push"
+	StageDeploy = "deploy"
+)
+
+// StageSpec is a stage of every app's graph: a built-in one (Builtin set) or
+// a custom one (Run set).
+type StageSpec struct {
+	Name        string
+	Builtin     string
+	Description string
+	Needs       []string
+	Secrets     []string
+	Host        bool     // custom: runs on the host, no engine session
+	Publish     bool     // runs only with --publish (or when named)
+	Args        []string // built-in lint/test: extra tool arguments
+	Run         func(ctx context.Context, env dag.StageEnv) error
+}
+
+// DefaultStages are lint ∥ test → build → scan → push → deploy.
+func DefaultStages() []StageSpec {
+	return []StageSpec{
+		{Name: StageLint, Builtin: StageLint},
+		{Name: StageTest, Builtin: StageTest},
+		{Name: StageBuild, Builtin: StageBuild, Needs: []string{StageLint, StageTest}},
+		{Name: StageScan, Builtin: StageScan, Needs: []string{StageBuild}},
+		{Name: StagePush, Builtin: StagePush, Needs: []string{StageScan}, Publish: true},
+		{Name: StageDeploy, Builtin: StageDeploy, Needs: []string{StagePush}, Publish: true},
+	}
+}
+
+var appNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+
+// withDefaults fills the zero values.
+func (p Project) withDefaults() Project {
+	if p.Name == "" {
+		p.Name = "ci"
+	}
+	if p.PublishEnv == "" {
+		p.PublishEnv = "development"
+	}
+	if p.Out == "" {
+		p.Out = "out"
+	}
+	if p.Severity == "" {
+		p.Severity = "HIGH,CRITICAL"
+	}
+	if p.Concurrency <= 0 {
+		p.Concurrency = 2
+	}
+	if p.LockPath == "" {
+		p.LockPath = "ci/images.lock"
+	}
+	if p.ImageLockName == "" {
+		p.ImageLockName = "built-in ci/images.lock"
+	}
+	if p.Stages == nil {
+		p.Stages = DefaultStages()
+	}
+	apps := make([]App, len(p.Apps))
+	for i, a := range p.Apps {
+		if a.Main == "" {
+			a.Main = "."
+		}
+		if a.Binary == "" {
+			a.Binary = a.Name
+		}
+		if a.Deploy == "" {
+			a.Deploy = "deploy"
+		}
+		if a.Port == 0 {
+			a.Port = 8080
+		}
+		if a.Base == "" {
+			a.Base = "distroless"
+		}
+		if a.Source == "" {
+			a.Source = "."
+		}
+		apps[i] = a
+	}
+	p.Apps = apps
+	return p
+}
+
+// Validate checks a project before anything runs: every problem is one line
+// naming the field and the fix (exit 2).
+func (p Project) Validate() error {
+	p = p.withDefaults()
+	if p.ConfigErr != nil {
+		return p.ConfigErr
+	}
+	if !p.BinaryOnly && len(p.Apps) == 0 {
+		return fmt.Errorf("Config.Apps is empty: add at least one App{Name, Source}")
+	}
+	names := map[string]bool{}
+	for i, a := range p.Apps {
+		field := fmt.Sprintf("Config.Apps[%d]", i)
+		if !appNameRE.MatchString(a.Name) {
+			return fmt.Errorf("%s.Name %q: want a lowercase name (letters, digits, . _ -), as the GitOps directory and image name", field, a.Name)
+		}
+		if names[a.Name] {
+			return fmt.Errorf("%s.Name %q: two apps have this name; give each app its own", field, a.Name)
+		}
+		names[a.Name] = true
+		if !hasGoMod(a.Source) {
+			return fmt.Errorf("%s.Source %q (app %s): no go.mod there or above it; point Source at the app's Go module (or a directory inside one)", field, a.Source, a.Name)
+		}
+		if a.Port < 0 || a.Port > 65535 {
+			return fmt.Errorf("%s.Port %d: want 1-65535", field, a.Port)
+		}
+	}
+	if err := gitops.ValidateLayout(p.Layout); err != nil {
+		return fmt.Errorf("Config.GitOps.Layout: %w", err)
+	}
+	if _, err := orderStages(p.Stages); err != nil {
+		return err
+	}
+	if len(p.ImageLock) > 0 {
+		lock, err := imagelock.Parse(p.ImageLockName, p.ImageLock)
+		if err != nil {
+			return fmt.Errorf("Config.Images: %w", err)
+		}
+		for _, a := range p.Apps {
+			if _, ok := lock.Get(a.Base); !ok {
+				return fmt.Errorf("app %s: base image %q is not in the image lock (names: %s)", a.Name, a.Base, strings.Join(lockNames(lock), ", "))
+			}
+		}
+	}
+	return nil
+}
+
+func lockNames(l *imagelock.Lock) []string {
+	var out []string
+	for _, i := range l.Images() {
+		out = append(out, i.Name)
+	}
+	return out
+}
+
+// hasGoMod reports whether dir is inside a Go module.
+func hasGoMod(dir string) bool {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		return false
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return true
+		}
+		if filepath.Dir(d) == d {
+			return false
+		}
+	}
+}
+
+// orderStages checks names and needs and returns the stages in an order
+// where every stage comes after what it needs (stable otherwise). A need on
+// an unknown stage and a cycle are configuration errors.
+func orderStages(specs []StageSpec) ([]StageSpec, error) {
+	byName := map[string]int{}
+	for i, s := range specs {
+		field := fmt.Sprintf("Config.Stages[%d]", i)
+		if s.Name == "" || strings.ContainsAny(s.Name, "/ \t") {
+			return nil, fmt.Errorf("%s.Name %q: want a name without spaces or '/'", field, s.Name)
+		}
+		if _, dup := byName[s.Name]; dup {
+			return nil, fmt.Errorf("%s.Name %q: two stages have this name", field, s.Name)
+		}
+		if s.Builtin == "" && s.Run == nil {
+			return nil, fmt.Errorf("%s (%s): no Run function", field, s.Name)
+		}
+		byName[s.Name] = i
+	}
+	for i, s := range specs {
+		for _, n := range s.Needs {
+			if _, ok := byName[n]; !ok {
+				return nil, fmt.Errorf("Config.Stages[%d] (%s).Needs: unknown stage %q (stages: %s)", i, s.Name, n, strings.Join(stageNames(specs), ", "))
+			}
+		}
+	}
+	// Kahn's algorithm, always taking the earliest ready stage.
+	state := make([]int, len(specs)) // 0 pending, 1 placed
+	var out []StageSpec
+	for len(out) < len(specs) {
+		progressed := false
+		for i, s := range specs {
+			if state[i] == 1 {
+				continue
+			}
+			ready := true
+			for _, n := range s.Needs {
+				if state[byName[n]] != 1 {
+					ready = false
+					break
+				}
+			}
+			if ready {
+				state[i] = 1
+				out = append(out, s)
+				progressed = true
+				break
+			}
+		}
+		if !progressed {
+			var cyc []string
+			for i, s := range specs {
+				if state[i] == 0 {
+					cyc = append(cyc, s.Name)
+				}
+			}
+			sort.Strings(cyc)
+			return nil, fmt.Errorf("Config.Stages: the Needs of %s form a cycle; remove one of those needs", strings.Join(cyc, ", "))
+		}
+	}
+	return out, nil
+}
+
+func stageNames(specs []StageSpec) []string {
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s.Name
+	}
+	return out
+}

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway-ci/slipway/internal/gitops"
+)
+
+func newPromoteCmd(o *options) *cobra.Command {
+	var (
+		p  gitops.Promotion
+		df deployFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "promote --app A --from E1 --to E2",
+		Short: "Deploy what E1 runs (digest and source commit) to E2; --via-branch opens the way for a pull request",
+		Long: `Read the digest E1's manifest deploys and the Source-Commit of E1's last deploy
+record, and deploy them to E2 with the same rollback guard, retry and trailers
+as deploy. With --via-branch the commit goes to branch
+promote/APP/E2/<12 hex> instead of the main branch, and for GitHub remotes the
+compare URL to open the pull request is printed: the production path.`,
+		Example: `  go run ./ci promote --app sample-app --from development --to staging
+  go run ./ci promote --app sample-app --from staging --to production --via-branch`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if p.App == "" || p.From == "" || p.To == "" {
+				return usageErr("promote: --app, --from and --to are all required")
+			}
+			p.AllowRollback = df.allowRollback
+			p.AllowUnknownSource = df.allowUnknownSource
+			p.PipelineRun = gitops.PipelineRun(os.Getenv)
+			d, err := o.deployer()
+			if err != nil {
+				return err
+			}
+			d.RetryTimeout = df.retryTimeout
+			out, err := d.Promote(cmd.Context(), p)
+			if err != nil {
+				return deployErr(err)
+			}
+			if p.ViaBranch && (!out.Unchanged || out.BranchExists) {
+				fmt.Fprintf(o.stdout, "branch: %s\n", out.Branch)
+				if out.CompareURL != "" {
+					fmt.Fprintf(o.stdout, "open a pull request: %s\n", out.CompareURL)
+				}
+			}
+			printDeploy(o, d, p.App, p.To, out.Outcome)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&p.App, "app", "", "application")
+	f.StringVar(&p.From, "from", "", "environment to copy from")
+	f.StringVar(&p.To, "to", "", "environment to deploy to")
+	f.StringVar(&p.SourceRepo, "source-repo", ".", "source repository, to refuse rollbacks")
+	f.BoolVar(&p.ViaBranch, "via-branch", false, "push branch promote/APP/TO/<12 hex> instead of the main branch")
+	bindDeployGuardFlags(f, &df)
+	return cmd
+}

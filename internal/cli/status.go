@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway-ci/slipway/internal/gitops"
+)
+
+func newStatusCmd(o *options) *cobra.Command {
+	var (
+		f      gitops.Filter
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "status [--app A] [--env E] [--json]",
+		Short: "What each environment runs now, read from the manifests at the GitOps branch head",
+		Long: `For every APP/overlays/ENV of the GitOps repository, print the digest its
+manifest holds at the branch head, and the source commit, time and GitOps
+commit of the deploy record that put that digest there. Manifests are the
+truth: a git revert, a rollback or a hand edit shows as what it did (the NOTE
+column names reverts, rollbacks and digests no record explains).`,
+		Example: `  go run ./ci status
+  go run ./ci status --app sample-app --env production --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := o.reader()
+			if err != nil {
+				return err
+			}
+			sts, err := gitops.Status(cmd.Context(), d.Remote, f)
+			if err != nil {
+				return failErr(err)
+			}
+			if asJSON {
+				if sts == nil {
+					sts = []gitops.EnvStatus{}
+				}
+				return jsonEncode(o.stdout, sts)
+			}
+			if len(sts) == 0 {
+				fmt.Fprintf(o.stdout, "no environments (APP/overlays/ENV) in %s\n", d.Remote)
+				return nil
+			}
+			return gitops.WriteStatusTable(o.stdout, sts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.App, "app", "", "only this application")
+	fl.StringVar(&f.Env, "env", "", "only this environment")
+	fl.BoolVar(&asJSON, "json", false, "print a JSON array")
+	return cmd
+}

@@ -1,0 +1,3 @@
+module github.com/slipway-ci/slipway/ledger
+
+go 1.26

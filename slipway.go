@@ -1,0 +1,217 @@
+// Package slipway is a typed CI/CD pipeline for Go services, written as Go
+// code on the Dagger Go SDK: lint ∥ test → build → Trivy scan → push by
+// digest → GitOps commit. A service repository's whole pipeline is a short
+// ci/main.go:
+//
+//	func main() {
+//		slipway.Main(slipway.Config{
+//			Apps:    []slipway.App{{Name: "payments", Source: ".", Main: "./cmd/payments"}},
+//			Publish: slipway.Publish{Env: "development"},
+//		})
+//	}
+//
+// `go run ./ci` then runs the pipeline, `go run ./ci plan` shows it without an
+// engine, and `go run ./ci --publish` pushes the image by digest and commits
+// image@sha256:… into the GitOps repository that Argo CD or Flux pulls. Every
+// field's zero value is the default; flags and environment variables
+// (--gitops-repo/GITOPS_REPO, --image/CI_IMAGE, …) override at run time.
+//
+// A monorepo lists several Apps: their stages run in one engine session with
+// bounded concurrency, only the apps a change affects run on pull requests
+// (--changed-since), and their deploy commits land in one push.
+package slipway
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/slipway-ci/slipway/internal/affected"
+	"github.com/slipway-ci/slipway/internal/cli"
+)
+
+// DefaultImageLock is Slipway's built-in image lock (ci/images.lock of the
+// Slipway release): every container the pipeline runs, by tag and digest.
+//
+//go:embed ci/images.lock
+var DefaultImageLock []byte
+
+// Config is a repository's pipeline.
+type Config struct {
+	// Apps are the applications the pipeline builds: one for a service
+	// repository, several for a monorepo. Names must be unique.
+	Apps []App
+	// Publish configures --publish.
+	Publish Publish
+	// GitOps is where deploys are committed.
+	GitOps GitOps
+	// Images is the path of an image lock file to use instead of the
+	// built-in one (mirrors, air-gapped registries); SLIPWAY_IMAGES and
+	// --images override it. Relative to the working directory.
+	Images string
+	// Gate configures the scan gate (what fails the build).
+	Gate Gate
+	// Stages are the stages each app runs, in any order (Needs decide it).
+	// Nil means DefaultStages(); add your own with
+	// append(slipway.DefaultStages(), myStage).
+	Stages []Stage
+	// Concurrency is how many apps' stages run at once (default 2).
+	Concurrency int
+	// Out is the artifacts directory (default "out"; out/APP/ per app when
+	// there are several).
+	Out string
+	// AlwaysRebuild lists files and directories whose change makes every app
+	// affected (besides go.mod, go.sum, go.work, the image lock and ci/).
+	AlwaysRebuild []string
+	// Wrappers configure the generated CI files (`go run ./ci generate
+	// github-actions|jenkinsfile`).
+	Wrappers Wrappers
+}
+
+// Wrappers configure the generated GitHub Actions workflow and Jenkinsfile.
+type Wrappers struct {
+	// Branch is the branch whose builds publish (default "main").
+	Branch string
+	// TestCommands, when set, add a tests job to the workflow (e.g. "make test").
+	TestCommands []string
+	// Setup commands run before TestCommands (installing test servers).
+	Setup []string
+	// JenkinsAgent is the Jenkins agent label (default "docker").
+	JenkinsAgent string
+	// JenkinsRegistryCredentials and JenkinsGitOpsCredentials are Jenkins
+	// credential IDs (defaults "registry-push", "gitops-token"); a custom
+	// stage's Secrets bind credential IDs named after them (FOO_BAR → foo-bar).
+	JenkinsRegistryCredentials string
+	JenkinsGitOpsCredentials   string
+}
+
+// App is one application: a main package in a Go module.
+type App struct {
+	// Name is the GitOps directory, the image name and the kustomize
+	// images: entry: lowercase letters, digits, '.', '_' and '-'.
+	Name string
+	// Source is the app's directory: its Go module, or a directory inside
+	// one (default "."). Lint, test and build run there.
+	Source string
+	// Main is the main package, relative to Source (default ".").
+	Main string
+	// Binary is the binary's name and the image entrypoint /app/<Binary>
+	// (default Name).
+	Binary string
+	// Deploy is the directory of the app's kustomize base/ and overlays/,
+	// relative to Source (default "deploy"); it seeds the local GitOps
+	// repository and is scanned for misconfigurations.
+	Deploy string
+	// Image is the image repository (default: CI_IMAGE, or CI_IMAGE/NAME
+	// when there are several apps; else Slipway's local registry outside CI).
+	Image string
+	// Port is the port the image exposes (default 8080).
+	Port int
+	// Base is the image-lock name of the base image (default "distroless").
+	Base string
+	// Tags are extra tags for every push, besides the commit SHA,
+	// <branch>-<short sha> and a semver tag.
+	Tags []string
+}
+
+// Publish configures what --publish does.
+type Publish struct {
+	// Env is the environment --publish deploys to (default "development").
+	Env string
+}
+
+// GitOps is the GitOps repository deploys are committed to.
+type GitOps struct {
+	// Repo is the repository URL or path (default: GITOPS_REPO; else, outside
+	// CI, a local bare repository out/gitops.git).
+	Repo string
+	// Branch is the branch (default: GITOPS_BRANCH, else "main").
+	Branch string
+	// Layout is the file of an app's environment, as a path template with
+	// {app} and {env} (default "{app}/overlays/{env}/kustomization.yaml";
+	// Flux's "apps/{env}/kustomization.yaml"; a flat "{app}/kustomization.yaml").
+	Layout string
+}
+
+// Gate configures the scan gate: which Trivy findings fail the build.
+type Gate struct {
+	// Severity lists the severities that fail the gate (default "HIGH,CRITICAL").
+	Severity string
+	// IgnoreFile is a .trivyignore or .trivyignore.yaml (default: the app's
+	// source directory's, if present).
+	IgnoreFile string
+	// IgnoreUnfixed does not count vulnerabilities that have no fixed version.
+	IgnoreUnfixed bool
+}
+
+// Main runs the pipeline's command line with the process's arguments and
+// exits: `go run ./ci` (lint, test, build, scan), `--publish`, `plan`, a
+// single stage, `deploy`, `history`, … with the exit codes of the contract
+// (0 success, 1 a stage, gate or refusal, 2 usage or configuration, 130
+// interrupted). A bad Config exits 2 before anything runs, with one line
+// naming the field.
+func Main(cfg Config) {
+	cli.Main(cfg.project())
+}
+
+// Run is Main for tests and wrappers: it runs the command line with args,
+// writes to stdout and stderr, and returns the exit code instead of exiting.
+func Run(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) int {
+	return cli.Execute(ctx, cfg.project(), args, stdout, stderr)
+}
+
+// Validate checks a configuration as Main does before anything runs.
+func (c Config) Validate() error {
+	return c.project().Validate()
+}
+
+// project turns the public configuration into the CLI's.
+func (c Config) project() cli.Project {
+	p := cli.Project{
+		PublishEnv:    c.Publish.Env,
+		GitOpsRepo:    c.GitOps.Repo,
+		GitOpsBranch:  c.GitOps.Branch,
+		Layout:        c.GitOps.Layout,
+		ImageLock:     DefaultImageLock,
+		Severity:      c.Gate.Severity,
+		IgnoreFile:    c.Gate.IgnoreFile,
+		IgnoreUnfixed: c.Gate.IgnoreUnfixed,
+		Concurrency:   c.Concurrency,
+		Out:           c.Out,
+		Global:        affected.Global{Dirs: []string{"ci"}},
+		Wrappers: cli.Wrappers{
+			Branch: c.Wrappers.Branch, TestCommands: c.Wrappers.TestCommands, Setup: c.Wrappers.Setup,
+			JenkinsAgent: c.Wrappers.JenkinsAgent, JenkinsRegistryCredentials: c.Wrappers.JenkinsRegistryCredentials,
+			JenkinsGitOpsCredentials: c.Wrappers.JenkinsGitOpsCredentials,
+		},
+	}
+	for _, f := range c.AlwaysRebuild {
+		if st, err := os.Stat(f); err == nil && st.IsDir() {
+			p.Global.Dirs = append(p.Global.Dirs, f)
+		} else {
+			p.Global.Files = append(p.Global.Files, f)
+		}
+	}
+	if c.Images != "" {
+		data, err := os.ReadFile(c.Images)
+		if err != nil {
+			p.ConfigErr = fmt.Errorf("Config.Images %q: %w; point it at an image lock file (relative to where the pipeline runs), or leave it empty for the built-in lock", c.Images, err)
+		}
+		p.ImageLock, p.ImageLockName, p.LockPath = data, c.Images, c.Images
+	}
+	for _, a := range c.Apps {
+		p.Apps = append(p.Apps, cli.App{
+			Name: a.Name, Source: a.Source, Main: a.Main, Binary: a.Binary, Deploy: a.Deploy,
+			Image: a.Image, Port: a.Port, Base: a.Base, Tags: a.Tags,
+		})
+	}
+	if c.Stages != nil {
+		p.Stages = []cli.StageSpec{}
+		for _, s := range c.Stages {
+			p.Stages = append(p.Stages, s.spec())
+		}
+	}
+	return p
+}
