@@ -215,3 +215,20 @@ func (c Config) project() cli.Project {
 	}
 	return p
 }
+
+// MainBinary is the slipway binary (cmd/slipway): the commands that need no
+// Go configuration (push, pin, deploy, promote, history, status,
+// scan --report, plan --source DIR, version), with the contract's flags,
+// output and exit codes.
+func MainBinary() {
+	cli.Main(binaryProject())
+}
+
+// RunBinary is MainBinary for tests: it returns the exit code.
+func RunBinary(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return cli.Execute(ctx, binaryProject(), args, stdout, stderr)
+}
+
+func binaryProject() cli.Project {
+	return cli.Project{Name: "slipway", BinaryOnly: true, ImageLock: DefaultImageLock, Global: affected.Global{Dirs: []string{"ci"}}}
+}

@@ -152,6 +152,9 @@ func newInvocation(ctx context.Context, o *options, rf *runFlags) (*invocation, 
 		return nil, err
 	}
 	if len(apps) == 0 {
+		if o.proj.BinaryOnly {
+			return nil, usageErr("plan: pass --source DIR (the app's Go module) to plan a one-app pipeline")
+		}
 		return nil, usageErr("no app to run: configure Config.Apps, or pass --source DIR")
 	}
 	if len(rf.apps) > 0 {

@@ -1,0 +1,106 @@
+package slipway_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/slipway-ci/slipway"
+)
+
+// A service repository's whole pipeline: one app, published to development.
+func ExampleMain() {
+	cfg := slipway.Config{
+		Apps:    []slipway.App{{Name: "payments", Source: ".", Main: "./cmd/payments"}},
+		Publish: slipway.Publish{Env: "development"},
+	}
+	_ = cfg // in ci/main.go: func main() { slipway.Main(cfg) }
+	// Output:
+}
+
+// Run is Main without os.Exit: here it plans this repository's sample-app
+// and reports which stages run together.
+func ExampleRun() {
+	cfg := slipway.Config{Apps: []slipway.App{{Name: "sample-app", Source: "sample-app"}}}
+	var out strings.Builder
+	code := slipway.Run(context.Background(), cfg, []string{"plan", "--json"}, &out, io.Discard)
+	var plan struct{ Waves [][]string }
+	_ = json.Unmarshal([]byte(out.String()), &plan)
+	fmt.Println("exit", code)
+	for _, w := range plan.Waves {
+		fmt.Println(strings.Join(w, " ∥ "))
+	}
+	// Output:
+	// exit 0
+	// lint ∥ test
+	// build
+	// scan
+	// push
+	// deploy
+}
+
+// A bad configuration is refused before anything runs, with the field named.
+func ExampleConfig_Validate() {
+	cfg := slipway.Config{Apps: []slipway.App{
+		{Name: "sample-app", Source: "sample-app"},
+		{Name: "sample-app", Source: "ledger"},
+	}}
+	fmt.Println(cfg.Validate())
+	// Output:
+	// Config.Apps[1].Name "sample-app": two apps have this name; give each app its own
+}
+
+// A custom stage: a `go generate` drift check after the tests, in the pinned
+// golang container with the module and build caches.
+func ExampleStage() {
+	drift := slipway.Stage{
+		Name:        "generate-drift",
+		Description: "go generate changes nothing",
+		Needs:       []string{"test"},
+		Run: func(ctx context.Context, sc *slipway.StageContext) error {
+			_, err := sc.Go().
+				WithExec([]string{"sh", "-c", "go generate ./... && git diff --exit-code"}).
+				Sync(ctx)
+			return err
+		},
+	}
+	cfg := slipway.Config{
+		Apps:   []slipway.App{{Name: "sample-app", Source: "sample-app"}},
+		Stages: append(slipway.DefaultStages(), drift),
+	}
+	fmt.Println(cfg.Validate())
+	// Output: <nil>
+}
+
+// Built-in stages take options: extra go test flags, and a build that also
+// waits for a custom stage.
+func ExampleBuild() {
+	migrations := slipway.Stage{Name: "migrations", Host: true, Run: func(context.Context, *slipway.StageContext) error { return nil }}
+	stages := []slipway.Stage{
+		slipway.Lint(),
+		slipway.Test(slipway.WithArgs("-short")),
+		migrations,
+		slipway.Build(slipway.WithNeeds("lint", "test", "migrations")),
+		slipway.Scan(), slipway.Push(), slipway.Deploy(),
+	}
+	cfg := slipway.Config{Apps: []slipway.App{{Name: "sample-app", Source: "sample-app"}}, Stages: stages}
+	fmt.Println(cfg.Validate())
+	// Output: <nil>
+}
+
+// A monorepo: two services in one pipeline, a Flux layout, and images under
+// one registry prefix (CI_IMAGE/APP).
+func ExampleConfig_monorepo() {
+	cfg := slipway.Config{
+		Apps: []slipway.App{
+			{Name: "sample-app", Source: "sample-app"},
+			{Name: "ledger", Source: "ledger"},
+		},
+		GitOps:      slipway.GitOps{Layout: "apps/{env}/kustomization.yaml"},
+		Concurrency: 2,
+	}
+	fmt.Println(cfg.Validate())
+	// Output: <nil>
+}
