@@ -72,6 +72,12 @@ func (sc *StageContext) Secret(name string) (*dagger.Secret, error) {
 	return sc.env.Secret(name)
 }
 
+// Image returns the image the run's image lock pins under name, as
+// repository:tag@sha256:…, for the containers a custom stage starts (a
+// database service): add "name: repository:tag@sha256:<digest>" to your lock
+// (Config.Images) and `go run ./ci pin` keeps it current with the others.
+func (sc *StageContext) Image(name string) (string, error) { return sc.env.Image(name) }
+
 // Set records a fact about the stage (a count, a URL) in the summary and
 // out/result.json.
 func (sc *StageContext) Set(key, value string) { sc.env.Set(key, value) }

@@ -31,6 +31,7 @@ type App struct {
 	Name   string
 	Source string // directory of the app, relative to the repository root ("." for the root)
 	Main   string // main package, relative to Source ("." or "./cmd/app")
+	Deploy string // its manifests, relative to Source (scanned, so they count)
 }
 
 // Result is the decision for one app.
@@ -83,16 +84,26 @@ func Detect(root string, apps []App, changed []string, global Global) ([]Result,
 	out := make([]Result, 0, len(apps))
 	for _, a := range apps {
 		src := path.Clean(filepath.ToSlash(a.Source))
-		res := Result{App: a.Name, Reason: "no change in " + src + " or the packages it imports"}
-		// 1. A file in the app's own directory.
+		main := path.Clean(path.Join(src, filepath.ToSlash(orDot(a.Main))))
+		own := []string{main}
+		if a.Deploy != "" {
+			own = append(own, path.Clean(path.Join(src, filepath.ToSlash(a.Deploy))))
+		}
+		res := Result{App: a.Name, Reason: "no change in " + strings.Join(own, ", ") + ", the files of " + src + " or the packages " + main + " imports"}
+		// 1. A file in the app's own directories (its main package, its
+		// manifests), or directly in its Source (go.mod, .golangci.yml, an
+		// ignore file): several apps of one module share those.
 		for _, f := range changed {
-			if under(f, src) {
+			hit := path.Dir(f) == src
+			for _, d := range own {
+				hit = hit || under(f, d)
+			}
+			if hit {
 				res.Affected, res.Reason = true, "changed "+f
 				break
 			}
 		}
 		if !res.Affected {
-			main := path.Clean(path.Join(src, filepath.ToSlash(orDot(a.Main))))
 			pkgs, err := g.closure(main)
 			if err != nil {
 				return nil, fmt.Errorf("app %s: %w", a.Name, err)

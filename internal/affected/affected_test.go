@@ -79,8 +79,26 @@ func TestDetect(t *testing.T) {
 		{[]string{"README.md"}, ""},
 		{nil, ""},
 	}
-	// App a's Source is the repository root: every file in it is "its
-	// directory", so a is affected by anything. Use a narrower source.
+	// The same with app a as a main package of the root module (Source ".").
+	for _, c := range cases {
+		res, err := Detect(root, apps, c.changed, global)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range res {
+			if r.Affected {
+				got = append(got, r.App)
+			}
+		}
+		want := c.want
+		if len(c.changed) == 1 && c.changed[0] == "README.md" {
+			want = "a" // a file of a's Source (the root) itself
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("root-module app, changed %v: affected %v, want %q", c.changed, got, want)
+		}
+	}
 	narrow := append([]App{{Name: "a", Source: "services/a", Main: "."}}, apps[1:]...)
 	for _, c := range cases {
 		res, err := Detect(root, narrow, c.changed, global)

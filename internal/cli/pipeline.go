@@ -249,7 +249,7 @@ func (run *invocation) filterAffected(ctx context.Context) error {
 	var apps []affected.App
 	for _, r := range run.apps {
 		rel, _ := filepath.Rel(wd, r.src)
-		apps = append(apps, affected.App{Name: r.app.Name, Source: filepath.ToSlash(rel), Main: r.app.Main})
+		apps = append(apps, affected.App{Name: r.app.Name, Source: filepath.ToSlash(rel), Main: r.app.Main, Deploy: r.app.Deploy})
 	}
 	global := run.o.proj.Global
 	global.Files = append(global.Files, run.o.proj.LockPath)

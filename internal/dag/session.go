@@ -43,6 +43,20 @@ type StageEnv struct {
 	Set       func(key, value string)
 	Artifact  func(path string)
 	secrets   map[string]bool
+	images    *Stages
+}
+
+// Image returns an image of the run's lock by name, as repository:tag@digest:
+// custom stages pin their containers (a postgres service) in the same lock.
+func (e StageEnv) Image(name string) (string, error) {
+	if e.images == nil || e.images.cfg.Images == nil {
+		return "", fmt.Errorf("image %q: a host-only stage has no image lock", name)
+	}
+	img, ok := e.images.cfg.Images.Get(name)
+	if !ok {
+		return "", fmt.Errorf("image %q is not in the image lock %s; add a line \"%s: repository:tag@sha256:<digest>\"", name, e.images.cfg.Images.Source, name)
+	}
+	return img.Ref(), nil
 }
 
 // Secret returns a declared secret's environment variable as a
@@ -69,6 +83,7 @@ func NewStageEnv(st *Stages, sourceDir, out string, secrets []string, log io.Wri
 		e.secrets[s] = true
 	}
 	if st != nil {
+		e.images = st
 		e.Client = st.c
 		e.Source = st.source()
 		e.GoBase = st.GoBase
