@@ -107,6 +107,28 @@ type invocation struct {
 	localOnce sync.Once
 	local     *registry.Local
 	localErr  error
+
+	versions map[string]versionResult // by checkout root: apps of one repository share it
+}
+
+type versionResult struct {
+	info version.Info
+	err  error
+}
+
+// detect reads the source version once per git checkout: every app of a
+// monorepo has the same commit, branch and dirtiness (50 apps: one read).
+func (run *invocation) detect(src string) (version.Info, error) {
+	root := version.Root(src)
+	if root == "" {
+		return version.Detect(src)
+	}
+	if v, ok := run.versions[root]; ok {
+		return v.info, v.err
+	}
+	info, err := version.Detect(root)
+	run.versions[root] = versionResult{info, err}
+	return info, err
 }
 
 // close stops what the run started.
@@ -163,7 +185,7 @@ func newInvocation(ctx context.Context, o *options, rf *runFlags) (*invocation, 
 			return nil, err
 		}
 	}
-	run := &invocation{o: o, flags: rf, lock: lock}
+	run := &invocation{o: o, flags: rf, lock: lock, versions: map[string]versionResult{}}
 	multi := len(o.proj.Apps) > 1
 	for _, a := range apps {
 		r, err := newRunState(run, a, multi)
@@ -204,7 +226,7 @@ func newRunState(run *invocation, a App, multi bool) (*runState, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := version.Detect(src)
+	info, err := run.detect(src)
 	if err != nil && !errors.Is(err, version.ErrNoRepo) {
 		return nil, failErr(err)
 	}
