@@ -12,6 +12,8 @@ func config() slipway.Config {
 			{Name: "ledger", Source: "ledger"},
 		},
 		Publish: slipway.Publish{Env: "development"},
+		// Slipway's own code is the pipeline: a change to it runs every app.
+		AlwaysRebuild: []string{"internal", "cmd", "slipway.go", "stage.go", "go.mod", "go.sum"},
 		// Images: "" keeps the built-in lock, which is this repository's
 		// ci/images.lock (`go run ./ci pin` rewrites it).
 		Wrappers: slipway.Wrappers{
