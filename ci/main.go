@@ -17,7 +17,7 @@ func config() slipway.Config {
 		// Images: "" keeps the built-in lock, which is this repository's
 		// ci/images.lock (`go run ./ci pin` rewrites it).
 		Wrappers: slipway.Wrappers{
-			Setup:        []string{"sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends docker-registry"},
+			Setup:        []string{"sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends docker-registry chromium"},
 			TestCommands: []string{"make test", "make test-engine"},
 		},
 	}

@@ -145,6 +145,8 @@ binary (go build -o slipway-ci ./ci).`,
 		newPromoteCmd(o),
 		newHistoryCmd(o),
 		newStatusCmd(o),
+		newRollbackCmd(o), newUnpinCmd(o), newFreezeCmd(o), newUnfreezeCmd(o),
+		newDoraCmd(o), newReportCmd(o),
 		newGenerateCmd(o),
 		newVersionCmd(o),
 	)
@@ -188,6 +190,8 @@ interrupted.`,
 		newPromoteCmd(o),
 		newHistoryCmd(o),
 		newStatusCmd(o),
+		newRollbackCmd(o), newUnpinCmd(o), newFreezeCmd(o), newUnfreezeCmd(o),
+		newDoraCmd(o), newReportCmd(o),
 		newVersionCmd(o),
 	)
 	return root

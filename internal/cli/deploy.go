@@ -22,6 +22,9 @@ type deployFlags struct {
 	allowUnknownSource bool
 	supersededOK       bool
 	retryTimeout       time.Duration
+	unpin              bool
+	breakGlass         string
+	fix                bool
 }
 
 func bindDeployGuardFlags(f *pflag.FlagSet, df *deployFlags) {
@@ -29,6 +32,9 @@ func bindDeployGuardFlags(f *pflag.FlagSet, df *deployFlags) {
 	f.BoolVar(&df.allowUnknownSource, "allow-unknown-source", false, "deploy even when the source repository cannot tell how the source commit relates to the deployed one")
 	f.BoolVar(&df.supersededOK, "superseded-ok", false, "when a newer build already runs in the environment, end as \"superseded\" (exit 0) instead of refusing a rollback")
 	f.DurationVar(&df.retryTimeout, "retry-timeout", 5*time.Minute, "keep retrying a deploy that loses races to concurrent pushes for this long")
+	f.BoolVar(&df.unpin, "unpin", false, "deploy into an environment a rollback pinned, lifting the pin (recorded)")
+	f.StringVar(&df.breakGlass, "break-glass", "", "deploy into a frozen environment; the REASON is recorded in the commit")
+	f.BoolVar(&df.fix, "fix", false, "mark this deploy as the fix of a failed one (counts that one as a failure in dora)")
 }
 
 // deployer opens the configured GitOps repository for a write:
@@ -161,6 +167,7 @@ already holds the digest prints "unchanged" and commits nothing.`,
 				App: app, Env: env, Image: img, SourceCommit: sha, SourceRepo: sourceRepo, SourceDirty: dirty,
 				Path: path, ImageName: imageName, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
 				SupersededOK: df.supersededOK, PipelineRun: gitops.PipelineRun(os.Getenv),
+				Unpin: df.unpin, BreakGlass: df.breakGlass, Fix: df.fix,
 			})
 			if err != nil {
 				return deployErr(err)
@@ -244,6 +251,7 @@ func (run *invocation) deployStage(name string, apps []*runState, needs []string
 					App: r.app.Name, Env: env, Image: img, SourceCommit: r.version.Commit, SourceRepo: r.src,
 					SourceDirty: r.version.Dirty, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
 					SupersededOK: df.supersededOK, PipelineRun: gitops.PipelineRun(os.Getenv),
+					Unpin: df.unpin, BreakGlass: df.breakGlass, Fix: df.fix,
 				})
 			}
 			d, err := run.o.deployer()
@@ -273,6 +281,12 @@ func (run *invocation) deployStage(name string, apps []*runState, needs []string
 				}
 				rec.Set(key, commit)
 				rec.Set("attempts", fmt.Sprint(out.Attempts))
+			}
+			// The deployment report, refreshed after every publish.
+			if err := writeReport(ctx, run.o, d, run.o.outPath("report.html"), apps[0].src); err != nil {
+				run.o.logf("warning: report: %v", err)
+			} else {
+				rec.Artifact(run.o.outPath("report.html"))
 			}
 			return nil
 		},

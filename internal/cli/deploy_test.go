@@ -136,6 +136,9 @@ func TestPublishEndToEnd(t *testing.T) {
 	if !strings.Contains(stdout, res.Image.Ref) {
 		t.Errorf("history lacks %s:\n%s", res.Image.Ref, stdout)
 	}
+	if html, err := os.ReadFile(filepath.Join(out, "report.html")); err != nil || !strings.Contains(string(html), "What runs now") {
+		t.Errorf("the publish did not write out/report.html: %v", err)
+	}
 	md, _ := os.ReadFile(filepath.Join(out, "summary.md"))
 	if !strings.Contains(string(md), res.Image.Ref) || !strings.Contains(string(md), "GitOps: sample-app → development") {
 		t.Errorf("summary.md:\n%s", md)

@@ -31,6 +31,7 @@ compare URL to open the pull request is printed: the production path.`,
 			}
 			p.AllowRollback = df.allowRollback
 			p.AllowUnknownSource = df.allowUnknownSource
+			p.Unpin, p.BreakGlass = df.unpin, df.breakGlass
 			p.PipelineRun = gitops.PipelineRun(os.Getenv)
 			d, err := o.deployer()
 			if err != nil {

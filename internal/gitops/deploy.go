@@ -79,6 +79,16 @@ type Request struct {
 	// branch (promotion through a pull request). An existing branch is never
 	// replaced.
 	PushBranch string
+	// RollbackOf, Reason and Pinned make a rollback record (see Rollback).
+	RollbackOf string
+	Reason     string
+	Pinned     bool
+	// Unpin deploys into a pinned environment and lifts the pin.
+	Unpin bool
+	// BreakGlass is the reason to deploy through a freeze (recorded).
+	BreakGlass string
+	// Fix marks a deploy that repairs a failed one (DORA's change failure rate).
+	Fix bool
 }
 
 // Outcome is what Deploy did.
@@ -259,13 +269,13 @@ func (d *Deployer) DeployAll(ctx context.Context, reqs []Request) ([]*Outcome, e
 func (d *Deployer) attemptAll(ctx context.Context, reqs []Request, snapp **snapshot, branch string) ([]*Outcome, error) {
 	// Read every environment's record first: reading may deepen the clone
 	// (a new snapshot), which must happen before commits are chained on it.
-	prevs := make([]*Record, len(reqs))
+	states := make([]envState, len(reqs))
 	for i, req := range reqs {
-		prev, err := d.lastRecord(ctx, snapp, req.App, req.Env)
+		st, err := d.state(ctx, snapp, req.App, req.Env)
 		if err != nil {
 			return nil, err
 		}
-		prevs[i] = prev
+		states[i] = st
 	}
 	if err := (*snapp).reset(); err != nil {
 		return nil, err
@@ -274,7 +284,7 @@ func (d *Deployer) attemptAll(ctx context.Context, reqs []Request, snapp **snaps
 	var objs []plumbing.Hash
 	var last plumbing.Hash
 	for i, req := range reqs {
-		out, written, err := d.apply(ctx, req, *snapp, prevs[i], branch)
+		out, written, err := d.apply(ctx, req, *snapp, states[i], branch)
 		if err != nil {
 			if len(reqs) > 1 && !isConflict(err) {
 				return nil, fmt.Errorf("%s/%s: %w (nothing was pushed for any app)", req.App, req.Env, err)
@@ -351,7 +361,11 @@ func classifyPush(err error) error {
 
 // apply makes one request's commit on the snapshot's working state and
 // returns the objects it wrote (none when nothing changes).
-func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, prev *Record, branch string) (*Outcome, []plumbing.Hash, error) {
+func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st envState, branch string) (*Outcome, []plumbing.Hash, error) {
+	prev := st.last
+	if err := d.control(req, snap, st); err != nil {
+		return nil, nil, err
+	}
 	file, data, err := snap.resolveFile(req, d.Layout)
 	if err != nil {
 		return nil, nil, err
@@ -391,7 +405,9 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, prev 
 	}
 	sig := object.Signature{Name: d.AuthorName, Email: d.AuthorEmail, When: d.Now()}
 	msg := message(messageFields{App: req.App, Env: req.Env, Image: req.Image, SourceCommit: req.SourceCommit,
-		PipelineRun: req.PipelineRun, Dirty: req.SourceDirty, Rollback: rollback})
+		PipelineRun: req.PipelineRun, Dirty: req.SourceDirty, Rollback: rollback,
+		RollbackOf: req.RollbackOf, Reason: req.Reason, Pinned: req.Pinned, Unpin: req.Unpin && st.pin != nil,
+		BreakGlass: req.BreakGlass, Fix: req.Fix})
 	hash, err := snap.commit(tree, msg, sig, d.Signer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("commit: %w", err)
@@ -418,50 +434,38 @@ func orNone(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// lastRecord finds what the environment runs according to its records: the
-// newest deploy no later revert undid, through the one record walker (all
-// parents), cloning the whole history (replacing the snapshot) when a
-// shallow clone ends before one.
-func (d *Deployer) lastRecord(ctx context.Context, snap **snapshot, app, env string) (*Record, error) {
+// state reads what the records say of an environment (its effective
+// deploy, a pin), cloning the whole history (replacing the snapshot) when a
+// shallow clone ends before the answer.
+func (d *Deployer) state(ctx context.Context, snap **snapshot, app, env string) (envState, error) {
 	for {
 		s := *snap
-		rec, complete, err := findRecord(s.repo, s.head.Hash, app, env)
+		st, complete, err := findState(s.repo, s.head.Hash, app, env)
 		if err != nil {
-			return nil, err
+			return envState{}, err
 		}
-		if rec != nil || complete || s.depth == 0 {
-			return rec, nil
+		if complete || s.depth == 0 {
+			return st, nil
 		}
 		// One step to the whole history: a second shallow step costs more
 		// than it saves (measured on 5,000 commits: 1.0 s going 50 → 500 → all, 0.76 s going 50 → all).
 		next, err := d.Remote.cloneBare(ctx, 0)
 		if err != nil {
-			return nil, err
+			return envState{}, err
 		}
 		if next.head.Hash != s.head.Hash {
 			// The branch moved meanwhile: let the caller start over.
 			*snap = next
-			return nil, &conflictError{fmt.Errorf("%s moved while reading history", d.Remote.Branch)}
+			return envState{}, &conflictError{fmt.Errorf("%s moved while reading history", d.Remote.Branch)}
 		}
 		*snap = next
 	}
 }
 
-// findRecord returns the environment's effective record. complete is false
-// when the walk ran into the edge of a shallow clone first.
-func findRecord(repo *git.Repository, head plumbing.Hash, app, env string) (*Record, bool, error) {
-	var found *Record
-	complete, err := walkRecords(repo, head, func(r Record) error {
-		if r.App == app && r.Env == env && r.effective() {
-			found = &r
-			return errStopWalk
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	return found, complete || found != nil, nil
+// lastRecord is the environment's effective deploy record.
+func (d *Deployer) lastRecord(ctx context.Context, snap **snapshot, app, env string) (*Record, error) {
+	st, err := d.state(ctx, snap, app, env)
+	return st.last, err
 }
 
 // guard refuses to deploy a source commit older than the deployed one, and

@@ -142,8 +142,8 @@ func WriteHistoryTable(w io.Writer, recs []Record) error {
 	counts := map[key]int{}
 	last := map[key]time.Time{}
 	for _, r := range recs {
-		if r.Reverts != "" {
-			continue // a revert is not a deployment
+		if !r.IsDeploy() {
+			continue // a revert or an unpin is not a deployment
 		}
 		k := key{r.App, r.Env}
 		counts[k]++
@@ -179,8 +179,27 @@ func (r Record) note() string {
 	if r.Reverted {
 		parts = append(parts, "reverted")
 	}
-	if r.Rollback {
+	if r.RollbackOf != "" {
+		parts = append(parts, "rollback of "+short(r.RollbackOf))
+	} else if r.Rollback {
 		parts = append(parts, "rollback")
+	}
+	if r.Pinned {
+		parts = append(parts, "pinned")
+	}
+	if r.Unpin && r.Image == "" {
+		parts = append(parts, "unpin")
+	} else if r.Unpin {
+		parts = append(parts, "unpinned (--unpin)")
+	}
+	if r.BreakGlass != "" {
+		parts = append(parts, "break-glass: "+r.BreakGlass)
+	}
+	if r.Fix {
+		parts = append(parts, "fix")
+	}
+	if r.Reason != "" {
+		parts = append(parts, "reason: "+r.Reason)
 	}
 	if r.SourceDirty {
 		parts = append(parts, "dirty source")

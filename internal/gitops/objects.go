@@ -133,7 +133,26 @@ func replaceEntry(st storer.EncodedObjectStorer, t *object.Tree, parts []string,
 		}
 	}
 	if i < 0 {
-		return plumbing.ZeroHash, fmt.Errorf("%s: not in the tree", parts[0])
+		// A new file (a freeze file on first use), and new directories on its way.
+		mode := filemode.Regular
+		if len(parts) > 1 {
+			mode = filemode.Dir
+		}
+		entries = append(entries, object.TreeEntry{Name: parts[0], Mode: mode})
+		sort.Slice(entries, func(a, b int) bool { return gitTreeName(entries[a]) < gitTreeName(entries[b]) })
+		for j, e := range entries {
+			if e.Name == parts[0] {
+				i = j
+			}
+		}
+		if len(parts) > 1 {
+			h, err := replaceEntry(st, &object.Tree{}, parts[1:], blob, written)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			entries[i].Hash = h
+			return writeTree(st, entries, written)
+		}
 	}
 	if len(parts) == 1 {
 		if entries[i].Mode == filemode.Dir {
@@ -151,6 +170,18 @@ func replaceEntry(st storer.EncodedObjectStorer, t *object.Tree, parts []string,
 		}
 		entries[i].Hash = h
 	}
+	return writeTree(st, entries, written)
+}
+
+// gitTreeName is the name git sorts tree entries by: directories as "name/".
+func gitTreeName(e object.TreeEntry) string {
+	if e.Mode == filemode.Dir {
+		return e.Name + "/"
+	}
+	return e.Name
+}
+
+func writeTree(st storer.EncodedObjectStorer, entries []object.TreeEntry, written *[]plumbing.Hash) (plumbing.Hash, error) {
 	obj := st.NewEncodedObject()
 	if err := (&object.Tree{Entries: entries}).Encode(obj); err != nil {
 		return plumbing.ZeroHash, err

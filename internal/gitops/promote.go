@@ -18,8 +18,11 @@ type Promotion struct {
 	AllowRollback bool
 	// AllowUnknownSource: see Request.AllowUnknownSource.
 	AllowUnknownSource bool
-	ViaBranch          bool
-	PipelineRun        string
+	// Unpin and BreakGlass: see Request.
+	Unpin       bool
+	BreakGlass  string
+	ViaBranch   bool
+	PipelineRun string
 }
 
 // PromoteOutcome adds where the promotion went.
@@ -66,7 +69,7 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	req := Request{
 		App: p.App, Env: p.To, Image: img, SourceCommit: rec.SourceCommit, SourceRepo: p.SourceRepo,
 		AllowRollback: p.AllowRollback, AllowUnknownSource: p.AllowUnknownSource, PipelineRun: p.PipelineRun,
-		SourceDirty: rec.SourceDirty,
+		SourceDirty: rec.SourceDirty, Unpin: p.Unpin, BreakGlass: p.BreakGlass,
 	}
 	if p.ViaBranch {
 		req.PushBranch = path.Join("promote", p.App, p.To, img.Short())

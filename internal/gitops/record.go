@@ -33,7 +33,28 @@ type Record struct {
 	SourceDirty bool `json:"source_dirty,omitempty"`
 	// Reverted is true when a later commit reverted this deploy.
 	Reverted bool `json:"reverted,omitempty"`
+	// RollbackOf is the deploy commit a `rollback` undid.
+	RollbackOf string `json:"rollback_of,omitempty"`
+	// Reason is the reason given to rollback, unpin or --break-glass.
+	Reason string `json:"reason,omitempty"`
+	// Pinned: a rollback pins the environment until someone unpins it.
+	Pinned bool `json:"pinned,omitempty"`
+	// Unpin marks an `unpin` record (no image), or a deploy made with --unpin.
+	Unpin bool `json:"unpin,omitempty"`
+	// BreakGlass is the reason a deploy went through a freeze.
+	BreakGlass string `json:"break_glass,omitempty"`
+	// Fix marks a deploy made to repair a failed one (--fix): the deploy it
+	// follows counts as a failure in DORA's change failure rate.
+	Fix bool `json:"fix,omitempty"`
 }
+
+// IsDeploy reports whether the record put an image into the environment (a
+// deploy, a rollback; not a revert, not an unpin).
+func (r Record) IsDeploy() bool { return r.Reverts == "" && r.Image != "" }
+
+// IsRollback reports whether the record deliberately went back to an older
+// build: `rollback`, or a deploy let through with --allow-rollback.
+func (r Record) IsRollback() bool { return r.RollbackOf != "" || r.Rollback }
 
 // Trailer keys of the contract.
 const (
@@ -44,6 +65,12 @@ const (
 	trPipelineRun = "Pipeline-Run"
 	trDirty       = "Source-Dirty"
 	trRollback    = "Rollback"
+	trRollbackOf  = "Rollback-Of"
+	trReason      = "Reason"
+	trPinned      = "Pinned"
+	trUnpin       = "Unpin"
+	trBreakGlass  = "Break-Glass"
+	trFix         = "Fix"
 )
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
@@ -60,6 +87,12 @@ type messageFields struct {
 	PipelineRun  string
 	Dirty        bool
 	Rollback     bool
+	RollbackOf   string
+	Reason       string
+	Pinned       bool
+	Unpin        bool
+	BreakGlass   string
+	Fix          bool
 }
 
 func message(m messageFields) string {
@@ -81,7 +114,37 @@ func message(m messageFields) string {
 	if m.Rollback {
 		fmt.Fprintf(&b, "%s: true\n", trRollback)
 	}
+	if m.RollbackOf != "" {
+		fmt.Fprintf(&b, "%s: %s\n", trRollbackOf, m.RollbackOf)
+	}
+	if m.Pinned {
+		fmt.Fprintf(&b, "%s: true\n", trPinned)
+	}
+	if m.Unpin {
+		fmt.Fprintf(&b, "%s: true\n", trUnpin)
+	}
+	if m.Fix {
+		fmt.Fprintf(&b, "%s: true\n", trFix)
+	}
+	if m.BreakGlass != "" {
+		fmt.Fprintf(&b, "%s: %s\n", trBreakGlass, oneLine(m.BreakGlass))
+	}
+	if m.Reason != "" {
+		fmt.Fprintf(&b, "%s: %s\n", trReason, oneLine(m.Reason))
+	}
 	return b.String()
+}
+
+// oneLine keeps a free-text trailer on one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// controlMessage renders a record that changes no manifest: unpin.
+func controlMessage(kind, app, env, reason, run string) string {
+	if run == "" {
+		run = "local"
+	}
+	return fmt.Sprintf("%s(%s): %s\n\n%s: %s\n%s: %s\n%s: true\n%s: %s\n%s: %s\n",
+		kind, app, env, trApp, app, trEnv, env, trUnpin, trReason, oneLine(reason), trPipelineRun, run)
 }
 
 // trailers reads "Key: Value" lines of the message's last paragraph.
@@ -108,6 +171,9 @@ func trailers(msg string) map[string]string {
 // it ("deploy(app): env -> sha256:… (#12)").
 var deploySubjectRE = regexp.MustCompile(`^deploy\(([^)]+)\): (\S+) -> sha256:[0-9a-f]{12}`)
 
+// unpinSubjectRE matches an unpin record.
+var unpinSubjectRE = regexp.MustCompile(`^unpin\(([^)]+)\): (\S+)\n`)
+
 // revertRE matches `git revert` of a deploy commit.
 var (
 	revertSubjectRE = regexp.MustCompile(`^Revert "(?:Revert ")?deploy\(([^)]+)\): (\S+) -> sha256:[0-9a-f]{12}`)
@@ -131,6 +197,14 @@ func recordOf(c *object.Commit) (Record, bool) {
 		base.App, base.Env, base.Reverts = m[1], m[2], r[1]
 		return base, true
 	}
+	if m := unpinSubjectRE.FindStringSubmatch(c.Message); m != nil {
+		t := trailers(c.Message)
+		if t[trApp] != m[1] || t[trEnv] != m[2] {
+			return Record{}, false
+		}
+		base.App, base.Env, base.Unpin, base.Reason = m[1], m[2], true, t[trReason]
+		return base, true
+	}
 	if !deploySubjectRE.MatchString(c.Message) {
 		return Record{}, false
 	}
@@ -141,6 +215,8 @@ func recordOf(c *object.Commit) (Record, bool) {
 	base.App, base.Env, base.Image, base.SourceCommit = t[trApp], t[trEnv], t[trImage], t[trSource]
 	base.SourceDirty = t[trDirty] == "true"
 	base.Rollback = t[trRollback] == "true"
+	base.RollbackOf, base.Reason, base.BreakGlass = t[trRollbackOf], t[trReason], t[trBreakGlass]
+	base.Pinned, base.Unpin, base.Fix = t[trPinned] == "true", t[trUnpin] == "true", t[trFix] == "true"
 	return base, true
 }
 
@@ -212,9 +288,8 @@ func walkRecords(repo *git.Repository, head plumbing.Hash, visit func(Record) er
 	return complete, nil
 }
 
-// effective reports whether a record is what an environment runs now as far
-// as the log tells: a deploy that no later revert undid.
-func (r Record) effective() bool { return r.Reverts == "" && !r.Reverted }
+// isControl: a record that changes no manifest (unpin).
+func (r Record) isControl() bool { return r.Unpin && r.Image == "" }
 
 // PipelineRun is the CI run URL from the environment, or "local".
 func PipelineRun(getenv func(string) string) string {

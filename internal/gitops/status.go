@@ -30,17 +30,28 @@ type EnvStatus struct {
 // history and the guard). Manifests are the truth: a `git revert` or a hand
 // edit shows as what it did, not as the last deploy commit said.
 func Status(ctx context.Context, r *Remote, f Filter) ([]EnvStatus, error) {
+	_, sts, err := historyAndStatus(ctx, r, f)
+	return sts, err
+}
+
+// HistoryAndStatus is History (no filter) and Status in one read of the
+// repository and one walk of its log: what a report needs.
+func HistoryAndStatus(ctx context.Context, r *Remote) ([]Record, []EnvStatus, error) {
+	return historyAndStatus(ctx, r, Filter{})
+}
+
+func historyAndStatus(ctx context.Context, r *Remote, f Filter) ([]Record, []EnvStatus, error) {
 	repo, headHash, err := r.readHead(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	head, err := repo.CommitObject(headHash)
 	if err != nil {
-		return nil, fmt.Errorf("status %s: %w", r, err)
+		return nil, nil, fmt.Errorf("status %s: %w", r, err)
 	}
 	tree, err := head.Tree()
 	if err != nil {
-		return nil, fmt.Errorf("status %s: %w", r, err)
+		return nil, nil, fmt.Errorf("status %s: %w", r, err)
 	}
 	snap := &snapshot{repo: repo, head: head, tree: tree, remote: r}
 	var all []Record
@@ -48,7 +59,7 @@ func Status(ctx context.Context, r *Remote, f Filter) ([]EnvStatus, error) {
 		all = append(all, rec)
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("status %s: %w", r, err)
+		return nil, nil, fmt.Errorf("status %s: %w", r, err)
 	}
 	fillReverts(all)
 	var out []EnvStatus
@@ -64,9 +75,9 @@ func Status(ctx context.Context, r *Remote, f Filter) ([]EnvStatus, error) {
 		}
 	}
 	if len(out) == 0 && (f.App != "" || f.Env != "") {
-		return nil, fmt.Errorf("status %s: no environment matches app %q env %q (apps: %s)", r, f.App, f.Env, orNone(snap.dirs(".")))
+		return nil, nil, fmt.Errorf("status %s: no environment matches app %q env %q (apps: %s)", r, f.App, f.Env, orNone(snap.dirs(".")))
 	}
-	return out, nil
+	return all, out, nil
 }
 
 func envStatus(snap *snapshot, all []Record, app, env string) EnvStatus {

@@ -1,0 +1,438 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"sigs.k8s.io/yaml"
+)
+
+// ErrPinned is returned for a deploy or promotion into a pinned environment.
+var ErrPinned = errors.New("environment is pinned")
+
+// ErrFrozen is returned for a deploy or promotion into a frozen environment.
+var ErrFrozen = errors.New("environment is frozen")
+
+// ErrBadFreezeFile means the freeze file cannot be read; deploys are refused
+// (fail closed) until it is fixed or --break-glass is given.
+var ErrBadFreezeFile = errors.New("malformed freeze file")
+
+// FreezeFile is where freezes live in the GitOps repository: one source of
+// truth that Argo CD users and reviewers can read too.
+const FreezeFile = ".slipway/freeze.yaml"
+
+// Freeze stops deploys and promotions into an environment until a time.
+type Freeze struct {
+	Env    string    `json:"env"`
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason"`
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
+}
+
+type freezeDoc struct {
+	Freezes []Freeze `json:"freezes"`
+}
+
+// envState is what the records say of one environment.
+type envState struct {
+	last *Record // the effective deploy
+	pin  *Record // the rollback that pinned it, when no unpin followed
+}
+
+// findState walks the records for an environment: its effective deploy, and
+// whether a rollback pinned it (an unpin record or a deploy with --unpin
+// after the pin lifts it).
+func findState(repo *git.Repository, head plumbing.Hash, app, env string) (envState, bool, error) {
+	var st envState
+	unpinned := false
+	complete, err := walkRecords(repo, head, func(r Record) error {
+		if r.App != app || r.Env != env || r.Reverts != "" || r.Reverted {
+			return nil
+		}
+		if r.isControl() {
+			unpinned = true
+			return nil
+		}
+		rec := r
+		st.last = &rec
+		if r.Pinned && !unpinned {
+			st.pin = &rec
+		}
+		return errStopWalk
+	})
+	if err != nil {
+		return envState{}, false, err
+	}
+	return st, complete || st.last != nil, nil
+}
+
+// freezes reads the freeze file at the snapshot's working tree.
+func (s *snapshot) freezes() ([]Freeze, error) {
+	data, ok := s.readFile(FreezeFile)
+	if !ok {
+		return nil, nil
+	}
+	return parseFreezes(data)
+}
+
+func parseFreezes(data []byte) ([]Freeze, error) {
+	var doc freezeDoc
+	if err := yaml.UnmarshalStrict(data, &doc); err != nil {
+		return nil, fmt.Errorf("%w %s: %w (want freezes: [{env, until, reason, by, at}])", ErrBadFreezeFile, FreezeFile, err)
+	}
+	for i, f := range doc.Freezes {
+		if !nameRE.MatchString(f.Env) || f.Until.IsZero() {
+			return nil, fmt.Errorf("%w %s: freezes[%d] needs env and until (RFC 3339)", ErrBadFreezeFile, FreezeFile, i)
+		}
+	}
+	return doc.Freezes, nil
+}
+
+// activeFreeze is the freeze in force for env at now, if any.
+func activeFreeze(fs []Freeze, env string, now time.Time) *Freeze {
+	for i := range fs {
+		if fs[i].Env == env && now.Before(fs[i].Until) {
+			return &fs[i]
+		}
+	}
+	return nil
+}
+
+// control refuses a deploy into a pinned or frozen environment.
+func (d *Deployer) control(req Request, snap *snapshot, st envState) error {
+	if st.pin != nil && !req.Unpin && !req.Pinned {
+		p := st.pin
+		return fmt.Errorf("%w: %s/%s was pinned to %s by %s at %s (rollback of %s: %s); a deploy would move it on. Lift the pin with `unpin --app %s --env %s --reason …`, or pass --unpin",
+			ErrPinned, req.App, req.Env, shortImage(p.Image), p.Author, p.Time.Format(time.RFC3339), short(p.RollbackOf), orNoReason(p.Reason), req.App, req.Env)
+	}
+	if req.Pinned { // a rollback restores service: freezes do not stop it
+		return nil
+	}
+	fs, err := snap.freezes()
+	if err != nil {
+		if req.BreakGlass != "" {
+			fmt.Fprintf(d.Log, "warning: %v; deploying anyway (--break-glass)\n", err)
+			return nil
+		}
+		return fmt.Errorf("%w; fix it in the GitOps repository, or pass --break-glass \"REASON\"", err)
+	}
+	if len(fs) == 0 {
+		return nil
+	}
+	if f := activeFreeze(fs, req.Env, d.Now()); f != nil {
+		if req.BreakGlass != "" {
+			fmt.Fprintf(d.Log, "warning: %s is frozen until %s (%s); deploying anyway: --break-glass %q (recorded)\n", req.Env, f.Until.Format(time.RFC3339), f.Reason, req.BreakGlass)
+			return nil
+		}
+		return fmt.Errorf("%w: %s is frozen until %s by %s (%s); deploys and promotions wait, or pass --break-glass \"REASON\" (recorded in the commit)",
+			ErrFrozen, req.Env, f.Until.Format(time.RFC3339), f.By, orNoReason(f.Reason))
+	}
+	return nil
+}
+
+func orNoReason(s string) string {
+	if s == "" {
+		return "no reason given"
+	}
+	return s
+}
+
+// change is one control commit: the file it writes (or "" for none) and its message.
+type change struct {
+	file    string
+	content []byte
+	msg     string
+	noop    bool // nothing to do (already frozen the same way, not pinned)
+}
+
+// commitChange writes a control commit (freeze, unfreeze, unpin) with the
+// same compare-and-swap and retry budget as deploys.
+func (d *Deployer) commitChange(ctx context.Context, what string, build func(*snapshot) (change, error)) (string, error) {
+	d.defaults()
+	deadline := time.Now().Add(d.RetryTimeout)
+	var snap *snapshot
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			if time.Now().After(deadline) {
+				return "", fmt.Errorf("%s in %s: %w (--retry-timeout %s)", what, d.Remote, ErrConflict, d.RetryTimeout)
+			}
+			if err := sleep(ctx, d.backoff(attempt)); err != nil {
+				return "", err
+			}
+		}
+		var err error
+		if snap == nil {
+			snap, err = d.Remote.cloneBare(ctx, 0)
+		} else {
+			err = snap.refresh(ctx)
+		}
+		if err != nil {
+			return "", err
+		}
+		ch, err := build(snap)
+		if err != nil {
+			return "", err
+		}
+		if ch.noop {
+			return "", nil
+		}
+		tree := snap.tree.Hash
+		var objs []plumbing.Hash
+		if ch.file != "" {
+			tree, objs, err = snap.writeFile(ch.file, ch.content)
+			if err != nil {
+				return "", fmt.Errorf("write %s: %w", ch.file, err)
+			}
+		}
+		sig := object.Signature{Name: d.AuthorName, Email: d.AuthorEmail, When: d.Now()}
+		h, err := snap.commit(tree, ch.msg, sig, d.Signer)
+		if err != nil {
+			return "", err
+		}
+		if err := snap.push(ctx, append(objs, h), d.Remote.Branch, snap.head.Hash, h); err != nil {
+			if isConflict(err) {
+				continue
+			}
+			return "", err
+		}
+		return h.String(), nil
+	}
+}
+
+// FreezeRequest freezes or unfreezes an environment.
+type FreezeRequest struct {
+	Env         string
+	Until       time.Time // Freeze only
+	Reason      string
+	PipelineRun string
+}
+
+// Freeze records a freeze of an environment in FreezeFile, replacing an
+// earlier one for it and dropping expired ones. It returns the commit.
+func (d *Deployer) Freeze(ctx context.Context, req FreezeRequest) (string, error) {
+	d.defaults()
+	if !nameRE.MatchString(req.Env) {
+		return "", fmt.Errorf("environment %q: want a lowercase name", req.Env)
+	}
+	if !req.Until.After(d.Now()) {
+		return "", fmt.Errorf("--until %s is not in the future", req.Until.Format(time.RFC3339))
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return "", errors.New("--reason is required: say why the environment is frozen")
+	}
+	return d.commitChange(ctx, "freeze "+req.Env, func(s *snapshot) (change, error) {
+		fs, err := s.freezes()
+		if err != nil {
+			return change{}, err
+		}
+		now := d.Now()
+		keep := []Freeze{}
+		for _, f := range fs {
+			if f.Env != req.Env && now.Before(f.Until) {
+				keep = append(keep, f)
+			}
+		}
+		keep = append(keep, Freeze{Env: req.Env, Until: req.Until.UTC(), Reason: oneLine(req.Reason), By: d.AuthorName + " <" + d.AuthorEmail + ">", At: now.UTC().Truncate(time.Second)})
+		sort.Slice(keep, func(i, j int) bool { return keep[i].Env < keep[j].Env })
+		data, err := renderFreezes(keep)
+		if err != nil {
+			return change{}, err
+		}
+		msg := fmt.Sprintf("freeze(%s): until %s\n\n%s: %s\nUntil: %s\n%s: %s\n%s: %s\n", req.Env, req.Until.UTC().Format(time.RFC3339),
+			trEnv, req.Env, req.Until.UTC().Format(time.RFC3339), trReason, oneLine(req.Reason), trPipelineRun, orLocal(req.PipelineRun))
+		return change{file: FreezeFile, content: data, msg: msg}, nil
+	})
+}
+
+// Unfreeze lifts an environment's freeze; "" when it was not frozen.
+func (d *Deployer) Unfreeze(ctx context.Context, req FreezeRequest) (string, error) {
+	d.defaults()
+	return d.commitChange(ctx, "unfreeze "+req.Env, func(s *snapshot) (change, error) {
+		fs, err := s.freezes()
+		if err != nil {
+			return change{}, err
+		}
+		now := d.Now()
+		keep := []Freeze{}
+		found := false
+		for _, f := range fs {
+			switch {
+			case f.Env == req.Env:
+				found = found || now.Before(f.Until)
+			case now.Before(f.Until):
+				keep = append(keep, f)
+			}
+		}
+		if !found {
+			return change{noop: true}, nil
+		}
+		data, err := renderFreezes(keep)
+		if err != nil {
+			return change{}, err
+		}
+		msg := fmt.Sprintf("unfreeze(%s)\n\n%s: %s\n%s: %s\n%s: %s\n", req.Env, trEnv, req.Env, trReason, oneLine(orNoReason(req.Reason)), trPipelineRun, orLocal(req.PipelineRun))
+		return change{file: FreezeFile, content: data, msg: msg}, nil
+	})
+}
+
+func renderFreezes(fs []Freeze) ([]byte, error) {
+	data, err := yaml.Marshal(freezeDoc{Freezes: fs})
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte("# Environment freezes, written by `slipway freeze` / `unfreeze`: while an\n# entry's until is in the future, deploys and promotions into env are refused\n# unless --break-glass. Edit through those commands (every change is a commit).\n"), data...), nil
+}
+
+func orLocal(s string) string {
+	if s == "" {
+		return "local"
+	}
+	return s
+}
+
+// Freezes lists the freezes in force at now.
+func Freezes(ctx context.Context, r *Remote, now time.Time) ([]Freeze, error) {
+	repo, h, err := r.readHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := repo.CommitObject(h)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{repo: repo, head: c, tree: t, remote: r}
+	fs, err := s.freezes()
+	if err != nil {
+		return nil, err
+	}
+	var out []Freeze
+	for _, f := range fs {
+		if now.Before(f.Until) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// Unpin lifts a rollback's pin with its own record; "" when not pinned.
+func (d *Deployer) Unpin(ctx context.Context, app, env, reason, run string) (string, error) {
+	d.defaults()
+	if !nameRE.MatchString(app) || !nameRE.MatchString(env) {
+		return "", fmt.Errorf("app %q, environment %q: want lowercase names", app, env)
+	}
+	if strings.TrimSpace(reason) == "" {
+		return "", errors.New("--reason is required: say why the pin is lifted")
+	}
+	return d.commitChange(ctx, "unpin "+app+"/"+env, func(s *snapshot) (change, error) {
+		st, _, err := findState(s.repo, s.head.Hash, app, env)
+		if err != nil {
+			return change{}, err
+		}
+		if st.pin == nil {
+			return change{noop: true}, nil
+		}
+		return change{msg: controlMessage("unpin", app, env, reason, run)}, nil
+	})
+}
+
+// RollbackRequest deploys an earlier digest of an environment on purpose.
+type RollbackRequest struct {
+	App, Env string
+	To       *Image // a digest deployed there before; nil: Steps back
+	Steps    int    // how many distinct earlier digests back (default 1)
+	Reason   string
+	// AllowUnknown lets To be a digest never deployed in the environment
+	// (SourceCommit must then be given).
+	AllowUnknown bool
+	SourceCommit string
+	PipelineRun  string
+}
+
+// Rollback deploys an earlier digest (from the environment's history) with
+// Rollback-Of, Reason and Pinned trailers. The environment stays pinned:
+// deploys and promotions are refused until someone unpins it.
+func (d *Deployer) Rollback(ctx context.Context, rr RollbackRequest) (*Outcome, error) {
+	d.defaults()
+	if strings.TrimSpace(rr.Reason) == "" {
+		return nil, errors.New("rollback: --reason is required: say why (it is recorded, and shown with the pin)")
+	}
+	recs, err := History(ctx, d.Remote, Filter{App: rr.App, Env: rr.Env})
+	if err != nil {
+		return nil, err
+	}
+	var deploys []Record
+	for _, r := range recs {
+		if r.IsDeploy() && !r.Reverted {
+			deploys = append(deploys, r)
+		}
+	}
+	if len(deploys) == 0 {
+		return nil, fmt.Errorf("rollback %s/%s: no deploy recorded there (apps and environments: see `history`)", rr.App, rr.Env)
+	}
+	current := deploys[0]
+	cur, _ := ParseImage(current.Image)
+	var target *Record
+	if rr.To != nil {
+		for i := range deploys {
+			if strings.HasSuffix(deploys[i].Image, "@"+rr.To.Digest) {
+				target = &deploys[i]
+				break
+			}
+		}
+		if target == nil {
+			if !rr.AllowUnknown {
+				return nil, fmt.Errorf("rollback %s/%s: %s was never deployed there; pass --allow-unknown (with --source-commit) to deploy it anyway", rr.App, rr.Env, rr.To)
+			}
+			if !shaRE.MatchString(rr.SourceCommit) {
+				return nil, fmt.Errorf("rollback %s/%s: --allow-unknown needs --source-commit (40 hex) for %s", rr.App, rr.Env, rr.To)
+			}
+			target = &Record{Image: rr.To.String(), SourceCommit: rr.SourceCommit}
+		}
+	} else {
+		steps := rr.Steps
+		if steps <= 0 {
+			steps = 1
+		}
+		seen := map[string]bool{cur.Digest: true}
+		n := 0
+		for i := range deploys {
+			img, err := ParseImage(deploys[i].Image)
+			if err != nil || seen[img.Digest] {
+				continue
+			}
+			seen[img.Digest] = true
+			n++
+			if n == steps {
+				target = &deploys[i]
+				break
+			}
+		}
+		if target == nil {
+			return nil, fmt.Errorf("rollback %s/%s: --steps %d goes past the first deploy (%d earlier digests recorded)", rr.App, rr.Env, steps, n)
+		}
+	}
+	img, err := ParseImage(target.Image)
+	if err != nil {
+		return nil, err
+	}
+	if img.Digest == cur.Digest {
+		return nil, fmt.Errorf("rollback %s/%s: it already runs %s", rr.App, rr.Env, img)
+	}
+	return d.Deploy(ctx, Request{
+		App: rr.App, Env: rr.Env, Image: img, SourceCommit: target.SourceCommit,
+		AllowRollback: true, AllowUnknownSource: true, PipelineRun: rr.PipelineRun,
+		RollbackOf: current.Commit, Reason: rr.Reason, Pinned: true,
+	})
+}
