@@ -164,3 +164,28 @@ func TestFreeze(t *testing.T) {
 		t.Fatalf("malformed freeze file: %v", err)
 	}
 }
+
+func TestStatusNamesThePin(t *testing.T) {
+	_, r := localGitOps(t)
+	src, shas := sourceRepo(t, 3)
+	d := &Deployer{Remote: r}
+	ctx := context.Background()
+	for i := 1; i <= 2; i++ {
+		if _, err := d.Deploy(ctx, Request{App: "sample-app", Env: "staging", Image: digest(i), SourceCommit: shas[i], SourceRepo: src}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Rollback(ctx, RollbackRequest{App: "sample-app", Env: "staging", Reason: "bad build"}); err != nil {
+		t.Fatal(err)
+	}
+	sts, err := Status(ctx, r, Filter{App: "sample-app", Env: "staging"})
+	if err != nil || !strings.Contains(sts[0].Note, "pinned: bad build") || !strings.Contains(sts[0].Note, "rollback") {
+		t.Fatalf("status: %+v %v", sts, err)
+	}
+	if _, err := d.Unpin(ctx, "sample-app", "staging", "ok", ""); err != nil {
+		t.Fatal(err)
+	}
+	if sts, _ := Status(ctx, r, Filter{App: "sample-app", Env: "staging"}); strings.Contains(sts[0].Note, "pinned") {
+		t.Errorf("status after unpin: %+v", sts[0])
+	}
+}

@@ -108,16 +108,38 @@ func envStatus(snap *snapshot, all []Record, app, env string) EnvStatus {
 		switch {
 		case rec.Reverts != "":
 			st.Note = "revert of " + short(rec.Reverts)
+		case rec.RollbackOf != "":
+			st.Note = "rollback of " + short(rec.RollbackOf)
 		case rec.Rollback:
 			st.Note = "rollback"
 		}
 		if i > 0 && mine[0].Reverts != "" && rec.Reverts == "" {
 			st.Note = strings.TrimPrefix(st.Note+"; ", "; ") + short(mine[0].Reverts) + " was reverted in " + short(mine[0].Commit)
 		}
+		if p := pinNote(mine); p != "" {
+			st.Note = strings.TrimPrefix(st.Note+"; ", "; ") + p
+		}
 		return st
 	}
 	st.Note = "no deploy record put this digest here (edited by hand?)"
 	return st
+}
+
+// pinNote names a pin in force: the newest deploy or unpin record decides.
+func pinNote(mine []Record) string {
+	for _, r := range mine {
+		if r.Reverts != "" || r.Reverted {
+			continue
+		}
+		if r.isControl() {
+			return ""
+		}
+		if r.Pinned {
+			return "pinned: " + orNoReason(r.Reason)
+		}
+		return ""
+	}
+	return ""
 }
 
 // WriteStatusTable prints Status for people.
