@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -46,4 +47,16 @@ func tarDir(dir, out string) error {
 		return err
 	}
 	return tw.Close()
+}
+
+func regexpMust(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+type tarWriter struct{ tw *tar.Writer }
+
+func newTarWriter(w io.Writer) *tarWriter { return &tarWriter{tar.NewWriter(w)} }
+
+func (t *tarWriter) file(name, content string) {
+	t.tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg})
+	t.tw.Write([]byte(content))
+	t.tw.Close()
 }
