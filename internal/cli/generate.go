@@ -255,7 +255,11 @@ jobs:
           go-version-file: go.mod
       # The one step that matters. Pull requests: lint, test, build, scan (only
       # the apps the change affects). Pushes to %s: the same for every app,
-      # then push by digest and deploy, all apps in one GitOps push.
+      # then push by digest and deploy, all apps in one GitOps push. The
+      # engine's caches (Go modules and build, golangci-lint, Trivy DB) are
+      # restored from ghcr.io/<repo>/slipway-cache into the runner's empty
+      # engine and saved back after a successful run (SLIPWAY_CACHE_REPO
+      # changes where).
       - name: go run ./ci
         run: go run ./ci $PUBLISH
         env:

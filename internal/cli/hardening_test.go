@@ -57,7 +57,7 @@ func TestCIRefusesEmptyPublishTargets(t *testing.T) {
 
 // cleanSampleApp copies sample-app into a fresh git repository with one
 // commit, so a test does not depend on this checkout being clean.
-func cleanSampleApp(t *testing.T) string {
+func cleanSampleApp(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "sample-app")
 	if out, err := exec.Command("cp", "-r", "../../sample-app", dir).CombinedOutput(); err != nil {

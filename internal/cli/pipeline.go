@@ -24,6 +24,8 @@ import (
 type runFlags struct {
 	publish      bool
 	keepGoing    bool
+	force        bool
+	cache        cacheFlags
 	changedSince string
 	all          bool
 	apps         []string
@@ -36,6 +38,8 @@ func bindRunFlags(cmd *cobra.Command, rf *runFlags, p Project) {
 	f := cmd.Flags()
 	f.BoolVar(&rf.publish, "publish", false, "after scan, push the image by digest and deploy it to "+p.PublishEnv)
 	f.BoolVar(&rf.keepGoing, "keep-going", false, "after a stage fails, still start stages that do not depend on it")
+	f.BoolVar(&rf.force, "force", false, "run every engine stage even when out/result.json has a passed result for the same inputs")
+	bindCacheFlags(f, &rf.cache)
 	bindSelectFlags(cmd, rf)
 	bindPushFlags(f, &rf.push, true)
 	bindScanFlags(f, &rf.scan, p)
@@ -109,6 +113,36 @@ type invocation struct {
 	localErr  error
 
 	versions map[string]versionResult // by checkout root: apps of one repository share it
+
+	metaOnce sync.Once
+	metaDone chan struct{}
+	meta     string
+	metaErr  error
+}
+
+// prefetchTrivyMeta reads the Trivy cache's metadata as soon as the session
+// is open, so the scan finds the answer ready instead of starting a
+// container on its critical path (it does not depend on the build).
+func (run *invocation) prefetchTrivyMeta(ctx context.Context, st *dag.Stages) {
+	run.metaOnce.Do(func() {
+		run.metaDone = make(chan struct{})
+		go func() {
+			defer close(run.metaDone)
+			run.meta, run.metaErr = st.CacheMetadata(ctx, dag.ScanOptions{})
+		}()
+	})
+}
+
+// trivyMeta waits for the prefetched metadata (reading it now if nothing
+// prefetched it).
+func (run *invocation) trivyMeta(ctx context.Context, st *dag.Stages) (string, error) {
+	run.prefetchTrivyMeta(ctx, st)
+	select {
+	case <-run.metaDone:
+		return run.meta, run.metaErr
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 type versionResult struct {
@@ -524,10 +558,48 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 	if err := run.checkPublishTargets(g.Names()); err != nil {
 		return err
 	}
+	if !rf.force {
+		if g, err = run.reuse(g); err != nil {
+			return err
+		}
+	}
+	cacheRepo := ""
 	if g.NeedsEngine() {
+		cacheRepo = rf.cache.cacheRepo()
+		// Pull the caches while the session opens: both wait on the network.
+		var cacheDirs map[string]string
+		cleanup := func() {}
+		pulled := make(chan struct{})
+		go func() {
+			defer close(pulled)
+			if cacheRepo != "" {
+				cacheDirs, cleanup = run.pullCaches(ctx, cacheRepo)
+			}
+		}()
 		// Fail fast, before any stage prints "started", when no engine exists.
-		if _, err := run.engine(ctx); err != nil {
+		_, err := run.engine(ctx)
+		<-pulled
+		defer cleanup()
+		if err != nil {
 			return failErr(err)
+		}
+		if len(cacheDirs) > 0 {
+			st, _ := run.apps[0].engine(ctx)
+			if out, err := st.RestoreCaches(ctx, cacheDirs); err != nil {
+				o.logf("warning: cache: restore into the engine: %v; running cold", dag.ExplainExec("cache", err))
+			} else if strings.TrimSpace(out) != "" {
+				o.logf("cache: restored into empty volumes: %s", strings.Join(strings.Fields(out), ", "))
+			} else {
+				o.logf("cache: the engine's volumes are warm; nothing restored")
+			}
+		}
+		// After a restore: the metadata must describe the restored DB.
+		for _, s := range g.Stages() {
+			if s.Engine && strings.HasSuffix("/"+s.Name, "/"+StageScan) {
+				st, _ := run.apps[0].engine(ctx)
+				run.prefetchTrivyMeta(ctx, st)
+				break
+			}
 		}
 	}
 	defer run.close()
@@ -538,6 +610,12 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 	order := run.stageNames()
 	for _, r := range run.apps {
 		mine := r.own(results)
+		fp := r.fingerprint()
+		for i := range mine {
+			if mine[i].Fingerprint == "" {
+				mine[i].Fingerprint = fp
+			}
+		}
 		r.update(func(res *pipeline.Result) {
 			res.Source = map[string]string{"commit": r.version.Commit, "branch": r.version.Branch, "version": r.version.Version()}
 		})
@@ -563,6 +641,10 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 	}
 	if failed := pipeline.FailedStages(results); len(failed) > 0 {
 		return failErr(fmt.Errorf("stage failed: %v", failed))
+	}
+	if cacheRepo != "" && run.session != nil {
+		st, _ := run.apps[0].engine(ctx)
+		run.saveCaches(ctx, cacheRepo, st)
 	}
 	// The last stdout line is what scripts capture: the deployed commit or the image.
 	ran := strings.Join(g.Names(), " ")

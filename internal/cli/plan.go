@@ -30,6 +30,8 @@ type planDoc struct {
 	// Skipped are the apps a --changed-since plan leaves out, with the reason.
 	Skipped []affected.Result `json:"skipped,omitempty"`
 	Since   string            `json:"changed_since,omitempty"`
+	// Caches are restored from --cache-repo before the first stage of a cold run.
+	Caches []planCache `json:"caches"`
 }
 
 type planApp struct {
@@ -90,6 +92,7 @@ func newPlanCmd(o *options) *cobra.Command {
 	}
 	bindPushFlags(cmd.Flags(), &rf.push, true)
 	bindSelectFlags(cmd, rf)
+	bindCacheFlags(cmd.Flags(), &rf.cache)
 	cmd.Flags().BoolVar(&rf.publish, "publish", false, "plan a publishing run (the default plan lists push and deploy too)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
 	return cmd
@@ -139,6 +142,7 @@ func (run *invocation) plan() (planDoc, error) {
 		}
 		doc.Apps = append(doc.Apps, pa)
 	}
+	doc.Caches = run.planCaches()
 	first := run.apps[0]
 	doc.Source, doc.Commit, doc.Branch = first.app.Source, first.version.Commit, first.version.Branch
 	doc.Push, doc.GitOps = doc.Apps[0].Push, doc.Apps[0].GitOps
@@ -234,6 +238,12 @@ func writePlan(w io.Writer, d planDoc) {
 	}
 	if len(d.Apps) > 1 {
 		fmt.Fprintln(w, "  (all apps' deploy commits go in one push: they land together or none does)")
+	}
+	if len(d.Caches) > 0 {
+		fmt.Fprintln(w, "\nCaches (restored into empty volumes before the first stage; saved after a successful run):")
+		for _, c := range d.Caches {
+			fmt.Fprintf(w, "  %s\n", c)
+		}
 	}
 	if len(d.Skipped) > 0 {
 		fmt.Fprintf(w, "\nNot affected by changes since %s (skipped):\n", d.Since)

@@ -38,7 +38,7 @@ func basicAuthRegistry(t *testing.T) string {
 	return u.Host
 }
 
-func imageTar(t *testing.T, dir string) string {
+func imageTar(t testing.TB, dir string) string {
 	t.Helper()
 	img, _ := random.Image(2048, 2)
 	p := filepath.Join(dir, "image.tar")

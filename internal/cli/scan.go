@@ -197,7 +197,7 @@ func scanStage(r *runState) pipeline.Stage {
 					so.SecretEnv = append(so.SecretEnv, k)
 				}
 			}
-			meta, err := st.CacheMetadata(ctx, so)
+			meta, err := r.run.trivyMeta(ctx, st)
 			if err != nil {
 				return dag.ExplainExec("scan: read the Trivy cache metadata", err)
 			}

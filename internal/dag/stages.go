@@ -260,9 +260,11 @@ func (s *Stages) Scan(tarball *dagger.File, manifests *dagger.Directory, opts Sc
 	}
 	image := append([]string{"trivy", "image", "--input", "/in/image.tar", "--scanners", "vuln,secret,misconfig", "--output", "/out/trivy-image.json"}, common...)
 	image = append(append(image, db...), checks...)
-	// The manifest scan runs after the image scan, which has just refreshed
-	// the bundle when it was stale: it never downloads itself.
-	config := append([]string{"trivy", "config", "--skip-check-update", "--output", "/out/trivy-config.json"}, common...)
+	// The manifest scan never downloads: it uses a copy of the cached
+	// checks bundle (Trivy's embedded checks when there is none) in a cache
+	// directory of its own, because two Trivy processes on one cache
+	// directory contend for its lock.
+	config := append([]string{"trivy", "config", "--cache-dir", "/tmp/trivy-config", "--skip-check-update", "--output", "/out/trivy-config.json"}, common...)
 	config = append(config, "/in/manifests")
 	ctr := s.TrivyBase(opts).
 		WithMountedFile("/in/image.tar", tarball).
@@ -274,7 +276,29 @@ func (s *Stages) Scan(tarball *dagger.File, manifests *dagger.Directory, opts Sc
 		// This scan downloads: it must run, not be recalled.
 		ctr = ctr.WithEnvVariable("SLIPWAY_CACHE_BUST", opts.CacheBust)
 	}
-	return ctr.WithExec(image).WithExec(config)
+	// One container step instead of two, and the two scans run at once.
+	return ctr.WithExec([]string{"sh", "-c", scanScript(image, config)}, dagger.ContainerWithExecOpts{UseEntrypoint: false})
+}
+
+// scanScript runs both Trivy commands concurrently in one exec and fails,
+// naming the command and its output, if either does.
+func scanScript(image, config []string) string {
+	return fmt.Sprintf(`mkdir -p /tmp/trivy-config && cp -r %[1]s/policy /tmp/trivy-config/ 2>/dev/null
+%[3]s 2>/tmp/config.err & cfg=$!
+%[2]s 2>/tmp/image.err; img=$?
+wait $cfg; conf=$?
+if [ $img -ne 0 ]; then echo "trivy image exited $img:" >&2; cat /tmp/image.err >&2; fi
+if [ $conf -ne 0 ]; then echo "trivy config exited $conf:" >&2; cat /tmp/config.err >&2; fi
+[ $img -eq 0 ] && [ $conf -eq 0 ]`, trivyCache, shellJoin(image), shellJoin(config))
+}
+
+// shellJoin quotes arguments for sh.
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
 }
 
 // ExplainExec turns a failed container command into an error that names the
@@ -317,4 +341,47 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// CacheMounts are the cache volumes a registry-backed cache carries between
+// ephemeral engines, with where they are mounted.
+var CacheMounts = []struct{ Volume, Path string }{
+	{CacheGoMod, goModPath}, {CacheGoBuild, goBuildPath}, {CacheLint, lintCachePath}, {CacheTrivy, trivyCache},
+}
+
+// RestoreCaches copies host directories (volume name → directory) into the
+// cache volumes that are empty, in one exec, and returns what it restored. A
+// warm volume is left alone: a long-lived engine keeps its own.
+func (s *Stages) RestoreCaches(ctx context.Context, dirs map[string]string) (string, error) {
+	ctr := s.c.Container().From(s.cfg.Images.MustGet("go").Ref()).
+		WithEnvVariable("SLIPWAY_CACHE_BUST", time.Now().UTC().Format(time.RFC3339Nano))
+	var script strings.Builder
+	script.WriteString("set -e\n")
+	for _, m := range CacheMounts {
+		dir, ok := dirs[m.Volume]
+		if !ok {
+			continue
+		}
+		src := "/restore/" + m.Volume
+		ctr = ctr.WithMountedCache(m.Path, s.volume(m.Volume)).
+			WithDirectory(src, s.c.Host().Directory(dir))
+		fmt.Fprintf(&script, "if [ -z \"$(ls -A %s 2>/dev/null)\" ]; then cp -a %s/. %s/ && echo %s; fi\n", m.Path, src, m.Path, m.Volume)
+	}
+	return ctr.WithExec([]string{"sh", "-c", script.String()}, dagger.ContainerWithExecOpts{UseEntrypoint: false}).Stdout(ctx)
+}
+
+// ExportCaches copies every cache volume to hostDir/<volume> in one exec and
+// one export.
+func (s *Stages) ExportCaches(ctx context.Context, hostDir string) error {
+	ctr := s.c.Container().From(s.cfg.Images.MustGet("go").Ref()).
+		WithEnvVariable("SLIPWAY_CACHE_BUST", time.Now().UTC().Format(time.RFC3339Nano))
+	var script strings.Builder
+	script.WriteString("set -e\n")
+	for _, m := range CacheMounts {
+		ctr = ctr.WithMountedCache(m.Path, s.volume(m.Volume))
+		fmt.Fprintf(&script, "mkdir -p /export/%s && cp -a %s/. /export/%s/ 2>/dev/null || true\n", m.Volume, m.Path, m.Volume)
+	}
+	_, err := ctr.WithExec([]string{"sh", "-c", script.String()}, dagger.ContainerWithExecOpts{UseEntrypoint: false}).
+		Directory("/export").Export(ctx, hostDir)
+	return err
 }

@@ -145,6 +145,10 @@ type StageResult struct {
 	Error     string            `json:"error,omitempty"`
 	Artifacts []string          `json:"artifacts,omitempty"`
 	Details   map[string]string `json:"details,omitempty"`
+	// Fingerprint names the inputs the stage ran on (commit, configuration,
+	// image lock, gate settings): a later run with the same fingerprint may
+	// reuse a passed result instead of running the stage again.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Duration marshals as seconds with millisecond precision.

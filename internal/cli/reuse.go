@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/slipway-ci/slipway/internal/ocitar"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+// fingerprint names everything an app's engine stages depend on: the source
+// commit (a clean tree only), the app's configuration, the image lock, the
+// gate settings and the stage list. The engine would answer from its cache
+// for the same inputs anyway; a matching fingerprint lets a run skip even
+// the round trips (a warm no-change run: milliseconds, no session).
+func (r *runState) fingerprint() string {
+	if r.version.Commit == "" || r.version.Dirty {
+		return ""
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "commit=%s\napp=%+v\nlock=%s\n", r.version.Commit, r.app, r.lock.Bytes())
+	sf := r.flags.scan
+	fmt.Fprintf(h, "gate=%s %v %s\n", sf.severity, sf.ignoreUnfixed, sf.ignoreFile)
+	for _, s := range r.o.proj.Stages {
+		fmt.Fprintf(h, "stage=%s %s %v %v\n", s.Name, s.Builtin, s.Needs, s.Args)
+	}
+	if data, err := os.ReadFile(ignoreFileOf(r)); err == nil {
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+func ignoreFileOf(r *runState) string {
+	if r.flags.scan.ignoreFile != "" {
+		return r.flags.scan.ignoreFile
+	}
+	for _, n := range []string{".trivyignore.yaml", ".trivyignore"} {
+		p := r.src + string(os.PathSeparator) + n
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// reuse replaces engine stages that already passed on the same inputs with
+// stages that only say so, when every engine stage of the run can be reused
+// (otherwise the engine is needed anyway and the cached execs are cheap).
+// The scan's result is reused only while its DB is within --db-max-age:
+// new advisories must be seen.
+func (run *invocation) reuse(g *pipeline.Graph) (*pipeline.Graph, error) {
+	if !g.NeedsEngine() {
+		return g, nil
+	}
+	stages := g.Stages()
+	byPrefix := map[string]*runState{}
+	for _, r := range run.apps {
+		byPrefix[r.prefix] = r
+	}
+	var reused []string
+	for i, s := range stages {
+		if !s.Engine {
+			continue
+		}
+		r := byPrefix[s.Name[:strings.LastIndex(s.Name, "/")+1]]
+		if r == nil {
+			return g, nil
+		}
+		base := strings.TrimPrefix(s.Name, r.prefix)
+		snap := r.snapshot()
+		prev, ok := snap.Stages[base]
+		fp := r.fingerprint()
+		if !ok || fp == "" || prev.Status != pipeline.Passed || prev.Fingerprint != fp {
+			return g, nil
+		}
+		switch base {
+		case StageBuild:
+			a, err := ocitar.Open(r.outPath("image.tar"))
+			if err != nil {
+				return g, nil
+			}
+			d, err := a.Digest()
+			a.Close()
+			if err != nil || d.String() != snap.Image.Digest {
+				return g, nil
+			}
+		case StageScan:
+			if snap.Gate == nil || snap.Gate.Verdict != pipeline.GatePassed || time.Since(snap.Gate.Time) > run.flags.scan.dbMaxAge {
+				return g, nil
+			}
+		}
+		since := prev.Started.Add(time.Duration(prev.Duration))
+		stages[i].Engine = false
+		stages[i].Description = "reused: passed on the same inputs"
+		stages[i].Run = func(_ context.Context, rec *pipeline.Record) error {
+			rec.Set("reused", "passed "+since.UTC().Format(time.RFC3339)+" on the same inputs")
+			for k, v := range prev.Details {
+				rec.Set(k, v)
+			}
+			for _, a := range prev.Artifacts {
+				rec.Artifact(a)
+			}
+			return nil
+		}
+		reused = append(reused, s.Name)
+	}
+	if len(reused) == 0 {
+		return g, nil
+	}
+	run.o.logf("nothing changed since the last successful run (same commit, configuration, image lock and gate): reusing %s; --force runs them again", strings.Join(reused, ", "))
+	out, err := pipeline.NewGraph(stages...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway-ci/slipway/internal/ocitar"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+// passedRun writes what a successful lint, test, build and scan leave in
+// out/ for the clean sample-app checkout src.
+func passedRun(t testing.TB, src, out string, gateAge time.Duration) {
+	t.Helper()
+	o := &options{stdout: io.Discard, stderr: io.Discard, proj: testProject().withDefaults(), out: out, source: src}
+	rf := &runFlags{}
+	rf.scan.dbMaxAge = 12 * time.Hour
+	rf.scan.severity = "HIGH,CRITICAL"
+	run, err := newInvocation(context.Background(), o, rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := run.apps[0].fingerprint()
+	if fp == "" {
+		t.Fatal("no fingerprint for a clean checkout")
+	}
+	tar := imageTar(t, out)
+	a, _ := ocitar.Open(tar)
+	d, _ := a.Digest()
+	a.Close()
+	res, _ := pipeline.LoadResult(out)
+	now := time.Now()
+	for _, s := range []string{"lint", "test", "build", "scan"} {
+		res.Stages[s] = pipeline.StageResult{Name: s, Status: pipeline.Passed, Started: now.Add(-time.Minute), Fingerprint: fp}
+	}
+	res.Image = pipeline.ImageResult{Tarball: tar, Digest: d.String()}
+	res.Gate = &pipeline.GateResult{Digest: d.String(), Verdict: pipeline.GatePassed, Time: now.Add(-gateAge)}
+	if err := res.Save(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Issue 13: a run whose inputs did not change reuses the passed results
+// without an engine; anything that changes an input runs again.
+func TestNoChangeRunReusesWithoutEngine(t *testing.T) {
+	noEngineEnv(t)
+	src := cleanSampleApp(t)
+	out := t.TempDir()
+	passedRun(t, src, out, time.Hour)
+	start := time.Now()
+	_, stderr, code := run(t, "--source", src, "--out", out)
+	if code != 0 || !strings.Contains(stderr, "reusing") || strings.Contains(stderr, "no Dagger engine") {
+		t.Fatalf("no-change run: exit %d\n%s", code, stderr)
+	}
+	t.Logf("no-change run: %s", time.Since(start))
+	res, _ := pipeline.LoadResult(out)
+	if res.Stages["scan"].Details["reused"] == "" {
+		t.Errorf("result.json does not say the scan was reused: %+v", res.Stages["scan"])
+	}
+	// --force, a changed lock, a stale DB verdict: the engine is needed.
+	if _, stderr, code := run(t, "--source", src, "--out", out, "--force"); code != 1 || !strings.Contains(stderr, "no Dagger engine") {
+		t.Errorf("--force: exit %d %s", code, stderr)
+	}
+	lock := filepath.Join(t.TempDir(), "mirror.lock")
+	data, _ := os.ReadFile("../../ci/images.lock")
+	os.WriteFile(lock, []byte(strings.ReplaceAll(string(data), "golang:1.26", "mirror.example/golang:1.26")), 0o644)
+	if _, stderr, code := run(t, "--source", src, "--out", out, "--images", lock); code != 1 || !strings.Contains(stderr, "no Dagger engine") {
+		t.Errorf("another lock reused the results: exit %d %s", code, stderr)
+	}
+	passedRun(t, src, out, 13*time.Hour)
+	if _, stderr, code := run(t, "--source", src, "--out", out); code != 1 || !strings.Contains(stderr, "no Dagger engine") {
+		t.Errorf("a scan older than --db-max-age was reused: exit %d %s", code, stderr)
+	}
+	// A dirty tree never reuses.
+	passedRun(t, src, out, time.Hour)
+	os.WriteFile(filepath.Join(src, "new.go"), []byte("package main\n"), 0o644)
+	if _, stderr, code := run(t, "--source", src, "--out", out); code != 1 || !strings.Contains(stderr, "no Dagger engine") {
+		t.Errorf("a dirty tree reused the results: exit %d %s", code, stderr)
+	}
+}
+
+func TestPlanShowsCaches(t *testing.T) {
+	noEngineEnv(t)
+	t.Setenv("SLIPWAY_CACHE_REPO", "127.0.0.1:5000/acme/slipway-cache")
+	src := cleanSampleApp(t)
+	if out, err := exec.Command("git", "-C", src, "checkout", "-q", "-b", "feature/x").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	stdout, stderr, code := run(t, "plan", "--source", src, "--out", t.TempDir())
+	if code != 0 || !strings.Contains(stdout, "gobuild-1.26-bookworm-a688600ca24f-feature-x (else :gobuild-1.26-bookworm-a688600ca24f-main)") {
+		t.Errorf("plan: exit %d %s\n%s", code, stderr, stdout)
+	}
+}
+
+// BenchmarkNoChangeRun: a run whose inputs did not change, end to end on
+// the host (configuration, version, result.json, fingerprints, summary; no
+// engine session at all).
+func BenchmarkNoChangeRun(b *testing.B) {
+	b.Setenv("DAGGER_SESSION_PORT", "")
+	b.Setenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST", "")
+	b.Setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+	for _, k := range ciVariables {
+		b.Setenv(k, "")
+	}
+	src := cleanSampleApp(b)
+	out := b.TempDir()
+	passedRun(b, src, out, time.Hour)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if code := Execute(context.Background(), testProject(), []string{"--source", src, "--out", out}, io.Discard, io.Discard); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+	}
+}
