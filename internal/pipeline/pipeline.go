@@ -193,7 +193,8 @@ func (r *Record) Set(key, value string) {
 	r.details[key] = value
 }
 
-// Events receives progress; Runner calls it from several goroutines.
+// Events receives progress; Runner calls it from several goroutines, one
+// call at a time.
 type Events interface {
 	StageStarted(name string)
 	StageFinished(res StageResult)
@@ -228,6 +229,16 @@ func (r Runner) Run(ctx context.Context, g *Graph) []StageResult {
 	for _, s := range g.stages {
 		done[s.Name] = make(chan struct{})
 	}
+	// Events are delivered one at a time: an Events implementation (a
+	// log writer) need not be safe for concurrent use.
+	var evMu sync.Mutex
+	finished := func(res StageResult) {
+		if r.Events != nil {
+			evMu.Lock()
+			r.Events.StageFinished(res)
+			evMu.Unlock()
+		}
+	}
 	var sem chan struct{}
 	if r.MaxParallel > 0 {
 		sem = make(chan struct{}, r.MaxParallel)
@@ -261,9 +272,7 @@ func (r Runner) Run(ctx context.Context, g *Graph) []StageResult {
 				mu.Lock()
 				results[s.Name] = res
 				mu.Unlock()
-				if r.Events != nil {
-					r.Events.StageFinished(res)
-				}
+				finished(res)
 				return
 			}
 			if sem != nil {
@@ -271,7 +280,9 @@ func (r Runner) Run(ctx context.Context, g *Graph) []StageResult {
 				defer func() { <-sem }()
 			}
 			if r.Events != nil {
+				evMu.Lock()
 				r.Events.StageStarted(s.Name)
+				evMu.Unlock()
 			}
 			rec := &Record{}
 			start := now()
@@ -290,9 +301,7 @@ func (r Runner) Run(ctx context.Context, g *Graph) []StageResult {
 				failedAt = true
 			}
 			mu.Unlock()
-			if r.Events != nil {
-				r.Events.StageFinished(res)
-			}
+			finished(res)
 		}(s)
 	}
 	wg.Wait()
