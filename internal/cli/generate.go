@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
 // Wrappers configure the generated CI files.
@@ -50,26 +52,30 @@ func (w Wrappers) withDefaults() Wrappers {
 	return w
 }
 
-// waves are the stage names per wave, unprefixed: what runs together.
+// waves are the stages per wave (what runs together), from the same graph
+// logic plan prints.
 func (p Project) waves() ([][]StageSpec, error) {
 	specs, err := orderStages(p.Stages)
 	if err != nil {
 		return nil, err
 	}
-	level := map[string]int{}
-	var waves [][]StageSpec
+	byName := map[string]StageSpec{}
+	var stages []pipeline.Stage
 	for _, s := range specs {
-		l := 0
-		for _, n := range s.Needs {
-			if level[n]+1 > l {
-				l = level[n] + 1
-			}
+		byName[s.Name] = s
+		stages = append(stages, pipeline.Stage{Name: s.Name, Needs: s.Needs})
+	}
+	g, err := pipeline.NewGraph(stages...)
+	if err != nil {
+		return nil, err
+	}
+	var waves [][]StageSpec
+	for _, names := range g.Waves() {
+		var wave []StageSpec
+		for _, n := range names {
+			wave = append(wave, byName[n])
 		}
-		level[s.Name] = l
-		for len(waves) <= l {
-			waves = append(waves, nil)
-		}
-		waves[l] = append(waves[l], s)
+		waves = append(waves, wave)
 	}
 	return waves, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,32 +11,12 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/dora"
 	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/gittest"
 )
 
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 
-func sourceRepo(t testing.TB, n int) (string, []string) {
-	dir := t.TempDir()
-	git := func(env []string, args ...string) string {
-		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-		cmd.Env = append(append(os.Environ(), "GIT_AUTHOR_NAME=d", "GIT_AUTHOR_EMAIL=d@x", "GIT_COMMITTER_NAME=d", "GIT_COMMITTER_EMAIL=d@x"), env...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v %s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	git(nil, "init", "-q", "-b", "main")
-	var shas []string
-	for i := 0; i < n; i++ {
-		os.WriteFile(filepath.Join(dir, "f"), []byte(fmt.Sprint(i)), 0o644)
-		git(nil, "add", "f")
-		when := t0.Add(time.Duration(i) * time.Hour).Format(time.RFC3339)
-		git([]string{"GIT_COMMITTER_DATE=" + when, "GIT_AUTHOR_DATE=" + when}, "commit", "-qm", fmt.Sprint("c", i))
-		shas = append(shas, git(nil, "rev-parse", "HEAD"))
-	}
-	return dir, shas
-}
+func sourceRepo(t testing.TB, n int) (string, []string) { return gittest.SourceRepo(t, n, t0) }
 
 func img(n int) gitops.Image {
 	return gitops.Image{Repo: "ghcr.io/acme/sample-app", Digest: fmt.Sprintf("sha256:%064x", n)}
