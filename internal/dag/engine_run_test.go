@@ -133,3 +133,42 @@ func TestCacheMetadataIsReadFresh(t *testing.T) {
 		t.Fatalf("second read did not see the new metadata: %s", second)
 	}
 }
+
+// TestCachesExportAndRestore: the engine side of --cache-repo. A volume's
+// content exported to the host comes back into an empty volume of a fresh
+// namespace, and a warm volume is left alone.
+func TestCachesExportAndRestore(t *testing.T) {
+	s := stages(t)
+	ctx := context.Background()
+	s.cfg.CacheNamespace = fmt.Sprintf("cache-a-%d", time.Now().UnixNano())
+	_, err := s.c.Container().From(s.cfg.Images.MustGet("go").Ref()).
+		WithMountedCache(goBuildPath, s.volume(CacheGoBuild)).
+		WithEnvVariable("SLIPWAY_CACHE_BUST", time.Now().String()).
+		WithExec([]string{"sh", "-c", "mkdir -p " + goBuildPath + "/ab && echo entry > " + goBuildPath + "/ab/x-a"}).
+		Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := s.ExportCaches(ctx, dir); err != nil {
+		t.Fatal(ExplainExec("export", err))
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, CacheGoBuild, "ab", "x-a")); err != nil || string(data) != "entry\n" {
+		t.Fatalf("exported: %q %v", data, err)
+	}
+	s.cfg.CacheNamespace = fmt.Sprintf("cache-b-%d", time.Now().UnixNano())
+	out, err := s.RestoreCaches(ctx, map[string]string{CacheGoBuild: filepath.Join(dir, CacheGoBuild)})
+	if err != nil || !strings.Contains(out, CacheGoBuild) {
+		t.Fatalf("restore into an empty volume: %q %v", out, ExplainExec("restore", err))
+	}
+	got, err := s.c.Container().From(s.cfg.Images.MustGet("go").Ref()).
+		WithMountedCache(goBuildPath, s.volume(CacheGoBuild)).
+		WithEnvVariable("SLIPWAY_CACHE_BUST", time.Now().String()).
+		WithExec([]string{"cat", goBuildPath + "/ab/x-a"}).Stdout(ctx)
+	if err != nil || got != "entry\n" {
+		t.Fatalf("restored volume: %q %v", got, err)
+	}
+	if out, err := s.RestoreCaches(ctx, map[string]string{CacheGoBuild: filepath.Join(dir, CacheGoBuild)}); err != nil || strings.Contains(out, CacheGoBuild) {
+		t.Errorf("a warm volume was overwritten: %q %v", out, err)
+	}
+}
