@@ -139,10 +139,14 @@ kustomization, or a Deployment, StatefulSet, DaemonSet, Job, CronJob or Argo
 Rollout) of the GitOps repository and push one commit whose trailers record the
 deployment (Image, Source-Commit, App, Environment, Pipeline-Run).
 
-Concurrent pipelines never lose updates: a rejected push re-applies the edit to
-the new head and tries again. A source commit older than the one the
-environment runs is refused as a rollback unless --allow-rollback. A file that
-already holds the digest prints "unchanged" and commits nothing.`,
+Concurrent pipelines never lose updates: a rejected push fetches what is new,
+re-applies the edit and tries again, for up to --retry-timeout. A source
+commit older than the one the environment runs is refused as a rollback unless
+--allow-rollback (--superseded-ok ends such a deploy as "superseded"); one the
+source repository cannot place, even after deepening a shallow clone, is
+refused unless --allow-unknown-source. An environment pinned by a rollback
+refuses deploys unless --unpin; a frozen one unless --break-glass REASON. A
+file that already holds the digest prints "unchanged" and commits nothing.`,
 		Example: `  go run ./ci deploy --app sample-app --env staging --image ghcr.io/acme/sample-app@sha256:…
   GITOPS_REPO=https://github.com/acme/gitops.git GITOPS_TOKEN=… go run ./ci deploy --app sample-app --env development --image "$IMAGE"`,
 		Args: cobra.NoArgs,

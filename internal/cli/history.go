@@ -20,8 +20,12 @@ func newHistoryCmd(o *options) *cobra.Command {
 		Short: "Deployments read back from the GitOps repository's commit trailers, newest first",
 		Long: `List deployments recorded in the GitOps repository: time (RFC 3339), app,
 environment, image, source commit, GitOps commit and author, newest first, with
-counts per app and environment at the bottom. --json prints an array with
-exactly the keys time, app, env, image, source_commit, commit, author.`,
+counts per app and environment at the bottom. Records are read through every
+parent (merged, squashed or rebased promotions count), and a git revert of a
+deploy commit shows as what it restored. --json prints an array with the keys
+time, app, env, image, source_commit, commit, author, plus, only where they
+apply, reverts, reverted, rollback, rollback_of, reason, pinned, unpin,
+break_glass, fix, source_dirty.`,
 		Example: `  go run ./ci history
   go run ./ci history --app sample-app --env production --since 2026-11-01
   go run ./ci history --since 168h --json | jq length`,
