@@ -148,19 +148,21 @@ func pushStage(r *runState) pipeline.Stage {
 				return err
 			}
 			image := r.imageRepoConfigured()
+			opts := pushOptions(r.o.stderr, &r.flags.push)
 			if image == "" {
 				addr, err := r.run.localRegistry()
 				if err != nil {
 					return err
 				}
 				image = addr + "/slipway/" + r.app.Name
+				opts = append(opts, registry.WithKeychain(registry.Anonymous()))
 				r.o.logf("push: no --image or CI_IMAGE: using Slipway's local registry at %s (stored in %s)", addr, filepath.Join(r.o.out, "registry"))
 			}
 			repo, err := registry.ParseRepo(image)
 			if err != nil {
 				return usageErr("push: %v", err)
 			}
-			res, err := registry.Push(ctx, a, repo, r.pushTags(), pushOptions(r.o.stderr, &r.flags.push)...)
+			res, err := registry.Push(ctx, a, repo, r.pushTags(), opts...)
 			if err != nil {
 				return fmt.Errorf("push: %w", err)
 			}

@@ -118,3 +118,27 @@ func BenchmarkNoChangeRun(b *testing.B) {
 		}
 	}
 }
+
+// Issue 13: a push to Slipway's own registry never asks the Docker config's
+// credential helpers (seconds each on a developer machine).
+func TestLocalRegistryPushSkipsCredentialHelpers(t *testing.T) {
+	noEngineEnv(t)
+	bin := t.TempDir()
+	marker := filepath.Join(t.TempDir(), "helper-ran")
+	helper := "#!/bin/sh\ntouch " + marker + "\nsleep 2\necho '{\"ServerURL\":\"\",\"Username\":\"u\",\"Secret\":\"s\"}'\n"
+	os.WriteFile(filepath.Join(bin, "docker-credential-slow"), []byte(helper), 0o755)
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cfg := t.TempDir()
+	os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"credsStore":"slow"}`), 0o600)
+	t.Setenv("DOCKER_CONFIG", cfg)
+	t.Setenv("REGISTRY_USERNAME", "")
+	t.Setenv("REGISTRY_PASSWORD", "")
+	out := t.TempDir()
+	scannedImageTar(t, out, pipeline.GatePassed)
+	if _, stderr, code := run(t, "run", "push", "--out", out, "--source", "../../sample-app"); code != 0 {
+		t.Fatalf("push: %s", stderr)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the push to the local registry ran a Docker credential helper")
+	}
+}

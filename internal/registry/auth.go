@@ -34,3 +34,16 @@ func (k envKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 func (k envKeychain) secretValues() []string {
 	return []string{k.getenv("REGISTRY_PASSWORD"), k.getenv("GITHUB_TOKEN")}
 }
+
+// anonymousKeychain gives no credentials: for Slipway's own loopback
+// registry, which needs none. Asking the Docker config would run its
+// credential helpers (docker-credential-desktop, osxkeychain, …): seconds per
+// push on a developer machine, for nothing.
+type anonymousKeychain struct{}
+
+func (anonymousKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
+	return authn.Anonymous, nil
+}
+
+// Anonymous is the keychain for the embedded local registry.
+func Anonymous() authn.Keychain { return anonymousKeychain{} }
