@@ -34,8 +34,7 @@ func ExampleRun() {
 	}
 	// Output:
 	// exit 0
-	// lint ∥ test
-	// build
+	// lint ∥ test ∥ build
 	// scan
 	// push
 	// deploy
@@ -74,15 +73,15 @@ func ExampleStage() {
 	// Output: <nil>
 }
 
-// Built-in stages take options: extra go test flags, and a build that also
-// waits for a custom stage.
+// Built-in stages take options: extra go test flags, and a build that waits
+// for lint, test and a custom stage (by default it runs alongside them).
 func ExampleBuild() {
 	migrations := slipway.Stage{Name: "migrations", Host: true, Run: func(context.Context, *slipway.StageContext) error { return nil }}
 	stages := []slipway.Stage{
 		slipway.Lint(),
 		slipway.Test(slipway.WithArgs("-short")),
 		migrations,
-		slipway.Build(slipway.WithNeeds("lint", "test", "migrations")),
+		slipway.Build(slipway.WithNeeds("lint", "test", "migrations")), // build only after they passed
 		slipway.Scan(), slipway.Push(), slipway.Deploy(),
 	}
 	cfg := slipway.Config{Apps: []slipway.App{{Name: "sample-app", Source: "sample-app"}}, Stages: stages}

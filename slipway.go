@@ -1,5 +1,5 @@
 // Package slipway is a typed CI/CD pipeline for Go services, written as Go
-// code on the Dagger Go SDK: lint ∥ test → build → Trivy scan → push by
+// code on the Dagger Go SDK: lint ∥ test ∥ build → Trivy scan → push by
 // digest → GitOps commit. A service repository's whole pipeline is a short
 // ci/main.go:
 //

@@ -66,7 +66,7 @@ func TestCustomStageInPlan(t *testing.T) {
 	if code := slipway.Run(context.Background(), cfg, []string{"plan"}, &out, &errb); code != 0 {
 		t.Fatal(errb.String())
 	}
-	if !strings.Contains(out.String(), "2. build ∥ migration-lint") || !strings.Contains(out.String(), "DB_URL (names only") {
+	if !strings.Contains(out.String(), "2. scan ∥ migration-lint") || !strings.Contains(out.String(), "DB_URL (names only") {
 		t.Errorf("plan:\n%s", out.String())
 	}
 	// A host stage runs alone without an engine; its secret must be set.
@@ -97,7 +97,7 @@ func TestBinary(t *testing.T) {
 		t.Errorf("version: %d %q", code, out.String())
 	}
 	out.Reset()
-	if code := slipway.RunBinary(context.Background(), []string{"plan", "--source", "sample-app"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "1. lint ∥ test") {
+	if code := slipway.RunBinary(context.Background(), []string{"plan", "--source", "sample-app"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "1. lint ∥ test ∥ build") {
 		t.Errorf("plan --source: %d %s", code, errb.String())
 	}
 	errb.Reset()

@@ -89,8 +89,9 @@ func (sc *StageContext) Artifact(path string) { sc.env.Artifact(path) }
 type StageOption func(*Stage)
 
 // WithNeeds replaces the stages a built-in stage waits for, e.g.
-// Build(WithNeeds("lint", "test", "generate")) to gate the build on a
-// custom stage too.
+// Build(WithNeeds("lint", "test")) to build only after they passed, or
+// Push(WithNeeds("lint", "test", "scan", "integration")) to gate publishing
+// on a custom stage too.
 func WithNeeds(names ...string) StageOption {
 	return func(s *Stage) { s.Needs = append([]string(nil), names...) }
 }
@@ -122,9 +123,9 @@ func Test(opts ...StageOption) Stage { return builtin(cli.StageTest, nil, false,
 
 // Build builds the static binary on the distroless nonroot base image,
 // reproducibly (two builds of one commit have one digest), to out/image.tar.
-// It needs lint and test.
+// It runs alongside lint and test (push waits for all of them).
 func Build(opts ...StageOption) Stage {
-	return builtin(cli.StageBuild, []string{cli.StageLint, cli.StageTest}, false, opts)
+	return builtin(cli.StageBuild, nil, false, opts)
 }
 
 // Scan runs Trivy (pinned) over the image and the deploy manifests and
@@ -133,10 +134,11 @@ func Scan(opts ...StageOption) Stage {
 	return builtin(cli.StageScan, []string{cli.StageBuild}, false, opts)
 }
 
-// Push pushes out/image.tar by digest with immutable tags; it refuses a
-// digest the scan gate did not pass. Runs with --publish.
+// Push pushes out/image.tar by digest with immutable tags once lint, test
+// and scan passed; it refuses a digest the scan gate did not pass. Runs with
+// --publish.
 func Push(opts ...StageOption) Stage {
-	return builtin(cli.StagePush, []string{cli.StageScan}, true, opts)
+	return builtin(cli.StagePush, []string{cli.StageLint, cli.StageTest, cli.StageScan}, true, opts)
 }
 
 // Deploy commits every app's pushed digest to the GitOps repository, in one
@@ -145,7 +147,8 @@ func Deploy(opts ...StageOption) Stage {
 	return builtin(cli.StageDeploy, []string{cli.StagePush}, true, opts)
 }
 
-// DefaultStages are Lint ∥ Test → Build → Scan → Push → Deploy.
+// DefaultStages are Lint ∥ Test ∥ Build → Scan, then Push (after lint, test
+// and scan) → Deploy.
 func DefaultStages() []Stage {
 	return []Stage{Lint(), Test(), Build(), Scan(), Push(), Deploy()}
 }

@@ -77,7 +77,7 @@ func TestPlanWorksWithoutEngine(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
-		"1. lint ∥ test", "2. build", "3. scan",
+		"1. lint ∥ test ∥ build", "2. scan", "3. push",
 		"golang:1.26-bookworm@sha256:", "aquasec/trivy:0.69.3@sha256:", "gcr.io/distroless/static-debian12:nonroot@sha256:",
 		"slipway-go-mod", "slipway-trivy-db", "REGISTRY_PASSWORD", "GITOPS_TOKEN",
 		"registry.example.com/team/app", "sample-app/overlays/development/kustomization.yaml",
@@ -94,7 +94,7 @@ func TestPlanWorksWithoutEngine(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Waves) != 5 || len(doc.Waves[0]) != 2 || len(doc.Images) != 4 || doc.Stages[0].Name != "lint" {
+	if len(doc.Waves) != 4 || strings.Join(doc.Waves[0], ",") != "lint,test,build" || len(doc.Images) != 4 || doc.Stages[0].Name != "lint" {
 		t.Errorf("plan json %+v", doc)
 	}
 }

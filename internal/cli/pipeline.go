@@ -17,6 +17,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/imagelock"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
+	"github.com/slipway-ci/slipway/internal/scan"
 	"github.com/slipway-ci/slipway/internal/version"
 )
 
@@ -121,13 +122,28 @@ type invocation struct {
 }
 
 // prefetchTrivyMeta reads the Trivy cache's metadata as soon as the session
-// is open, so the scan finds the answer ready instead of starting a
-// container on its critical path (it does not depend on the build).
+// is open and, when the DB is older than --db-max-age, downloads it right
+// then, alongside lint, test and build: neither depends on the image, so
+// the scan finds a fresh DB and its metadata ready instead of starting
+// containers (and a download of tens of megabytes) on its critical path.
 func (run *invocation) prefetchTrivyMeta(ctx context.Context, st *dag.Stages) {
 	run.metaOnce.Do(func() {
 		run.metaDone = make(chan struct{})
 		go func() {
 			defer close(run.metaDone)
+			run.meta, run.metaErr = st.CacheMetadata(ctx, dag.ScanOptions{})
+			if run.metaErr != nil {
+				return
+			}
+			if fresh, _ := scan.ParseCacheState(run.meta).DBFresh(time.Now(), run.flags.scan.dbMaxAge); fresh {
+				return
+			}
+			so := run.flags.scan.dagOptions()
+			if err := st.DownloadDB(ctx, so); err != nil {
+				// The scan downloads it itself then, and explains a failure.
+				run.o.logf("warning: scan: prefetching the Trivy DB: %v", firstLineOf(dag.ExplainExec("scan", err).Error()))
+				return
+			}
 			run.meta, run.metaErr = st.CacheMetadata(ctx, dag.ScanOptions{})
 		}()
 	})
@@ -372,7 +388,7 @@ func (r *runState) snapshot() pipeline.Result {
 
 func (r *runState) outPath(name string) string { return filepath.Join(r.out, name) }
 
-// graph is the pipeline, as a recipe: each app's stages (lint ∥ test → build
+// graph is the pipeline, as a recipe: each app's stages (lint ∥ test ∥ build
 // → scan → push, and custom ones), then one deploy for all apps.
 func (run *invocation) graph() (*pipeline.Graph, error) {
 	specs, err := orderStages(run.o.proj.Stages)
@@ -664,13 +680,13 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 	return nil
 }
 
-// maxParallel bounds how many stages run at once: lint ∥ test per app, for
+// maxParallel bounds how many stages run at once: lint ∥ test ∥ build per app, for
 // Config.Concurrency apps.
 func (run *invocation) maxParallel() int {
 	if len(run.apps) <= 1 {
 		return 0
 	}
-	return 2 * run.o.proj.Concurrency
+	return 3 * run.o.proj.Concurrency
 }
 
 // own picks an app's results out of a run's and strips the app prefix; the

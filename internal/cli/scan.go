@@ -186,17 +186,7 @@ func scanStage(r *runState) pipeline.Stage {
 			if err != nil {
 				return err
 			}
-			so := dag.ScanOptions{
-				Severity: strings.Join(scan.Severities, ","), DBRepository: sf.dbRepository, JavaDBRepository: sf.javaDBRepository,
-				ChecksBundleRepository: sf.checksRepository,
-				// Changes every run: the metadata read is never served from the engine's cache.
-				CacheBust: time.Now().UTC().Format(time.RFC3339Nano),
-			}
-			for _, k := range []string{"TRIVY_USERNAME", "TRIVY_PASSWORD"} {
-				if os.Getenv(k) != "" {
-					so.SecretEnv = append(so.SecretEnv, k)
-				}
-			}
+			so := sf.dagOptions()
 			meta, err := r.run.trivyMeta(ctx, st)
 			if err != nil {
 				return dag.ExplainExec("scan: read the Trivy cache metadata", err)
@@ -268,4 +258,21 @@ func (r *runState) recordVerdict(tarball string, outcome *scan.Outcome) error {
 		res.Gate = &pipeline.GateResult{Digest: d.String(), Verdict: verdict, Summary: outcome.Summary(), Time: time.Now().UTC()}
 	})
 	return nil
+}
+
+// dagOptions are the scanner's options: mirrors, the registry credentials
+// (as secrets resolved by the engine), and a per-run cache-bust.
+func (sf *scanFlags) dagOptions() dag.ScanOptions {
+	so := dag.ScanOptions{
+		Severity: strings.Join(scan.Severities, ","), DBRepository: sf.dbRepository, JavaDBRepository: sf.javaDBRepository,
+		ChecksBundleRepository: sf.checksRepository,
+		// Changes every run: what reads or downloads outside state is never recalled from the engine's cache.
+		CacheBust: time.Now().UTC().Format(time.RFC3339Nano),
+	}
+	for _, k := range []string{"TRIVY_USERNAME", "TRIVY_PASSWORD"} {
+		if os.Getenv(k) != "" {
+			so.SecretEnv = append(so.SecretEnv, k)
+		}
+	}
+	return so
 }

@@ -32,8 +32,8 @@ func TestGeneratedJenkinsfile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !regexp.MustCompile(`(?s)stage\('lint & test'\) \{\s+parallel \{\s+stage\('lint'\).*stage\('test'\)`).MatchString(data) {
-				t.Errorf("lint ∥ test is not a parallel block:\n%s", data)
+			if !regexp.MustCompile(`(?s)stage\('lint & test & build'\) \{\s+parallel \{\s+stage\('lint'\).*stage\('test'\).*stage\('build'\)`).MatchString(data) {
+				t.Errorf("lint ∥ test ∥ build is not a parallel block:\n%s", data)
 			}
 			var ran []string
 			for _, m := range regexp.MustCompile(`sh '([^']+)'`).FindAllStringSubmatch(data, -1) {

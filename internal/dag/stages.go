@@ -219,6 +219,22 @@ func (s *Stages) TrivyBase(opts ScanOptions) *dagger.Container {
 	return ctr
 }
 
+// DownloadDB refreshes the vulnerability DB in the cache volume (from the
+// mirror, with the credentials of opts), so a later scan can skip the update.
+func (s *Stages) DownloadDB(ctx context.Context, opts ScanOptions) error {
+	args := []string{"trivy", "image", "--download-db-only", "--no-progress", "--skip-version-check"}
+	if opts.DBRepository != "" {
+		args = append(args, "--db-repository", opts.DBRepository)
+	}
+	bust := opts.CacheBust
+	if bust == "" {
+		bust = time.Now().UTC().Format(time.RFC3339Nano)
+	}
+	_, err := s.TrivyBase(opts).WithEnvVariable("SLIPWAY_CACHE_BUST", bust).
+		WithExec(args, dagger.ContainerWithExecOpts{UseEntrypoint: false}).Sync(ctx)
+	return err
+}
+
 // cacheStateScript prints {"db":<db/metadata.json or null>,"checks":<policy/metadata.json or null>}.
 const cacheStateScript = `printf '{"db":%s,"checks":%s}' "$(cat ` + trivyCache + `/db/metadata.json 2>/dev/null || echo null)" "$(cat ` + trivyCache + `/policy/metadata.json 2>/dev/null || echo null)"`
 

@@ -30,7 +30,7 @@ func TestPlan(t *testing.T) {
 	if len(plan.Apps) != 1 || plan.Apps[0].Main != "./cmd/payments" || !strings.Contains(plan.Images["postgres"], "@sha256:") {
 		t.Errorf("plan: %+v", plan)
 	}
-	if strings.Join(plan.Waves[1], ",") != "build,integration" {
+	if strings.Join(plan.Waves[1], ",") != "scan,integration" {
 		t.Errorf("the integration stage runs in wave %v", plan.Waves)
 	}
 }
