@@ -115,6 +115,10 @@ type invocation struct {
 
 	versions map[string]versionResult // by checkout root: apps of one repository share it
 
+	// scanMu keeps the apps' scans apart: they share one Trivy cache
+	// volume, whose vulnerability DB one Trivy process opens at a time.
+	scanMu sync.Mutex
+
 	metaOnce sync.Once
 	metaDone chan struct{}
 	meta     string

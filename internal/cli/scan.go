@@ -199,7 +199,10 @@ func scanStage(r *runState) pipeline.Stage {
 			so.ScanKey = state.ScanKey()
 			rec.Set("db", map[bool]string{true: "cached " + age.Round(time.Minute).String(), false: "downloaded"}[fresh])
 			rec.Set("checks", map[bool]string{true: "cached", false: "downloaded"}[so.SkipCheckUpdate])
-			if err := st.RunScan(ctx, tarball, filepath.Join(r.src, r.app.Deploy), r.out, so); err != nil {
+			r.run.scanMu.Lock()
+			err = st.RunScan(ctx, tarball, filepath.Join(r.src, r.app.Deploy), r.out, so)
+			r.run.scanMu.Unlock()
+			if err != nil {
 				return err
 			}
 			imgRep, err := scan.Load(r.outPath("trivy-image.json"))

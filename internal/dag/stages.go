@@ -254,7 +254,9 @@ func (s *Stages) CacheMetadata(ctx context.Context, opts ScanOptions) (string, e
 // Scan runs `trivy image --input` over the image tarball, and `trivy config`
 // over the deploy manifests, writing both JSON reports to /out.
 func (s *Stages) Scan(tarball *dagger.File, manifests *dagger.Directory, opts ScanOptions) *dagger.Container {
-	common := []string{"--format", "json", "--severity", opts.Severity, "--exit-code", "0", "--skip-version-check", "--quiet"}
+	// The scan cache in memory: Trivy's default (BoltDB in the cache
+	// directory) admits one process at a time, and two run here.
+	common := []string{"--format", "json", "--severity", opts.Severity, "--exit-code", "0", "--skip-version-check", "--quiet", "--cache-backend", "memory"}
 	db := []string{}
 	if opts.SkipDBUpdate {
 		db = append(db, "--skip-db-update", "--skip-java-db-update")
