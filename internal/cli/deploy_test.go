@@ -136,6 +136,9 @@ func TestPublishEndToEnd(t *testing.T) {
 	if !strings.Contains(stdout, res.Image.Ref) {
 		t.Errorf("history lacks %s:\n%s", res.Image.Ref, stdout)
 	}
+	if prov, err := os.ReadFile(filepath.Join(out, "provenance.json")); err != nil || !strings.Contains(string(prov), `"predicateType": "https://slsa.dev/provenance/v1"`) || !strings.Contains(string(prov), strings.TrimPrefix(res.Image.Ref[strings.Index(res.Image.Ref, "@sha256:")+8:], "")) {
+		t.Errorf("out/provenance.json: %v\n%s", err, prov)
+	}
 	if html, err := os.ReadFile(filepath.Join(out, "report.html")); err != nil || !strings.Contains(string(html), "What runs now") {
 		t.Errorf("the publish did not write out/report.html: %v", err)
 	}

@@ -104,6 +104,7 @@ type invocation struct {
 	apps    []*runState
 	skipped []affected.Result // apps a --changed-since run leaves out
 	base    string            // the ref changes were measured from
+	started time.Time
 
 	engineOnce sync.Once
 	session    *dag.Session
@@ -239,7 +240,7 @@ func newInvocation(ctx context.Context, o *options, rf *runFlags) (*invocation, 
 			return nil, err
 		}
 	}
-	run := &invocation{o: o, flags: rf, lock: lock, versions: map[string]versionResult{}}
+	run := &invocation{o: o, flags: rf, lock: lock, versions: map[string]versionResult{}, started: time.Now()}
 	multi := len(o.proj.Apps) > 1
 	for _, a := range apps {
 		r, err := newRunState(run, a, multi)

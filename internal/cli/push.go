@@ -13,8 +13,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/ocitar"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/provenance"
 	"github.com/slipway-ci/slipway/internal/registry"
 )
 
@@ -132,7 +134,8 @@ func (run *invocation) localRegistry() (string, error) {
 func pushStage(r *runState) pipeline.Stage {
 	return pipeline.Stage{
 		Name:        "push",
-		Description: "push out/image.tar by digest, verify it, add immutable tags",
+		Description: "push out/image.tar by digest, verify it, add immutable tags; write its SLSA provenance",
+		Artifacts:   []string{r.outPath("provenance.json")},
 		Needs:       []string{"scan"},
 		Secrets:     []string{"REGISTRY_USERNAME", "REGISTRY_PASSWORD"},
 		Run: func(ctx context.Context, rec *pipeline.Record) error {
@@ -174,6 +177,12 @@ func pushStage(r *runState) pipeline.Stage {
 			})
 			rec.Set("ref", res.Ref)
 			rec.Set("uploaded", fmt.Sprintf("%d/%d bytes", res.BlobBytes, res.TotalBytes))
+			// The provenance of what was pushed (unsigned for now).
+			if p, err := r.writeProvenance(repo.String(), res.Digest); err != nil {
+				r.o.logf("warning: push: provenance: %v", err)
+			} else {
+				rec.Artifact(p)
+			}
 			return nil
 		},
 	}
@@ -213,4 +222,32 @@ func (r *runState) checkGate(a *ocitar.Archive, tarball string) error {
 		res.Gate = &gr
 	})
 	return nil
+}
+
+// writeProvenance writes out/provenance.json: an in-toto Statement with a
+// SLSA Provenance v1 predicate for the pushed digest (source, app
+// configuration, every image of the lock by digest, builder, run).
+func (r *runState) writeProvenance(repo, digest string) (string, error) {
+	started := r.run.started
+	st, err := provenance.Statement(provenance.Input{
+		Repository: repo, Digest: digest,
+		SourceRepo: r.version.RepoURL, SourceRef: r.version.Branch, SourceCommit: r.version.Commit, SourceDirty: r.version.Dirty,
+		App: map[string]any{
+			"name": r.app.Name, "main": r.app.Main, "binary": r.app.Binary, "base": r.app.Base, "port": float64(r.app.Port),
+		},
+		Lock: r.lock, BuilderID: provenance.BuilderID(os.Getenv), InvocationID: gitops.PipelineRun(os.Getenv),
+		Started: started, Finished: time.Now(),
+	})
+	if err != nil {
+		return "", err
+	}
+	data, err := provenance.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	p := r.outPath("provenance.json")
+	if err := os.WriteFile(p, append(data, '\n'), 0o644); err != nil {
+		return "", err
+	}
+	return p, nil
 }

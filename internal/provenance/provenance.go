@@ -1,0 +1,189 @@
+// Package provenance writes what an auditor asks of a pushed digest: who
+// built it from which commit, with which pinned tools. It is an in-toto
+// Statement v1 with a SLSA Provenance v1 predicate (the in-toto attestation
+// Go types), subject = the image digest.
+package provenance
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
+	ita "github.com/in-toto/attestation/go/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/slipway-ci/slipway/internal/imagelock"
+)
+
+// BuildType names how Slipway builds: a static Go binary on a pinned base
+// image, reproducibly (created = commit time).
+const BuildType = "https://github.com/slipway-ci/slipway/buildtypes/go-image/v1"
+
+// PredicateType is SLSA Provenance v1.
+const PredicateType = "https://slsa.dev/provenance/v1"
+
+// Input is what the pipeline knows when it pushes.
+type Input struct {
+	Repository   string // the image repository (subject name)
+	Digest       string // sha256:<64 hex>
+	SourceRepo   string // the source repository's URL ("" when unknown)
+	SourceRef    string // branch or tag
+	SourceCommit string // 40 hex
+	SourceDirty  bool
+	App          map[string]any // the app's configuration that matters (name, main, binary, base, port)
+	Lock         *imagelock.Lock
+	BuilderID    string
+	InvocationID string
+	Started      time.Time
+	Finished     time.Time
+}
+
+// Statement builds the attestation and checks it against the SLSA rules.
+func Statement(in Input) (*ita.Statement, error) {
+	hexDigest, ok := strings.CutPrefix(in.Digest, "sha256:")
+	if !ok || len(hexDigest) != 64 {
+		return nil, fmt.Errorf("provenance: digest %q: want sha256:<64 hex>", in.Digest)
+	}
+	if in.SourceCommit == "" {
+		return nil, errors.New("provenance: no source commit")
+	}
+	ext := map[string]any{
+		"source": map[string]any{"repository": in.SourceRepo, "ref": in.SourceRef, "commit": in.SourceCommit, "dirty": in.SourceDirty},
+		"app":    in.App,
+	}
+	extStruct, err := structpb.NewStruct(ext)
+	if err != nil {
+		return nil, fmt.Errorf("provenance: external parameters: %w", err)
+	}
+	deps := []*ita.ResourceDescriptor{{
+		Uri:    gitURI(in.SourceRepo, in.SourceRef),
+		Digest: map[string]string{"gitCommit": in.SourceCommit},
+		Name:   "source",
+	}}
+	if in.Lock != nil {
+		for _, img := range in.Lock.Images() {
+			deps = append(deps, &ita.ResourceDescriptor{
+				Name:   img.Name,
+				Uri:    "pkg:docker/" + img.Repo + "@" + img.Tag,
+				Digest: map[string]string{"sha256": strings.TrimPrefix(img.Digest, "sha256:")},
+			})
+		}
+	}
+	pred := &slsa.Provenance{
+		BuildDefinition: &slsa.BuildDefinition{BuildType: BuildType, ExternalParameters: extStruct, ResolvedDependencies: deps},
+		RunDetails: &slsa.RunDetails{
+			Builder:  &slsa.Builder{Id: orLocal(in.BuilderID)},
+			Metadata: &slsa.BuildMetadata{InvocationId: in.InvocationID, StartedOn: ts(in.Started), FinishedOn: ts(in.Finished)},
+		},
+	}
+	if err := pred.Validate(); err != nil {
+		return nil, fmt.Errorf("provenance: %w", err)
+	}
+	predJSON, err := protojson.Marshal(pred)
+	if err != nil {
+		return nil, err
+	}
+	predStruct := &structpb.Struct{}
+	if err := protojson.Unmarshal(predJSON, predStruct); err != nil {
+		return nil, err
+	}
+	st := &ita.Statement{
+		Type:          ita.StatementTypeUri,
+		Subject:       []*ita.ResourceDescriptor{{Name: in.Repository, Digest: map[string]string{"sha256": hexDigest}}},
+		PredicateType: PredicateType,
+		Predicate:     predStruct,
+	}
+	if err := st.Validate(); err != nil {
+		return nil, fmt.Errorf("provenance: %w", err)
+	}
+	return st, nil
+}
+
+// Marshal renders a statement as JSON (in-toto's camelCase field names).
+func Marshal(st *ita.Statement) ([]byte, error) {
+	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(st)
+}
+
+// Parse reads a statement back and its SLSA predicate, and checks both.
+func Parse(data []byte) (*ita.Statement, *slsa.Provenance, error) {
+	st := &ita.Statement{}
+	if err := protojson.Unmarshal(data, st); err != nil {
+		return nil, nil, fmt.Errorf("provenance: not an in-toto statement: %w", err)
+	}
+	if err := st.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("provenance: %w", err)
+	}
+	if st.GetPredicateType() != PredicateType {
+		return nil, nil, fmt.Errorf("provenance: predicate %q, want %s", st.GetPredicateType(), PredicateType)
+	}
+	raw, err := protojson.Marshal(st.GetPredicate())
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &slsa.Provenance{}
+	if err := protojson.Unmarshal(raw, p); err != nil {
+		return nil, nil, fmt.Errorf("provenance: predicate: %w", err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("provenance: %w", err)
+	}
+	return st, p, nil
+}
+
+// SourceCommit is the commit a provenance says the subject was built from.
+func SourceCommit(p *slsa.Provenance) string {
+	for _, d := range p.GetBuildDefinition().GetResolvedDependencies() {
+		if c := d.GetDigest()["gitCommit"]; c != "" {
+			return c
+		}
+	}
+	return ""
+}
+
+// BuilderID is the builder: the GitHub workflow ref, the Jenkins job URL, the
+// GitLab project URL, or "local".
+func BuilderID(getenv func(string) string) string {
+	if ref := getenv("GITHUB_WORKFLOW_REF"); ref != "" {
+		server := getenv("GITHUB_SERVER_URL")
+		if server == "" {
+			server = "https://github.com"
+		}
+		return strings.TrimSuffix(server, "/") + "/" + ref
+	}
+	if u := getenv("JOB_URL"); u != "" {
+		return u
+	}
+	if u := getenv("CI_PROJECT_URL"); u != "" {
+		return u + "/-/pipelines"
+	}
+	return "local"
+}
+
+func gitURI(repo, ref string) string {
+	if repo == "" {
+		return "git+unknown"
+	}
+	u := "git+" + repo
+	if ref != "" {
+		u += "@refs/heads/" + ref
+	}
+	return u
+}
+
+func orLocal(s string) string {
+	if s == "" {
+		return "local"
+	}
+	return s
+}
+
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t.UTC())
+}
