@@ -5,6 +5,7 @@
 package provenance
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -103,9 +104,19 @@ func Statement(in Input) (*ita.Statement, error) {
 	return st, nil
 }
 
-// Marshal renders a statement as JSON (in-toto's camelCase field names).
+// Marshal renders a statement as JSON (in-toto's camelCase field names),
+// in a stable layout: protojson varies its whitespace on purpose, so the
+// result is re-indented by encoding/json.
 func Marshal(st *ita.Statement) ([]byte, error) {
-	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(st)
+	raw, err := protojson.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(v, "", "  ")
 }
 
 // Parse reads a statement back and its SLSA predicate, and checks both.
