@@ -100,6 +100,11 @@ func TestBinary(t *testing.T) {
 	if code := slipway.RunBinary(context.Background(), []string{"plan", "--source", "sample-app"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "1. lint ∥ test ∥ build") {
 		t.Errorf("plan --source: %d %s", code, errb.String())
 	}
+	out.Reset()
+	if code := slipway.RunBinary(context.Background(), []string{"plan", "--json", "--source", "examples/monorepo", "--name", "orders", "--main", "./services/orders", "--deploy", "services/orders/deploy"}, &out, &errb); code != 0 ||
+		!strings.Contains(out.String(), `"main": "./services/orders"`) || !strings.Contains(out.String(), "orders/overlays/development/kustomization.yaml") {
+		t.Errorf("plan given by flags: %d %s\n%s", code, errb.String(), out.String())
+	}
 	errb.Reset()
 	if code := slipway.RunBinary(context.Background(), []string{"plan"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--source DIR") {
 		t.Errorf("plan without --source: %d %s", code, errb.String())

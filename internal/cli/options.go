@@ -26,6 +26,8 @@ type options struct {
 	images        string
 	engineTimeout time.Duration
 	local         bool
+	// The one app of the slipway binary's plan, given by flags.
+	appName, appMain, appDeploy string
 }
 
 func (o *options) bind(root *cobra.Command) {
@@ -92,8 +94,21 @@ func (o *options) apps() ([]App, error) {
 	if o.source != "" {
 		switch len(apps) {
 		case 0:
-			apps = []App{{Name: filepath.Base(mustAbs(o.source)), Source: o.source, Main: ".", Deploy: "deploy", Port: 8080, Base: "distroless"}}
-			apps[0].Binary = apps[0].Name
+			a := App{Name: filepath.Base(mustAbs(o.source)), Source: o.source, Main: ".", Deploy: "deploy", Port: 8080, Base: "distroless"}
+			if o.appName != "" {
+				a.Name = o.appName
+			}
+			if o.appMain != "" {
+				a.Main = o.appMain
+			}
+			if o.appDeploy != "" {
+				a.Deploy = o.appDeploy
+			}
+			a.Binary = a.Name
+			if !appNameRE.MatchString(a.Name) {
+				return nil, usageErr("app name %q (from --name or the directory): want a lowercase name; pass --name", a.Name)
+			}
+			apps = []App{a}
 		case 1:
 			apps[0].Source = o.source
 		default:

@@ -95,6 +95,12 @@ func newPlanCmd(o *options) *cobra.Command {
 	bindCacheFlags(cmd.Flags(), &rf.cache)
 	cmd.Flags().BoolVar(&rf.publish, "publish", false, "plan a publishing run (the default plan lists push and deploy too)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	if o.proj.BinaryOnly {
+		// The slipway binary plans a one-app pipeline given by flags.
+		cmd.Flags().StringVar(&o.appName, "name", "", "with --source: the app's name (default: the directory's name)")
+		cmd.Flags().StringVar(&o.appMain, "main", "", "with --source: the main package inside it (default .)")
+		cmd.Flags().StringVar(&o.appDeploy, "deploy", "", "with --source: its kustomize base/ and overlays/ (default deploy)")
+	}
 	return cmd
 }
 
