@@ -137,19 +137,9 @@ binary (go build -o slipway-ci ./ci).`,
 	root.AddCommand(
 		newRunCmd(o),
 		newStageCmd(o, "lint"), newStageCmd(o, "test"), newStageCmd(o, "build"),
-		newScanCmd(o),
-		newPlanCmd(o),
-		newPushCmd(o),
-		newPinCmd(o),
-		newDeployCmd(o),
-		newPromoteCmd(o),
-		newHistoryCmd(o),
-		newStatusCmd(o),
-		newRollbackCmd(o), newUnpinCmd(o), newFreezeCmd(o), newUnfreezeCmd(o),
-		newDoraCmd(o), newReportCmd(o),
 		newGenerateCmd(o),
-		newVersionCmd(o),
 	)
+	root.AddCommand(sharedCommands(o)...)
 	return root
 }
 
@@ -181,20 +171,19 @@ interrupted.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageErr("%v (see --help)", err)
 	})
-	root.AddCommand(
-		newScanCmd(o),
-		newPlanCmd(o),
-		newPushCmd(o),
-		newPinCmd(o),
-		newDeployCmd(o),
-		newPromoteCmd(o),
-		newHistoryCmd(o),
-		newStatusCmd(o),
-		newRollbackCmd(o), newUnpinCmd(o), newFreezeCmd(o), newUnfreezeCmd(o),
-		newDoraCmd(o), newReportCmd(o),
-		newVersionCmd(o),
-	)
+	root.AddCommand(sharedCommands(o)...)
 	return root
+}
+
+// sharedCommands are the commands of both a ci/ program and the slipway
+// binary: none needs Go configuration beyond flags.
+func sharedCommands(o *options) []*cobra.Command {
+	return []*cobra.Command{
+		newScanCmd(o), newPlanCmd(o), newPushCmd(o), newPinCmd(o),
+		newDeployCmd(o), newPromoteCmd(o), newHistoryCmd(o), newStatusCmd(o),
+		newRollbackCmd(o), newUnpinCmd(o), newFreezeCmd(o), newUnfreezeCmd(o),
+		newDoraCmd(o), newReportCmd(o), newVersionCmd(o),
+	}
 }
 
 func newVersionCmd(o *options) *cobra.Command {
