@@ -107,10 +107,10 @@ func newRootCmd(p Project, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Slipway: lint, test, build, scan, push by digest and deploy through GitOps",
 		Long: `Slipway runs this repository's pipeline as Go code.
 
-With no command it runs lint and test (concurrently), build and scan in
-containers on a Dagger engine; --publish adds push (by digest) and deploy
-(a commit to the GitOps repository that Argo CD pulls). CI never needs
-cluster credentials.
+With no command it runs lint, test and build concurrently, then scan, in
+containers on a Dagger engine; --publish adds push (by digest, once lint, test
+and scan passed) and deploy (a commit to the GitOps repository that Argo CD
+pulls). CI never needs cluster credentials.
 
 Exit codes: 0 success (including "unchanged"), 1 a stage, gate or refusal
 failed, 2 usage or configuration error, 130 interrupted. Note: "go run" turns
