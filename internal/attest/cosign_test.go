@@ -1,0 +1,109 @@
+package attest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cosignBinary finds the real cosign CLI (.ci/run installs the pinned v3.1.3
+// from the module proxy). In CI its absence fails the test; elsewhere it
+// says why it skips.
+func cosignBinary(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("cosign")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("cosign is not installed: .ci/run installs github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3")
+		}
+		t.Skip("cosign is not on PATH (go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3): the interop test needs the real peer")
+	}
+	return p
+}
+
+// provenanceIn reads cosign verify-attestation's output: DSSE envelopes, one
+// JSON per line, whose payload must be our SLSA statement about digest.
+func provenanceIn(out, digest string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		var env struct {
+			Payload []byte `json:"payload"`
+		}
+		if json.Unmarshal([]byte(line), &env) != nil {
+			continue
+		}
+		var st struct {
+			PredicateType string `json:"predicateType"`
+			Subject       []struct {
+				Digest map[string]string `json:"digest"`
+			} `json:"subject"`
+		}
+		if json.Unmarshal(env.Payload, &st) == nil && st.PredicateType == ProvenancePredicate &&
+			len(st.Subject) == 1 && "sha256:"+st.Subject[0].Digest["sha256"] == digest {
+			return true
+		}
+	}
+	return false
+}
+
+func runCosign(t *testing.T, bin string, env []string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	home := t.TempDir()
+	cmd.Env = append(os.Environ(), "HOME="+home, "TUF_ROOT="+filepath.Join(home, "tuf"), "SIGSTORE_NO_CACHE=1")
+	cmd.Env = append(cmd.Env, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// TestCosignVerifiesWhatSlipwayAttaches: the real cosign v3 CLI verifies the
+// signature and the provenance Slipway attached with a key, through the
+// referrers API and through the referrers tag fallback; and refuses them
+// with another key.
+func TestCosignVerifiesWhatSlipwayAttaches(t *testing.T) {
+	bin := cosignBinary(t)
+	for _, referrers := range []bool{false, true} {
+		img := newRegistry(t, referrers)
+		key, pub := testKey(t)
+		attachAll(t, KeySigner{key}, img, commit)
+		dir := t.TempDir()
+		pubPEM, _ := MarshalPublicKey(pub)
+		pubFile := filepath.Join(dir, "slipway.pub")
+		if err := os.WriteFile(pubFile, pubPEM, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, otherPub := testKey(t)
+		otherPEM, _ := MarshalPublicKey(otherPub)
+		otherFile := filepath.Join(dir, "other.pub")
+		_ = os.WriteFile(otherFile, otherPEM, 0o644)
+
+		ref := img.String()
+		common := []string{"--insecure-ignore-tlog", "--allow-insecure-registry", "--allow-http-registry"}
+		out, err := runCosign(t, bin, nil, append([]string{"verify", "--key", pubFile}, append(common, ref)...)...)
+		if err != nil {
+			t.Fatalf("referrers API %v: cosign verify: %v\n%s", referrers, err, out)
+		}
+		if !strings.Contains(out, img.DigestStr()) {
+			t.Fatalf("cosign verify output names no digest:\n%s", out)
+		}
+		out, err = runCosign(t, bin, nil, append([]string{"verify-attestation", "--type", "slsaprovenance1", "--key", pubFile}, append(common, ref)...)...)
+		if err != nil {
+			t.Fatalf("referrers API %v: cosign verify-attestation: %v\n%s", referrers, err, out)
+		}
+		if !provenanceIn(out, img.DigestStr()) {
+			t.Fatalf("verify-attestation printed no provenance about %s:\n%s", img.DigestStr(), out)
+		}
+		if out, err := runCosign(t, bin, nil, append([]string{"verify", "--key", otherFile}, append(common, ref)...)...); err == nil {
+			t.Fatalf("cosign verified with another key:\n%s", out)
+		}
+	}
+}

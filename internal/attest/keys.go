@@ -1,0 +1,207 @@
+// Package attest signs what Slipway pushes and proves it before a deploy:
+// Sigstore bundles (v0.3) of in-toto statements (the image signature, the
+// SBOM, the SLSA provenance), attached to the image as OCI 1.1 referrers the
+// way cosign v3 attaches them, read back and verified against a policy (a
+// public key, or a certificate identity and OIDC issuer).
+//
+// Keys use cosign's formats, so a team's existing cosign key pair works and a
+// Slipway key works with cosign: an "ENCRYPTED SIGSTORE PRIVATE KEY" PEM
+// (scrypt + secretbox), or an unencrypted PKCS#8 / SEC 1 PEM, and a PKIX
+// public key PEM.
+package attest
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
+)
+
+// PEM block types, as cosign writes them.
+const (
+	encryptedKeyType       = "ENCRYPTED SIGSTORE PRIVATE KEY"
+	legacyEncryptedKeyType = "ENCRYPTED COSIGN PRIVATE KEY"
+	publicKeyType          = "PUBLIC KEY"
+)
+
+// ErrPassword is a private key that does not open with the password given.
+var ErrPassword = errors.New("the password does not open the key")
+
+// GenerateKeyPair makes an ECDSA P-256 key pair: the private key encrypted
+// with password (cosign's format), the public key as a PKIX PEM.
+func GenerateKeyPair(password []byte) (privPEM, pubPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	enc, err := encrypted.Encrypt(der, password)
+	if err != nil {
+		return nil, nil, err
+	}
+	pubPEM, err = MarshalPublicKey(key.Public())
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: encryptedKeyType, Bytes: enc}), pubPEM, nil
+}
+
+// MarshalPublicKey renders a public key as a PKIX PEM.
+func MarshalPublicKey(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: publicKeyType, Bytes: der}), nil
+}
+
+// Key is a signing key: a sigstore-go Keypair over an ECDSA private key.
+type Key struct {
+	priv *ecdsa.PrivateKey
+	hint []byte
+	hash crypto.Hash
+	alg  protocommon.PublicKeyDetails
+}
+
+// ParsePrivateKey reads a private key PEM: cosign's encrypted format (opened
+// with password), or an unencrypted PKCS#8 or SEC 1 EC key. Errors never
+// quote the key or the password.
+func ParsePrivateKey(data, password []byte) (*Key, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, errors.New("not a PEM private key")
+	}
+	var parsed any
+	var err error
+	switch block.Type {
+	case encryptedKeyType, legacyEncryptedKeyType:
+		der, derr := encrypted.Decrypt(block.Bytes, password)
+		if derr != nil {
+			if len(password) == 0 {
+				return nil, fmt.Errorf("%w: the key is encrypted and no password was given", ErrPassword)
+			}
+			return nil, ErrPassword
+		}
+		parsed, err = x509.ParsePKCS8PrivateKey(der)
+	case "PRIVATE KEY":
+		parsed, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "EC PRIVATE KEY":
+		parsed, err = x509.ParseECPrivateKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("a %q PEM block is not a private key Slipway reads (want %q, PRIVATE KEY or EC PRIVATE KEY)", block.Type, encryptedKeyType)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("private key: %v", errors.Unwrap(err))
+	}
+	priv, ok := parsed.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("a %T key: Slipway signs with ECDSA P-256 or P-384 keys (cosign generate-key-pair, slipway keygen)", parsed)
+	}
+	return NewKey(priv)
+}
+
+// NewKey wraps an ECDSA P-256 or P-384 private key.
+func NewKey(priv *ecdsa.PrivateKey) (*Key, error) {
+	k := &Key{priv: priv}
+	switch priv.Curve {
+	case elliptic.P256():
+		k.hash, k.alg = crypto.SHA256, protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256
+	case elliptic.P384():
+		k.hash, k.alg = crypto.SHA384, protocommon.PublicKeyDetails_PKIX_ECDSA_P384_SHA_384
+	default:
+		return nil, fmt.Errorf("ECDSA curve %s: Slipway signs with P-256 or P-384", priv.Curve.Params().Name)
+	}
+	der, err := x509.MarshalPKIXPublicKey(priv.Public())
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(der)
+	k.hint = []byte(base64.StdEncoding.EncodeToString(sum[:]))
+	return k, nil
+}
+
+// GenerateEphemeral makes a one-use key (keyless signing: the certificate
+// names the identity, the key is thrown away).
+func GenerateEphemeral() (*Key, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return NewKey(priv)
+}
+
+// GetHashAlgorithm implements sign.Keypair.
+func (k *Key) GetHashAlgorithm() protocommon.HashAlgorithm {
+	if k.hash == crypto.SHA384 {
+		return protocommon.HashAlgorithm_SHA2_384
+	}
+	return protocommon.HashAlgorithm_SHA2_256
+}
+
+// GetSigningAlgorithm implements sign.Keypair.
+func (k *Key) GetSigningAlgorithm() protocommon.PublicKeyDetails { return k.alg }
+
+// GetHint implements sign.Keypair: base64(sha256(PKIX public key)), as cosign.
+func (k *Key) GetHint() []byte { return k.hint }
+
+// GetKeyAlgorithm implements sign.Keypair.
+func (k *Key) GetKeyAlgorithm() string { return "ECDSA" }
+
+// GetPublicKey implements sign.Keypair.
+func (k *Key) GetPublicKey() crypto.PublicKey { return k.priv.Public() }
+
+// GetPublicKeyPem implements sign.Keypair.
+func (k *Key) GetPublicKeyPem() (string, error) {
+	p, err := MarshalPublicKey(k.priv.Public())
+	return string(p), err
+}
+
+// SignData implements sign.Keypair: the signature and the digest signed.
+func (k *Key) SignData(_ context.Context, data []byte) ([]byte, []byte, error) {
+	h := k.hash.New()
+	h.Write(data)
+	digest := h.Sum(nil)
+	sig, err := ecdsa.SignASN1(rand.Reader, k.priv, digest)
+	return sig, digest, err
+}
+
+// Fingerprint names the key in logs and trailers: sha256 of the PKIX public key.
+func (k *Key) Fingerprint() string { return Fingerprint(k.priv.Public()) }
+
+// Fingerprint is "sha256:<hex>" of a public key's PKIX encoding.
+func Fingerprint(pub crypto.PublicKey) string {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "unknown"
+	}
+	sum := sha256.Sum256(der)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// ParsePublicKey reads a PKIX public key PEM (cosign.pub, slipway keygen's .pub).
+func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
+	block, _ := pem.Decode(data)
+	if block == nil || !strings.Contains(block.Type, "PUBLIC KEY") {
+		return nil, errors.New("not a PEM public key (want -----BEGIN PUBLIC KEY-----)")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
+	}
+	return pub, nil
+}

@@ -1,0 +1,206 @@
+package attest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// Annotations of a bundle referrer (cosign's BUNDLE_SPEC).
+const (
+	annContent       = "dev.sigstore.bundle.content"
+	annPredicateType = "dev.sigstore.bundle.predicateType"
+	annCreated       = "org.opencontainers.image.created"
+	annTitle         = "org.opencontainers.image.title"
+	emptyMediaType   = "application/vnd.oci.empty.v1+json"
+)
+
+// maxBundle bounds what a referrer's blob may weigh (an SBOM of a large image
+// is a few MB).
+const maxBundle = 64 << 20
+
+// Attachment is one bundle attached to an image.
+type Attachment struct {
+	// Manifest is the referrer manifest's digest.
+	Manifest string `json:"manifest"`
+	// Bundle is the digest of the bundle blob (the Sigstore bundle JSON).
+	Bundle        string    `json:"bundle"`
+	PredicateType string    `json:"predicate_type"`
+	Created       time.Time `json:"created"`
+	// Data is the bundle JSON (filled by Fetch).
+	Data []byte `json:"-"`
+	// Err is why Fetch could not read this one.
+	Err error `json:"-"`
+}
+
+// Attach uploads a bundle and a referrer manifest whose subject is the image:
+// the registry's referrers API lists it, or, where a registry has none, the
+// referrers tag (sha256-<hex>) is updated (go-containerregistry does both).
+// The image itself is never touched: its digest stays what was pushed.
+func Attach(ctx context.Context, image name.Digest, bundle []byte, predicateType string, created time.Time, opts ...remote.Option) (Attachment, error) {
+	opts = append(opts, remote.WithContext(ctx))
+	subj, err := remote.Head(image, opts...)
+	if err != nil {
+		return Attachment{}, fmt.Errorf("attach %s: read the image: %w", Kind(predicateType), err)
+	}
+	repo := image.Context()
+	layer := static.NewLayer(bundle, types.MediaType(BundleMediaType))
+	config := static.NewLayer([]byte("{}"), emptyMediaType)
+	for _, l := range []v1.Layer{config, layer} {
+		if err := remote.WriteLayer(repo, l, opts...); err != nil {
+			return Attachment{}, fmt.Errorf("attach %s: upload: %w", Kind(predicateType), err)
+		}
+	}
+	bd, _ := layer.Digest()
+	cd, _ := config.Digest()
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		ArtifactType:  BundleMediaType,
+		Config:        v1.Descriptor{MediaType: emptyMediaType, Digest: cd, Size: 2},
+		Layers: []v1.Descriptor{{
+			MediaType: BundleMediaType, Digest: bd, Size: int64(len(bundle)),
+			Annotations: map[string]string{annTitle: bd.Algorithm + "-" + bd.Hex + ".sigstore.json"},
+		}},
+		Subject: &v1.Descriptor{MediaType: subj.MediaType, Digest: subj.Digest, Size: subj.Size},
+		Annotations: map[string]string{
+			annContent:       "dsse-envelope",
+			annPredicateType: predicateType,
+			annCreated:       created.UTC().Format(time.RFC3339),
+		},
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return Attachment{}, err
+	}
+	sum := sha256.Sum256(raw)
+	md := "sha256:" + hex.EncodeToString(sum[:])
+	if err := remote.Put(repo.Digest(md), rawManifest{raw, types.OCIManifestSchema1}, opts...); err != nil {
+		return Attachment{}, fmt.Errorf("attach %s: %w", Kind(predicateType), err)
+	}
+	return Attachment{Manifest: md, Bundle: bd.String(), PredicateType: predicateType, Created: created.UTC().Truncate(time.Second)}, nil
+}
+
+type rawManifest struct {
+	raw []byte
+	mt  types.MediaType
+}
+
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
+
+// List reads the bundles attached to an image, newest first, without their
+// data: the referrers API, or the referrers tag where the registry has none.
+func List(ctx context.Context, image name.Digest, opts ...remote.Option) ([]Attachment, error) {
+	opts = append(opts, remote.WithContext(ctx))
+	idx, err := remote.Referrers(image, opts...)
+	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == 404 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("referrers of %s: %w", image.DigestStr(), err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []Attachment
+	for _, d := range im.Manifests {
+		// go-containerregistry's own registry lists the config media type
+		// as the artifactType; the bundle annotations still tell.
+		if d.ArtifactType != BundleMediaType && d.Annotations[annContent] == "" {
+			continue
+		}
+		a := Attachment{Manifest: d.Digest.String(), PredicateType: d.Annotations[annPredicateType]}
+		a.Created, _ = time.Parse(time.RFC3339, d.Annotations[annCreated])
+		out = append(out, a)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// Fetch reads attachments' manifests and bundles (concurrently), checking
+// that each manifest refers to image and that each blob is what its
+// manifest names; what cannot be read gets its Err.
+func Fetch(ctx context.Context, image name.Digest, as []Attachment, opts ...remote.Option) {
+	opts = append(opts, remote.WithContext(ctx))
+	repo := image.Context()
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i := range as {
+		a := &as[i]
+		g.Go(func() error {
+			a.Err = fetchOne(repo, image, a, opts)
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+func fetchOne(repo name.Repository, image name.Digest, a *Attachment, opts []remote.Option) error {
+	desc, err := remote.Get(repo.Digest(a.Manifest), opts...)
+	if err != nil {
+		return fmt.Errorf("referrer %s: %w", a.Manifest, err)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		return fmt.Errorf("referrer %s: not an OCI manifest: %w", a.Manifest, err)
+	}
+	if m.Subject == nil || m.Subject.Digest.String() != image.DigestStr() {
+		return fmt.Errorf("referrer %s does not refer to %s", a.Manifest, image.DigestStr())
+	}
+	if len(m.Layers) != 1 || m.Layers[0].MediaType != BundleMediaType {
+		return fmt.Errorf("referrer %s: want one %s layer", a.Manifest, BundleMediaType)
+	}
+	if pt := m.Annotations[annPredicateType]; pt != "" {
+		a.PredicateType = pt
+	}
+	ld := m.Layers[0]
+	if ld.Size > maxBundle {
+		return fmt.Errorf("referrer %s: a %d-byte bundle is too large", a.Manifest, ld.Size)
+	}
+	l, err := remote.Layer(repo.Digest(ld.Digest.String()), opts...)
+	if err != nil {
+		return fmt.Errorf("referrer %s: %w", a.Manifest, err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return fmt.Errorf("referrer %s: bundle %s: %w", a.Manifest, ld.Digest, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxBundle+1))
+	if err != nil {
+		return fmt.Errorf("referrer %s: bundle %s: %w", a.Manifest, ld.Digest, err)
+	}
+	sum := sha256.Sum256(data)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != ld.Digest.String() {
+		return fmt.Errorf("referrer %s: bundle blob is %s, its manifest names %s", a.Manifest, got, ld.Digest)
+	}
+	a.Bundle, a.Data = ld.Digest.String(), bytes.Clone(data)
+	return nil
+}
+
+// shortDigest is sha256:<12 hex> for messages.
+func shortDigest(d string) string {
+	if h, ok := strings.CutPrefix(d, "sha256:"); ok && len(h) > 12 {
+		return "sha256:" + h[:12]
+	}
+	return d
+}
