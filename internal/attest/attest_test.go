@@ -328,7 +328,9 @@ func (p pubOnly) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
 
 type tsa struct{ vs *ca.VirtualSigstore }
 
-func (t tsa) GetTimestamp(_ context.Context, sig []byte) ([]byte, error) { return t.vs.TimestampResponse(sig) }
+func (t tsa) GetTimestamp(_ context.Context, sig []byte) ([]byte, error) {
+	return t.vs.TimestampResponse(sig)
+}
 
 func TestKeyless(t *testing.T) {
 	ctx := context.Background()

@@ -25,8 +25,8 @@ import (
 	"fmt"
 	"strings"
 
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 )
 
 // PEM block types, as cosign writes them.
