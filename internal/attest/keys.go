@@ -205,3 +205,17 @@ func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
 	}
 	return pub, nil
 }
+
+// MarshalUnencrypted renders the key as an unencrypted PKCS#8 PEM and its
+// public key as a PKIX PEM (development keys, kept 0600 under out/).
+func (k *Key) MarshalUnencrypted() (privPEM, pubPEM []byte, err error) {
+	der, err := x509.MarshalPKCS8PrivateKey(k.priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	pubPEM, err = MarshalPublicKey(k.priv.Public())
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), pubPEM, nil
+}

@@ -182,7 +182,7 @@ func sharedCommands(o *options) []*cobra.Command {
 		newScanCmd(o), newPlanCmd(o), newPushCmd(o), newPinCmd(o),
 		newDeployCmd(o), newPromoteCmd(o), newHistoryCmd(o), newStatusCmd(o),
 		newRollbackCmd(o), newUnpinCmd(o), newFreezeCmd(o), newUnfreezeCmd(o),
-		newDoraCmd(o), newReportCmd(o), newVersionCmd(o),
+		newDoraCmd(o), newReportCmd(o), newVerifyCmd(o), newKeygenCmd(o), newPolicyCmd(o), newVersionCmd(o),
 	}
 }
 

@@ -32,6 +32,7 @@ func newRollbackCmd(o *options) *cobra.Command {
 		rr           gitops.RollbackRequest
 		to           string
 		retryTimeout time.Duration
+		vf           verifyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "rollback --app A --env E [--to IMAGE@sha256:… | --steps N] --reason \"…\"",
@@ -68,6 +69,9 @@ rollback: restoring service stays possible.`,
 				return err
 			}
 			d.RetryTimeout = retryTimeout
+			if err := o.attachVerify(d, &vf); err != nil {
+				return err
+			}
 			out, err := d.Rollback(cmd.Context(), rr)
 			if err != nil {
 				return controlErr(err)
@@ -86,6 +90,7 @@ rollback: restoring service stays possible.`,
 	f.BoolVar(&rr.AllowUnknown, "allow-unknown", false, "let --to be a digest never deployed in the environment (needs --source-commit)")
 	f.StringVar(&rr.SourceCommit, "source-commit", "", "with --allow-unknown: the source commit of --to")
 	f.DurationVar(&retryTimeout, "retry-timeout", 5*time.Minute, "keep retrying on concurrent pushes for this long")
+	bindVerifyFlags(f, &vf)
 	return cmd
 }
 

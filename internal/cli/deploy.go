@@ -130,6 +130,7 @@ func newDeployCmd(o *options) *cobra.Command {
 		app, env, image, commit, sourceRepo, path, imageName string
 		dirty                                                bool
 		df                                                   deployFlags
+		vf                                                   verifyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "deploy --app A --env E --image REPO@sha256:…",
@@ -146,7 +147,14 @@ commit older than the one the environment runs is refused as a rollback unless
 source repository cannot place, even after deepening a shallow clone, is
 refused unless --allow-unknown-source. An environment pinned by a rollback
 refuses deploys unless --unpin; a frozen one unless --break-glass REASON. A
-file that already holds the digest prints "unchanged" and commits nothing.`,
+file that already holds the digest prints "unchanged" and commits nothing.
+
+With a verification policy (--verify-key, or --certificate-identity and
+--certificate-oidc-issuer, or SLIPWAY_VERIFY_KEY, or the Go configuration)
+the digest's signature, SBOM and provenance are read back from the registry
+and verified first, the provenance against the source commit; a digest that
+does not verify is refused (exit 1) with nothing committed, and the commit
+records the verified bundle (Signature-Bundle, Signed-By).`,
 		Example: `  go run ./ci deploy --app sample-app --env staging --image ghcr.io/acme/sample-app@sha256:…
   GITOPS_REPO=https://github.com/acme/gitops.git GITOPS_TOKEN=… go run ./ci deploy --app sample-app --env development --image "$IMAGE"`,
 		Args: cobra.NoArgs,
@@ -167,6 +175,9 @@ file that already holds the digest prints "unchanged" and commits nothing.`,
 				return err
 			}
 			d.RetryTimeout = df.retryTimeout
+			if err := o.attachVerify(d, &vf); err != nil {
+				return err
+			}
 			out, err := d.Deploy(cmd.Context(), gitops.Request{
 				App: app, Env: env, Image: img, SourceCommit: sha, SourceRepo: sourceRepo, SourceDirty: dirty,
 				Path: path, ImageName: imageName, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
@@ -190,6 +201,7 @@ file that already holds the digest prints "unchanged" and commits nothing.`,
 	f.StringVar(&imageName, "image-name", "", "image name the app's container uses in the resources, for a kustomization with no images: entry yet (default: the container named APP)")
 	f.BoolVar(&dirty, "source-dirty", false, "record that the image was built from a modified working tree (Source-Dirty: true)")
 	bindDeployGuardFlags(f, &df)
+	bindVerifyFlags(f, &vf)
 	return cmd
 }
 
@@ -263,6 +275,9 @@ func (run *invocation) deployStage(name string, apps []*runState, needs []string
 				return err
 			}
 			d.RetryTimeout = run.flags.deploy.retryTimeout
+			if err := run.attachVerify(d, apps); err != nil {
+				return err
+			}
 			outs, err := d.DeployAll(ctx, reqs)
 			if err != nil {
 				return fmt.Errorf("deploy: %w", err)

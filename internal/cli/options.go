@@ -28,6 +28,8 @@ type options struct {
 	local         bool
 	// The one app of the slipway binary's plan, given by flags.
 	appName, appMain, appDeploy string
+
+	signOnceState
 }
 
 func (o *options) bind(root *cobra.Command) {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slipway-ci/slipway/internal/affected"
+	"github.com/slipway-ci/slipway/internal/attest"
 	"github.com/slipway-ci/slipway/internal/dag"
 	"github.com/slipway-ci/slipway/internal/imagelock"
 	"github.com/slipway-ci/slipway/internal/pipeline"
@@ -33,6 +34,7 @@ type runFlags struct {
 	push         pushFlags
 	scan         scanFlags
 	deploy       deployFlags
+	verify       verifyFlags
 }
 
 func bindRunFlags(cmd *cobra.Command, rf *runFlags, p Project) {
@@ -45,6 +47,7 @@ func bindRunFlags(cmd *cobra.Command, rf *runFlags, p Project) {
 	bindPushFlags(f, &rf.push, true)
 	bindScanFlags(f, &rf.scan, p)
 	bindDeployGuardFlags(f, &rf.deploy)
+	bindVerifyFlags(f, &rf.verify)
 }
 
 // bindSelectFlags choose the apps of a run.
@@ -115,6 +118,12 @@ type invocation struct {
 	localErr  error
 
 	versions map[string]versionResult // by checkout root: apps of one repository share it
+
+	// policy is the configured verification policy (nil: the signer's own),
+	// resolved when push or deploy first needs it.
+	policyOnce sync.Once
+	policy     *attest.Policy
+	policyErr  error
 
 	// scanMu keeps the apps' scans apart: they share one Trivy cache
 	// volume, whose vulnerability DB one Trivy process opens at a time.
@@ -214,6 +223,12 @@ type runState struct {
 
 	stagesOnce sync.Once
 	stages     *dag.Stages
+}
+
+// verifyPolicy is the run's configured verification policy, or nil.
+func (run *invocation) verifyPolicy() (*attest.Policy, error) {
+	run.policyOnce.Do(func() { run.policy, run.policyErr = run.o.policy(&run.flags.verify) })
+	return run.policy, run.policyErr
 }
 
 func newInvocation(ctx context.Context, o *options, rf *runFlags) (*invocation, error) {

@@ -41,6 +41,8 @@ type Project struct {
 	// BinaryOnly is cmd/slipway: the commands that need no Go configuration.
 	BinaryOnly bool
 	Version    string // `version` prints it
+	// Verify is the verification policy deploys check (flags override it).
+	Verify VerifyConfig
 }
 
 // App is one application the pipeline builds.

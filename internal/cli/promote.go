@@ -13,6 +13,7 @@ func newPromoteCmd(o *options) *cobra.Command {
 	var (
 		p  gitops.Promotion
 		df deployFlags
+		vf verifyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "promote --app A --from E1 --to E2",
@@ -21,7 +22,11 @@ func newPromoteCmd(o *options) *cobra.Command {
 record, and deploy them to E2 with the same rollback guard, retry and trailers
 as deploy. With --via-branch the commit goes to branch
 promote/APP/E2/<12 hex> instead of the main branch, and for GitHub remotes the
-compare URL to open the pull request is printed: the production path.`,
+compare URL to open the pull request is printed: the production path.
+
+With a verification policy the digest is verified again from the registry
+(signature, SBOM, provenance naming the promoted source commit) before
+anything is committed: the lower environment's word is never trusted.`,
 		Example: `  go run ./ci promote --app sample-app --from development --to staging
   go run ./ci promote --app sample-app --from staging --to production --via-branch`,
 		Args: cobra.NoArgs,
@@ -38,6 +43,9 @@ compare URL to open the pull request is printed: the production path.`,
 				return err
 			}
 			d.RetryTimeout = df.retryTimeout
+			if err := o.attachVerify(d, &vf); err != nil {
+				return err
+			}
 			out, err := d.Promote(cmd.Context(), p)
 			if err != nil {
 				return deployErr(err)
@@ -59,5 +67,6 @@ compare URL to open the pull request is printed: the production path.`,
 	f.StringVar(&p.SourceRepo, "source-repo", ".", "source repository, to refuse rollbacks")
 	f.BoolVar(&p.ViaBranch, "via-branch", false, "push branch promote/APP/TO/<12 hex> instead of the main branch")
 	bindDeployGuardFlags(f, &df)
+	bindVerifyFlags(f, &vf)
 	return cmd
 }

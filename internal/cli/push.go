@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/provenance"
 	"github.com/slipway-ci/slipway/internal/registry"
+	"github.com/slipway-ci/slipway/internal/version"
 )
 
 // pushFlags configure where the image goes.
@@ -40,7 +42,8 @@ func bindPushFlags(f *pflag.FlagSet, pf *pushFlags, withImage bool) {
 
 func newPushCmd(o *options) *cobra.Command {
 	pf := &pushFlags{}
-	var tarball string
+	var tarball, sbom, sourceRepo string
+	var vf verifyFlags
 	cmd := &cobra.Command{
 		Use:   "push --tarball F --image REPO [--tag T...]",
 		Short: "Push an image tarball by digest; the last stdout line is REPO@sha256:…",
@@ -53,7 +56,13 @@ that points at another digest makes the push fail with nothing written
 
 Credentials: REGISTRY_USERNAME/REGISTRY_PASSWORD, else GITHUB_TOKEN for ghcr.io,
 else the Docker config (docker login, credential helpers). Plain HTTP is used
-only for loopback registries.`,
+only for loopback registries.
+
+When a signing identity is configured (SLIPWAY_SIGNING_KEY, or keyless in
+GitHub Actions; a development key under --out outside CI) the digest is
+signed and its SLSA provenance (source commit of --source-repo, the image
+lock, the builder) and --sbom are attached as OCI referrers, then read back
+and verified; out/provenance.json and out/attestations.json are written.`,
 		Example: `  go run ./ci push --tarball out/image.tar --image ghcr.io/acme/payments --tag v1.4.2
   IMAGE=$(go run ./ci push --tarball out/image.tar --image 127.0.0.1:5000/app | tail -n1)`,
 		Args: cobra.NoArgs,
@@ -74,9 +83,18 @@ only for loopback registries.`,
 				return err
 			}
 			defer a.Close()
+			if sbom != "" {
+				if _, err := os.Stat(sbom); err != nil {
+					return usageErr("push: --sbom %s: %v", sbom, errors.Unwrap(err))
+				}
+			}
+			started := time.Now()
 			res, err := registry.Push(cmd.Context(), a, repo, pf.tags, pushOptions(o.stderr, pf)...)
 			if err != nil {
 				return failErr(fmt.Errorf("push %s: %w", tarball, err))
+			}
+			if err := o.attestPushCmd(cmd.Context(), repo, res.Digest, sourceRepo, sbom, started, &vf); err != nil {
+				return failErr(err)
 			}
 			fmt.Fprintln(o.stdout, res.Ref)
 			return nil
@@ -87,6 +105,9 @@ only for loopback registries.`,
 	f.StringSliceVar(&pf.tags, "tag", nil, "tag to apply (repeatable); only these tags are applied")
 	f.BoolVar(&pf.allowTagMove, "allow-tag-move", false, "let an existing tag move to a new digest (tags are immutable by default)")
 	f.StringVar(&tarball, "tarball", "", "image tarball: Docker archive or OCI layout tar")
+	f.StringVar(&sbom, "sbom", "", "CycloneDX SBOM of the image to attest (out/sbom.cdx.json from the scan stage)")
+	f.StringVar(&sourceRepo, "source-repo", ".", "source repository the image was built from (its HEAD goes into the provenance)")
+	bindVerifyFlags(f, &vf)
 	return cmd
 }
 
@@ -134,13 +155,16 @@ func (run *invocation) localRegistry() (string, error) {
 func pushStage(r *runState) pipeline.Stage {
 	return pipeline.Stage{
 		Name:        "push",
-		Description: "push out/image.tar by digest, verify it, add immutable tags; write its SLSA provenance",
-		Artifacts:   []string{r.outPath("provenance.json")},
+		Description: "push out/image.tar by digest, add immutable tags; sign it, attach SBOM and SLSA provenance as referrers, verify them",
+		Artifacts:   []string{r.outPath("provenance.json"), r.outPath("attestations.json")},
 		Needs:       []string{"scan"},
 		Secrets:     []string{"REGISTRY_USERNAME", "REGISTRY_PASSWORD"},
 		Run: func(ctx context.Context, rec *pipeline.Record) error {
 			// This stage's record is replaced whatever the outcome.
-			r.update(func(res *pipeline.Result) { res.Image.Ref, res.Image.Tags = "", nil })
+			r.update(func(res *pipeline.Result) {
+				res.Image.Ref, res.Image.Tags, res.Image.Signature, res.Image.SignedBy = "", nil, "", ""
+			})
+			_ = os.Remove(r.outPath("attestations.json"))
 			tarball := r.outPath("image.tar")
 			a, err := openTarball(tarball)
 			if err != nil {
@@ -177,11 +201,32 @@ func pushStage(r *runState) pipeline.Stage {
 			})
 			rec.Set("ref", res.Ref)
 			rec.Set("uploaded", fmt.Sprintf("%d/%d bytes", res.BlobBytes, res.TotalBytes))
-			// The provenance of what was pushed (unsigned for now).
+			// The provenance of what was pushed, then signature, SBOM and
+			// provenance attached and verified.
+			_ = os.Remove(r.outPath("provenance.json"))
 			if p, err := r.writeProvenance(repo.String(), res.Digest); err != nil {
 				r.o.logf("warning: push: provenance: %v", err)
 			} else {
 				rec.Artifact(p)
+			}
+			pol, err := r.run.verifyPolicy()
+			if err != nil {
+				return err
+			}
+			rep, who, err := r.o.attestPushed(ctx, repo, res.Digest, r.version.Commit, r.outPath("sbom.cdx.json"), r.outPath("provenance.json"),
+				r.outPath("attestations.json"), pol, r.flags.verify.trustedRoot, opts)
+			if rep != nil {
+				rec.Artifact(r.outPath("attestations.json"))
+			}
+			if err != nil {
+				return fmt.Errorf("push: %w", err)
+			}
+			if rep != nil {
+				rec.Set("signed", who)
+				rec.Set("attached", attachedSummary(rep))
+				r.update(func(p *pipeline.Result) {
+					p.Image.Signature, p.Image.SignedBy = rep.Signature.Bundle, rep.Signature.Signer
+				})
 			}
 			return nil
 		},
@@ -224,30 +269,79 @@ func (r *runState) checkGate(a *ocitar.Archive, tarball string) error {
 	return nil
 }
 
+// attestPushCmd is `push`'s supply chain: provenance from what push knows
+// (the source repository's HEAD, the image lock, the builder), then sign,
+// attach and verify.
+func (o *options) attestPushCmd(ctx context.Context, repo name.Repository, digest, sourceRepo, sbom string, started time.Time, vf *verifyFlags) error {
+	s, err := o.signer()
+	if err != nil || s == nil {
+		if err == nil {
+			o.logf("warning: %s@%s is not signed: set %s, or grant the GitHub workflow `id-token: write` for keyless signing", repo, digest, envSigningKey)
+		}
+		return err
+	}
+	pol, err := o.policy(vf)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	provPath := o.outPath("provenance.json")
+	_ = os.Remove(provPath)
+	info, verr := version.Detect(sourceRepo)
+	commit := ""
+	if verr == nil && info.Commit != "" {
+		commit = info.Commit
+		lock, err := o.lock()
+		if err != nil {
+			return err
+		}
+		err = writeProvenanceFile(provPath, provenance.Input{
+			Repository: repo.String(), Digest: digest,
+			SourceRepo: info.RepoURL, SourceRef: info.Branch, SourceCommit: info.Commit, SourceDirty: info.Dirty,
+			Lock: lock, BuilderID: provenance.BuilderID(os.Getenv), InvocationID: gitops.PipelineRun(os.Getenv),
+			Started: started, Finished: time.Now(),
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		o.logf("warning: %s is not a git checkout with a commit: no provenance attached (pass --source-repo)", sourceRepo)
+	}
+	rep, who, err := o.attestPushed(ctx, repo, digest, commit, sbom, provPath, o.outPath("attestations.json"), pol, vf.trustedRoot, o.registryOpts(repo))
+	if err != nil {
+		return err
+	}
+	o.logf("signed with %s; attached and verified: %s", who, attachedSummary(rep))
+	return nil
+}
+
+// writeProvenanceFile writes an in-toto/SLSA provenance statement.
+func writeProvenanceFile(path string, in provenance.Input) error {
+	st, err := provenance.Statement(in)
+	if err != nil {
+		return err
+	}
+	data, err := provenance.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
 // writeProvenance writes out/provenance.json: an in-toto Statement with a
 // SLSA Provenance v1 predicate for the pushed digest (source, app
 // configuration, every image of the lock by digest, builder, run).
 func (r *runState) writeProvenance(repo, digest string) (string, error) {
-	started := r.run.started
-	st, err := provenance.Statement(provenance.Input{
+	p := r.outPath("provenance.json")
+	return p, writeProvenanceFile(p, provenance.Input{
 		Repository: repo, Digest: digest,
 		SourceRepo: r.version.RepoURL, SourceRef: r.version.Branch, SourceCommit: r.version.Commit, SourceDirty: r.version.Dirty,
 		App: map[string]any{
 			"name": r.app.Name, "main": r.app.Main, "binary": r.app.Binary, "base": r.app.Base, "port": float64(r.app.Port),
 		},
 		Lock: r.lock, BuilderID: provenance.BuilderID(os.Getenv), InvocationID: gitops.PipelineRun(os.Getenv),
-		Started: started, Finished: time.Now(),
+		Started: r.run.started, Finished: time.Now(),
 	})
-	if err != nil {
-		return "", err
-	}
-	data, err := provenance.Marshal(st)
-	if err != nil {
-		return "", err
-	}
-	p := r.outPath("provenance.json")
-	if err := os.WriteFile(p, append(data, '\n'), 0o644); err != nil {
-		return "", err
-	}
-	return p, nil
 }

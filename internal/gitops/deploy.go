@@ -30,6 +30,9 @@ var ErrUnknownSource = errors.New("refusing deploy: cannot compare source commit
 // until the retry budget ran out.
 var ErrConflict = errors.New("gave up after concurrent updates")
 
+// ErrUnverified is a deploy refused because the image did not verify.
+var ErrUnverified = errors.New("refusing deploy")
+
 // Deployer commits digests into one GitOps repository.
 type Deployer struct {
 	Remote      *Remote
@@ -50,6 +53,11 @@ type Deployer struct {
 	// Layout is where an app's environment lives, as a path template
 	// (default DefaultLayout); Request.Path overrides it for one deploy.
 	Layout string
+	// Verify, when set, must prove each request's image (its signature and
+	// attestations) before anything is cloned or committed; an error
+	// refuses the deploy (ErrUnverified) and leaves the remote untouched.
+	// It runs for deploy, promote and rollback alike.
+	Verify func(ctx context.Context, req Request) (*Verification, error)
 }
 
 // Request is one deployment.
@@ -89,6 +97,16 @@ type Request struct {
 	BreakGlass string
 	// Fix marks a deploy that repairs a failed one (DORA's change failure rate).
 	Fix bool
+
+	verified *Verification
+}
+
+// Verification is what a Deployer's Verify hook proved about an image: the
+// digest of the signature bundle that verified, and who signed it. Both go
+// into the deploy commit's trailers (Signature-Bundle, Signed-By).
+type Verification struct {
+	Bundle string
+	Signer string
 }
 
 // Outcome is what Deploy did.
@@ -210,6 +228,15 @@ func (d *Deployer) DeployAll(ctx context.Context, reqs []Request) ([]*Outcome, e
 	for i := range reqs {
 		if err := reqs[i].Validate(); err != nil {
 			return nil, err
+		}
+		// Verification comes before anything is cloned: a refused digest
+		// leaves the remote untouched.
+		if d.Verify != nil {
+			v, err := d.Verify(ctx, reqs[i])
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrUnverified, err)
+			}
+			reqs[i].verified = v
 		}
 		key := reqs[i].App + "/" + reqs[i].Env
 		if seen[key] {
@@ -407,7 +434,7 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 	msg := message(messageFields{App: req.App, Env: req.Env, Image: req.Image, SourceCommit: req.SourceCommit,
 		PipelineRun: req.PipelineRun, Dirty: req.SourceDirty, Rollback: rollback,
 		RollbackOf: req.RollbackOf, Reason: req.Reason, Pinned: req.Pinned, Unpin: req.Unpin && st.pin != nil,
-		BreakGlass: req.BreakGlass, Fix: req.Fix})
+		BreakGlass: req.BreakGlass, Fix: req.Fix, Verified: req.verified})
 	hash, err := snap.commit(tree, msg, sig, d.Signer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("commit: %w", err)

@@ -46,6 +46,10 @@ type Record struct {
 	// Fix marks a deploy made to repair a failed one (--fix): the deploy it
 	// follows counts as a failure in DORA's change failure rate.
 	Fix bool `json:"fix,omitempty"`
+	// SignatureBundle is the digest of the Sigstore bundle whose signature
+	// was verified before this deploy; SignedBy names its signer.
+	SignatureBundle string `json:"signature_bundle,omitempty"`
+	SignedBy        string `json:"signed_by,omitempty"`
 }
 
 // IsDeploy reports whether the record put an image into the environment (a
@@ -71,6 +75,8 @@ const (
 	trUnpin       = "Unpin"
 	trBreakGlass  = "Break-Glass"
 	trFix         = "Fix"
+	trBundle      = "Signature-Bundle"
+	trSignedBy    = "Signed-By"
 )
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
@@ -93,6 +99,7 @@ type messageFields struct {
 	Unpin        bool
 	BreakGlass   string
 	Fix          bool
+	Verified     *Verification
 }
 
 func message(m messageFields) string {
@@ -131,6 +138,9 @@ func message(m messageFields) string {
 	}
 	if m.Reason != "" {
 		fmt.Fprintf(&b, "%s: %s\n", trReason, oneLine(m.Reason))
+	}
+	if v := m.Verified; v != nil {
+		fmt.Fprintf(&b, "%s: %s\n%s: %s\n", trBundle, v.Bundle, trSignedBy, oneLine(v.Signer))
 	}
 	return b.String()
 }
@@ -217,6 +227,7 @@ func recordOf(c *object.Commit) (Record, bool) {
 	base.Rollback = t[trRollback] == "true"
 	base.RollbackOf, base.Reason, base.BreakGlass = t[trRollbackOf], t[trReason], t[trBreakGlass]
 	base.Pinned, base.Unpin, base.Fix = t[trPinned] == "true", t[trUnpin] == "true", t[trFix] == "true"
+	base.SignatureBundle, base.SignedBy = t[trBundle], t[trSignedBy]
 	return base, true
 }
 

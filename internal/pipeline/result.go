@@ -43,6 +43,10 @@ type ImageResult struct {
 	Digest  string   `json:"digest,omitempty"`  // manifest digest of the built image
 	Ref     string   `json:"ref,omitempty"`     // REPO@sha256:… once pushed
 	Tags    []string `json:"tags,omitempty"`
+	// Signature is the digest of the signature bundle attached and verified
+	// after the push; SignedBy names the signer.
+	Signature string `json:"signature,omitempty"`
+	SignedBy  string `json:"signed_by,omitempty"`
 }
 
 // Gate verdicts.

@@ -465,3 +465,11 @@ func human(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+// Remote returns go-containerregistry options with Slipway's credentials,
+// transport and retries (for reading and writing referrers), and a function
+// that scrubs credential values from any error.
+func Remote(ctx context.Context, opts ...Option) ([]remote.Option, func(error) error) {
+	c := newConfig(opts)
+	return c.remote(ctx, c.transport), c.scrub
+}

@@ -1,0 +1,504 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/sign"
+	"github.com/spf13/pflag"
+
+	"github.com/slipway-ci/slipway/internal/attest"
+	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/redact"
+	"github.com/slipway-ci/slipway/internal/registry"
+)
+
+// Signing configuration (environment only: these are secrets).
+const (
+	envSigningKey      = "SLIPWAY_SIGNING_KEY"
+	envSigningPassword = "SLIPWAY_SIGNING_KEY_PASSWORD"
+	envVerifyKey       = "SLIPWAY_VERIFY_KEY"
+	// GitHub's OIDC issuer, the one keyless identities of GitHub Actions name.
+	githubIssuer = "https://token.actions.githubusercontent.com"
+	// Sigstore's public-good instances (keyless signing in GitHub Actions).
+	defaultFulcio = "https://fulcio.sigstore.dev"
+	defaultRekor  = "https://rekor.sigstore.dev"
+)
+
+// VerifyConfig is the verification policy a Go configuration sets (see
+// slipway.Verify); flags and SLIPWAY_VERIFY_KEY override it.
+type VerifyConfig struct {
+	Key                  string
+	Identity, IdentityRE string
+	Issuer, IssuerRE     string
+	TrustedRoot          string
+	Require              []string
+}
+
+// verifyFlags are the policy flags of deploy, promote, rollback, verify and
+// the pipeline.
+type verifyFlags struct {
+	key, identity, identityRE, issuer, issuerRE, trustedRoot string
+	require                                                  []string
+}
+
+func bindVerifyFlags(f *pflag.FlagSet, vf *verifyFlags) {
+	f.StringVar(&vf.key, "verify-key", "", "verify the image's signature and attestations with this public key before deploying (env "+envVerifyKey+")")
+	f.StringVar(&vf.identity, "certificate-identity", "", "verify keyless signatures: the identity the signing certificate must name (e.g. https://github.com/ORG/REPO/.github/workflows/ci.yml@refs/heads/main)")
+	f.StringVar(&vf.identityRE, "certificate-identity-regexp", "", "like --certificate-identity, as a regular expression")
+	f.StringVar(&vf.issuer, "certificate-oidc-issuer", "", "verify keyless signatures: the OIDC issuer the certificate must name (GitHub Actions: "+githubIssuer+")")
+	f.StringVar(&vf.issuerRE, "certificate-oidc-issuer-regexp", "", "like --certificate-oidc-issuer, as a regular expression")
+	f.StringVar(&vf.trustedRoot, "trusted-root", "", "Sigstore trusted root JSON for keyless verification (default: fetched from Sigstore's TUF repository)")
+	f.StringSliceVar(&vf.require, "verify-require", nil, "attestations that must verify: signature, sbom, provenance (default all three)")
+}
+
+func (vf *verifyFlags) set() bool {
+	return vf.key != "" || vf.identity != "" || vf.identityRE != "" || vf.issuer != "" || vf.issuerRE != ""
+}
+
+// policy resolves the verification policy: flags, else SLIPWAY_VERIFY_KEY,
+// else the Go configuration; nil when none is set.
+func (o *options) policy(vf *verifyFlags) (*attest.Policy, error) {
+	eff := *vf
+	if !eff.set() {
+		if k := os.Getenv(envVerifyKey); k != "" {
+			eff.key = k
+		} else if c := o.proj.Verify; c.Key != "" || c.Identity != "" || c.IdentityRE != "" {
+			eff = verifyFlags{key: c.Key, identity: c.Identity, identityRE: c.IdentityRE, issuer: c.Issuer, issuerRE: c.IssuerRE, trustedRoot: c.TrustedRoot}
+		}
+	}
+	if len(eff.require) == 0 {
+		eff.require = o.proj.Verify.Require
+	}
+	if eff.trustedRoot == "" {
+		eff.trustedRoot = o.proj.Verify.TrustedRoot
+	}
+	if !eff.set() {
+		if vf.trustedRoot != "" || len(vf.require) > 0 {
+			return nil, usageErr("--trusted-root and --verify-require need a policy: --verify-key FILE, or --certificate-identity and --certificate-oidc-issuer")
+		}
+		return nil, nil
+	}
+	p := &attest.Policy{Identity: eff.identity, IdentityRegexp: eff.identityRE, Issuer: eff.issuer, IssuerRegexp: eff.issuerRE, Require: eff.require}
+	if eff.key != "" {
+		data, err := os.ReadFile(eff.key)
+		if err != nil {
+			return nil, usageErr("--verify-key %s: %v", eff.key, errors.Unwrap(err))
+		}
+		pub, err := attest.ParsePublicKey(data)
+		if err != nil {
+			return nil, usageErr("--verify-key %s: %v", eff.key, err)
+		}
+		p.Key = pub
+	} else {
+		tr, err := trustedRoot(eff.trustedRoot)
+		if err != nil {
+			return nil, err
+		}
+		p.TrustedRoot = tr
+	}
+	if err := p.Check(); err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return p, nil
+}
+
+func trustedRoot(path string) (root.TrustedMaterial, error) {
+	if path != "" {
+		tr, err := root.NewTrustedRootFromPath(path)
+		if err != nil {
+			return nil, usageErr("--trusted-root %s: %v", path, err)
+		}
+		return tr, nil
+	}
+	tr, err := root.FetchTrustedRoot()
+	if err != nil {
+		return nil, failErr(fmt.Errorf("keyless verification needs Sigstore's trusted root and fetching it failed (%v); offline, pass --trusted-root FILE", err))
+	}
+	return tr, nil
+}
+
+// signing is how this run signs what it pushes, and the policy it then
+// verifies with when none is configured: its own key or identity.
+type signing struct {
+	signer attest.Signer
+	own    *attest.Policy
+	// what names the signer in logs ("key sha256:… from SLIPWAY_SIGNING_KEY").
+	what string
+}
+
+// signer resolves the signing identity, in order: SLIPWAY_SIGNING_KEY (a
+// file, or the PEM itself as a CI secret); in GitHub Actions with an OIDC
+// token (id-token: write), keyless; outside CI, a development key created in
+// out/signing/; in CI with none of these, nothing (nil): the push is
+// unsigned, and a deploy with a policy refuses it.
+func (o *options) signer() (*signing, error) {
+	o.signOnce.Do(func() { o.signing, o.signErr = o.loadSigner() })
+	return o.signing, o.signErr
+}
+
+func (o *options) loadSigner() (*signing, error) {
+	if v := os.Getenv(envSigningKey); v != "" {
+		data, src := []byte(v), envSigningKey
+		if !strings.HasPrefix(strings.TrimSpace(v), "-----BEGIN") {
+			var err error
+			data, err = os.ReadFile(v)
+			if err != nil {
+				return nil, usageErr("%s: %s: %v (point it at a private key; `%s keygen` writes one)", envSigningKey, v, errors.Unwrap(err), o.proj.Name)
+			}
+			src = envSigningKey + " (" + v + ")"
+		}
+		k, err := attest.ParsePrivateKey(data, []byte(os.Getenv(envSigningPassword)))
+		if err != nil {
+			if errors.Is(err, attest.ErrPassword) {
+				return nil, usageErr("%s: %v: set %s to the key's password", src, err, envSigningPassword)
+			}
+			return nil, usageErr("%s: %v", src, err)
+		}
+		return &signing{signer: attest.KeySigner{Key: k}, own: &attest.Policy{Key: k.GetPublicKey()}, what: "key " + k.Fingerprint() + " from " + src}, nil
+	}
+	if os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != "" && os.Getenv("GITHUB_WORKFLOW_REF") != "" {
+		server := strings.TrimSuffix(envDefault("", "GITHUB_SERVER_URL", "https://github.com"), "/")
+		identity := server + "/" + os.Getenv("GITHUB_WORKFLOW_REF")
+		s := &attest.KeylessSigner{
+			Certificates: sign.NewFulcio(&sign.FulcioOptions{BaseURL: envDefault("", "SLIPWAY_FULCIO_URL", defaultFulcio), Retries: 2}),
+			Logs:         []sign.Transparency{sign.NewRekor(&sign.RekorOptions{BaseURL: envDefault("", "SLIPWAY_REKOR_URL", defaultRekor), Retries: 2})},
+			Token:        githubToken(os.Getenv),
+			Expected:     identity,
+		}
+		return &signing{signer: s, own: &attest.Policy{Identity: identity, Issuer: githubIssuer}, what: "keyless as " + identity}, nil
+	}
+	if inCI() {
+		return nil, nil
+	}
+	k, created, err := devKey(o.outPath("signing"))
+	if err != nil {
+		return nil, fmt.Errorf("development signing key: %w", err)
+	}
+	what := "development key " + k.Fingerprint() + " in " + o.outPath("signing")
+	if created {
+		o.logf("created a development signing key in %s (set %s for a real one; `%s keygen` writes a pair)", o.outPath("signing"), envSigningKey, o.proj.Name)
+	}
+	return &signing{signer: attest.KeySigner{Key: k}, own: &attest.Policy{Key: k.GetPublicKey()}, what: what}, nil
+}
+
+// devKey loads or creates out/signing/slipway.key (unencrypted, 0600) and
+// slipway.pub: local runs sign and verify like CI ones, with a throwaway key.
+func devKey(dir string) (*attest.Key, bool, error) {
+	keyPath := filepath.Join(dir, "slipway.key")
+	if data, err := os.ReadFile(keyPath); err == nil {
+		k, err := attest.ParsePrivateKey(data, nil)
+		return k, false, err
+	}
+	k, err := attest.GenerateEphemeral()
+	if err != nil {
+		return nil, false, err
+	}
+	priv, pub, err := k.MarshalUnencrypted()
+	if err != nil {
+		return nil, false, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, false, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "slipway.pub"), pub, 0o644); err != nil {
+		return nil, false, err
+	}
+	if err := os.WriteFile(keyPath, priv, 0o600); err != nil {
+		return nil, false, err
+	}
+	return k, true, nil
+}
+
+// githubToken fetches the job's OIDC token for Sigstore (audience
+// "sigstore"). Neither the request token nor the answer is ever printed.
+func githubToken(getenv func(string) string) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		u, err := url.Parse(getenv("ACTIONS_ID_TOKEN_REQUEST_URL"))
+		if err != nil {
+			return "", errors.New("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL")
+		}
+		q := u.Query()
+		q.Set("audience", "sigstore")
+		u.RawQuery = q.Encode()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set("Authorization", "bearer "+getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", fmt.Errorf("GitHub OIDC token: %v", redact.Error(err, getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")))
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("GitHub OIDC token: HTTP %d (does the workflow grant `permissions: id-token: write`?)", resp.StatusCode)
+		}
+		var body struct {
+			Value string `json:"value"`
+		}
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || body.Value == "" {
+			return "", errors.New("GitHub OIDC token: the answer holds no token")
+		}
+		return body.Value, nil
+	}
+}
+
+// attachment is one statement to sign and attach.
+type attachment struct {
+	predicateType string
+	statement     []byte
+}
+
+// statements are what Slipway attaches to a pushed digest: the signature
+// (cosign's sign/v1 statement), the SBOM when there is one, the provenance.
+func statements(repo, digest string, sbom, provenance []byte) ([]attachment, error) {
+	sig, err := attest.Statement(repo, digest, attest.SignaturePredicate, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := []attachment{{attest.SignaturePredicate, sig}}
+	if len(sbom) > 0 {
+		st, err := attest.Statement(repo, digest, attest.SBOMPredicate, sbom)
+		if err != nil {
+			return nil, fmt.Errorf("SBOM: %w", err)
+		}
+		out = append(out, attachment{attest.SBOMPredicate, st})
+	}
+	if len(provenance) > 0 {
+		out = append(out, attachment{attest.ProvenancePredicate, compact(provenance)})
+	}
+	return out, nil
+}
+
+func compact(data []byte) []byte {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return data
+	}
+	out, _ := json.Marshal(v)
+	return out
+}
+
+// signAndAttach signs each statement and attaches it to img, in order (the
+// referrers tag fallback is a read-modify-write: one writer at a time).
+func signAndAttach(ctx context.Context, s attest.Signer, img name.Digest, atts []attachment, opts []remote.Option) ([]attest.Attachment, error) {
+	var out []attest.Attachment
+	now := time.Now()
+	for _, a := range atts {
+		b, err := s.Sign(ctx, a.statement)
+		if err != nil {
+			return nil, fmt.Errorf("sign the %s: %w", attest.Kind(a.predicateType), err)
+		}
+		at, err := attest.Attach(ctx, img, b, a.predicateType, now, opts...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, at)
+	}
+	return out, nil
+}
+
+// verifyHook is the Deployer's Verify: each digest is read back from its
+// registry and verified against the policy, the provenance against the
+// commit being deployed.
+func (o *options) verifyHook(p *attest.Policy, opts ...registry.Option) func(context.Context, gitops.Request) (*gitops.Verification, error) {
+	return func(ctx context.Context, req gitops.Request) (*gitops.Verification, error) {
+		rep, err := o.verifyImage(ctx, req.Image.String(), p, req.SourceCommit, opts...)
+		if err != nil {
+			return nil, err
+		}
+		if err := rep.Err(); err != nil {
+			return nil, err
+		}
+		o.logf("verified %s: signed by %s; provenance: commit %s, builder %s", req.Image.Short(), rep.Signature.Signer, short(rep.Provenance.SourceCommit), rep.Provenance.Builder)
+		return &gitops.Verification{Bundle: rep.Signature.Bundle, Signer: rep.Signature.Signer}, nil
+	}
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// verifyImage verifies one REPO@sha256:… against a policy (a copy with the
+// expected source commit).
+func (o *options) verifyImage(ctx context.Context, ref string, p *attest.Policy, commit string, opts ...registry.Option) (*attest.Report, error) {
+	r, err := registry.ParseReference(ref)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	d, ok := r.(name.Digest)
+	if !ok {
+		return nil, usageErr("%s: give the image by digest (REPO@sha256:…); a tag can move", ref)
+	}
+	pol := *p
+	pol.SourceCommit = commit
+	ropts, scrub := registry.Remote(ctx, append(o.registryOpts(d.Context()), opts...)...)
+	rep, err := attest.Verify(ctx, d, pol, ropts...)
+	if err != nil {
+		return nil, scrub(err)
+	}
+	return rep, nil
+}
+
+// registryOpts reads Slipway's own loopback registry without asking
+// credential helpers.
+func (o *options) registryOpts(repo name.Repository) []registry.Option {
+	if registry.IsLoopback(repo.RegistryStr()) && os.Getenv("REGISTRY_USERNAME") == "" {
+		return []registry.Option{registry.WithKeychain(registry.Anonymous())}
+	}
+	return nil
+}
+
+// signOnceState is embedded in options.
+type signOnceState struct {
+	signOnce sync.Once
+	signing  *signing
+	signErr  error
+}
+
+// attestPushed signs and attaches the signature, the SBOM (when sbomPath
+// exists) and the provenance (when provPath exists) to repo@digest, then
+// reads them back from the registry and verifies them against the
+// configured policy, else the signer's own key or identity. It writes the
+// verification report to reportPath. No signer (CI with no key and no OIDC
+// token): a warning, nothing attached.
+func (o *options) attestPushed(ctx context.Context, repo name.Repository, digest, commit, sbomPath, provPath, reportPath string, configured *attest.Policy, trustedRootFlag string, opts []registry.Option) (*attest.Report, string, error) {
+	s, err := o.signer()
+	if err != nil {
+		return nil, "", err
+	}
+	if s == nil {
+		o.logf("warning: %s@%s is not signed: set %s, or grant the GitHub workflow `id-token: write` for keyless signing", repo, digest, envSigningKey)
+		return nil, "", nil
+	}
+	sbom, _ := os.ReadFile(sbomPath)
+	prov, _ := os.ReadFile(provPath)
+	atts, err := statements(repo.String(), digest, sbom, prov)
+	if err != nil {
+		return nil, "", err
+	}
+	ropts, scrub := registry.Remote(ctx, opts...)
+	img := repo.Digest(digest)
+	if _, err := signAndAttach(ctx, s.signer, img, atts, ropts); err != nil {
+		return nil, "", scrub(fmt.Errorf("attach to %s: %w", img, err))
+	}
+	pol := configured
+	if pol == nil {
+		own := *s.own
+		for _, a := range atts {
+			own.Require = append(own.Require, attest.Kind(a.predicateType))
+		}
+		if own.Key == nil {
+			if own.TrustedRoot, err = trustedRoot(trustedRootFlag); err != nil {
+				return nil, "", err
+			}
+		}
+		pol = &own
+	}
+	p := *pol
+	p.SourceCommit = commit
+	rep, err := attest.Verify(ctx, img, p, ropts...)
+	if err != nil {
+		return nil, "", scrub(err)
+	}
+	if reportPath != "" {
+		if data, err := json.MarshalIndent(rep, "", "  "); err == nil {
+			_ = os.WriteFile(reportPath, append(data, '\n'), 0o644)
+		}
+	}
+	if err := rep.Err(); err != nil {
+		return rep, s.what, fmt.Errorf("attached, but %w", err)
+	}
+	return rep, s.what, nil
+}
+
+// attachedSummary is one line: what verified.
+func attachedSummary(rep *attest.Report) string {
+	var parts []string
+	if rep.Signature != nil {
+		parts = append(parts, "signature "+shortDigestOf(rep.Signature.Bundle))
+	}
+	if rep.SBOM != nil {
+		parts = append(parts, fmt.Sprintf("SBOM (%d components)", rep.SBOM.Components))
+	}
+	if rep.Provenance != nil {
+		parts = append(parts, "provenance (commit "+short(rep.Provenance.SourceCommit)+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func shortDigestOf(d string) string {
+	if h, ok := strings.CutPrefix(d, "sha256:"); ok && len(h) > 12 {
+		return "sha256:" + h[:12]
+	}
+	return d
+}
+
+// attachVerify sets the deployer's Verify hook from the policy flags, the
+// environment or the Go configuration; with none set, deploys are not verified.
+func (o *options) attachVerify(d *gitops.Deployer, vf *verifyFlags) error {
+	p, err := o.policy(vf)
+	if err != nil {
+		return err
+	}
+	if p != nil {
+		d.Verify = o.verifyHook(p)
+	}
+	return nil
+}
+
+// attachVerify sets the pipeline deploy's Verify hook: the configured policy,
+// else, when this run signs, its own key or identity (what push attached
+// must verify again, read back from the registry, before the commit).
+func (run *invocation) attachVerify(d *gitops.Deployer, apps []*runState) error {
+	p, err := run.verifyPolicy()
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		s, err := run.o.signer()
+		if err != nil || s == nil {
+			return err
+		}
+		own := *s.own
+		if own.Key == nil {
+			if own.TrustedRoot, err = trustedRoot(run.flags.verify.trustedRoot); err != nil {
+				return err
+			}
+		}
+		byApp := map[string]*runState{}
+		for _, r := range apps {
+			byApp[r.app.Name] = r
+		}
+		d.Verify = func(ctx context.Context, req gitops.Request) (*gitops.Verification, error) {
+			p := own
+			p.Require = []string{"signature", "provenance"}
+			if r := byApp[req.App]; r != nil && r.snapshot().Image.Signature != "" {
+				if _, err := os.Stat(r.outPath("sbom.cdx.json")); err == nil {
+					p.Require = append(p.Require, "sbom")
+				}
+			}
+			return run.o.verifyHook(&p)(ctx, req)
+		}
+		return nil
+	}
+	d.Verify = run.o.verifyHook(p)
+	return nil
+}
