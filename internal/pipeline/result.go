@@ -293,6 +293,7 @@ func SaveMerged(outDir string, mine *Result, results []StageResult, now time.Tim
 	}
 	if ran[ownerPush] {
 		cur.Image.Ref, cur.Image.Tags = mine.Image.Ref, mine.Image.Tags
+		cur.Image.Signature, cur.Image.SignedBy = mine.Image.Signature, mine.Image.SignedBy
 		if cur.Image.Tarball == "" {
 			cur.Image.Tarball = mine.Image.Tarball
 		}

@@ -1,0 +1,317 @@
+package cli
+
+import (
+	"encoding/json"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	"sigs.k8s.io/yaml"
+
+	"github.com/slipway-ci/slipway/internal/attest"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/regtest"
+)
+
+const keyPassword = "Signing-Pa55-DO-NOT-LOG"
+
+// keyPair writes an encrypted key pair (keygen's format) and returns the
+// paths and the private key PEM.
+func keyPair(t *testing.T, dir, name string) (keyPath, pubPath string, priv []byte) {
+	t.Helper()
+	priv, pub, err := attest.GenerateKeyPair([]byte(keyPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPath, pubPath = filepath.Join(dir, name+".key"), filepath.Join(dir, name+".pub")
+	if err := os.WriteFile(keyPath, priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pubPath, pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return keyPath, pubPath, priv
+}
+
+func ggcrRegistry(t *testing.T, referrers bool) string {
+	t.Helper()
+	s := httptest.NewServer(registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(s.Close)
+	return strings.TrimPrefix(s.URL, "http://")
+}
+
+
+// TestSupplyChainWithoutEngine is the whole chain on three registries
+// (referrers API, referrers tag fallback, Debian's distribution): push signs
+// and attaches, verify reports, deploy verifies and records the bundle,
+// and every refusal leaves the GitOps repository untouched.
+func TestSupplyChainWithoutEngine(t *testing.T) {
+	noEngineEnv(t)
+	regs := map[string]func(*testing.T) string{
+		"referrers-api":   func(t *testing.T) string { return ggcrRegistry(t, true) },
+		"referrers-tag":   func(t *testing.T) string { return ggcrRegistry(t, false) },
+		"docker-registry": func(t *testing.T) string { return regtest.Distribution(t) },
+	}
+	for name, start := range regs {
+		t.Run(name, func(t *testing.T) {
+			host := start(t)
+			dir, out := t.TempDir(), t.TempDir()
+			keyPath, pubPath, _ := keyPair(t, dir, "ci")
+			_, otherPub, _ := keyPair(t, dir, "other")
+			src, shas := gitRepo(t, 2)
+			t.Setenv("SLIPWAY_SIGNING_KEY", keyPath)
+			t.Setenv("SLIPWAY_SIGNING_KEY_PASSWORD", keyPassword)
+			sbom := filepath.Join(dir, "sbom.cdx.json")
+			os.WriteFile(sbom, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","name":"golang.org/x/text","version":"v0.3.7"}]}`), 0o644)
+
+			stdout, stderr, code := run(t, "push", "--tarball", imageTar(t, dir), "--image", host+"/acme/sample-app", "--sbom", sbom,
+				"--source-repo", src, "--out", out)
+			if code != 0 {
+				t.Fatalf("push: exit %d\n%s", code, stderr)
+			}
+			ref := lastLine(stdout)
+			if !strings.Contains(stderr, "attached and verified: signature sha256:") || !strings.Contains(stderr, "SBOM (1 components)") ||
+				!strings.Contains(stderr, "provenance (commit "+shas[1][:12]) {
+				t.Fatalf("push did not say what it attached:\n%s", stderr)
+			}
+
+			// verify: the report an auditor reads.
+			stdout, stderr, code = run(t, "verify", ref, "--verify-key", pubPath, "--source-commit", shas[1], "--json")
+			if code != 0 {
+				t.Fatalf("verify: exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			var rep attest.Report
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Verified || rep.SBOM.Components != 1 || rep.Provenance.SourceCommit != shas[1] || rep.Provenance.Builder != "local" {
+				t.Fatalf("report: %s", stdout)
+			}
+			stdout, _, code = run(t, "verify", ref, "--verify-key", otherPub)
+			if code != 1 || !strings.Contains(stdout, "REFUSED") || !strings.Contains(stdout, "signed by another key") {
+				t.Fatalf("verify with another key: exit %d\n%s", code, stdout)
+			}
+
+			// deploy with a policy: verified, trailers name the bundle.
+			common := []string{"--out", out, "--source", "../../sample-app", "--source-repo", src}
+			gitopsRepo := filepath.Join(out, "gitops.git")
+			stdout, stderr, code = run(t, append([]string{"deploy", "--app", "sample-app", "--env", "development", "--image", ref, "--verify-key", pubPath}, common...)...)
+			if code != 0 {
+				t.Fatalf("deploy: exit %d\n%s", code, stderr)
+			}
+			msg := gitOut(t, gitopsRepo, "log", "-1", "--format=%B")
+			if !strings.Contains(msg, "Signature-Bundle: "+rep.Signature.Bundle) || !strings.Contains(msg, "Signed-By: key sha256:") {
+				t.Fatalf("deploy commit lacks the verification trailers:\n%s", msg)
+			}
+			head := gitOut(t, gitopsRepo, "rev-parse", "main")
+
+			// Refusals: another key; a provenance for another commit; promote
+			// re-verifies. Nothing is committed.
+			for _, c := range []struct {
+				args []string
+				want string
+			}{
+				{[]string{"deploy", "--app", "sample-app", "--env", "staging", "--image", ref, "--verify-key", otherPub}, "signed by another key"},
+				{[]string{"deploy", "--app", "sample-app", "--env", "staging", "--image", ref, "--verify-key", pubPath, "--source-commit", shas[0], "--allow-rollback"}, "built from commit " + shas[1]},
+				{[]string{"promote", "--app", "sample-app", "--from", "development", "--to", "staging", "--verify-key", otherPub}, "signed by another key"},
+			} {
+				_, stderr, code := run(t, append(c.args, common...)...)
+				if code != 1 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, ref[strings.Index(ref, "@")+1:]) {
+					t.Errorf("%v: exit %d, want 1 naming the digest and %q:\n%s", c.args, code, c.want, stderr)
+				}
+				if got := gitOut(t, gitopsRepo, "rev-parse", "main"); got != head {
+					t.Errorf("%v: the GitOps repository moved", c.args)
+				}
+			}
+			stdout, stderr, code = run(t, append([]string{"promote", "--app", "sample-app", "--from", "development", "--to", "staging", "--verify-key", pubPath}, common...)...)
+			if code != 0 || !strings.Contains(stderr, "verified") {
+				t.Fatalf("promote: exit %d\n%s", code, stderr)
+			}
+		})
+	}
+}
+
+func gitOut(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v %s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestSigningSecretsNeverLeak: the private key (as a file or as the secret's
+// content) and its password reach no output, no file under out/, and no
+// error, on success and on every failure.
+func TestSigningSecretsNeverLeak(t *testing.T) {
+	noEngineEnv(t)
+	host := ggcrRegistry(t, false)
+	dir, out := t.TempDir(), t.TempDir()
+	keyPath, pubPath, priv := keyPair(t, dir, "ci")
+	body := strings.Join(strings.Split(string(priv), "\n")[1:3], "")
+	var all strings.Builder
+	check := func(args []string, env map[string]string, wantCode int, want string) {
+		t.Helper()
+		for k, v := range env {
+			t.Setenv(k, v)
+		}
+		stdout, stderr, code := run(t, args...)
+		all.WriteString(stdout + stderr)
+		if code != wantCode || !strings.Contains(stdout+stderr, want) {
+			t.Errorf("%v: exit %d, want %d and %q:\n%s%s", args, code, wantCode, want, stdout, stderr)
+		}
+	}
+	push := []string{"push", "--tarball", imageTar(t, dir), "--image", host + "/acme/app", "--out", out}
+	check(push, map[string]string{"SLIPWAY_SIGNING_KEY": keyPath, "SLIPWAY_SIGNING_KEY_PASSWORD": "wrong-" + keyPassword}, 2, "does not open the key")
+	check(push, map[string]string{"SLIPWAY_SIGNING_KEY": string(priv), "SLIPWAY_SIGNING_KEY_PASSWORD": ""}, 2, "SLIPWAY_SIGNING_KEY_PASSWORD")
+	check(push, map[string]string{"SLIPWAY_SIGNING_KEY": filepath.Join(dir, "missing.key")}, 2, "keygen")
+	check(push, map[string]string{"SLIPWAY_SIGNING_KEY": string(priv), "SLIPWAY_SIGNING_KEY_PASSWORD": keyPassword}, 0, "attached and verified")
+	check(push, map[string]string{"SLIPWAY_SIGNING_KEY": keyPath}, 0, "attached and verified")
+	check([]string{"verify", "--verify-key", pubPath, host + "/acme/app@sha256:" + strings.Repeat("0", 64)}, nil, 1, "no signature attached")
+	filepath.Walk(out, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			data, _ := os.ReadFile(p)
+			all.Write(data)
+		}
+		return nil
+	})
+	if s := all.String(); strings.Contains(s, keyPassword) || strings.Contains(s, body) {
+		t.Error("the signing key or its password reached output or out/")
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	noEngineEnv(t)
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "ci", "slipway")
+	t.Setenv("SLIPWAY_SIGNING_KEY_PASSWORD", "")
+	if _, stderr, code := run(t, "keygen", "--output-key-prefix", prefix); code != 2 || !strings.Contains(stderr, "SLIPWAY_SIGNING_KEY_PASSWORD is empty") {
+		t.Fatalf("keygen without a password: exit %d %s", code, stderr)
+	}
+	t.Setenv("SLIPWAY_SIGNING_KEY_PASSWORD", keyPassword)
+	stdout, stderr, code := run(t, "keygen", "--output-key-prefix", prefix)
+	if code != 0 || !strings.HasPrefix(lastLine(stdout), "sha256:") || strings.Contains(stdout+stderr, keyPassword) {
+		t.Fatalf("keygen: exit %d\n%s%s", code, stdout, stderr)
+	}
+	st, err := os.Stat(prefix + ".key")
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", err, st)
+	}
+	data, _ := os.ReadFile(prefix + ".key")
+	k, err := attest.ParsePrivateKey(data, []byte(keyPassword))
+	if err != nil || k.Fingerprint() != lastLine(stdout) {
+		t.Fatalf("the key does not open or does not match: %v", err)
+	}
+	if _, stderr, code := run(t, "keygen", "--output-key-prefix", prefix); code != 2 || !strings.Contains(stderr, "--force") {
+		t.Fatalf("keygen over an existing key: exit %d %s", code, stderr)
+	}
+}
+
+func TestPolicyKyverno(t *testing.T) {
+	noEngineEnv(t)
+	dir := t.TempDir()
+	_, pubPath, _ := keyPair(t, dir, "ci")
+	pub, _ := os.ReadFile(pubPath)
+	stdout, stderr, code := run(t, "policy", "kyverno", "--verify-key", pubPath, "--image", "ghcr.io/acme/payments", "--image", "ghcr.io/acme/ledger")
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, stderr)
+	}
+	var doc struct {
+		Kind string
+		Spec struct {
+			ValidationFailureAction string `json:"validationFailureAction"`
+			Rules                   []struct {
+				VerifyImages []struct {
+					ImageReferences []string `json:"imageReferences"`
+					Type            string
+					MutateDigest    bool `json:"mutateDigest"`
+					VerifyDigest    bool `json:"verifyDigest"`
+					Attestors       []struct {
+						Entries []struct {
+							Keys struct {
+								PublicKeys string `json:"publicKeys"`
+							}
+						}
+					}
+					Attestations []struct{ Type string }
+				} `json:"verifyImages"`
+			}
+		}
+	}
+	if err := yaml.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("not YAML: %v\n%s", err, stdout)
+	}
+	vi := doc.Spec.Rules[0].VerifyImages[0]
+	if doc.Kind != "ClusterPolicy" || doc.Spec.ValidationFailureAction != "Enforce" || vi.Type != "SigstoreBundle" || !vi.MutateDigest || !vi.VerifyDigest ||
+		strings.Join(vi.ImageReferences, ",") != "ghcr.io/acme/payments*,ghcr.io/acme/ledger*" ||
+		vi.Attestors[0].Entries[0].Keys.PublicKeys != strings.TrimSpace(string(pub)) || vi.Attestations[0].Type != attest.ProvenancePredicate {
+		t.Fatalf("policy:\n%s", stdout)
+	}
+	const id = "https://github.com/acme/payments/.github/workflows/ci.yml@refs/heads/main"
+	stdout, _, code = run(t, "policy", "kyverno", "--certificate-identity", id, "--certificate-oidc-issuer", githubIssuer, "--image", "ghcr.io/acme/payments")
+	if code != 0 || !strings.Contains(stdout, "subject: "+id) || !strings.Contains(stdout, "value: "+id) || !strings.Contains(stdout, "{{ runDetails.builder.id }}") {
+		t.Fatalf("keyless policy: exit %d\n%s", code, stdout)
+	}
+	if _, stderr, code := run(t, "policy", "kyverno", "--image", "x"); code != 2 || !strings.Contains(stderr, "--verify-key") {
+		t.Fatalf("no policy: exit %d %s", code, stderr)
+	}
+}
+
+// TestGitHubOIDCToken: the token request carries the runner's bearer token
+// and audience sigstore; a refusal names the missing permission and never
+// the request token.
+func TestGitHubOIDCToken(t *testing.T) {
+	const reqToken = "runner-request-token-DO-NOT-LOG"
+	var allow bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "bearer "+reqToken || r.URL.Query().Get("audience") != "sigstore" || !allow {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write([]byte(`{"value":"eyJ.oidc.token"}`))
+	}))
+	defer srv.Close()
+	env := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": srv.URL + "/token?api-version=2.0", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": reqToken}
+	get := githubToken(func(k string) string { return env[k] })
+	if _, err := get(t.Context()); err == nil || !strings.Contains(err.Error(), "id-token: write") || strings.Contains(err.Error(), reqToken) {
+		t.Fatalf("refused token: %v", err)
+	}
+	allow = true
+	tok, err := get(t.Context())
+	if err != nil || tok != "eyJ.oidc.token" {
+		t.Fatalf("token %q, %v", tok, err)
+	}
+}
+
+// TestPublishSignsAndVerifiesBeforeDeploy: `run push deploy` with nothing
+// configured (a developer's machine) signs with the development key,
+// attaches, verifies, and only then commits, with the trailers.
+func TestPublishSignsAndVerifiesBeforeDeploy(t *testing.T) {
+	noEngineEnv(t)
+	out := t.TempDir()
+	scannedImageTar(t, out, pipeline.GatePassed)
+	stdout, stderr, code := run(t, "run", "push", "deploy", "--out", out, "--source", "../../sample-app")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "created a development signing key") || !strings.Contains(stderr, "verified ") {
+		t.Fatalf("no signing or verification said:\n%s", stderr)
+	}
+	res := readResult(t, out)
+	var rep attest.Report
+	data, _ := os.ReadFile(filepath.Join(out, "attestations.json"))
+	if err := json.Unmarshal(data, &rep); err != nil || !rep.Verified || rep.Signature.Bundle != res.Image.Signature || rep.Provenance == nil {
+		t.Fatalf("attestations.json: %v\n%s", err, data)
+	}
+	msg := gitOut(t, filepath.Join(out, "gitops.git"), "log", "-1", "--format=%B")
+	if !strings.Contains(msg, "Signature-Bundle: "+res.Image.Signature) {
+		t.Fatalf("deploy commit:\n%s", msg)
+	}
+}
