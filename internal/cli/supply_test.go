@@ -47,7 +47,6 @@ func ggcrRegistry(t *testing.T, referrers bool) string {
 	return strings.TrimPrefix(s.URL, "http://")
 }
 
-
 // TestSupplyChainWithoutEngine is the whole chain on three registries
 // (referrers API, referrers tag fallback, Debian's distribution): push signs
 // and attaches, verify reports, deploy verifies and records the bundle,
