@@ -30,6 +30,18 @@ type Result struct {
 	Vulnerabilities   []Vulnerability `json:"Vulnerabilities,omitempty"`
 	Secrets           []Secret        `json:"Secrets,omitempty"`
 	Misconfigurations []Misconf       `json:"Misconfigurations,omitempty"`
+	// Packages are every package found (trivy --list-all-pkgs): the SBOM's
+	// components come from them.
+	Packages []Package `json:"Packages,omitempty"`
+}
+
+// Package is a package Trivy found in the target.
+type Package struct {
+	Name       string `json:"Name"`
+	Version    string `json:"Version,omitempty"`
+	Identifier struct {
+		PURL string `json:"PURL,omitempty"`
+	} `json:"Identifier"`
 }
 
 // Vulnerability is a detected vulnerability.
