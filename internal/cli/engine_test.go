@@ -81,4 +81,25 @@ func TestPipelineOnEngine(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "trivy.sarif")); err != nil {
 		t.Error(err)
 	}
+	// The SBOM of the same pass, agreeing with the image report.
+	img, err := scan.Load(filepath.Join(out, "trivy-image.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bom, err := os.ReadFile(filepath.Join(out, "sbom.cdx.json"))
+	if err != nil {
+		t.Fatalf("no SBOM: %v", err)
+	}
+	if sb, err := scan.AgreeSBOM(img, bom); err != nil || sb.Libraries == 0 {
+		t.Errorf("sbom.cdx.json: %v %+v", err, sb)
+	}
+	// Then push and deploy: signed with the development key, verified from
+	// the registry before the GitOps commit.
+	t.Setenv(dag.CacheNamespaceEnv, "")
+	if code == 0 {
+		_, stderr, code = run(t, "run", "push", "deploy", "--out", out, "--source", "../../sample-app")
+		if code != 0 || !strings.Contains(stderr, "SBOM (") {
+			t.Errorf("push, deploy: exit %d\n%s", code, stderr)
+		}
+	}
 }

@@ -169,11 +169,13 @@ func scanStage(r *runState) pipeline.Stage {
 		Images:      []string{"trivy"},
 		Caches:      []string{dag.CacheTrivy},
 		Secrets:     []string{"TRIVY_USERNAME", "TRIVY_PASSWORD"},
-		Artifacts:   []string{report, sarif},
+		Artifacts:   []string{report, sarif, r.outPath("sbom.cdx.json")},
 		Run: func(ctx context.Context, rec *pipeline.Record) error {
 			// A scan replaces the previous verdict whatever happens: push
 			// never reads a verdict this run did not reach.
 			r.update(func(res *pipeline.Result) { res.Gate = nil })
+			sbomPath := r.outPath("sbom.cdx.json")
+			_ = os.Remove(sbomPath)
 			opts, err := sf.gateOptions(r.src)
 			if err != nil {
 				return err
@@ -209,6 +211,19 @@ func scanStage(r *runState) pipeline.Stage {
 			if err != nil {
 				return err
 			}
+			// The SBOM comes from the same pass: it must list exactly the
+			// packages the verdict is about.
+			bom, err := os.ReadFile(sbomPath)
+			if err != nil {
+				return fmt.Errorf("scan: SBOM: %w", err)
+			}
+			sb, err := scan.AgreeSBOM(imgRep, bom)
+			if err != nil {
+				_ = os.Remove(sbomPath)
+				return fmt.Errorf("scan: %s: %w", sbomPath, err)
+			}
+			rec.Set("sbom", fmt.Sprintf("CycloneDX %s, %d components", sb.SpecVersion, sb.Components))
+			rec.Artifact(sbomPath)
 			cfgRep, err := scan.Load(r.outPath("trivy-config.json"))
 			if err != nil {
 				return err

@@ -40,7 +40,7 @@ func (s *Stages) ExportImage(ctx context.Context, path string) error {
 }
 
 // RunScan scans the image tarball and the manifests directory (host paths)
-// and exports trivy-image.json and trivy-config.json into outDir.
+// and exports trivy-image.json, trivy-config.json and sbom.cdx.json into outDir.
 func (s *Stages) RunScan(ctx context.Context, tarball, manifests, outDir string, opts ScanOptions) error {
 	if opts.CacheBust == "" {
 		opts.CacheBust = time.Now().UTC().Format(time.RFC3339Nano)
@@ -49,7 +49,7 @@ func (s *Stages) RunScan(ctx context.Context, tarball, manifests, outDir string,
 	if err != nil {
 		return ExplainExec("scan", err)
 	}
-	for _, name := range []string{"trivy-image.json", "trivy-config.json"} {
+	for _, name := range []string{"trivy-image.json", "trivy-config.json", "sbom.cdx.json"} {
 		if err := ExportFile(ctx, ctr.File("/out/"+name), filepath.Join(outDir, name)); err != nil {
 			return fmt.Errorf("scan: export %s: %w", name, err)
 		}

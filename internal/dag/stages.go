@@ -251,8 +251,10 @@ func (s *Stages) CacheMetadata(ctx context.Context, opts ScanOptions) (string, e
 		Stdout(ctx)
 }
 
-// Scan runs `trivy image --input` over the image tarball, and `trivy config`
-// over the deploy manifests, writing both JSON reports to /out.
+// Scan runs `trivy image --input` over the image tarball (every package
+// listed), and `trivy config` over the deploy manifests, writing both JSON
+// reports to /out; then `trivy convert` turns the image report into the
+// CycloneDX SBOM /out/sbom.cdx.json: one pass over the tarball, no other tool.
 func (s *Stages) Scan(tarball *dagger.File, manifests *dagger.Directory, opts ScanOptions) *dagger.Container {
 	// The scan cache in memory: Trivy's default (BoltDB in the cache
 	// directory) admits one process at a time, and two run here.
@@ -276,7 +278,7 @@ func (s *Stages) Scan(tarball *dagger.File, manifests *dagger.Directory, opts Sc
 		// bundle's registry (an air-gapped runner would hang on it).
 		checks = append(checks, "--skip-check-update")
 	}
-	image := append([]string{"trivy", "image", "--input", "/in/image.tar", "--scanners", "vuln,secret,misconfig", "--output", "/out/trivy-image.json"}, common...)
+	image := append([]string{"trivy", "image", "--input", "/in/image.tar", "--scanners", "vuln,secret,misconfig", "--list-all-pkgs", "--output", "/out/trivy-image.json"}, common...)
 	image = append(append(image, db...), checks...)
 	// The manifest scan never downloads: it uses a copy of the cached
 	// checks bundle (Trivy's embedded checks when there is none) in a cache
@@ -295,19 +297,24 @@ func (s *Stages) Scan(tarball *dagger.File, manifests *dagger.Directory, opts Sc
 		ctr = ctr.WithEnvVariable("SLIPWAY_CACHE_BUST", opts.CacheBust)
 	}
 	// One container step instead of two, and the two scans run at once.
-	return ctr.WithExec([]string{"sh", "-c", scanScript(image, config)}, dagger.ContainerWithExecOpts{UseEntrypoint: false})
+	sbom := []string{"trivy", "convert", "--format", "cyclonedx", "--quiet", "--output", "/out/sbom.cdx.json", "/out/trivy-image.json"}
+	return ctr.WithExec([]string{"sh", "-c", scanScript(image, config, sbom)}, dagger.ContainerWithExecOpts{UseEntrypoint: false})
 }
 
-// scanScript runs both Trivy commands concurrently in one exec and fails,
-// naming the command and its output, if either does.
-func scanScript(image, config []string) string {
+// scanScript runs both Trivy scans concurrently in one exec, then the SBOM
+// conversion of the image report, and fails, naming the command and its
+// output, if any does.
+func scanScript(image, config, sbom []string) string {
 	return fmt.Sprintf(`mkdir -p /tmp/trivy-config && cp -r %[1]s/policy /tmp/trivy-config/ 2>/dev/null
 %[3]s 2>/tmp/config.err & cfg=$!
 %[2]s 2>/tmp/image.err; img=$?
+bom=0
+if [ $img -eq 0 ]; then %[4]s 2>/tmp/sbom.err; bom=$?; fi
 wait $cfg; conf=$?
 if [ $img -ne 0 ]; then echo "trivy image exited $img:" >&2; cat /tmp/image.err >&2; fi
 if [ $conf -ne 0 ]; then echo "trivy config exited $conf:" >&2; cat /tmp/config.err >&2; fi
-[ $img -eq 0 ] && [ $conf -eq 0 ]`, trivyCache, shellJoin(image), shellJoin(config))
+if [ $bom -ne 0 ]; then echo "trivy convert (SBOM) exited $bom:" >&2; cat /tmp/sbom.err >&2; fi
+[ $img -eq 0 ] && [ $conf -eq 0 ] && [ $bom -eq 0 ]`, trivyCache, shellJoin(image), shellJoin(config), shellJoin(sbom))
 }
 
 // shellJoin quotes arguments for sh.
