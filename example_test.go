@@ -103,3 +103,23 @@ func ExampleConfig_monorepo() {
 	fmt.Println(cfg.Validate())
 	// Output: <nil>
 }
+
+// A verification policy: every deploy, promote and rollback first checks
+// that the digest was signed by this repository's workflow (keyless, in
+// GitHub Actions) and carries its SBOM and a provenance naming the commit.
+// A half-set policy is refused before anything runs.
+func ExampleVerify() {
+	cfg := slipway.Config{
+		Apps: []slipway.App{{Name: "sample-app", Source: "sample-app"}},
+		Verify: slipway.Verify{
+			Identity: "https://github.com/acme/payments/.github/workflows/ci.yml@refs/heads/main",
+			Issuer:   "https://token.actions.githubusercontent.com",
+		},
+	}
+	fmt.Println(cfg.Validate())
+	cfg.Verify.Issuer = ""
+	fmt.Println(cfg.Validate())
+	// Output:
+	// <nil>
+	// Config.Verify: a keyless policy needs Identity (or IdentityRegexp) and Issuer (or IssuerRegexp)
+}

@@ -68,6 +68,35 @@ type Config struct {
 	// Wrappers configure the generated CI files (`go run ./ci generate
 	// github-actions|jenkinsfile`).
 	Wrappers Wrappers
+	// Verify is the verification policy every deploy, promote and rollback
+	// checks before committing: the digest's signature, SBOM and provenance,
+	// read back from the registry. Flags (--verify-key,
+	// --certificate-identity …) and SLIPWAY_VERIFY_KEY override it. Empty:
+	// --publish verifies against the key or identity it signed with, and
+	// the deploy command verifies nothing.
+	Verify Verify
+}
+
+// Verify is a verification policy: a public key, or a keyless identity.
+// Signing itself is configured by the environment (SLIPWAY_SIGNING_KEY and
+// SLIPWAY_SIGNING_KEY_PASSWORD, or keyless in GitHub Actions), never in
+// code: keys are secrets.
+type Verify struct {
+	// Key is a PEM public key file (slipway keygen's .pub, or cosign.pub),
+	// relative to the working directory.
+	Key string
+	// Identity (or IdentityRegexp) and Issuer (or IssuerRegexp) are what a
+	// keyless signature's certificate must name, e.g.
+	// "https://github.com/acme/payments/.github/workflows/ci.yml@refs/heads/main"
+	// and "https://token.actions.githubusercontent.com".
+	Identity, IdentityRegexp string
+	Issuer, IssuerRegexp     string
+	// TrustedRoot is a Sigstore trusted root JSON file for keyless
+	// verification offline (default: fetched from Sigstore's TUF repository).
+	TrustedRoot string
+	// Require lists what must verify: "signature", "sbom", "provenance"
+	// (default all three).
+	Require []string
 }
 
 // Wrappers configure the generated GitHub Actions workflow and Jenkinsfile.
@@ -181,6 +210,10 @@ func (c Config) project() cli.Project {
 		Concurrency:   c.Concurrency,
 		Out:           c.Out,
 		Global:        affected.Global{Dirs: []string{"ci"}},
+		Verify: cli.VerifyConfig{
+			Key: c.Verify.Key, Identity: c.Verify.Identity, IdentityRE: c.Verify.IdentityRegexp,
+			Issuer: c.Verify.Issuer, IssuerRE: c.Verify.IssuerRegexp, TrustedRoot: c.Verify.TrustedRoot, Require: c.Verify.Require,
+		},
 		Wrappers: cli.Wrappers{
 			Branch: c.Wrappers.Branch, TestCommands: c.Wrappers.TestCommands, Setup: c.Wrappers.Setup,
 			JenkinsAgent: c.Wrappers.JenkinsAgent, JenkinsRegistryCredentials: c.Wrappers.JenkinsRegistryCredentials,

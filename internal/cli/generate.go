@@ -165,8 +165,11 @@ func writeJenkinsStage(b *strings.Builder, p Project, w Wrappers, s StageSpec, i
 	switch s.Builtin {
 	case StagePush:
 		creds = append(creds, fmt.Sprintf("usernamePassword(credentialsId: '%s', usernameVariable: 'REGISTRY_USERNAME', passwordVariable: 'REGISTRY_PASSWORD')", w.JenkinsRegistryCredentials))
+		creds = append(creds, jenkinsSigningCreds...)
 	case StageDeploy:
 		creds = append(creds, fmt.Sprintf("string(credentialsId: '%s', variable: 'GITOPS_TOKEN')", w.JenkinsGitOpsCredentials))
+		// The deploy verifies against the key push signed with.
+		creds = append(creds, jenkinsSigningCreds...)
 	}
 	for _, sec := range s.Secrets {
 		creds = append(creds, fmt.Sprintf("string(credentialsId: '%s', variable: '%s')", strings.ToLower(strings.ReplaceAll(sec, "_", "-")), sec))
@@ -178,6 +181,13 @@ func writeJenkinsStage(b *strings.Builder, p Project, w Wrappers, s StageSpec, i
 			indent, indent, strings.Join(creds, ",\n"+indent+"                     "), indent, cmd, indent, indent)
 	}
 	fmt.Fprintf(b, "%s}\n", indent)
+}
+
+// jenkinsSigningCreds bind the signing key (a Jenkins file credential: its
+// path) and its password.
+var jenkinsSigningCreds = []string{
+	"file(credentialsId: 'slipway-signing-key', variable: 'SLIPWAY_SIGNING_KEY')",
+	"string(credentialsId: 'slipway-signing-key-password', variable: 'SLIPWAY_SIGNING_KEY_PASSWORD')",
 }
 
 func jenkinsImage(p Project) string {
@@ -250,8 +260,9 @@ jobs:
     timeout-minutes: 45
     permissions:
       contents: read
-      packages: write # push images to ghcr.io
+      packages: write # push images to ghcr.io, attach signature, SBOM and provenance
       security-events: write # upload the scan's SARIF to code scanning
+      id-token: write # keyless signing: the job's OIDC token for a Sigstore certificate
     steps:
       - uses: %s
         with:
@@ -274,6 +285,9 @@ jobs:
           GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
           GITOPS_REPO: ${{ secrets.GITOPS_REPO }}
           GITOPS_TOKEN: ${{ secrets.GITOPS_TOKEN }}
+          # Empty: keyless signing as this workflow (id-token: write above).
+          SLIPWAY_SIGNING_KEY: ${{ secrets.SLIPWAY_SIGNING_KEY }}
+          SLIPWAY_SIGNING_KEY_PASSWORD: ${{ secrets.SLIPWAY_SIGNING_KEY_PASSWORD }}
 %s`, w.Branch, w.Branch, actionCheckout, actionSetupGo, w.Branch, w.Branch, image, strings.Join(secretEnv, ""))
 	for _, a := range p.Apps {
 		sarif := "out/trivy.sarif"

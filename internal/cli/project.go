@@ -181,6 +181,9 @@ func (p Project) Validate() error {
 	if err := gitops.ValidateLayout(p.Layout); err != nil {
 		return fmt.Errorf("Config.GitOps.Layout: %w", err)
 	}
+	if err := p.Verify.validate(); err != nil {
+		return err
+	}
 	if _, err := orderStages(p.Stages); err != nil {
 		return err
 	}

@@ -158,7 +158,7 @@ func pushStage(r *runState) pipeline.Stage {
 		Description: "push out/image.tar by digest, add immutable tags; sign it, attach SBOM and SLSA provenance as referrers, verify them",
 		Artifacts:   []string{r.outPath("provenance.json"), r.outPath("attestations.json")},
 		Needs:       []string{"scan"},
-		Secrets:     []string{"REGISTRY_USERNAME", "REGISTRY_PASSWORD"},
+		Secrets:     []string{"REGISTRY_USERNAME", "REGISTRY_PASSWORD", envSigningKey, envSigningPassword},
 		Run: func(ctx context.Context, rec *pipeline.Record) error {
 			// This stage's record is replaced whatever the outcome.
 			r.update(func(res *pipeline.Result) {

@@ -48,6 +48,27 @@ type VerifyConfig struct {
 	Require              []string
 }
 
+// validate checks the configured policy before anything runs (exit 2).
+func (c VerifyConfig) validate() error {
+	keyless := c.Identity != "" || c.IdentityRE != "" || c.Issuer != "" || c.IssuerRE != ""
+	switch {
+	case c.Key != "" && keyless:
+		return errors.New("Config.Verify: set Key or a keyless Identity and Issuer, not both")
+	case keyless && (c.Identity == "" && c.IdentityRE == "" || c.Issuer == "" && c.IssuerRE == ""):
+		return errors.New("Config.Verify: a keyless policy needs Identity (or IdentityRegexp) and Issuer (or IssuerRegexp)")
+	case c.Key != "":
+		if _, err := os.Stat(c.Key); err != nil {
+			return fmt.Errorf("Config.Verify.Key %q: %v; point it at a PEM public key (slipway keygen writes one)", c.Key, errors.Unwrap(err))
+		}
+	}
+	for _, k := range c.Require {
+		if _, ok := attest.PredicateOf(k); !ok {
+			return fmt.Errorf("Config.Verify.Require: %q: want signature, sbom or provenance", k)
+		}
+	}
+	return nil
+}
+
 // verifyFlags are the policy flags of deploy, promote, rollback, verify and
 // the pipeline.
 type verifyFlags struct {
