@@ -3,6 +3,8 @@ GO ?= go
 # One golangci-lint version: the lint stage's image tag in ci/images.lock.
 GOLANGCI_LINT_VERSION := $(shell sed -n 's/^golangci-lint: [^:]*:\(v[0-9][0-9.]*\)[^@]*@.*/\1/p' ci/images.lock)
 ACTIONLINT_VERSION := v1.7.12
+# The real peer of the interop test: cosign must verify what Slipway attaches.
+COSIGN_VERSION := v3.1.3
 BIN := $(shell $(GO) env GOPATH)/bin
 
 .PHONY: test test-engine lint fmt ci plan bench tools vet lint-version
@@ -53,8 +55,10 @@ plan:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
-## tools: exact versions of the linters
+## tools: exact versions of the linters, and cosign for the interop test
 tools:
+	@test -x $(BIN)/cosign && $(BIN)/cosign version 2>/dev/null | grep -q "GitVersion: *$(COSIGN_VERSION)$$" || \
+		$(GO) install github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN_VERSION)
 	@test -x $(BIN)/golangci-lint && $(BIN)/golangci-lint version 2>/dev/null | grep -q "$(GOLANGCI_LINT_VERSION:v%=%)" || \
 		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	@test -x $(BIN)/actionlint && $(BIN)/actionlint -version 2>/dev/null | grep -q "$(ACTIONLINT_VERSION:v%=%)" || \

@@ -153,10 +153,27 @@ func TestSignAttachVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 			fallback := "sha256-" + strings.TrimPrefix(img.DigestStr(), "sha256:")
-			if got := strings.Join(tags, ","); referrers && got != "v1" || !referrers && got != "fallback,v1" && !strings.Contains(got, fallback) {
+			if got := strings.Join(tags, ","); referrers && got != "v1" || !referrers && got != fallback+",v1" {
 				t.Fatalf("tags after attaching: %v", tags)
 			}
 
+			if !referrers {
+				// The referrers tag's entries carry the bundle artifactType
+				// (Kyverno's SigstoreBundle verifier filters on it, kyverno#16664).
+				idx, err := remote.Index(img.Context().Tag(fallback))
+				if err != nil {
+					t.Fatal(err)
+				}
+				im, _ := idx.IndexManifest()
+				if len(im.Manifests) != 3 {
+					t.Fatalf("referrers tag lists %d entries", len(im.Manifests))
+				}
+				for _, d := range im.Manifests {
+					if d.ArtifactType != BundleMediaType || d.Annotations[annPredicateType] == "" {
+						t.Fatalf("referrers tag entry: %+v", d)
+					}
+				}
+			}
 			rep, err := Verify(ctx, img, Policy{Key: pub, SourceCommit: commit})
 			if err != nil {
 				t.Fatal(err)

@@ -27,9 +27,10 @@ func cosignBinary(t *testing.T) string {
 	return p
 }
 
-// provenanceIn reads cosign verify-attestation's output: DSSE envelopes, one
-// JSON per line, whose payload must be our SLSA statement about digest.
-func provenanceIn(out, digest string) bool {
+// predicateIn reads cosign verify-attestation's output: DSSE envelopes, one
+// JSON per line, one of whose payloads must be our statement of that
+// predicate type about digest.
+func predicateIn(out, digest, predicateType string) bool {
 	for _, line := range strings.Split(out, "\n") {
 		var env struct {
 			Payload []byte `json:"payload"`
@@ -43,7 +44,7 @@ func provenanceIn(out, digest string) bool {
 				Digest map[string]string `json:"digest"`
 			} `json:"subject"`
 		}
-		if json.Unmarshal(env.Payload, &st) == nil && st.PredicateType == ProvenancePredicate &&
+		if json.Unmarshal(env.Payload, &st) == nil && st.PredicateType == predicateType &&
 			len(st.Subject) == 1 && "sha256:"+st.Subject[0].Digest["sha256"] == digest {
 			return true
 		}
@@ -99,8 +100,12 @@ func TestCosignVerifiesWhatSlipwayAttaches(t *testing.T) {
 		if err != nil {
 			t.Fatalf("referrers API %v: cosign verify-attestation: %v\n%s", referrers, err, out)
 		}
-		if !provenanceIn(out, img.DigestStr()) {
+		if !predicateIn(out, img.DigestStr(), ProvenancePredicate) {
 			t.Fatalf("verify-attestation printed no provenance about %s:\n%s", img.DigestStr(), out)
+		}
+		out, err = runCosign(t, bin, nil, append([]string{"verify-attestation", "--type", "cyclonedx", "--key", pubFile}, append(common, ref)...)...)
+		if err != nil || !predicateIn(out, img.DigestStr(), SBOMPredicate) {
+			t.Fatalf("referrers API %v: cosign verify-attestation --type cyclonedx: %v\n%s", referrers, err, out)
 		}
 		if out, err := runCosign(t, bin, nil, append([]string{"verify", "--key", otherFile}, append(common, ref)...)...); err == nil {
 			t.Fatalf("cosign verified with another key:\n%s", out)
