@@ -49,52 +49,87 @@ type Attachment struct {
 	Err error `json:"-"`
 }
 
+// Bundle is one signed bundle to attach, with its statement's predicate type.
+type Bundle struct {
+	PredicateType string
+	Data          []byte
+}
+
 // Attach uploads a bundle and a referrer manifest whose subject is the image:
 // the registry's referrers API lists it, or, where a registry has none, the
 // referrers tag (sha256-<hex>) is updated (go-containerregistry does both).
 // The image itself is never touched: its digest stays what was pushed.
 func Attach(ctx context.Context, image name.Digest, bundle []byte, predicateType string, created time.Time, opts ...remote.Option) (Attachment, error) {
-	opts = append(opts, remote.WithContext(ctx))
-	subj, err := remote.Head(image, opts...)
-	if err != nil {
-		return Attachment{}, fmt.Errorf("attach %s: read the image: %w", Kind(predicateType), err)
-	}
-	repo := image.Context()
-	layer := static.NewLayer(bundle, types.MediaType(BundleMediaType))
-	config := static.NewLayer([]byte("{}"), emptyMediaType)
-	for _, l := range []v1.Layer{config, layer} {
-		if err := remote.WriteLayer(repo, l, opts...); err != nil {
-			return Attachment{}, fmt.Errorf("attach %s: upload: %w", Kind(predicateType), err)
-		}
-	}
-	bd, _ := layer.Digest()
-	cd, _ := config.Digest()
-	m := v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.OCIManifestSchema1,
-		ArtifactType:  BundleMediaType,
-		Config:        v1.Descriptor{MediaType: emptyMediaType, Digest: cd, Size: 2},
-		Layers: []v1.Descriptor{{
-			MediaType: BundleMediaType, Digest: bd, Size: int64(len(bundle)),
-			Annotations: map[string]string{annTitle: bd.Algorithm + "-" + bd.Hex + ".sigstore.json"},
-		}},
-		Subject: &v1.Descriptor{MediaType: subj.MediaType, Digest: subj.Digest, Size: subj.Size},
-		Annotations: map[string]string{
-			annContent:       "dsse-envelope",
-			annPredicateType: predicateType,
-			annCreated:       created.UTC().Format(time.RFC3339),
-		},
-	}
-	raw, err := json.Marshal(m)
+	as, err := AttachAll(ctx, image, []Bundle{{predicateType, bundle}}, created, opts...)
 	if err != nil {
 		return Attachment{}, err
 	}
-	sum := sha256.Sum256(raw)
-	md := "sha256:" + hex.EncodeToString(sum[:])
-	if err := remote.Put(repo.Digest(md), rawManifest{raw, types.OCIManifestSchema1}, opts...); err != nil {
-		return Attachment{}, fmt.Errorf("attach %s: %w", Kind(predicateType), err)
+	return as[0], nil
+}
+
+// AttachAll attaches several bundles: the subject is read once, the blobs
+// upload concurrently, and the referrer manifests are put one at a time (the
+// referrers tag is a read-modify-write: one writer at a time).
+func AttachAll(ctx context.Context, image name.Digest, bundles []Bundle, created time.Time, opts ...remote.Option) ([]Attachment, error) {
+	opts = append(opts, remote.WithContext(ctx))
+	subj, err := remote.Head(image, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("attach to %s: read the image: %w", image.DigestStr(), err)
 	}
-	return Attachment{Manifest: md, Bundle: bd.String(), PredicateType: predicateType, Created: created.UTC().Truncate(time.Second)}, nil
+	repo := image.Context()
+	config := static.NewLayer([]byte("{}"), emptyMediaType)
+	layers := []v1.Layer{config}
+	for _, b := range bundles {
+		layers = append(layers, static.NewLayer(b.Data, types.MediaType(BundleMediaType)))
+	}
+	var g errgroup.Group
+	for i, l := range layers {
+		g.Go(func() error {
+			if err := remote.WriteLayer(repo, l, opts...); err != nil {
+				what := "config"
+				if i > 0 {
+					what = Kind(bundles[i-1].PredicateType)
+				}
+				return fmt.Errorf("attach %s: upload: %w", what, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	cd, _ := config.Digest()
+	out := make([]Attachment, 0, len(bundles))
+	for i, b := range bundles {
+		bd, _ := layers[i+1].Digest()
+		m := v1.Manifest{
+			SchemaVersion: 2,
+			MediaType:     types.OCIManifestSchema1,
+			ArtifactType:  BundleMediaType,
+			Config:        v1.Descriptor{MediaType: emptyMediaType, Digest: cd, Size: 2},
+			Layers: []v1.Descriptor{{
+				MediaType: BundleMediaType, Digest: bd, Size: int64(len(b.Data)),
+				Annotations: map[string]string{annTitle: bd.Algorithm + "-" + bd.Hex + ".sigstore.json"},
+			}},
+			Subject: &v1.Descriptor{MediaType: subj.MediaType, Digest: subj.Digest, Size: subj.Size},
+			Annotations: map[string]string{
+				annContent:       "dsse-envelope",
+				annPredicateType: b.PredicateType,
+				annCreated:       created.UTC().Format(time.RFC3339),
+			},
+		}
+		raw, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(raw)
+		md := "sha256:" + hex.EncodeToString(sum[:])
+		if err := remote.Put(repo.Digest(md), rawManifest{raw, types.OCIManifestSchema1}, opts...); err != nil {
+			return nil, fmt.Errorf("attach %s: %w", Kind(b.PredicateType), err)
+		}
+		out = append(out, Attachment{Manifest: md, Bundle: bd.String(), PredicateType: b.PredicateType, Created: created.UTC().Truncate(time.Second)})
+	}
+	return out, nil
 }
 
 type rawManifest struct {

@@ -314,23 +314,17 @@ func compact(data []byte) []byte {
 	return out
 }
 
-// signAndAttach signs each statement and attaches it to img, in order (the
-// referrers tag fallback is a read-modify-write: one writer at a time).
+// signAndAttach signs each statement, then attaches them all (attest.AttachAll).
 func signAndAttach(ctx context.Context, s attest.Signer, img name.Digest, atts []attachment, opts []remote.Option) ([]attest.Attachment, error) {
-	var out []attest.Attachment
-	now := time.Now()
+	var bundles []attest.Bundle
 	for _, a := range atts {
 		b, err := s.Sign(ctx, a.statement)
 		if err != nil {
 			return nil, fmt.Errorf("sign the %s: %w", attest.Kind(a.predicateType), err)
 		}
-		at, err := attest.Attach(ctx, img, b, a.predicateType, now, opts...)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, at)
+		bundles = append(bundles, attest.Bundle{PredicateType: a.predicateType, Data: b})
 	}
-	return out, nil
+	return attest.AttachAll(ctx, img, bundles, time.Now(), opts...)
 }
 
 // verifyHook is the Deployer's Verify: each digest is read back from its
