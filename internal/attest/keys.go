@@ -106,7 +106,7 @@ func ParsePrivateKey(data, password []byte) (*Key, error) {
 		return nil, fmt.Errorf("a %q PEM block is not a private key Slipway reads (want %q, PRIVATE KEY or EC PRIVATE KEY)", block.Type, encryptedKeyType)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("private key: %v", errors.Unwrap(err))
+		return nil, fmt.Errorf("private key: %w", errors.Unwrap(err))
 	}
 	priv, ok := parsed.(*ecdsa.PrivateKey)
 	if !ok {

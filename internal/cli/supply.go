@@ -58,7 +58,7 @@ func (c VerifyConfig) validate() error {
 		return errors.New("Config.Verify: a keyless policy needs Identity (or IdentityRegexp) and Issuer (or IssuerRegexp)")
 	case c.Key != "":
 		if _, err := os.Stat(c.Key); err != nil {
-			return fmt.Errorf("Config.Verify.Key %q: %v; point it at a PEM public key (slipway keygen writes one)", c.Key, errors.Unwrap(err))
+			return fmt.Errorf("Config.Verify.Key %q: %w; point it at a PEM public key (slipway keygen writes one)", c.Key, errors.Unwrap(err))
 		}
 	}
 	for _, k := range c.Require {
@@ -147,7 +147,7 @@ func trustedRoot(path string) (root.TrustedMaterial, error) {
 	}
 	tr, err := root.FetchTrustedRoot()
 	if err != nil {
-		return nil, failErr(fmt.Errorf("keyless verification needs Sigstore's trusted root and fetching it failed (%v); offline, pass --trusted-root FILE", err))
+		return nil, failErr(fmt.Errorf("keyless verification needs Sigstore's trusted root and fetching it failed (%w); offline, pass --trusted-root FILE", err))
 	}
 	return tr, nil
 }

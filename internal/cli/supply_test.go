@@ -101,7 +101,7 @@ func TestSupplyChainWithoutEngine(t *testing.T) {
 			// deploy with a policy: verified, trailers name the bundle.
 			common := []string{"--out", out, "--source", "../../sample-app", "--source-repo", src}
 			gitopsRepo := filepath.Join(out, "gitops.git")
-			stdout, stderr, code = run(t, append([]string{"deploy", "--app", "sample-app", "--env", "development", "--image", ref, "--verify-key", pubPath}, common...)...)
+			_, stderr, code = run(t, append([]string{"deploy", "--app", "sample-app", "--env", "development", "--image", ref, "--verify-key", pubPath}, common...)...)
 			if code != 0 {
 				t.Fatalf("deploy: exit %d\n%s", code, stderr)
 			}
@@ -129,7 +129,7 @@ func TestSupplyChainWithoutEngine(t *testing.T) {
 					t.Errorf("%v: the GitOps repository moved", c.args)
 				}
 			}
-			stdout, stderr, code = run(t, append([]string{"promote", "--app", "sample-app", "--from", "development", "--to", "staging", "--verify-key", pubPath}, common...)...)
+			_, stderr, code = run(t, append([]string{"promote", "--app", "sample-app", "--from", "development", "--to", "staging", "--verify-key", pubPath}, common...)...)
 			if code != 0 || !strings.Contains(stderr, "verified") {
 				t.Fatalf("promote: exit %d\n%s", code, stderr)
 			}
