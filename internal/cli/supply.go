@@ -262,7 +262,7 @@ func githubToken(getenv func(string) string) func(context.Context) (string, erro
 		req.Header.Set("Authorization", "bearer "+getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return "", fmt.Errorf("GitHub OIDC token: %v", redact.Error(err, getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")))
+			return "", fmt.Errorf("GitHub OIDC token: %w", redact.Error(err, getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")))
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
