@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"context"
+	"crypto"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"io"
 	"log"
 	"net/http"
@@ -11,12 +15,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/sign"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"sigs.k8s.io/yaml"
 
 	"github.com/slipway-ci/slipway/internal/attest"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/provenance"
 	"github.com/slipway-ci/slipway/internal/regtest"
 )
 
@@ -311,6 +321,115 @@ func TestPublishSignsAndVerifiesBeforeDeploy(t *testing.T) {
 	}
 	msg := gitOut(t, filepath.Join(out, "gitops.git"), "log", "-1", "--format=%B")
 	if !strings.Contains(msg, "Signature-Bundle: "+res.Image.Signature) {
+		t.Fatalf("deploy commit:\n%s", msg)
+	}
+}
+
+// keylessFulcio issues certificates from a test CA (sigstore-go's
+// pkg/testing/ca helpers) for the one-use key it is given.
+type keylessFulcio struct {
+	inter    *x509.Certificate
+	interKey crypto.Signer
+	identity string
+}
+
+func (f keylessFulcio) GetCertificate(_ context.Context, kp sign.Keypair, _ *sign.CertificateProviderOptions) ([]byte, error) {
+	c, err := ca.GenerateLeafCert(f.identity, githubIssuer, time.Now().Add(-time.Minute), pubSigner{kp.GetPublicKey()}, f.inter, f.interKey)
+	if err != nil {
+		return nil, err
+	}
+	return c.Raw, nil
+}
+
+type pubSigner struct{ crypto.PublicKey }
+
+func (p pubSigner) Public() crypto.PublicKey { return p.PublicKey }
+func (pubSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("public key only")
+}
+
+type vsTimestamps struct{ vs *ca.VirtualSigstore }
+
+func (t vsTimestamps) GetTimestamp(_ context.Context, sig []byte) ([]byte, error) {
+	return t.vs.TimestampResponse(sig)
+}
+
+// TestKeylessPolicyFlags: a digest signed keyless (an in-process virtual
+// Sigstore: test CA for Fulcio, timestamps for the time) verifies with
+// --certificate-identity, --certificate-oidc-issuer and --trusted-root;
+// another workflow's identity is refused, and so is a deploy under it.
+func TestKeylessPolicyFlags(t *testing.T) {
+	noEngineEnv(t)
+	host := ggcrRegistry(t, true)
+	dir, out := t.TempDir(), t.TempDir()
+	const identity = "https://github.com/acme/payments/.github/workflows/ci.yml@refs/heads/main"
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootCert, rootKey, _ := ca.GenerateRootCa()
+	inter, interKey, _ := ca.GenerateFulcioIntermediate(rootCert, rootKey)
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{&root.FulcioCertificateAuthority{
+		Root: rootCert, Intermediates: []*x509.Certificate{inter},
+		ValidityPeriodStart: time.Now().Add(-time.Hour), ValidityPeriodEnd: time.Now().Add(time.Hour),
+	}}, nil, vs.TimestampingAuthorities(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trJSON, _ := tr.MarshalJSON()
+	trPath := filepath.Join(dir, "trusted_root.json")
+	os.WriteFile(trPath, trJSON, 0o644)
+
+	// Push with the development key off (CI), then attach keyless.
+	t.Setenv("CI", "true")
+	stdout, stderr, code := run(t, "push", "--tarball", imageTar(t, dir), "--image", host+"/acme/payments", "--out", out, "--local")
+	if code != 0 || !strings.Contains(stderr, "is not signed") {
+		t.Fatalf("unsigned push in CI: exit %d\n%s", code, stderr)
+	}
+	ref := lastLine(stdout)
+	img, _ := name.NewDigest(ref, name.Insecure)
+	src, shas := gitRepo(t, 1)
+	signer := &attest.KeylessSigner{
+		Certificates: keylessFulcio{inter, interKey, identity}, Timestamps: []attest.Timestamper{vsTimestamps{vs}},
+		Token: func(context.Context) (string, error) { return "token", nil }, Expected: identity,
+	}
+	provPath := filepath.Join(dir, "provenance.json")
+	if err := writeProvenanceFile(provPath, provenance.Input{Repository: img.Context().String(), Digest: img.DigestStr(), SourceCommit: shas[0], BuilderID: identity}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(provPath)
+	atts, err := statements(img.Context().String(), img.DigestStr(), nil, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := signAndAttach(t.Context(), signer, img, atts, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CI", "")
+
+	keyless := []string{"--certificate-identity", identity, "--certificate-oidc-issuer", githubIssuer, "--trusted-root", trPath, "--verify-require", "signature,provenance"}
+	stdout, stderr, code = run(t, append([]string{"verify", ref}, keyless...)...)
+	if code != 0 || !strings.Contains(stdout, "signed by "+identity+" (issuer "+githubIssuer+")") || !strings.Contains(stdout, "builder "+identity) {
+		t.Fatalf("keyless verify: exit %d\n%s%s", code, stdout, stderr)
+	}
+	evil := []string{"--certificate-identity", strings.Replace(identity, "main", "evil", 1), "--certificate-oidc-issuer", githubIssuer, "--trusted-root", trPath}
+	if stdout, _, code := run(t, append([]string{"verify", ref}, evil...)...); code != 1 || !strings.Contains(stdout, "REFUSED") {
+		t.Fatalf("another identity: exit %d\n%s", code, stdout)
+	}
+	common := []string{"--out", out, "--source", "../../sample-app", "--source-repo", src, "--app", "sample-app", "--env", "development", "--image", ref}
+	if _, stderr, code := run(t, append(append([]string{"deploy"}, common...), evil...)...); code != 1 || !strings.Contains(stderr, img.DigestStr()) {
+		t.Fatalf("deploy under another identity: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "gitops.git")); err == nil {
+		if log := gitOut(t, filepath.Join(out, "gitops.git"), "log", "--format=%s"); strings.Contains(log, "deploy(") {
+			t.Fatalf("a refused deploy committed:\n%s", log)
+		}
+	}
+	if _, stderr, code := run(t, append(append([]string{"deploy"}, common...), keyless...)...); code != 0 || !strings.Contains(stderr, "verified") {
+		t.Fatalf("keyless deploy: exit %d\n%s", code, stderr)
+	}
+	msg := gitOut(t, filepath.Join(out, "gitops.git"), "log", "-1", "--format=%B")
+	if !strings.Contains(msg, "Signed-By: "+identity) {
 		t.Fatalf("deploy commit:\n%s", msg)
 	}
 }
