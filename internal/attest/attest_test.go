@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -19,10 +18,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/sign"
-	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 
 	"github.com/slipway-ci/slipway/internal/provenance"
+	"github.com/slipway-ci/slipway/internal/sigstoretest"
 )
 
 const commit = "0123456789abcdef0123456789abcdef01234567"
@@ -316,81 +314,25 @@ func TestKeys(t *testing.T) {
 	}
 }
 
-// fakeFulcio issues certificates from a test CA (pkg/testing/ca's helpers)
-// for the keypair it is given, naming identity and issuer, like Fulcio does
-// for an OIDC token.
-type fakeFulcio struct {
-	root, inter *x509.Certificate
-	interKey    crypto.Signer
-	identity    string
-	issuer      string
-	tokens      []string
-}
-
-func (f *fakeFulcio) GetCertificate(_ context.Context, kp sign.Keypair, o *sign.CertificateProviderOptions) ([]byte, error) {
-	f.tokens = append(f.tokens, o.IDToken)
-	cert, err := ca.GenerateLeafCert(f.identity, f.issuer, time.Now().Add(-time.Minute), pubOnly{kp.GetPublicKey()}, f.inter, f.interKey)
-	if err != nil {
-		return nil, err
-	}
-	return cert.Raw, nil
-}
-
-type pubOnly struct{ pub crypto.PublicKey }
-
-func (p pubOnly) Public() crypto.PublicKey { return p.pub }
-func (p pubOnly) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
-	return nil, errors.New("no private key")
-}
-
-type tsa struct{ vs *ca.VirtualSigstore }
-
-func (t tsa) GetTimestamp(_ context.Context, sig []byte) ([]byte, error) {
-	return t.vs.TimestampResponse(sig)
-}
-
 func TestKeyless(t *testing.T) {
 	ctx := context.Background()
-	vs, err := ca.NewVirtualSigstore()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootCert, rootKey, err := ca.GenerateRootCa()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inter, interKey, err := ca.GenerateFulcioIntermediate(rootCert, rootKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const identity = "https://github.com/acme/payments/.github/workflows/ci.yml@refs/heads/main"
 	const issuer = "https://token.actions.githubusercontent.com"
-	fulcio := &fakeFulcio{root: rootCert, inter: inter, interKey: interKey, identity: identity, issuer: issuer}
+	fulcio := sigstoretest.New(t, identity, issuer)
 	// The trusted root goes through JSON, as --trusted-root FILE does.
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{&root.FulcioCertificateAuthority{
-		Root: rootCert, Intermediates: []*x509.Certificate{inter}, URI: "https://fulcio.test",
-		ValidityPeriodStart: time.Now().Add(-time.Hour), ValidityPeriodEnd: time.Now().Add(time.Hour),
-	}}, nil, vs.TimestampingAuthorities(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trJSON, err := tr.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	trusted, err := root.NewTrustedRootFromJSON(trJSON)
+	trusted, err := root.NewTrustedRootFromJSON(fulcio.TrustedRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	img := newRegistry(t, true)
 	s := &KeylessSigner{
-		Certificates: fulcio, Timestamps: []Timestamper{tsa{vs}}, Expected: identity,
+		Certificates: fulcio, Timestamps: []Timestamper{fulcio}, Expected: identity,
 		Token: func(context.Context) (string, error) { return "oidc-token", nil },
 	}
 	attachAll(t, s, img, commit)
-	if len(fulcio.tokens) != 1 || fulcio.tokens[0] != "oidc-token" {
-		t.Fatalf("one certificate per run, with the token: %v", fulcio.tokens)
+	if tokens := fulcio.Tokens(); len(tokens) != 1 || tokens[0] != "oidc-token" {
+		t.Fatalf("one certificate per run, with the token: %v", tokens)
 	}
 	good := Policy{Identity: identity, Issuer: issuer, TrustedRoot: trusted, SourceCommit: commit}
 	rep, err := Verify(ctx, img, good)

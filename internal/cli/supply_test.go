@@ -2,10 +2,7 @@ package cli
 
 import (
 	"context"
-	"crypto"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"io"
 	"log"
 	"net/http"
@@ -15,19 +12,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/sign"
-	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"sigs.k8s.io/yaml"
 
 	"github.com/slipway-ci/slipway/internal/attest"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/provenance"
 	"github.com/slipway-ci/slipway/internal/regtest"
+	"github.com/slipway-ci/slipway/internal/sigstoretest"
 )
 
 const keyPassword = "Signing-Pa55-DO-NOT-LOG"
@@ -325,35 +319,6 @@ func TestPublishSignsAndVerifiesBeforeDeploy(t *testing.T) {
 	}
 }
 
-// keylessFulcio issues certificates from a test CA (sigstore-go's
-// pkg/testing/ca helpers) for the one-use key it is given.
-type keylessFulcio struct {
-	inter    *x509.Certificate
-	interKey crypto.Signer
-	identity string
-}
-
-func (f keylessFulcio) GetCertificate(_ context.Context, kp sign.Keypair, _ *sign.CertificateProviderOptions) ([]byte, error) {
-	c, err := ca.GenerateLeafCert(f.identity, githubIssuer, time.Now().Add(-time.Minute), pubSigner{kp.GetPublicKey()}, f.inter, f.interKey)
-	if err != nil {
-		return nil, err
-	}
-	return c.Raw, nil
-}
-
-type pubSigner struct{ crypto.PublicKey }
-
-func (p pubSigner) Public() crypto.PublicKey { return p.PublicKey }
-func (pubSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
-	return nil, errors.New("public key only")
-}
-
-type vsTimestamps struct{ vs *ca.VirtualSigstore }
-
-func (t vsTimestamps) GetTimestamp(_ context.Context, sig []byte) ([]byte, error) {
-	return t.vs.TimestampResponse(sig)
-}
-
 // TestKeylessPolicyFlags: a digest signed keyless (an in-process virtual
 // Sigstore: test CA for Fulcio, timestamps for the time) verifies with
 // --certificate-identity, --certificate-oidc-issuer and --trusted-root;
@@ -363,22 +328,9 @@ func TestKeylessPolicyFlags(t *testing.T) {
 	host := ggcrRegistry(t, true)
 	dir, out := t.TempDir(), t.TempDir()
 	const identity = "https://github.com/acme/payments/.github/workflows/ci.yml@refs/heads/main"
-	vs, err := ca.NewVirtualSigstore()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootCert, rootKey, _ := ca.GenerateRootCa()
-	inter, interKey, _ := ca.GenerateFulcioIntermediate(rootCert, rootKey)
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{&root.FulcioCertificateAuthority{
-		Root: rootCert, Intermediates: []*x509.Certificate{inter},
-		ValidityPeriodStart: time.Now().Add(-time.Hour), ValidityPeriodEnd: time.Now().Add(time.Hour),
-	}}, nil, vs.TimestampingAuthorities(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trJSON, _ := tr.MarshalJSON()
+	virtual := sigstoretest.New(t, identity, githubIssuer)
 	trPath := filepath.Join(dir, "trusted_root.json")
-	os.WriteFile(trPath, trJSON, 0o644)
+	os.WriteFile(trPath, virtual.TrustedRoot, 0o644)
 
 	// Push with the development key off (CI), then attach keyless.
 	t.Setenv("CI", "true")
@@ -390,7 +342,7 @@ func TestKeylessPolicyFlags(t *testing.T) {
 	img, _ := name.NewDigest(ref, name.Insecure)
 	src, shas := gitRepo(t, 1)
 	signer := &attest.KeylessSigner{
-		Certificates: keylessFulcio{inter, interKey, identity}, Timestamps: []attest.Timestamper{vsTimestamps{vs}},
+		Certificates: virtual, Timestamps: []attest.Timestamper{virtual},
 		Token: func(context.Context) (string, error) { return "token", nil }, Expected: identity,
 	}
 	provPath := filepath.Join(dir, "provenance.json")
