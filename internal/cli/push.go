@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/slipway-ci/slipway/internal/attest"
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/ocitar"
 	"github.com/slipway-ci/slipway/internal/pipeline"
@@ -89,12 +90,12 @@ and verified; out/provenance.json and out/attestations.json are written.`,
 				}
 			}
 			started := time.Now()
-			res, err := registry.Push(cmd.Context(), a, repo, pf.tags, pushOptions(o.stderr, pf)...)
+			opts := append(pushOptions(o.stderr, pf), registry.WithBeforeTag(func(ctx context.Context, digest string) error {
+				return o.attestPushCmd(ctx, repo, digest, sourceRepo, sbom, started, &vf)
+			}))
+			res, err := registry.Push(cmd.Context(), a, repo, pf.tags, opts...)
 			if err != nil {
 				return failErr(fmt.Errorf("push %s: %w", tarball, err))
-			}
-			if err := o.attestPushCmd(cmd.Context(), repo, res.Digest, sourceRepo, sbom, started, &vf); err != nil {
-				return failErr(err)
 			}
 			fmt.Fprintln(o.stdout, res.Ref)
 			return nil
@@ -189,7 +190,30 @@ func pushStage(r *runState) pipeline.Stage {
 			if err != nil {
 				return usageErr("push: %v", err)
 			}
-			res, err := registry.Push(ctx, a, repo, r.pushTags(), opts...)
+			// Sign, attach and verify before any tag: a tag only ever names
+			// a signed digest.
+			pol, err := r.run.verifyPolicy()
+			if err != nil {
+				return err
+			}
+			var rep *attest.Report
+			var who string
+			attach := registry.WithBeforeTag(func(ctx context.Context, digest string) error {
+				_ = os.Remove(r.outPath("provenance.json"))
+				if p, err := r.writeProvenance(repo.String(), digest); err != nil {
+					r.o.logf("warning: push: provenance: %v", err)
+				} else {
+					rec.Artifact(p)
+				}
+				var err error
+				rep, who, err = r.o.attestPushed(ctx, repo, digest, r.version.Commit, r.outPath("sbom.cdx.json"), r.outPath("provenance.json"),
+					r.outPath("attestations.json"), pol, r.flags.verify.trustedRoot, opts)
+				if rep != nil {
+					rec.Artifact(r.outPath("attestations.json"))
+				}
+				return err
+			})
+			res, err := registry.Push(ctx, a, repo, r.pushTags(), append(opts, attach)...)
 			if err != nil {
 				return fmt.Errorf("push: %w", err)
 			}
@@ -201,26 +225,6 @@ func pushStage(r *runState) pipeline.Stage {
 			})
 			rec.Set("ref", res.Ref)
 			rec.Set("uploaded", fmt.Sprintf("%d/%d bytes", res.BlobBytes, res.TotalBytes))
-			// The provenance of what was pushed, then signature, SBOM and
-			// provenance attached and verified.
-			_ = os.Remove(r.outPath("provenance.json"))
-			if p, err := r.writeProvenance(repo.String(), res.Digest); err != nil {
-				r.o.logf("warning: push: provenance: %v", err)
-			} else {
-				rec.Artifact(p)
-			}
-			pol, err := r.run.verifyPolicy()
-			if err != nil {
-				return err
-			}
-			rep, who, err := r.o.attestPushed(ctx, repo, res.Digest, r.version.Commit, r.outPath("sbom.cdx.json"), r.outPath("provenance.json"),
-				r.outPath("attestations.json"), pol, r.flags.verify.trustedRoot, opts)
-			if rep != nil {
-				rec.Artifact(r.outPath("attestations.json"))
-			}
-			if err != nil {
-				return fmt.Errorf("push: %w", err)
-			}
 			if rep != nil {
 				rec.Set("signed", who)
 				rec.Set("attached", attachedSummary(rep))

@@ -385,3 +385,46 @@ func TestKeylessPolicyFlags(t *testing.T) {
 		t.Fatalf("deploy commit:\n%s", msg)
 	}
 }
+
+// TestReferrerUploadRejected: a registry that refuses the referrer manifests
+// (a policy, a quota) fails the push with one line naming the attachment and
+// the registry's words, and no tag is applied: a tag only ever names a
+// signed digest.
+func TestReferrerUploadRejected(t *testing.T) {
+	noEngineEnv(t)
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256:") && strings.Contains(r.Header.Get("Content-Type"), "oci.image.manifest") {
+			body, _ := io.ReadAll(r.Body)
+			if strings.Contains(string(body), `"subject"`) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				_, _ = w.Write([]byte(`{"errors":[{"code":"DENIED","message":"artifacts are not allowed in this repository"}]}`))
+				return
+			}
+			r.Body = io.NopCloser(strings.NewReader(string(body)))
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	dir, out := t.TempDir(), t.TempDir()
+	keyPath, _, _ := keyPair(t, dir, "ci")
+	t.Setenv("SLIPWAY_SIGNING_KEY", keyPath)
+	t.Setenv("SLIPWAY_SIGNING_KEY_PASSWORD", keyPassword)
+	_, stderr, code := run(t, "push", "--tarball", imageTar(t, dir), "--image", host+"/acme/app", "--tag", "v1", "--out", out)
+	if code != 1 || !strings.Contains(stderr, "attach signature") || !strings.Contains(stderr, "artifacts are not allowed") || !strings.Contains(stderr, "nothing was tagged") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if n := strings.Count(strings.TrimSpace(stderr), "error:"); n != 1 {
+		t.Errorf("%d error lines", n)
+	}
+	resp, err := http.Head(srv.URL + "/v2/acme/app/manifests/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("tag v1 exists (HTTP %d) after a failed attach", resp.StatusCode)
+	}
+}

@@ -53,6 +53,7 @@ type config struct {
 	jobs         int
 	transport    http.RoundTripper
 	secrets      []string // values scrubbed from every error
+	beforeTag    func(ctx context.Context, digest string) error
 }
 
 // Option configures Push, Resolve and Pin.
@@ -74,6 +75,13 @@ func WithBackoff(b remote.Backoff) Option { return func(c *config) { c.backoff =
 
 // WithJobs sets how many blobs upload at once.
 func WithJobs(n int) Option { return func(c *config) { c.jobs = n } }
+
+// WithBeforeTag runs f once the digest is pushed and read back, before any
+// tag is applied; an error stops the push with nothing tagged. Signing and
+// attaching go there, so that a tag only ever names a signed digest.
+func WithBeforeTag(f func(ctx context.Context, digest string) error) Option {
+	return func(c *config) { c.beforeTag = f }
+}
 
 // WithTransport sets the base HTTP transport.
 func WithTransport(t http.RoundTripper) Option { return func(c *config) { c.transport = t } }
@@ -262,6 +270,11 @@ func push(ctx context.Context, a *ocitar.Archive, repo name.Repository, tags []s
 	}
 	if desc.Digest != d {
 		return nil, fmt.Errorf("verify %s: registry reports digest %s, want %s", ref, desc.Digest, d)
+	}
+	if c.beforeTag != nil {
+		if err := c.beforeTag(ctx, d.String()); err != nil {
+			return nil, fmt.Errorf("%w; nothing was tagged", err)
+		}
 	}
 	// 4. Tags, now that the digest is safely there.
 	var taggable remote.Taggable = a.Image
