@@ -96,8 +96,11 @@ func TestPipelineOnEngine(t *testing.T) {
 	// Then push and deploy: signed with the development key, verified from
 	// the registry before the GitOps commit.
 	t.Setenv(dag.CacheNamespaceEnv, "")
+	keyPath, _, _ := keyPair(t, t.TempDir(), "engine")
+	t.Setenv("SLIPWAY_SIGNING_KEY", keyPath)
+	t.Setenv("SLIPWAY_SIGNING_KEY_PASSWORD", keyPassword)
 	if code == 0 {
-		_, stderr, code = run(t, "run", "push", "deploy", "--out", out, "--source", "../../sample-app")
+		_, stderr, code = run(t, "run", "push", "deploy", "--out", out, "--source", "../../sample-app", "--local")
 		if code != 0 || !strings.Contains(stderr, "SBOM (") {
 			t.Errorf("push, deploy: exit %d\n%s", code, stderr)
 		}
