@@ -148,11 +148,12 @@ binary (go build -o slipway-ci ./ci).`,
 func newBinaryCmd(o *options) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "slipway",
-		Short: "Slipway without Go: push by digest, pin, deploy, promote, history, status, scan --report, plan",
+		Short: "Slipway without Go: push by digest (signed), pin, deploy, promote, verify, history, status, scan --report, plan",
 		Long: `The slipway binary runs Slipway's commands that need no Go configuration, for
 Jenkins, GitLab or shell pipelines: push an image tarball by digest, pin an
 image lock, deploy or promote a digest through a GitOps repository, read its
-history and status, gate a Trivy report, and plan a one-app pipeline given by
+history and status, gate a Trivy report, verify a digest's signature, SBOM
+and provenance (keygen, policy kyverno), and plan a one-app pipeline given by
 flags (--source). The container stages run from a ci/ program that calls
 slipway.Main.
 
