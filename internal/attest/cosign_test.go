@@ -112,3 +112,40 @@ func TestCosignVerifiesWhatSlipwayAttaches(t *testing.T) {
 		}
 	}
 }
+
+// TestSlipwayVerifiesWhatCosignSigns: the other way round. cosign v3 signs
+// with a key in Slipway's keygen format (cosign reads it), with no
+// transparency log; Slipway's Verify accepts cosign's signature bundle, and
+// refuses it with another key.
+func TestSlipwayVerifiesWhatCosignSigns(t *testing.T) {
+	bin := cosignBinary(t)
+	img := newRegistry(t, false)
+	dir := t.TempDir()
+	priv, pubPEM, err := GenerateKeyPair([]byte("cosign-pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "slipway.key")
+	_ = os.WriteFile(keyFile, priv, 0o600)
+	sc := filepath.Join(dir, "signing-config.json")
+	if out, err := runCosign(t, bin, nil, "signing-config", "create", "--out", sc); err != nil {
+		t.Fatalf("cosign signing-config create: %v\n%s", err, out)
+	}
+	out, err := runCosign(t, bin, []string{"COSIGN_PASSWORD=cosign-pw"}, "sign", "--key", keyFile, "--signing-config", sc,
+		"--allow-insecure-registry", "--allow-http-registry", "-y", img.String())
+	if err != nil {
+		t.Fatalf("cosign sign: %v\n%s", err, out)
+	}
+	pub, _ := ParsePublicKey(pubPEM)
+	rep, err := Verify(context.Background(), img, Policy{Key: pub, Require: []string{"signature"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil || rep.Attached["signature"] != 1 {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	_, other := testKey(t)
+	if rep, _ := Verify(context.Background(), img, Policy{Key: other, Require: []string{"signature"}}); rep == nil || rep.Err() == nil {
+		t.Fatal("cosign's signature verified with another key")
+	}
+}

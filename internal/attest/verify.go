@@ -145,7 +145,6 @@ func Verify(ctx context.Context, image name.Digest, p Policy, opts ...remote.Opt
 	byKind := map[string][]Attachment{}
 	for _, a := range as {
 		k := Kind(a.PredicateType)
-		rep.Attached[k]++
 		byKind[k] = append(byKind[k], a)
 	}
 	// Attachments listed with no predicate annotation could be anything:
@@ -160,6 +159,20 @@ func Verify(ctx context.Context, image name.Digest, p Policy, opts ...remote.Opt
 	fetched := map[string]Attachment{}
 	for _, a := range want {
 		fetched[a.Manifest] = a
+	}
+	// Count what is attached, by what each manifest says it is when the
+	// referrers index did not say.
+	rep.Attached = map[string]int{}
+	for _, a := range as {
+		pt := a.PredicateType
+		if f, ok := fetched[a.Manifest]; ok && f.PredicateType != "" {
+			pt = f.PredicateType
+		}
+		k := Kind(pt)
+		if k == "" {
+			k = "unknown"
+		}
+		rep.Attached[k]++
 	}
 	hexDigest := strings.TrimPrefix(image.DigestStr(), "sha256:")
 	digestBytes, err := hex.DecodeString(hexDigest)
