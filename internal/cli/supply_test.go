@@ -428,3 +428,34 @@ func TestReferrerUploadRejected(t *testing.T) {
 		t.Errorf("tag v1 exists (HTTP %d) after a failed attach", resp.StatusCode)
 	}
 }
+
+// TestPublishTwoAppsSignsBoth: this repository's shape (sample-app and
+// ledger): both pushes sign with one key (created once), and the one atomic
+// GitOps push carries a verified bundle for each app.
+func TestPublishTwoAppsSignsBoth(t *testing.T) {
+	noEngineEnv(t)
+	out := t.TempDir()
+	p := testProject()
+	p.Apps = append(p.Apps, App{Name: "ledger", Source: "../../ledger", Main: ".", Deploy: "deploy", Port: 8080, Base: "distroless"})
+	for _, a := range p.Apps {
+		if err := os.MkdirAll(filepath.Join(out, a.Name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		scannedImageTar(t, filepath.Join(out, a.Name), pipeline.GatePassed)
+	}
+	var stdout, stderr strings.Builder
+	code := Execute(t.Context(), p, []string{"run", "push", "deploy", "--out", out}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	if n := strings.Count(stderr.String(), "created a development signing key"); n != 1 {
+		t.Errorf("the development key was created %d times:\n%s", n, stderr.String())
+	}
+	log := gitOut(t, filepath.Join(out, "gitops.git"), "log", "-2", "--format=%B")
+	for _, a := range p.Apps {
+		res := readResult(t, filepath.Join(out, a.Name))
+		if res.Image.Signature == "" || !strings.Contains(log, "App: "+a.Name) || !strings.Contains(log, "Signature-Bundle: "+res.Image.Signature) {
+			t.Errorf("%s: signature %q not in the deploy commits:\n%s", a.Name, res.Image.Signature, log)
+		}
+	}
+}
