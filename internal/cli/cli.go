@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -97,7 +98,9 @@ func failErr(err error) error {
 }
 
 func newRootCmd(p Project, stdout, stderr io.Writer) *cobra.Command {
-	o := &options{stdout: stdout, stderr: stderr, proj: p}
+	// Stages of several apps log at once: one write at a time, so lines
+	// never interleave (and a test's buffer is safe).
+	o := &options{stdout: &lockedWriter{w: stdout}, stderr: &lockedWriter{w: stderr}, proj: p}
 	if p.BinaryOnly {
 		return newBinaryCmd(o)
 	}
@@ -185,6 +188,18 @@ func sharedCommands(o *options) []*cobra.Command {
 		newRollbackCmd(o), newUnpinCmd(o), newFreezeCmd(o), newUnfreezeCmd(o),
 		newDoraCmd(o), newReportCmd(o), newVerifyCmd(o), newKeygenCmd(o), newPolicyCmd(o), newVersionCmd(o),
 	}
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func newVersionCmd(o *options) *cobra.Command {

@@ -133,6 +133,9 @@ func pushOptions(stderr io.Writer, pf *pushFlags) []registry.Option {
 // isTerminal reports whether w is a character device (live progress) rather
 // than a CI log (one summary line).
 func isTerminal(w io.Writer) bool {
+	if lw, ok := w.(*lockedWriter); ok {
+		w = lw.w
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
