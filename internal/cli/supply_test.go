@@ -459,3 +459,41 @@ func TestPublishTwoAppsSignsBoth(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigVerifyPolicyApplies: the Go configuration's policy guards
+// deploy with no flag given; SLIPWAY_VERIFY_KEY and the flags override it.
+func TestConfigVerifyPolicyApplies(t *testing.T) {
+	noEngineEnv(t)
+	host := ggcrRegistry(t, true)
+	dir, out := t.TempDir(), t.TempDir()
+	keyPath, pubPath, _ := keyPair(t, dir, "ci")
+	_, otherPub, _ := keyPair(t, dir, "other")
+	src, _ := gitRepo(t, 1)
+	t.Setenv("SLIPWAY_SIGNING_KEY", keyPath)
+	t.Setenv("SLIPWAY_SIGNING_KEY_PASSWORD", keyPassword)
+	stdout, stderr, code := run(t, "push", "--tarball", imageTar(t, dir), "--image", host+"/acme/sample-app", "--source-repo", src, "--out", out)
+	if code != 0 {
+		t.Fatalf("push: %s", stderr)
+	}
+	ref := lastLine(stdout)
+	p := testProject()
+	p.Verify = VerifyConfig{Key: otherPub}
+	deploy := func(extra ...string) (string, int) {
+		var o, e strings.Builder
+		args := append([]string{"deploy", "--app", "sample-app", "--env", "development", "--image", ref, "--out", out, "--source-repo", src, "--verify-require", "signature,provenance"}, extra...)
+		code := Execute(t.Context(), p, args, &o, &e)
+		return e.String(), code
+	}
+	if stderr, code := deploy(); code != 1 || !strings.Contains(stderr, "signed by another key") {
+		t.Fatalf("Config.Verify with another key: exit %d\n%s", code, stderr)
+	}
+	t.Setenv("SLIPWAY_VERIFY_KEY", pubPath)
+	if stderr, code := deploy(); code != 0 {
+		t.Fatalf("SLIPWAY_VERIFY_KEY overrides the configuration: exit %d\n%s", code, stderr)
+	}
+	p.Verify = VerifyConfig{Key: filepath.Join(dir, "missing.pub")}
+	var o, e strings.Builder
+	if code := Execute(t.Context(), p, []string{"plan"}, &o, &e); code != 2 || !strings.Contains(e.String(), "Config.Verify.Key") {
+		t.Fatalf("a missing Config.Verify.Key: exit %d %s", code, e.String())
+	}
+}
