@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/sign"
 
 	"github.com/slipway-ci/slipway/internal/provenance"
 	"github.com/slipway-ci/slipway/internal/sigstoretest"
@@ -326,13 +327,18 @@ func TestKeyless(t *testing.T) {
 	}
 
 	img := newRegistry(t, true)
+	// As in GitHub Actions: Fulcio certificate, Rekor entry (and here a
+	// timestamp too).
 	s := &KeylessSigner{
-		Certificates: fulcio, Timestamps: []Timestamper{fulcio}, Expected: identity,
+		Certificates: fulcio, Logs: []sign.Transparency{fulcio.Rekor()}, Timestamps: []Timestamper{fulcio}, Expected: identity,
 		Token: func(context.Context) (string, error) { return "oidc-token", nil },
 	}
 	attachAll(t, s, img, commit)
 	if tokens := fulcio.Tokens(); len(tokens) != 1 || tokens[0] != "oidc-token" {
 		t.Fatalf("one certificate per run, with the token: %v", tokens)
+	}
+	if n := fulcio.Logged(); n != 3 {
+		t.Fatalf("%d Rekor entries, want one per statement", n)
 	}
 	good := Policy{Identity: identity, Issuer: issuer, TrustedRoot: trusted, SourceCommit: commit}
 	rep, err := Verify(ctx, img, good)

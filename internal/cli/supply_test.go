@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/sigstore/sigstore-go/pkg/sign"
 	"sigs.k8s.io/yaml"
 
 	"github.com/slipway-ci/slipway/internal/attest"
@@ -320,7 +321,7 @@ func TestPublishSignsAndVerifiesBeforeDeploy(t *testing.T) {
 }
 
 // TestKeylessPolicyFlags: a digest signed keyless (an in-process virtual
-// Sigstore: test CA for Fulcio, timestamps for the time) verifies with
+// Sigstore: a test CA for Fulcio, a virtual Rekor for the time) verifies with
 // --certificate-identity, --certificate-oidc-issuer and --trusted-root;
 // another workflow's identity is refused, and so is a deploy under it.
 func TestKeylessPolicyFlags(t *testing.T) {
@@ -342,7 +343,8 @@ func TestKeylessPolicyFlags(t *testing.T) {
 	img, _ := name.NewDigest(ref, name.Insecure)
 	src, shas := gitRepo(t, 1)
 	signer := &attest.KeylessSigner{
-		Certificates: virtual, Timestamps: []attest.Timestamper{virtual},
+		// As in GitHub Actions: a Fulcio certificate and a Rekor entry.
+		Certificates: virtual, Logs: []sign.Transparency{virtual.Rekor()},
 		Token: func(context.Context) (string, error) { return "token", nil }, Expected: identity,
 	}
 	provPath := filepath.Join(dir, "provenance.json")
