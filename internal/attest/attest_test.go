@@ -367,3 +367,20 @@ func TestKeyless(t *testing.T) {
 }
 
 func nilLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+type echoingCA struct{}
+
+func (echoingCA) GetCertificate(_ context.Context, _ sign.Keypair, o *sign.CertificateProviderOptions) ([]byte, error) {
+	return nil, errors.New("401: invalid token " + o.IDToken)
+}
+
+// TestKeylessNeverRepeatsTheToken: a CA that echoes the OIDC token in its
+// error does not get it into Slipway's.
+func TestKeylessNeverRepeatsTheToken(t *testing.T) {
+	const token = "eyJhbGciOi.SECRET-OIDC.TOKEN"
+	s := &KeylessSigner{Certificates: echoingCA{}, Timestamps: []Timestamper{nil}, Token: func(context.Context) (string, error) { return token, nil }}
+	_, err := s.Sign(context.Background(), []byte(`{}`))
+	if err == nil || strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), "invalid token") {
+		t.Fatalf("%v", err)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/slipway-ci/slipway/internal/redact"
 )
 
 // Media and predicate types Slipway writes, as cosign v3 writes them.
@@ -154,7 +156,8 @@ func (s *KeylessSigner) Sign(ctx context.Context, statement []byte) ([]byte, err
 		}
 		s.cert, s.err = s.Certificates.GetCertificate(ctx, s.key, &sign.CertificateProviderOptions{IDToken: token})
 		if s.err != nil {
-			s.err = fmt.Errorf("signing certificate: %w", s.err)
+			// The token is a secret: whatever the CA answered, it is not repeated.
+			s.err = fmt.Errorf("signing certificate: %w", redact.Error(s.err, token))
 		}
 	})
 	if s.err != nil {
