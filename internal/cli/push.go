@@ -159,7 +159,7 @@ func (run *invocation) localRegistry() (string, error) {
 func pushStage(r *runState) pipeline.Stage {
 	return pipeline.Stage{
 		Name:        "push",
-		Description: "push out/image.tar by digest, add immutable tags; sign it, attach SBOM and SLSA provenance as referrers, verify them",
+		Description: "push out/image.tar by digest; sign it, attach SBOM and SLSA provenance as referrers and verify them; then immutable tags",
 		Artifacts:   []string{r.outPath("provenance.json"), r.outPath("attestations.json")},
 		Needs:       []string{"scan"},
 		Secrets:     []string{"REGISTRY_USERNAME", "REGISTRY_PASSWORD", envSigningKey, envSigningPassword},

@@ -163,7 +163,7 @@ func scanStage(r *runState) pipeline.Stage {
 	report, sarif := r.outPath("trivy.json"), r.outPath("trivy.sarif")
 	return pipeline.Stage{
 		Name:        "scan",
-		Description: "Trivy over out/image.tar (vuln, secret, misconfig) and the deploy manifests, then the gate",
+		Description: "Trivy over out/image.tar (vuln, secret, misconfig; its CycloneDX SBOM) and the deploy manifests, then the gate",
 		Needs:       []string{"build"},
 		Engine:      true,
 		Images:      []string{"trivy"},
