@@ -45,6 +45,17 @@ func keyPair(t *testing.T, dir, name string) (keyPath, pubPath string, priv []by
 	return keyPath, pubPath, priv
 }
 
+// useSigningKey makes this test's signing key (SLIPWAY_SIGNING_KEY and its
+// password) and another key pair; it returns both public key files.
+func useSigningKey(t *testing.T, dir string) (pubPath, otherPub string) {
+	t.Helper()
+	keyPath, pubPath, _ := keyPair(t, dir, "ci")
+	_, otherPub, _ = keyPair(t, dir, "other")
+	t.Setenv("SLIPWAY_SIGNING_KEY", keyPath)
+	t.Setenv("SLIPWAY_SIGNING_KEY_PASSWORD", keyPassword)
+	return pubPath, otherPub
+}
+
 func ggcrRegistry(t *testing.T, referrers bool) string {
 	t.Helper()
 	s := httptest.NewServer(registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0))))
@@ -67,11 +78,8 @@ func TestSupplyChainWithoutEngine(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			host := start(t)
 			dir, out := t.TempDir(), t.TempDir()
-			keyPath, pubPath, _ := keyPair(t, dir, "ci")
-			_, otherPub, _ := keyPair(t, dir, "other")
+			pubPath, otherPub := useSigningKey(t, dir)
 			src, shas := gitRepo(t, 2)
-			t.Setenv("SLIPWAY_SIGNING_KEY", keyPath)
-			t.Setenv("SLIPWAY_SIGNING_KEY_PASSWORD", keyPassword)
 			sbom := filepath.Join(dir, "sbom.cdx.json")
 			os.WriteFile(sbom, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","name":"golang.org/x/text","version":"v0.3.7"}]}`), 0o644)
 
@@ -411,9 +419,7 @@ func TestReferrerUploadRejected(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	dir, out := t.TempDir(), t.TempDir()
-	keyPath, _, _ := keyPair(t, dir, "ci")
-	t.Setenv("SLIPWAY_SIGNING_KEY", keyPath)
-	t.Setenv("SLIPWAY_SIGNING_KEY_PASSWORD", keyPassword)
+	useSigningKey(t, dir)
 	_, stderr, code := run(t, "push", "--tarball", imageTar(t, dir), "--image", host+"/acme/app", "--tag", "v1", "--out", out)
 	if code != 1 || !strings.Contains(stderr, "attach signature") || !strings.Contains(stderr, "artifacts are not allowed") || !strings.Contains(stderr, "nothing was tagged") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
@@ -468,11 +474,8 @@ func TestConfigVerifyPolicyApplies(t *testing.T) {
 	noEngineEnv(t)
 	host := ggcrRegistry(t, true)
 	dir, out := t.TempDir(), t.TempDir()
-	keyPath, pubPath, _ := keyPair(t, dir, "ci")
-	_, otherPub, _ := keyPair(t, dir, "other")
+	pubPath, otherPub := useSigningKey(t, dir)
 	src, _ := gitRepo(t, 1)
-	t.Setenv("SLIPWAY_SIGNING_KEY", keyPath)
-	t.Setenv("SLIPWAY_SIGNING_KEY_PASSWORD", keyPassword)
 	stdout, stderr, code := run(t, "push", "--tarball", imageTar(t, dir), "--image", host+"/acme/sample-app", "--source-repo", src, "--out", out)
 	if code != 0 {
 		t.Fatalf("push: %s", stderr)
