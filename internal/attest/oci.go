@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -100,6 +101,7 @@ func AttachAll(ctx context.Context, image name.Digest, bundles []Bundle, created
 	}
 	cd, _ := config.Digest()
 	out := make([]Attachment, 0, len(bundles))
+	manifests := map[string]rawManifest{}
 	for i, b := range bundles {
 		bd, _ := layers[i+1].Digest()
 		m := v1.Manifest{
@@ -124,12 +126,63 @@ func AttachAll(ctx context.Context, image name.Digest, bundles []Bundle, created
 		}
 		sum := sha256.Sum256(raw)
 		md := "sha256:" + hex.EncodeToString(sum[:])
-		if err := remote.Put(repo.Digest(md), rawManifest{raw, types.OCIManifestSchema1}, opts...); err != nil {
+		rm := rawManifest{raw, types.OCIManifestSchema1}
+		if err := remote.Put(repo.Digest(md), rm, opts...); err != nil {
 			return nil, fmt.Errorf("attach %s: %w", Kind(b.PredicateType), err)
 		}
+		manifests[md] = rm
 		out = append(out, Attachment{Manifest: md, Bundle: bd.String(), PredicateType: b.PredicateType, Created: created.UTC().Truncate(time.Second)})
 	}
+	if err := ensureListed(ctx, image, manifests, opts); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// ensureListed reads the referrers back until every manifest put is listed.
+// Without the referrers API the referrers tag is a read-modify-write with no
+// compare-and-swap, so a pipeline attaching to the same digest at the same
+// moment can drop another's entry: a missing one is put again (the tag
+// update adds what is absent), with jittered backoff. This narrows the
+// window, it cannot close it (registries offer no conditional manifest
+// write): a stale write landing after this read still drops the entry, and
+// the verify before a deploy then refuses the digest until it is attached
+// again. It fails closed.
+func ensureListed(ctx context.Context, image name.Digest, manifests map[string]rawManifest, opts []remote.Option) error {
+	const attempts = 10
+	for attempt := 1; ; attempt++ {
+		listed, err := List(ctx, image, opts...)
+		if err != nil {
+			return fmt.Errorf("attach: read back: %w", err)
+		}
+		seen := map[string]bool{}
+		for _, a := range listed {
+			seen[a.Manifest] = true
+		}
+		var missing []string
+		for md := range manifests {
+			if !seen[md] {
+				missing = append(missing, md)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if attempt == attempts {
+			sort.Strings(missing)
+			return fmt.Errorf("attach: %s still not listed among the referrers of %s after %d tries (concurrent writers of the referrers tag?)", strings.Join(missing, ", "), image.DigestStr(), attempts)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(20*time.Millisecond)))): //nolint:gosec // jitter, not a secret
+		}
+		for _, md := range missing {
+			if err := remote.Put(image.Context().Digest(md), manifests[md], opts...); err != nil {
+				return fmt.Errorf("attach: %w", err)
+			}
+		}
+	}
 }
 
 type rawManifest struct {
