@@ -285,8 +285,8 @@ func fetchOne(repo name.Repository, image name.Digest, a *Attachment, opts []rem
 	return nil
 }
 
-// shortDigest is sha256:<12 hex> for messages.
-func shortDigest(d string) string {
+// ShortDigest is sha256:<12 hex>, for messages.
+func ShortDigest(d string) string {
 	if h, ok := strings.CutPrefix(d, "sha256:"); ok && len(h) > 12 {
 		return "sha256:" + h[:12]
 	}

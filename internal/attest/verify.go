@@ -193,7 +193,7 @@ func Verify(ctx context.Context, image name.Digest, p Policy, opts ...remote.Opt
 			f, err := p.check(v, a, pt, image, digestBytes)
 			if err != nil {
 				if byKind[k] != nil || !errors.Is(err, errOtherPredicate) {
-					why = append(why, fmt.Sprintf("%s %s: %v", k, shortDigest(a.Manifest), err))
+					why = append(why, fmt.Sprintf("%s %s: %v", k, ShortDigest(a.Manifest), err))
 				}
 				continue
 			}

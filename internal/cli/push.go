@@ -283,7 +283,7 @@ func (o *options) attestPushCmd(ctx context.Context, repo name.Repository, diges
 	s, err := o.signer()
 	if err != nil || s == nil {
 		if err == nil {
-			o.logf("warning: %s@%s is not signed: set %s, or grant the GitHub workflow `id-token: write` for keyless signing", repo, digest, envSigningKey)
+			o.warnUnsigned(repo, digest)
 		}
 		return err
 	}

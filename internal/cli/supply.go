@@ -90,9 +90,10 @@ func (vf *verifyFlags) set() bool {
 	return vf.key != "" || vf.identity != "" || vf.identityRE != "" || vf.issuer != "" || vf.issuerRE != ""
 }
 
-// policy resolves the verification policy: flags, else SLIPWAY_VERIFY_KEY,
-// else the Go configuration; nil when none is set.
-func (o *options) policy(vf *verifyFlags) (*attest.Policy, error) {
+// effectiveVerify is the policy as given: flags, else SLIPWAY_VERIFY_KEY,
+// else the Go configuration (whose Require and TrustedRoot also fill what the
+// flags leave empty).
+func (o *options) effectiveVerify(vf *verifyFlags) verifyFlags {
 	eff := *vf
 	if !eff.set() {
 		if k := os.Getenv(envVerifyKey); k != "" {
@@ -107,6 +108,13 @@ func (o *options) policy(vf *verifyFlags) (*attest.Policy, error) {
 	if eff.trustedRoot == "" {
 		eff.trustedRoot = o.proj.Verify.TrustedRoot
 	}
+	return eff
+}
+
+// policy resolves the verification policy (effectiveVerify) and loads its
+// key or trusted root; nil when none is set.
+func (o *options) policy(vf *verifyFlags) (*attest.Policy, error) {
+	eff := o.effectiveVerify(vf)
 	if !eff.set() {
 		if vf.trustedRoot != "" || len(vf.require) > 0 {
 			return nil, usageErr("--trusted-root and --verify-require need a policy: --verify-key FILE, or --certificate-identity and --certificate-oidc-issuer")
@@ -400,7 +408,7 @@ func (o *options) attestPushed(ctx context.Context, repo name.Repository, digest
 		return nil, "", err
 	}
 	if s == nil {
-		o.logf("warning: %s@%s is not signed: set %s, or grant the GitHub workflow `id-token: write` for keyless signing", repo, digest, envSigningKey)
+		o.warnUnsigned(repo, digest)
 		return nil, "", nil
 	}
 	sbom, _ := os.ReadFile(sbomPath)
@@ -444,11 +452,16 @@ func (o *options) attestPushed(ctx context.Context, repo name.Repository, digest
 	return rep, s.what, nil
 }
 
+// warnUnsigned says a push goes unsigned, and how to sign it.
+func (o *options) warnUnsigned(repo name.Repository, digest string) {
+	o.logf("warning: %s@%s is not signed: set %s, or grant the GitHub workflow `id-token: write` for keyless signing", repo, digest, envSigningKey)
+}
+
 // attachedSummary is one line: what verified.
 func attachedSummary(rep *attest.Report) string {
 	var parts []string
 	if rep.Signature != nil {
-		parts = append(parts, "signature "+shortDigestOf(rep.Signature.Bundle))
+		parts = append(parts, "signature "+attest.ShortDigest(rep.Signature.Bundle))
 	}
 	if rep.SBOM != nil {
 		parts = append(parts, fmt.Sprintf("SBOM (%d components)", rep.SBOM.Components))
@@ -459,12 +472,6 @@ func attachedSummary(rep *attest.Report) string {
 	return strings.Join(parts, ", ")
 }
 
-func shortDigestOf(d string) string {
-	if h, ok := strings.CutPrefix(d, "sha256:"); ok && len(h) > 12 {
-		return "sha256:" + h[:12]
-	}
-	return d
-}
 
 // attachVerify sets the deployer's Verify hook from the policy flags, the
 // environment or the Go configuration; with none set, deploys are not verified.

@@ -259,14 +259,7 @@ type kyvernoParams struct {
 }
 
 func (o *options) kyvernoInputs(vf *verifyFlags, images []string) (kyvernoParams, error) {
-	eff := *vf
-	if !eff.set() {
-		if k := os.Getenv(envVerifyKey); k != "" {
-			eff.key = k
-		} else if c := o.proj.Verify; c.Key != "" || c.Identity != "" || c.IdentityRE != "" {
-			eff = verifyFlags{key: c.Key, identity: c.Identity, identityRE: c.IdentityRE, issuer: c.Issuer, issuerRE: c.IssuerRE}
-		}
-	}
+	eff := o.effectiveVerify(vf)
 	kp := kyvernoParams{identity: eff.identity, identityRE: eff.identityRE, issuer: eff.issuer, issuerRE: eff.issuerRE}
 	switch {
 	case eff.key != "":
