@@ -472,7 +472,6 @@ func attachedSummary(rep *attest.Report) string {
 	return strings.Join(parts, ", ")
 }
 
-
 // attachVerify sets the deployer's Verify hook from the policy flags, the
 // environment or the Go configuration; with none set, deploys are not verified.
 func (o *options) attachVerify(d *gitops.Deployer, vf *verifyFlags) error {
