@@ -260,6 +260,17 @@ func TestVerifyRefuses(t *testing.T) {
 			t.Fatal(msg)
 		}
 	})
+	t.Run("SBOM older than CycloneDX 1.5", func(t *testing.T) {
+		img := newRegistry(t, true)
+		st, _ := Statement(img.Context().String(), img.DigestStr(), SBOMPredicate, json.RawMessage(`{"bomFormat":"CycloneDX","specVersion":"1.4","components":[]}`))
+		b, _ := KeySigner{key}.Sign(ctx, st)
+		if _, err := Attach(ctx, img, b, SBOMPredicate, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if msg := refusal(t, img, Policy{Key: pub, Require: []string{"sbom"}}); !strings.Contains(msg, "want 1.5 or newer") {
+			t.Fatal(msg)
+		}
+	})
 	t.Run("statement about another digest", func(t *testing.T) {
 		img := newRegistry(t, true)
 		other := strings.Repeat("a", 64)

@@ -1,13 +1,11 @@
 package attest
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/slipway-ci/slipway/internal/provenance"
+	"github.com/slipway-ci/slipway/internal/scan"
 )
 
 // Policy is what a digest must prove before it is deployed.
@@ -317,11 +316,12 @@ func (p Policy) check(v *verify.Verifier, a Attachment, pt string, image name.Di
 	}
 	switch pt {
 	case SBOMPredicate:
-		n, err := countComponents(predicate)
+		// The same reader as the scan stage's agreement check.
+		sb, _, err := scan.ParseSBOM(predicate)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("SBOM: %w", err)
 		}
-		f.Components = n
+		f.Components = sb.Components
 	case ProvenancePredicate:
 		_, prov, err := provenance.Parse(mustStatementJSON(&b))
 		if err != nil {
@@ -345,22 +345,6 @@ func mustStatementJSON(b *bundle.Bundle) []byte {
 		return env.GetPayload()
 	}
 	return nil
-}
-
-// countComponents reads a CycloneDX document's component count.
-func countComponents(bom []byte) (int, error) {
-	var doc struct {
-		BOMFormat   string            `json:"bomFormat"`
-		SpecVersion string            `json:"specVersion"`
-		Components  []json.RawMessage `json:"components"`
-	}
-	if err := json.NewDecoder(bytes.NewReader(bom)).Decode(&doc); err != nil {
-		return 0, fmt.Errorf("SBOM: %w", err)
-	}
-	if doc.BOMFormat != "CycloneDX" {
-		return 0, fmt.Errorf("SBOM: bomFormat %q, want CycloneDX", doc.BOMFormat)
-	}
-	return len(doc.Components), nil
 }
 
 // explain turns sigstore-go's errors into the words an operator needs.
