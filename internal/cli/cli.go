@@ -112,8 +112,9 @@ func newRootCmd(p Project, stdout, stderr io.Writer) *cobra.Command {
 
 With no command it runs lint, test and build concurrently, then scan, in
 containers on a Dagger engine; --publish adds push (by digest, once lint, test
-and scan passed) and deploy (a commit to the GitOps repository that Argo CD
-pulls). CI never needs cluster credentials.
+and scan passed; signed, with the SBOM and SLSA provenance attached and
+verified) and deploy (a commit to the GitOps repository that Argo CD pulls,
+after the digest verifies again). CI never needs cluster credentials.
 
 Exit codes: 0 success (including "unchanged"), 1 a stage, gate or refusal
 failed, 2 usage or configuration error, 130 interrupted. Note: "go run" turns
