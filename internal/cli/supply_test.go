@@ -502,3 +502,38 @@ func TestConfigVerifyPolicyApplies(t *testing.T) {
 		t.Fatalf("a missing Config.Verify.Key: exit %d %s", code, e.String())
 	}
 }
+
+// TestSplitRunPushThenDeploy: push and deploy as separate jobs (the
+// Jenkinsfile's stages): the deploy job reads result.json, reads the
+// attestations back from the registry and verifies them with the signing
+// key it is given, before committing.
+func TestSplitRunPushThenDeploy(t *testing.T) {
+	noEngineEnv(t)
+	host := ggcrRegistry(t, false)
+	dir, out := t.TempDir(), t.TempDir()
+	useSigningKey(t, dir)
+	t.Setenv("CI_IMAGE", host+"/acme/sample-app")
+	scannedImageTar(t, out, pipeline.GatePassed)
+	common := []string{"--out", out, "--source", "../../sample-app"}
+	if _, stderr, code := run(t, append([]string{"run", "push"}, common...)...); code != 0 {
+		t.Fatalf("push job: exit %d\n%s", code, stderr)
+	}
+	signature := readResult(t, out).Image.Signature
+	_, stderr, code := run(t, append([]string{"run", "deploy"}, common...)...)
+	if code != 0 || !strings.Contains(stderr, "verified ") {
+		t.Fatalf("deploy job: exit %d\n%s", code, stderr)
+	}
+	msg := gitOut(t, filepath.Join(out, "gitops.git"), "log", "-1", "--format=%B")
+	if signature == "" || !strings.Contains(msg, "Signature-Bundle: "+signature) {
+		t.Fatalf("signature %q, deploy commit:\n%s", signature, msg)
+	}
+	// A deploy job given another key refuses, and commits nothing more.
+	head := gitOut(t, filepath.Join(out, "gitops.git"), "rev-parse", "main")
+	useSigningKey(t, t.TempDir())
+	if _, stderr, code := run(t, append([]string{"run", "deploy"}, common...)...); code != 1 || !strings.Contains(stderr, "signed by another key") {
+		t.Fatalf("deploy job with another key: exit %d\n%s", code, stderr)
+	}
+	if got := gitOut(t, filepath.Join(out, "gitops.git"), "rev-parse", "main"); got != head {
+		t.Fatal("a refused deploy moved the GitOps branch")
+	}
+}
