@@ -65,6 +65,9 @@ func firstLineOf(s string) string {
 	return line
 }
 
+// contractURL is the contract document, as --help links it.
+const contractURL = "https://github.com/slipway-ci/slipway/blob/main/docs/contract.md"
+
 // exitError carries an exit code up to execute.
 type exitError struct {
 	code int
@@ -119,7 +122,10 @@ after the digest verifies again). CI never needs cluster credentials.
 Exit codes: 0 success (including "unchanged"), 1 a stage, gate or refusal
 failed, 2 usage or configuration error, 130 interrupted. Note: "go run" turns
 every non-zero exit into 1; scripts that branch on the code run the built
-binary (go build -o slipway-ci ./ci).`,
+binary (go build -o slipway-ci ./ci).
+
+The contract (commands, flags, environment, exit codes, out/, result.json,
+commit trailers): ` + contractURL + `.`,
 		Example: `  go run ./ci                       # lint, test, build, scan
   go run ./ci --publish             # ... then push and deploy to development
   go run ./ci plan                  # what would run, without an engine
@@ -162,7 +168,8 @@ flags (--source). The container stages run from a ci/ program that calls
 slipway.Main.
 
 Exit codes: 0 success, 1 a gate or refusal, 2 usage or configuration, 130
-interrupted.`,
+interrupted. The contract (commands, flags, environment, exit codes, out/,
+result.json, commit trailers): ` + contractURL + `.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
