@@ -28,7 +28,7 @@ type deployFlags struct {
 }
 
 func bindDeployGuardFlags(f *pflag.FlagSet, df *deployFlags) {
-	f.BoolVar(&df.allowRollback, "allow-rollback", false, "deploy even when the source commit is older than the one the environment runs")
+	f.BoolVar(&df.allowRollback, "allow-rollback", false, "deploy even when the source commit does not contain the one the environment runs (older or diverged: it drops commits)")
 	f.BoolVar(&df.allowUnknownSource, "allow-unknown-source", false, "deploy even when the source repository cannot tell how the source commit relates to the deployed one")
 	f.BoolVar(&df.supersededOK, "superseded-ok", false, "when a newer build already runs in the environment, end as \"superseded\" (exit 0) instead of refusing a rollback")
 	f.DurationVar(&df.retryTimeout, "retry-timeout", 5*time.Minute, "keep retrying a deploy that loses races to concurrent pushes for this long")
@@ -142,8 +142,10 @@ deployment (Image, Source-Commit, App, Environment, Pipeline-Run).
 
 Concurrent pipelines never lose updates: a rejected push fetches what is new,
 re-applies the edit and tries again, for up to --retry-timeout. A source
-commit older than the one the environment runs is refused as a rollback unless
---allow-rollback (--superseded-ok ends such a deploy as "superseded"); one the
+commit that does not contain the one the environment runs (older, or on a
+diverged branch) drops commits and is refused as a rollback, naming how many,
+unless --allow-rollback (--superseded-ok ends a strictly older one as
+"superseded"); one the
 source repository cannot place, even after deepening a shallow clone, is
 refused unless --allow-unknown-source. An environment pinned by a rollback
 refuses deploys unless --unpin; a frozen one unless --break-glass REASON. A

@@ -18,7 +18,9 @@ import (
 	"github.com/slipway-ci/slipway/internal/version"
 )
 
-// ErrRollback is returned when the new source commit is older than the deployed one.
+// ErrRollback is returned when the new source commit does not contain the
+// deployed one (it is older, or on a diverged branch): deploying it would
+// drop commits that run now.
 var ErrRollback = errors.New("refusing rollback")
 
 // ErrUnknownSource is returned when the guard cannot tell how the new source
@@ -73,7 +75,9 @@ type Request struct {
 	// ImageName is the image name the app's container uses in the resources
 	// a kustomization builds, for adding an images: entry when it has none
 	// (default: the container named after the app).
-	ImageName     string
+	ImageName string
+	// AllowRollback deploys a source commit that does not contain the
+	// running one (older or diverged), recording Rollback: true.
 	AllowRollback bool
 	// AllowUnknownSource deploys even when the guard cannot establish how
 	// the source commit relates to the deployed one.
@@ -406,7 +410,8 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 	}
 	out := &Outcome{Change: ch, Previous: prev, Branch: branch}
 	rollback, err := d.guard(ctx, req, prev)
-	if errors.Is(err, ErrRollback) && req.SupersededOK {
+	var diverged *divergedError
+	if errors.Is(err, ErrRollback) && req.SupersededOK && !errors.As(err, &diverged) {
 		fmt.Fprintf(d.Log, "%s/%s: superseded: it already runs source commit %s, newer than %s (--superseded-ok); nothing to deploy\n", req.App, req.Env, version.Short(prev.SourceCommit), version.Short(req.SourceCommit))
 		out.Superseded, out.Unchanged = true, true
 		return out, nil, nil
@@ -495,9 +500,12 @@ func (d *Deployer) lastRecord(ctx context.Context, snap **snapshot, app, env str
 	return st.last, err
 }
 
-// guard refuses to deploy a source commit older than the deployed one, and
-// one whose relation to it cannot be established. rollback is true when an
-// older commit goes through with AllowRollback.
+// guard refuses to deploy a source commit that does not contain the one the
+// environment runs (an older commit, or one from a diverged branch, such as
+// a feature build after its squash merge: either drops commits that run
+// now), and one whose relation to it cannot be established. rollback is true
+// when such a deploy goes through with AllowRollback; superseded is true when
+// the new commit is strictly older (a late re-run, not a divergence).
 func (d *Deployer) guard(ctx context.Context, req Request, prev *Record) (rollback bool, err error) {
 	if prev == nil || prev.SourceCommit == "" || prev.SourceCommit == req.SourceCommit {
 		return false, nil
@@ -517,18 +525,39 @@ func (d *Deployer) guard(ctx context.Context, req Request, prev *Record) (rollba
 	if err != nil {
 		return unknown(fmt.Sprintf("the source repository cannot tell how %s relates to it (%v)", version.Short(req.SourceCommit), err))
 	}
-	switch rel {
-	case version.Older:
-		if req.AllowRollback {
-			fmt.Fprintf(d.Log, "warning: rolling %s/%s back from %s to %s (--allow-rollback)\n", req.App, req.Env, version.Short(prev.SourceCommit), version.Short(req.SourceCommit))
-			return true, nil
-		}
-		return false, fmt.Errorf("%w: %s/%s runs source commit %s (deployed %s in %s); %s is its ancestor, so this would silently roll back; pass --allow-rollback if that is what you want",
-			ErrRollback, req.App, req.Env, prev.SourceCommit, prev.Time.Format(time.RFC3339), version.Short(prev.Commit), req.SourceCommit)
-	case version.Unknown:
+	if rel.Ancestry == version.Unknown {
 		return unknown(fmt.Sprintf("%s does not have both commits, even after fetching from its remote", req.SourceRepo))
 	}
-	return false, nil
+	if rel.Contains() {
+		return false, nil
+	}
+	how := "is its ancestor"
+	if rel.Ancestry == version.Diverged {
+		how = "does not contain it (diverged history)"
+	}
+	if req.AllowRollback {
+		fmt.Fprintf(d.Log, "warning: rolling %s/%s back from %s to %s, dropping %s (--allow-rollback)\n", req.App, req.Env, version.Short(prev.SourceCommit), version.Short(req.SourceCommit), commits(rel.Dropped))
+		return true, nil
+	}
+	err = fmt.Errorf("%w: %s/%s runs source commit %s (deployed %s in %s); %s %s, so deploying it would drop %s that run now; pass --allow-rollback if that is what you want",
+		ErrRollback, req.App, req.Env, prev.SourceCommit, prev.Time.Format(time.RFC3339), version.Short(prev.Commit), req.SourceCommit, how, commits(rel.Dropped))
+	if rel.Ancestry == version.Diverged {
+		return false, &divergedError{err}
+	}
+	return false, err
+}
+
+// divergedError is a rollback refusal for a commit that is not older but
+// diverged: --superseded-ok does not end it as "superseded".
+type divergedError struct{ error }
+
+func (e *divergedError) Unwrap() error { return e.error }
+
+func commits(n int) string {
+	if n == 1 {
+		return "1 commit"
+	}
+	return fmt.Sprintf("%d commits", n)
 }
 
 func firstLine(s string) string {

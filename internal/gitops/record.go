@@ -27,7 +27,8 @@ type Record struct {
 	// undid. Image and SourceCommit are then what the environment runs again
 	// (filled from the record before the reverted one, when known).
 	Reverts string `json:"reverts,omitempty"`
-	// Rollback marks a deploy of an older source commit let through with --allow-rollback.
+	// Rollback marks a deploy of a source commit that does not contain the
+	// running one (older or diverged), let through with --allow-rollback.
 	Rollback bool `json:"rollback,omitempty"`
 	// SourceDirty marks an image built from a modified working tree.
 	SourceDirty bool `json:"source_dirty,omitempty"`

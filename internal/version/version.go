@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/slipway-ci/slipway/internal/redact"
 )
@@ -251,34 +252,88 @@ const (
 	Unknown  Ancestry = iota // one of the commits is not in the repository
 	Same                     // a == b
 	Older                    // a is a strict ancestor of b
-	NotOlder                 // a is b's descendant, or they diverged
+	Newer                    // a is a strict descendant of b: a contains b
+	Diverged                 // neither contains the other
 )
 
-// Compare reports how commit a relates to commit b in the repository at dir.
-func Compare(dir, a, b string) (Ancestry, error) {
+// String names the relation as people say it.
+func (a Ancestry) String() string {
+	switch a {
+	case Same:
+		return "same"
+	case Older:
+		return "older"
+	case Newer:
+		return "newer"
+	case Diverged:
+		return "diverged"
+	}
+	return "unknown"
+}
+
+// Relation is how commit a (a new build) relates to commit b (the one that
+// runs now).
+type Relation struct {
+	Ancestry Ancestry
+	// Dropped counts the commits b has and a lacks, `git rev-list --count
+	// b ^a`: what replacing b by a takes away. It is 0 exactly when a
+	// contains b (Same or Newer).
+	Dropped int
+}
+
+// Contains reports whether a contains b: b is a or one of its ancestors, so
+// deploying a drops nothing that runs now.
+func (r Relation) Contains() bool { return r.Ancestry == Same || r.Ancestry == Newer }
+
+// Compare reports how commit a relates to commit b in the repository at dir,
+// and how many of b's commits a lacks. It walks all parents (merge commits
+// included); a commit whose history the repository lacks (a shallow clone)
+// is an error, never a guess.
+func Compare(dir, a, b string) (Relation, error) {
 	if a == b {
-		return Same, nil
+		return Relation{Ancestry: Same}, nil
 	}
 	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
-		return Unknown, fmt.Errorf("open source repo %s: %w", dir, err)
+		return Relation{}, fmt.Errorf("open source repo %s: %w", dir, err)
 	}
 	ca, err := repo.CommitObject(plumbing.NewHash(a))
 	if err != nil {
-		return Unknown, nil
+		return Relation{}, nil
 	}
 	cb, err := repo.CommitObject(plumbing.NewHash(b))
 	if err != nil {
-		return Unknown, nil
+		return Relation{}, nil
 	}
-	older, err := ca.IsAncestor(cb)
+	// Everything a contains, then everything b has beyond it.
+	inA := map[plumbing.Hash]bool{}
+	err = object.NewCommitPreorderIter(ca, nil, nil).ForEach(func(c *object.Commit) error {
+		inA[c.Hash] = true
+		return nil
+	})
 	if err != nil {
-		return Unknown, err
+		return Relation{}, fmt.Errorf("walk the history of %s in %s: %w", Short(a), dir, err)
 	}
-	if older {
-		return Older, nil
+	if inA[cb.Hash] {
+		return Relation{Ancestry: Newer}, nil
 	}
-	return NotOlder, nil
+	// a's history is closed under parents, so a path from b to a enters it
+	// at a itself: a is b's ancestor exactly when the walk from b, stopping
+	// at a's history, meets a as a parent.
+	rel := Relation{Ancestry: Diverged}
+	err = object.NewCommitPreorderIter(cb, inA, nil).ForEach(func(c *object.Commit) error {
+		rel.Dropped++
+		for _, p := range c.ParentHashes {
+			if p == ca.Hash {
+				rel.Ancestry = Older
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Relation{}, fmt.Errorf("walk the history of %s in %s: %w", Short(b), dir, err)
+	}
+	return rel, nil
 }
 
 // ErrShallow means the source repository is a shallow clone whose history
@@ -290,13 +345,13 @@ var ErrShallow = errors.New("shallow clone")
 // commits it lacks are fetched by SHA. A shallow history answers "unknown" or,
 // worse, "not older" for a commit beyond its edge, which is why the guard
 // never trusts one. Fetch failures are returned; the caller decides.
-func Relate(ctx context.Context, dir, a, b string) (Ancestry, error) {
+func Relate(ctx context.Context, dir, a, b string) (Relation, error) {
 	if a == b {
-		return Same, nil
+		return Relation{Ancestry: Same}, nil
 	}
 	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
-		return Unknown, fmt.Errorf("open source repo %s: %w", dir, err)
+		return Relation{}, fmt.Errorf("open source repo %s: %w", dir, err)
 	}
 	root := dir
 	if wt, err := repo.Worktree(); err == nil {
@@ -306,11 +361,11 @@ func Relate(ctx context.Context, dir, a, b string) (Ancestry, error) {
 	missing := !hasCommit(repo, a) || !hasCommit(repo, b)
 	if len(shallow) > 0 || missing {
 		if _, err := exec.LookPath("git"); err != nil {
-			return Unknown, fmt.Errorf("%s is a shallow clone or lacks a commit, and git is not installed to fetch it", root)
+			return Relation{}, fmt.Errorf("%s is a shallow clone or lacks a commit, and git is not installed to fetch it", root)
 		}
 		if len(shallow) > 0 {
 			if err := gitFetch(ctx, root, "--unshallow"); err != nil {
-				return Unknown, fmt.Errorf("deepen the shallow clone %s: %w", root, err)
+				return Relation{}, fmt.Errorf("deepen the shallow clone %s: %w", root, err)
 			}
 		}
 		for _, c := range []string{a, b} {

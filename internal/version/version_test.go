@@ -119,13 +119,14 @@ func TestCompare(t *testing.T) {
 	side := gitCmd(t, dir, "rev-parse", "HEAD")
 	cases := []struct {
 		a, b string
-		want Ancestry
+		want Relation
 	}{
-		{shas[0], shas[2], Older},
-		{shas[2], shas[0], NotOlder},
-		{shas[1], shas[1], Same},
-		{side, shas[2], NotOlder},
-		{strings.Repeat("f", 40), shas[2], Unknown},
+		{shas[0], shas[2], Relation{Older, 2}},
+		{shas[2], shas[0], Relation{Newer, 0}},
+		{shas[1], shas[1], Relation{Same, 0}},
+		{side, shas[2], Relation{Diverged, 1}},
+		{shas[2], side, Relation{Diverged, 1}},
+		{strings.Repeat("f", 40), shas[2], Relation{}},
 	}
 	for _, c := range cases {
 		got, err := Compare(dir, c.a, c.b)
