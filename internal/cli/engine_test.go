@@ -14,12 +14,14 @@ import (
 	"github.com/slipway-ci/slipway/internal/dag"
 	"github.com/slipway-ci/slipway/internal/ocitar"
 	"github.com/slipway-ci/slipway/internal/scan"
+	"github.com/slipway-ci/slipway/internal/testenv"
 	"github.com/slipway-ci/slipway/internal/version"
 )
 
 // requireEngine skips, with the reason, where no Dagger engine can be reached.
 func requireEngine(t *testing.T) {
 	t.Helper()
+	testenv.Engine(t) // the shell's engine, registry and SLIPWAY_IMAGES, on purpose
 	if err := dag.Preflight(context.Background(), os.Getenv); err != nil {
 		t.Skipf("needs a Dagger engine (GitHub Actions provides one through Docker): %v", err)
 	}

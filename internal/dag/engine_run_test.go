@@ -19,11 +19,13 @@ import (
 	"github.com/slipway-ci/slipway/internal/imagelock"
 	"github.com/slipway-ci/slipway/internal/ocitar"
 	"github.com/slipway-ci/slipway/internal/scan"
+	"github.com/slipway-ci/slipway/internal/testenv"
 	"github.com/slipway-ci/slipway/internal/version"
 )
 
 func stages(t *testing.T) *Stages {
 	t.Helper()
+	testenv.Engine(t) // the shell's engine, registry and SLIPWAY_IMAGES, on purpose
 	if err := Preflight(context.Background(), os.Getenv); err != nil {
 		t.Skipf("needs a Dagger engine (GitHub Actions provides one through Docker): %v", err)
 	}
