@@ -42,8 +42,20 @@ var (
 // Detect reads Info for the repository that contains dir. The environment
 // fills what a CI checkout hides: GitHub Actions and Jenkins check out a
 // detached HEAD, so GITHUB_HEAD_REF/GITHUB_REF_NAME or BRANCH_NAME name the branch.
+//
+// go-git reads the checkout; where it cannot (a repository extension it does
+// not implement, such as the extensions.worktreeConfig of a sparse checkout,
+// or any other read error) the git CLI answers, when installed.
 func Detect(dir string) (Info, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	info, err := detectGoGit(dir)
+	if err != nil && haveGit() {
+		return detectCLI(dir, err)
+	}
+	return info, err
+}
+
+func detectGoGit(dir string) (Info, error) {
+	repo, err := openRepo(dir)
 	if err != nil {
 		if errors.Is(err, git.ErrRepositoryNotExists) {
 			return fromEnv(Info{}), fmt.Errorf("read source version from %s: %w", dir, ErrNoRepo)
@@ -77,14 +89,18 @@ func Detect(dir string) (Info, error) {
 // not). The git CLI answers exactly as a developer sees it (global excludes,
 // autocrlf, file modes); go-git's status is the fallback.
 func dirty(wt *git.Worktree) bool {
-	if _, err := exec.LookPath("git"); err == nil {
-		out, err := exec.Command("git", "-C", wt.Filesystem.Root(), "status", "--porcelain", "--untracked-files=normal").Output()
-		if err == nil {
-			return strings.TrimSpace(string(out)) != ""
-		}
+	if haveGit() {
+		return dirtyAt(wt.Filesystem.Root())
 	}
 	st, err := wt.Status()
 	return err == nil && !st.IsClean()
+}
+
+// dirtyAt asks the git CLI about the checkout at root; a status git cannot
+// give counts as dirty (a build never passes for a clean commit by accident).
+func dirtyAt(root string) bool {
+	out, err := gitCLI(root, "status", "--porcelain", "--untracked-files=normal")
+	return err != nil || out != ""
 }
 
 func fromEnv(info Info) Info {
@@ -293,8 +309,11 @@ func Compare(dir, a, b string) (Relation, error) {
 	if a == b {
 		return Relation{Ancestry: Same}, nil
 	}
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, err := openRepo(dir)
 	if err != nil {
+		if !errors.Is(err, git.ErrRepositoryNotExists) && haveGit() {
+			return compareCLI(dir, a, b)
+		}
 		return Relation{}, fmt.Errorf("open source repo %s: %w", dir, err)
 	}
 	ca, err := repo.CommitObject(plumbing.NewHash(a))
@@ -349,32 +368,49 @@ func Relate(ctx context.Context, dir, a, b string) (Relation, error) {
 	if a == b {
 		return Relation{Ancestry: Same}, nil
 	}
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	root, shallow, has, err := inspect(dir)
 	if err != nil {
-		return Relation{}, fmt.Errorf("open source repo %s: %w", dir, err)
+		return Relation{}, err
 	}
-	root := dir
-	if wt, err := repo.Worktree(); err == nil {
-		root = wt.Filesystem.Root()
-	}
-	shallow, _ := repo.Storer.Shallow()
-	missing := !hasCommit(repo, a) || !hasCommit(repo, b)
-	if len(shallow) > 0 || missing {
+	missing := !has(a) || !has(b)
+	if shallow || missing {
 		if _, err := exec.LookPath("git"); err != nil {
 			return Relation{}, fmt.Errorf("%s is a shallow clone or lacks a commit, and git is not installed to fetch it", root)
 		}
-		if len(shallow) > 0 {
+		if shallow {
 			if err := gitFetch(ctx, root, "--unshallow"); err != nil {
 				return Relation{}, fmt.Errorf("deepen the shallow clone %s: %w", root, err)
 			}
 		}
 		for _, c := range []string{a, b} {
-			if r, err := git.PlainOpen(root); err == nil && !hasCommit(r, c) {
+			if !hasCommitCLI(root, c) {
 				_ = gitFetch(ctx, root, c) // a commit the remote lacks stays unknown
 			}
 		}
 	}
 	return Compare(root, a, b)
+}
+
+// inspect opens the repository containing dir: its top directory, whether
+// it is shallow, and a commit lookup; by go-git, else by the git CLI.
+func inspect(dir string) (root string, shallow bool, has func(string) bool, err error) {
+	repo, err := openRepo(dir)
+	if err != nil {
+		if errors.Is(err, git.ErrRepositoryNotExists) || !haveGit() {
+			return "", false, nil, fmt.Errorf("open source repo %s: %w", dir, err)
+		}
+		top, cerr := gitCLI(dir, "rev-parse", "--show-toplevel")
+		if cerr != nil {
+			return "", false, nil, fmt.Errorf("open source repo %s: %w", dir, err)
+		}
+		return top, shallowCLI(top), func(c string) bool { return hasCommitCLI(top, c) }, nil
+	}
+	root = dir
+	if wt, err := repo.Worktree(); err == nil {
+		root = wt.Filesystem.Root()
+	}
+	sh, _ := repo.Storer.Shallow()
+	return root, len(sh) > 0, func(c string) bool { return hasCommit(repo, c) }, nil
 }
 
 func hasCommit(repo *git.Repository, sha string) bool {
