@@ -17,6 +17,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/slipway-ci/slipway/internal/redact"
 )
 
 // Main runs the command line for p with the process's arguments and exits
@@ -33,11 +35,18 @@ func Main(p Project) {
 // interrupted.
 func Execute(ctx context.Context, p Project, args []string, stdout, stderr io.Writer) int {
 	p = p.withDefaults()
+	// Every secret this run can read is known before anything prints: no
+	// piece of one reaches stdout or stderr, whoever formed the text.
+	secrets := newSecretSet(p, os.Getenv)
+	rout, rerr := secrets.Writer(stdout), secrets.Writer(stderr)
+	defer rout.Flush()
+	defer rerr.Flush()
+	stdout, stderr = rout, rerr
 	if err := p.Validate(); err != nil {
 		fmt.Fprintln(stderr, "error: configuration:", err)
 		return 2
 	}
-	root := newRootCmd(p, stdout, stderr)
+	root := newRootCmd(p, stdout, stderr, secrets)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -100,10 +109,10 @@ func failErr(err error) error {
 	return &exitError{code: 1, err: err}
 }
 
-func newRootCmd(p Project, stdout, stderr io.Writer) *cobra.Command {
+func newRootCmd(p Project, stdout, stderr io.Writer, secrets *redact.Set) *cobra.Command {
 	// Stages of several apps log at once: one write at a time, so lines
 	// never interleave (and a test's buffer is safe).
-	o := &options{stdout: &lockedWriter{w: stdout}, stderr: &lockedWriter{w: stderr}, proj: p}
+	o := &options{stdout: &lockedWriter{w: stdout}, stderr: &lockedWriter{w: stderr}, proj: p, secrets: secrets}
 	if p.BinaryOnly {
 		return newBinaryCmd(o)
 	}

@@ -12,12 +12,16 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/imagelock"
+	"github.com/slipway-ci/slipway/internal/redact"
 )
 
 // options are the shared flags; each falls back to its environment variable.
 type options struct {
 	stdout, stderr io.Writer
 	proj           Project
+	// secrets are the secret values this run read; nothing it prints or
+	// records holds a piece of one (nil in unit tests: nothing redacted).
+	secrets *redact.Set
 
 	out           string
 	source        string

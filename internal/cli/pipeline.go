@@ -640,7 +640,7 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 	}
 	defer run.close()
 	start := time.Now()
-	runner := pipeline.Runner{Events: pipeline.LineEvents{W: o.stderr}, KeepGoing: rf.keepGoing, MaxParallel: run.maxParallel()}
+	runner := pipeline.Runner{Events: pipeline.LineEvents{W: o.stderr}, KeepGoing: rf.keepGoing, MaxParallel: run.maxParallel(), Redact: o.secrets.String}
 	results := runner.Run(ctx, g)
 	var md strings.Builder
 	order := run.stageNames()

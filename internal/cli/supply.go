@@ -24,6 +24,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/redact"
 	"github.com/slipway-ci/slipway/internal/registry"
+	"github.com/slipway-ci/slipway/internal/secret"
 )
 
 // Signing configuration (environment only: these are secrets).
@@ -181,14 +182,9 @@ func (o *options) signer() (*signing, error) {
 
 func (o *options) loadSigner() (*signing, error) {
 	if v := os.Getenv(envSigningKey); v != "" {
-		data, src := []byte(v), envSigningKey
-		if !strings.HasPrefix(strings.TrimSpace(v), "-----BEGIN") {
-			var err error
-			data, err = os.ReadFile(v)
-			if err != nil {
-				return nil, usageErr("%s: %s: %v (point it at a private key; `%s keygen` writes one)", envSigningKey, v, errors.Unwrap(err), o.proj.Name)
-			}
-			src = envSigningKey + " (" + v + ")"
+		data, src, err := secret.Key(envSigningKey, v)
+		if err != nil {
+			return nil, usageErr("%v (`%s keygen` writes a key pair)", err, o.proj.Name)
 		}
 		k, err := attest.ParsePrivateKey(data, []byte(os.Getenv(envSigningPassword)))
 		if err != nil {
@@ -205,7 +201,7 @@ func (o *options) loadSigner() (*signing, error) {
 		s := &attest.KeylessSigner{
 			Certificates: sign.NewFulcio(&sign.FulcioOptions{BaseURL: envDefault("", "SLIPWAY_FULCIO_URL", defaultFulcio), Retries: 2}),
 			Logs:         []sign.Transparency{sign.NewRekor(&sign.RekorOptions{BaseURL: envDefault("", "SLIPWAY_REKOR_URL", defaultRekor), Retries: 2})},
-			Token:        githubToken(os.Getenv),
+			Token:        o.learnToken(githubToken(os.Getenv)),
 			Expected:     identity,
 		}
 		return &signing{signer: s, own: &attest.Policy{Identity: identity, Issuer: githubIssuer}, what: "keyless as " + identity}, nil

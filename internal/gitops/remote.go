@@ -16,6 +16,7 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 
 	"github.com/slipway-ci/slipway/internal/redact"
+	"github.com/slipway-ci/slipway/internal/secret"
 )
 
 // Remote is a GitOps repository and branch, with credentials resolved from
@@ -137,8 +138,9 @@ func (r *Remote) sshRemote(repo string, getenv func(string) string) error {
 		}
 		return nil // go-git uses the agent
 	}
-	if _, err := os.Stat(key); err != nil {
-		return fmt.Errorf("GITOPS_SSH_KEY_FILE %s: no such file; point it at the deploy key's private key", key)
+	data, from, err := secret.Key("GITOPS_SSH_KEY_FILE", key)
+	if err != nil {
+		return fmt.Errorf("%w (the deploy key's private key)", err)
 	}
 	user := "git"
 	if u, err := url.Parse(repo); err == nil && u.User != nil {
@@ -147,13 +149,13 @@ func (r *Remote) sshRemote(repo string, getenv func(string) string) error {
 		user = repo[:at]
 	}
 	pass := getenv("GITOPS_SSH_KEY_PASSPHRASE")
-	auth, err := gitssh.NewPublicKeysFromFile(user, key, pass)
-	if err != nil {
-		// Never echo the key: only the file name and what is wrong with it.
-		return fmt.Errorf("GITOPS_SSH_KEY_FILE %s: cannot use it as an SSH private key (is it a private key, and GITOPS_SSH_KEY_PASSPHRASE right?)", key)
-	}
 	if pass != "" {
 		r.secret = append(r.secret, pass)
+	}
+	auth, err := gitssh.NewPublicKeys(user, data, pass)
+	if err != nil {
+		// Never echo the key: only where it came from and what is wrong with it.
+		return fmt.Errorf("GITOPS_SSH_KEY_FILE (%s): cannot use it as an SSH private key (is it a private key, and GITOPS_SSH_KEY_PASSPHRASE right?)", from)
 	}
 	kh := getenv("GITOPS_SSH_KNOWN_HOSTS")
 	var files []string

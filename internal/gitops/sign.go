@@ -7,11 +7,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/slipway-ci/slipway/internal/secret"
 )
 
 // Signer signs a commit's encoded form; the result goes in its gpgsig header.
@@ -29,22 +30,22 @@ func (g gpgSigner) Sign(message io.Reader) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// LoadGPGSigner reads an armored GPG private key (GITOPS_GPG_KEY_FILE),
-// decrypting it with the passphrase when it is protected.
-func LoadGPGSigner(file, passphrase string) (Signer, error) {
-	f, err := os.Open(file)
+// LoadGPGSigner reads an armored GPG private key (GITOPS_GPG_KEY_FILE: a
+// file, the armored block itself, or that block base64-encoded), decrypting
+// it with the passphrase when it is protected. Errors never quote the key.
+func LoadGPGSigner(value, passphrase string) (Signer, error) {
+	data, from, err := secret.Key("GITOPS_GPG_KEY_FILE", value)
 	if err != nil {
-		return nil, fmt.Errorf("GITOPS_GPG_KEY_FILE: %w", err)
+		return nil, fmt.Errorf("%w (an armored GPG private key)", err)
 	}
-	defer f.Close()
-	list, err := openpgp.ReadArmoredKeyRing(f)
+	list, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
 	if err != nil || len(list) == 0 || list[0].PrivateKey == nil {
-		return nil, fmt.Errorf("GITOPS_GPG_KEY_FILE %s: not an armored GPG private key", file)
+		return nil, fmt.Errorf("GITOPS_GPG_KEY_FILE: %s is not an armored GPG private key", from)
 	}
 	e := list[0]
 	if e.PrivateKey.Encrypted {
 		if err := e.PrivateKey.Decrypt([]byte(passphrase)); err != nil {
-			return nil, fmt.Errorf("GITOPS_GPG_KEY_FILE %s: wrong or missing GITOPS_GPG_PASSPHRASE", file)
+			return nil, fmt.Errorf("GITOPS_GPG_KEY_FILE: %s: wrong or missing GITOPS_GPG_PASSPHRASE", from)
 		}
 	}
 	return gpgSigner{key: e}, nil
@@ -54,11 +55,12 @@ func LoadGPGSigner(file, passphrase string) (Signer, error) {
 // OpenSSH's PROTOCOL.sshsig, namespace "git", SHA-512.
 type sshSigner struct{ s ssh.Signer }
 
-// LoadSSHSigner reads an OpenSSH private key (GITOPS_SSH_SIGNING_KEY_FILE).
-func LoadSSHSigner(file, passphrase string) (Signer, error) {
-	data, err := os.ReadFile(file)
+// LoadSSHSigner reads an OpenSSH private key (GITOPS_SSH_SIGNING_KEY_FILE:
+// a file, the PEM itself, or the PEM base64-encoded). Errors never quote it.
+func LoadSSHSigner(value, passphrase string) (Signer, error) {
+	data, from, err := secret.Key("GITOPS_SSH_SIGNING_KEY_FILE", value)
 	if err != nil {
-		return nil, fmt.Errorf("GITOPS_SSH_SIGNING_KEY_FILE: %w", err)
+		return nil, fmt.Errorf("%w (an OpenSSH private key)", err)
 	}
 	var s ssh.Signer
 	if passphrase != "" {
@@ -67,8 +69,8 @@ func LoadSSHSigner(file, passphrase string) (Signer, error) {
 		s, err = ssh.ParsePrivateKey(data)
 	}
 	if err != nil {
-		// Never echo the key: only the file and what is wrong with it.
-		return nil, fmt.Errorf("GITOPS_SSH_SIGNING_KEY_FILE %s: cannot use it as an SSH private key (is GITOPS_SSH_KEY_PASSPHRASE right?)", file)
+		// Never echo the key: only where it came from and what is wrong with it.
+		return nil, fmt.Errorf("GITOPS_SSH_SIGNING_KEY_FILE: %s is not an SSH private key Slipway can use (is GITOPS_SSH_KEY_PASSPHRASE right?)", from)
 	}
 	return sshSigner{s: s}, nil
 }

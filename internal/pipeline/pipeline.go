@@ -208,6 +208,9 @@ type Runner struct {
 	// monorepo's apps share one engine this way.
 	MaxParallel int
 	Now         func() time.Time
+	// Redact, when set, cleans every error and detail a stage records
+	// before anyone sees it (secrets a library echoed).
+	Redact func(string) string
 }
 
 // Run executes the graph: each stage starts as soon as all its needs passed,
@@ -294,6 +297,12 @@ func (r Runner) Run(ctx context.Context, g *Graph) []StageResult {
 			if err != nil {
 				res.Status = Failed
 				res.Error = err.Error()
+			}
+			if r.Redact != nil {
+				res.Error = r.Redact(res.Error)
+				for k, v := range res.Details {
+					res.Details[k] = r.Redact(v)
+				}
 			}
 			mu.Lock()
 			results[s.Name] = res
