@@ -46,7 +46,7 @@ func Execute(ctx context.Context, p Project, args []string, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "error: configuration:", err)
 		return 2
 	}
-	root := newRootCmd(p, stdout, stderr, secrets)
+	root := newRootCmdWith(p, stdout, stderr, secrets)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -109,7 +109,13 @@ func failErr(err error) error {
 	return &exitError{code: 1, err: err}
 }
 
-func newRootCmd(p Project, stdout, stderr io.Writer, secrets *redact.Set) *cobra.Command {
+func newRootCmd(p Project, stdout, stderr io.Writer) *cobra.Command {
+	return newRootCmdWith(p, stdout, stderr, nil)
+}
+
+// newRootCmdWith is newRootCmd with the run's secrets (what its output and
+// records are cleaned of).
+func newRootCmdWith(p Project, stdout, stderr io.Writer, secrets *redact.Set) *cobra.Command {
 	// Stages of several apps log at once: one write at a time, so lines
 	// never interleave (and a test's buffer is safe).
 	o := &options{stdout: &lockedWriter{w: stdout}, stderr: &lockedWriter{w: stderr}, proj: p, secrets: secrets}
