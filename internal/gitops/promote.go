@@ -5,10 +5,6 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"strings"
-
-	"sigs.k8s.io/kustomize/kyaml/kio"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // Promotion is `promote`: E1's deployed image and source commit go to E2.
@@ -59,7 +55,7 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 		return nil, fmt.Errorf("promote %s: %s has no deploy record with a Source-Commit (deploy it with `ci deploy` first)", p.App, p.From)
 	}
 	recorded, _ := ParseImage(rec.Image)
-	img, err := currentImage(file, data, newMatcher(p.App, recorded.Repo))
+	img, err := currentImage(file, data, p.App, recorded.Repo)
 	if err != nil {
 		return nil, err
 	}
@@ -83,49 +79,6 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 		po.CompareURL = CompareURL(d.Remote.String(), d.Remote.Branch, req.PushBranch)
 	}
 	return po, nil
-}
-
-// currentImage reads the digest an environment's manifest deploys, with the
-// same matcher deploy edits with.
-func currentImage(file string, data []byte, m matcher) (Image, error) {
-	text, _ := normalizeText(data)
-	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(text), OmitReaderAnnotations: true}).Read()
-	if err != nil {
-		return Image{}, fmt.Errorf("%s: not valid YAML: %w", file, err)
-	}
-	for _, n := range nodes {
-		switch {
-		case isKustomization(file, n):
-			images, _ := n.Pipe(yaml.Lookup("images"))
-			if images == nil {
-				continue
-			}
-			elems, _ := images.Elements()
-			for _, e := range elems {
-				name, newName := fieldString(e, "name"), fieldString(e, "newName")
-				if !m.entry(name, newName) {
-					continue
-				}
-				ref := firstNonEmpty(newName, name) + "@" + fieldString(e, "digest")
-				img, err := ParseImage(ref)
-				if err != nil {
-					return Image{}, fmt.Errorf("%s: %s is not deployed by digest (%w)", file, m.app, err)
-				}
-				return img, nil
-			}
-		case workloadKinds[n.GetKind()]:
-			for _, c := range containersOf(n) {
-				if m.container(fieldString(c, "name"), fieldString(c, "image")) {
-					img, err := ParseImage(fieldString(c, "image"))
-					if err != nil {
-						return Image{}, fmt.Errorf("%s: %s is not deployed by digest (%w)", file, m.app, err)
-					}
-					return img, nil
-				}
-			}
-		}
-	}
-	return Image{}, fmt.Errorf("%s: %w for app %q", file, ErrNoMatch, m.app)
 }
 
 var githubRE = regexp.MustCompile(`^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)([^/]+)/([^/]+?)(?:\.git)?/?$`)

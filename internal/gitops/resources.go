@@ -6,8 +6,9 @@ import (
 	"sort"
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/kio"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/slipway-ci/slipway/internal/manifest"
 )
 
 // addImageEntry handles a kustomization with no images: entry for the app
@@ -21,10 +22,8 @@ import (
 //	  newName: <repository>
 //	  digest: sha256:…
 //
-// keeping the rest of the file byte for byte.
+// keeping the rest of the file byte for byte (manifest.AddImage).
 func (s *snapshot) addImageEntry(file string, data []byte, req Request) ([]byte, Change, error) {
-	text, restore := normalizeText(data)
-	m := newMatcher(req.App, req.Image.Repo)
 	var found []string
 	seen := map[string]bool{}
 	originals := map[string]string{} // image name -> full reference seen
@@ -38,20 +37,18 @@ func (s *snapshot) addImageEntry(file string, data []byte, req Request) ([]byte,
 		if !ok {
 			return nil
 		}
-		ktext, _ := normalizeText(kdata)
-		nodes, err := (&kio.ByteReader{Reader: strings.NewReader(ktext), OmitReaderAnnotations: true}).Read()
-		if err != nil {
-			return fmt.Errorf("%s: not valid YAML: %w", kfile, err)
+		var nodes []*yaml.Node
+		if err := unmarshalAll(kfile, kdata, &nodes); err != nil {
+			return err
 		}
 		for _, n := range nodes {
-			for _, field := range []string{"resources", "bases"} {
-				list, _ := n.Pipe(yaml.Lookup(field))
-				if list == nil {
+			for _, field := range []string{"resources", "bases", "components"} {
+				list := yamlField(n, field)
+				if list == nil || list.Kind != yaml.SequenceNode {
 					continue
 				}
-				elems, _ := list.Elements()
-				for _, e := range elems {
-					res := strings.TrimSpace(e.YNode().Value)
+				for _, e := range list.Content {
+					res := strings.TrimSpace(e.Value)
 					if res == "" || strings.Contains(res, "://") || strings.HasPrefix(res, "github.com/") {
 						continue // remote resources are not in this repository
 					}
@@ -60,7 +57,7 @@ func (s *snapshot) addImageEntry(file string, data []byte, req Request) ([]byte,
 						continue
 					}
 					if rdata, ok := s.readFile(p); ok {
-						if err := collectContainers(p, rdata, req, m, originals, &found); err != nil {
+						if err := collectContainers(p, rdata, req, originals, &found); err != nil {
 							return err
 						}
 						continue
@@ -98,67 +95,52 @@ func (s *snapshot) addImageEntry(file string, data []byte, req Request) ([]byte,
 	for n := range originals {
 		name = n
 	}
-	ch := Change{File: file, Kind: "kustomize-images", Target: name, Before: originals[name], After: req.Image.String(), Changed: true}
-	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(text), OmitReaderAnnotations: true}).Read()
-	if err != nil || len(nodes) != 1 {
-		return nil, Change{}, fmt.Errorf("%s: want one YAML document to add an images: entry to", file)
-	}
-	if images, _ := nodes[0].Pipe(yaml.Lookup("images")); images != nil {
-		// An images: list without our entry: add one through kyaml.
-		entry := yaml.NewMapRNode(&map[string]string{"name": name, "newName": req.Image.Repo, "digest": req.Image.Digest})
-		if err := images.PipeE(yaml.Append(entry.YNode())); err != nil {
-			return nil, Change{}, fmt.Errorf("%s: add images entry: %w", file, err)
-		}
-		var out strings.Builder
-		if err := (&kio.ByteWriter{Writer: &out}).Write(nodes); err != nil {
-			return nil, Change{}, err
-		}
-		return restore(out.String()), ch, nil
-	}
-	if !strings.HasSuffix(text, "\n") {
-		text += "\n"
-	}
-	text += fmt.Sprintf("images:\n- name: %s\n  newName: %s\n  digest: %s\n", name, req.Image.Repo, req.Image.Digest)
-	return restore(text), ch, nil
+	out, ch, err := manifest.AddImage(file, data, name, manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest})
+	ch.Before = originals[name]
+	return out, ch, err
 }
 
 // collectContainers records the images of containers in a resource file that
 // belong to the app.
-func collectContainers(file string, data []byte, req Request, m matcher, originals map[string]string, found *[]string) error {
-	text, _ := normalizeText(data)
-	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(text), OmitReaderAnnotations: true}).Read()
+func collectContainers(file string, data []byte, req Request, originals map[string]string, found *[]string) error {
+	cs, err := manifest.Containers(file, data)
 	if err != nil {
-		return fmt.Errorf("%s: not valid YAML: %w", file, err)
+		return err
 	}
-	for _, n := range nodes {
-		if !workloadKinds[n.GetKind()] {
-			continue
-		}
-		for _, c := range containersOf(n) {
-			name, image := fieldString(c, "name"), fieldString(c, "image")
-			*found = append(*found, n.GetKind()+"/"+n.GetName()+" container "+name+" ("+image+")")
-			if name == req.App || (req.ImageName != "" && repoOf(image) == req.ImageName) || (req.ImageName == "" && m.image(image)) {
-				originals[repoOf(image)] = image
-			}
+	for _, c := range cs {
+		*found = append(*found, c.Kind+"/"+c.Workload+" container "+c.Name+" ("+c.Image+")")
+		if c.Name == req.App || (req.ImageName != "" && repoOf(c.Image) == req.ImageName) || (req.ImageName == "" && manifest.MatchImage(req.App, c.Image, req.Image.Repo)) {
+			originals[repoOf(c.Image)] = c.Image
 		}
 	}
 	return nil
 }
 
-// containersOf lists a workload's init containers and containers.
-func containersOf(n *yaml.RNode) []*yaml.RNode {
-	podPath := []string{"spec", "template", "spec"}
-	if n.GetKind() == "CronJob" {
-		podPath = []string{"spec", "jobTemplate", "spec", "template", "spec"}
+// unmarshalAll parses every document of a YAML file.
+func unmarshalAll(file string, data []byte, out *[]*yaml.Node) error {
+	docs, err := manifest.Documents(file, data)
+	*out = docs
+	return err
+}
+
+// yamlField is a mapping's value for key.
+func yamlField(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
 	}
-	var out []*yaml.RNode
-	for _, field := range []string{"initContainers", "containers"} {
-		list, err := n.Pipe(yaml.Lookup(append(podPath, field)...))
-		if err != nil || list == nil {
-			continue
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
 		}
-		elems, _ := list.Elements()
-		out = append(out, elems...)
 	}
-	return out
+	return nil
+}
+
+// repoOf strips the tag and digest from an image reference.
+func repoOf(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
 }
