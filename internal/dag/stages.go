@@ -83,10 +83,21 @@ func HostGoEnv(getenv Env) map[string]string {
 	return env
 }
 
+// SourceExclude is what the stages never copy from an app's Source: git's
+// data, Slipway's outputs, and go.work: a repository whose ci/ is its own
+// module has a go.work (`use . ./ci`) so that `go run ./ci` works from the
+// root, but the stages build the app's module alone (the pipeline's module
+// and its replace directives are not theirs to resolve).
+var SourceExclude = []string{".git", "out", "**/*.test", "coverage.out", "go.work", "go.work.sum"}
+
+// goEnv is the fixed Go environment of every Go container: the caches, and
+// no workspace (GOWORK=off), whatever the source holds.
+func goEnv() [][2]string {
+	return [][2]string{{"GOMODCACHE", goModPath}, {"GOCACHE", goBuildPath}, {"GOWORK", "off"}}
+}
+
 func (s *Stages) source() *dagger.Directory {
-	return s.c.Host().Directory(s.cfg.Source, dagger.HostDirectoryOpts{
-		Exclude: []string{".git", "out", "**/*.test", "coverage.out"},
-	})
+	return s.c.Host().Directory(s.cfg.Source, dagger.HostDirectoryOpts{Exclude: SourceExclude})
 }
 
 // withGo mounts the module and build caches and the Go environment on a
@@ -95,9 +106,10 @@ func (s *Stages) source() *dagger.Directory {
 func (s *Stages) withGo(ctr *dagger.Container) *dagger.Container {
 	ctr = ctr.
 		WithMountedCache(goModPath, s.volume(CacheGoMod)).
-		WithMountedCache(goBuildPath, s.volume(CacheGoBuild)).
-		WithEnvVariable("GOMODCACHE", goModPath).
-		WithEnvVariable("GOCACHE", goBuildPath)
+		WithMountedCache(goBuildPath, s.volume(CacheGoBuild))
+	for _, kv := range goEnv() {
+		ctr = ctr.WithEnvVariable(kv[0], kv[1])
+	}
 	if s.cfg.CacheNamespace != "" {
 		ctr = ctr.WithEnvVariable(CacheNamespaceEnv, s.cfg.CacheNamespace)
 	}
