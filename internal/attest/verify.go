@@ -107,8 +107,12 @@ type Found struct {
 	Signer string `json:"signer"`
 	// Components is the SBOM's component count.
 	Components int `json:"components,omitempty"`
-	// Builder, SourceCommit and SourceRepo come from the provenance.
+	// Builder, BuildType, SourceCommit and SourceRepo come from the
+	// provenance; BuildType is provenance.PushedType for an image Slipway
+	// pushed but did not build, and SourceCommit is then "" unless one was
+	// given to the push.
 	Builder      string `json:"builder,omitempty"`
+	BuildType    string `json:"build_type,omitempty"`
 	SourceCommit string `json:"source_commit,omitempty"`
 	SourceRepo   string `json:"source_repo,omitempty"`
 	// SignedAt is a verified time (transparency log or timestamp), when any.
@@ -328,9 +332,13 @@ func (p Policy) check(v *verify.Verifier, a Attachment, pt string, image name.Di
 			return nil, err
 		}
 		f.Builder = prov.GetRunDetails().GetBuilder().GetId()
+		f.BuildType = prov.GetBuildDefinition().GetBuildType()
 		f.SourceCommit = provenance.SourceCommit(prov)
 		if src, ok := prov.GetBuildDefinition().GetExternalParameters().AsMap()["source"].(map[string]any); ok {
 			f.SourceRepo, _ = src["repository"].(string)
+		}
+		if p.SourceCommit != "" && f.SourceCommit == "" {
+			return nil, fmt.Errorf("its provenance names no source commit (an image Slipway pushed but did not build, with no --source-commit), not %s", p.SourceCommit)
 		}
 		if p.SourceCommit != "" && f.SourceCommit != p.SourceCommit {
 			return nil, fmt.Errorf("built from commit %s, not %s", f.SourceCommit, p.SourceCommit)

@@ -8,11 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/registry"
+	"github.com/slipway-ci/slipway/internal/release"
 	"github.com/slipway-ci/slipway/internal/version"
 )
 
@@ -113,6 +116,46 @@ func sourceCommit(flag, repo string) (string, error) {
 	return info.Commit, nil
 }
 
+// labelTimeout bounds reading an image's revision label from its registry.
+const labelTimeout = 20 * time.Second
+
+// checkRevisionLabel refuses a standalone deploy whose source commit
+// (--source-commit, else HEAD of --source-repo) the image's own
+// org.opencontainers.image.revision label contradicts: the image says it was
+// built from another commit. A label saying "-dirty" records Source-Dirty.
+// An image whose registry cannot be read is deployed with a warning (deploy
+// needs only the GitOps repository); a verification policy still checks its
+// provenance.
+func (o *options) checkRevisionLabel(ctx context.Context, img gitops.Image, sha string, given bool, dirty *bool) error {
+	ref, err := registry.ParseReference(img.String())
+	if err != nil {
+		return usageErr("deploy: %v", err)
+	}
+	d, ok := ref.(name.Digest)
+	if !ok {
+		return usageErr("deploy: %s: give the image by digest", img)
+	}
+	ctx, cancel := context.WithTimeout(ctx, labelTimeout)
+	defer cancel()
+	label, err := release.RegistryLabel(ctx, d, o.registryOpts(d.Context())...)
+	if err != nil {
+		o.logf("warning: deploy: cannot read %s's %s label (%s): Source-Commit %s is not checked against it", img.Short(), release.RevisionLabel, firstLineOf(err.Error()), version.Short(sha))
+		return nil
+	}
+	if release.Contradicts(label, sha) {
+		from := "HEAD of --source-repo"
+		if given {
+			from = "--source-commit"
+		}
+		return failErr(fmt.Errorf("deploy: refusing: %s's %s label says it was built from %s, not %s (%s); pass --source-commit with the commit it was built from", img, release.RevisionLabel, label, sha, from))
+	}
+	if _, labelDirty, ok := release.LabelCommit(label); ok && labelDirty && !*dirty {
+		*dirty = true
+		o.logf("deploy: %s's %s label says %s: recording Source-Dirty: true", img.Short(), release.RevisionLabel, label)
+	}
+	return nil
+}
+
 // deployErr maps gitops errors to exit codes.
 func deployErr(err error) error {
 	var ee *exitError
@@ -151,6 +194,11 @@ refused unless --allow-unknown-source. An environment pinned by a rollback
 refuses deploys unless --unpin; a frozen one unless --break-glass REASON. A
 file that already holds the digest prints "unchanged" and commits nothing.
 
+Source-Commit is --source-commit, else HEAD of --source-repo. The image's
+org.opencontainers.image.revision label is read from its registry: a deploy
+whose source commit that label contradicts is refused (exit 1); a label
+ending in -dirty records Source-Dirty. An unreadable registry is a warning.
+
 With a verification policy (--verify-key, or --certificate-identity and
 --certificate-oidc-issuer, or SLIPWAY_VERIFY_KEY, or the Go configuration)
 the digest's signature, SBOM and provenance are read back from the registry
@@ -170,6 +218,9 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 			}
 			sha, err := sourceCommit(commit, sourceRepo)
 			if err != nil {
+				return err
+			}
+			if err := o.checkRevisionLabel(cmd.Context(), img, sha, commit != "", &dirty); err != nil {
 				return err
 			}
 			d, err := o.deployer()

@@ -87,10 +87,10 @@ func TestPushStageEnforcesScanGate(t *testing.T) {
 			out := t.TempDir()
 			switch c.verdict {
 			case "":
-				imageTar(t, out)
+				builtImageTar(t, out)
 			case "other":
 				scannedImageTar(t, out, pipeline.GatePassed)
-				imageTar(t, out) // rebuilt after the scan: another digest
+				builtImageTar(t, out) // rebuilt after the scan: another digest
 			default:
 				scannedImageTar(t, out, c.verdict)
 			}

@@ -7,20 +7,18 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/slipway-ci/slipway/internal/attest"
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/ocitar"
 	"github.com/slipway-ci/slipway/internal/pipeline"
-	"github.com/slipway-ci/slipway/internal/provenance"
 	"github.com/slipway-ci/slipway/internal/registry"
-	"github.com/slipway-ci/slipway/internal/version"
+	"github.com/slipway-ci/slipway/internal/release"
 )
 
 // pushFlags configure where the image goes.
@@ -43,33 +41,45 @@ func bindPushFlags(f *pflag.FlagSet, pf *pushFlags, withImage bool) {
 
 func newPushCmd(o *options) *cobra.Command {
 	pf := &pushFlags{}
-	var tarball, sbom, sourceRepo string
+	var tarball, sbom, sourceCommit, sourceRepo string
 	var vf verifyFlags
 	cmd := &cobra.Command{
-		Use:   "push --tarball F --image REPO [--tag T...]",
+		Use:   "push --tarball F --image REPO [--tag T...] [--source-commit SHA]",
 		Short: "Push an image tarball by digest; the last stdout line is REPO@sha256:…",
 		Long: `Push an image tarball (a Docker archive or an OCI image layout in a tar;
 a multi-platform index is pushed as an index) to REPO by digest: blobs the
 registry lacks are uploaded concurrently, the manifest is pushed by digest and
-read back to verify it, then each --tag is applied. Tags are immutable: a tag
-that points at another digest makes the push fail with nothing written
-(--allow-tag-move to permit). Re-pushing the same digest is a no-op.
+read back to verify it, then each --tag is applied and read back. Tags are
+immutable: a tag that points at another digest makes the push fail with
+nothing written (--allow-tag-move to permit), and a tag that names another
+digest when read back (a concurrent push moved it) fails the push (exit 1).
+Re-pushing the same digest is a no-op.
 
 Credentials: REGISTRY_USERNAME/REGISTRY_PASSWORD, else GITHUB_TOKEN for ghcr.io,
 else the Docker config (docker login, credential helpers). Plain HTTP is used
 only for loopback registries.
 
-When a signing identity is configured (SLIPWAY_SIGNING_KEY, or keyless in
-GitHub Actions; a development key under --out outside CI) the digest is
-signed and its SLSA provenance (source commit of --source-repo, the image
-lock, the builder) and --sbom are attached as OCI referrers, then read back
-and verified; out/provenance.json and out/attestations.json are written.`,
-		Example: `  go run ./ci push --tarball out/image.tar --image ghcr.io/acme/payments --tag v1.4.2
-  IMAGE=$(go run ./ci push --tarball out/image.tar --image 127.0.0.1:5000/app | tail -n1)`,
+Slipway did not build this image, so its provenance states only what is
+known: the digest, the image's org.opencontainers.image.revision label when it
+has one, and the source commit only when --source-commit gives it (refused
+when the label names another commit); otherwise it says the source commit is
+unknown. It names no build inputs. When a signing identity is configured
+(SLIPWAY_SIGNING_KEY, or keyless in GitHub Actions; a development key under
+--out outside CI) the digest is signed and that provenance and --sbom are
+attached as OCI referrers, then read back and verified; out/provenance.json
+and out/attestations.json are written.`,
+		Example: `  slipway push --tarball out/image.tar --image ghcr.io/acme/payments --tag v1.4.2 --source-commit "$(git rev-parse HEAD)"
+  IMAGE=$(slipway push --tarball out/image.tar --image 127.0.0.1:5000/app | tail -n1)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if tarball == "" {
 				return usageErr("push: --tarball is required (the image tarball, e.g. out/image.tar)")
+			}
+			if sourceRepo != "" {
+				return usageErr("push: --source-repo is gone: a checkout's HEAD is not evidence of what an image was built from; pass --source-commit SHA")
+			}
+			if sourceCommit != "" && !isSHA(sourceCommit) {
+				return usageErr("push: --source-commit %q: want the full 40-hex commit SHA", sourceCommit)
 			}
 			image := envDefault(pf.image, "CI_IMAGE", "")
 			if image == "" {
@@ -89,11 +99,37 @@ and verified; out/provenance.json and out/attestations.json are written.`,
 					return usageErr("push: --sbom %s: %v", sbom, errors.Unwrap(err))
 				}
 			}
-			started := time.Now()
-			opts := append(pushOptions(o.stderr, pf), registry.WithBeforeTag(func(ctx context.Context, digest string) error {
-				return o.attestPushCmd(ctx, repo, digest, sourceRepo, sbom, started, &vf)
-			}))
-			res, err := registry.Push(cmd.Context(), a, repo, pf.tags, opts...)
+			label, err := release.Label(a)
+			if err != nil {
+				return failErr(fmt.Errorf("push %s: %w", tarball, err))
+			}
+			src, err := release.PushedSource(label, sourceCommit)
+			if err != nil {
+				return failErr(fmt.Errorf("push %s: refusing: %w", tarball, err))
+			}
+			signing, err := o.releaseSigning(vf.trustedRoot)
+			if err != nil {
+				return err
+			}
+			req := release.Request{
+				Archive: a, Repo: repo, Tags: pf.tags, Facts: release.Facts{Source: src, Label: label},
+				Signing: signing, SBOM: sbom,
+				Registry: append(pushOptions(o.stderr, pf), o.registryOpts(repo)...),
+				Log:      o.logf, Started: time.Now(), PipelineRun: gitops.PipelineRun(os.Getenv),
+			}
+			if signing != nil {
+				if req.Policy, err = o.policy(&vf); err != nil {
+					return err
+				}
+				req.Provenance, req.Report = o.outPath("provenance.json"), o.outPath("attestations.json")
+				if src.Commit == "" {
+					o.logf("note: no --source-commit: the provenance says the source commit is unknown (label %s: %s)", release.RevisionLabel, noneIfEmpty(label))
+				}
+			}
+			res, err := release.Publish(cmd.Context(), req)
+			if res != nil && res.Report != nil && err == nil {
+				o.logf("signed with %s; attached and verified: %s", res.SignedBy, release.Summary(res.Report))
+			}
 			if err != nil {
 				return failErr(fmt.Errorf("push %s: %w", tarball, err))
 			}
@@ -107,10 +143,17 @@ and verified; out/provenance.json and out/attestations.json are written.`,
 	f.BoolVar(&pf.allowTagMove, "allow-tag-move", false, "let an existing tag move to a new digest (tags are immutable by default)")
 	f.StringVar(&tarball, "tarball", "", "image tarball: Docker archive or OCI layout tar")
 	f.StringVar(&sbom, "sbom", "", "CycloneDX SBOM of the image to attest (out/sbom.cdx.json from the scan stage)")
-	f.StringVar(&sourceRepo, "source-repo", ".", "source repository the image was built from (its HEAD goes into the provenance)")
+	f.StringVar(&sourceCommit, "source-commit", "", "the commit the image was built from, recorded in its provenance (refused when the image's revision label names another); default: unknown, and the provenance says so")
+	f.StringVar(&sourceRepo, "source-repo", "", "removed: pass --source-commit")
+	_ = f.MarkHidden("source-repo")
 	bindVerifyFlags(f, &vf)
 	return cmd
 }
+
+var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// isSHA: a full lowercase 40-hex commit SHA.
+func isSHA(s string) bool { return shaRE.MatchString(s) }
 
 func openTarball(path string) (*ocitar.Archive, error) {
 	if _, err := os.Stat(path); err != nil {
@@ -175,6 +218,9 @@ func pushStage(r *runState) pipeline.Stage {
 				return fmt.Errorf("push: %w (run the build stage first)", err)
 			}
 			defer a.Close()
+			if err := r.checkBuilt(a, tarball); err != nil {
+				return err
+			}
 			if err := r.checkGate(a, tarball); err != nil {
 				return err
 			}
@@ -193,33 +239,36 @@ func pushStage(r *runState) pipeline.Stage {
 			if err != nil {
 				return usageErr("push: %v", err)
 			}
-			// Sign, attach and verify before any tag: a tag only ever names
-			// a signed digest.
+			// The release flow signs, attaches and verifies before any tag:
+			// a tag only ever names a signed digest.
 			pol, err := r.run.verifyPolicy()
 			if err != nil {
 				return err
 			}
-			var rep *attest.Report
-			var who string
-			attach := registry.WithBeforeTag(func(ctx context.Context, digest string) error {
-				_ = os.Remove(r.outPath("provenance.json"))
-				if p, err := r.writeProvenance(repo.String(), digest); err != nil {
-					r.o.logf("warning: push: provenance: %v", err)
-				} else {
-					rec.Artifact(p)
-				}
-				var err error
-				rep, who, err = r.o.attestPushed(ctx, repo, digest, r.version.Commit, r.outPath("sbom.cdx.json"), r.outPath("provenance.json"),
-					r.outPath("attestations.json"), pol, r.flags.verify.trustedRoot, opts)
-				if rep != nil {
-					rec.Artifact(r.outPath("attestations.json"))
-				}
+			signing, err := r.o.releaseSigning(r.flags.verify.trustedRoot)
+			if err != nil {
 				return err
+			}
+			label, err := release.Label(a)
+			if err != nil {
+				return fmt.Errorf("push: %s: %w", tarball, err)
+			}
+			out, err := release.Publish(ctx, release.Request{
+				Archive: a, Repo: repo, Tags: r.pushTags(), Facts: r.facts(label),
+				Signing: signing, Policy: pol, SBOM: r.outPath("sbom.cdx.json"),
+				Provenance: r.outPath("provenance.json"), Report: r.outPath("attestations.json"),
+				Registry: opts, Log: r.o.logf, Started: r.run.started, PipelineRun: gitops.PipelineRun(os.Getenv),
 			})
-			res, err := registry.Push(ctx, a, repo, r.pushTags(), append(opts, attach)...)
+			if out != nil && out.Provenance != "" {
+				rec.Artifact(out.Provenance)
+			}
+			if out != nil && out.Report != nil {
+				rec.Artifact(r.outPath("attestations.json"))
+			}
 			if err != nil {
 				return fmt.Errorf("push: %w", err)
 			}
+			res, rep, who := out.Result, out.Report, out.SignedBy
 			r.update(func(p *pipeline.Result) {
 				p.Image.Ref, p.Image.Digest, p.Image.Tags = res.Ref, res.Digest, res.Tags
 				if p.Image.Tarball == "" {
@@ -230,7 +279,7 @@ func pushStage(r *runState) pipeline.Stage {
 			rec.Set("uploaded", fmt.Sprintf("%d/%d bytes", res.BlobBytes, res.TotalBytes))
 			if rep != nil {
 				rec.Set("signed", who)
-				rec.Set("attached", attachedSummary(rep))
+				rec.Set("attached", release.Summary(rep))
 				r.update(func(p *pipeline.Result) {
 					p.Image.Signature, p.Image.SignedBy = rep.Signature.Bundle, rep.Signature.Signer
 				})
@@ -276,79 +325,35 @@ func (r *runState) checkGate(a *ocitar.Archive, tarball string) error {
 	return nil
 }
 
-// attestPushCmd is `push`'s supply chain: provenance from what push knows
-// (the source repository's HEAD, the image lock, the builder), then sign,
-// attach and verify.
-func (o *options) attestPushCmd(ctx context.Context, repo name.Repository, digest, sourceRepo, sbom string, started time.Time, vf *verifyFlags) error {
-	s, err := o.signer()
-	if err != nil || s == nil {
-		if err == nil {
-			o.warnUnsigned(repo, digest)
-		}
-		return err
-	}
-	pol, err := o.policy(vf)
+// checkBuilt refuses to push, as this pipeline's build, an image its build
+// stage did not record: the provenance of the pipeline's push states the
+// build's inputs, which are facts only for the image that build made. An
+// image built elsewhere is pushed with `push --tarball`.
+func (r *runState) checkBuilt(a *ocitar.Archive, tarball string) error {
+	d, err := a.Digest()
 	if err != nil {
-		return err
+		return fmt.Errorf("push: digest of %s: %w", tarball, err)
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
+	built := r.snapshot().Image.Digest
+	switch {
+	case built == "":
+		return fmt.Errorf("push: refusing: %s (%s) has no build record in %s: the pipeline pushes only what its build stage made; run the build stage, or push an image built elsewhere with `push --tarball`", tarball, d, r.outPath(pipeline.ResultFile))
+	case built != d.String():
+		return fmt.Errorf("push: refusing: %s is %s, but the build stage recorded %s: the pipeline pushes only what its build stage made; rebuild, or push an image built elsewhere with `push --tarball`", tarball, d, built)
 	}
-	provPath := o.outPath("provenance.json")
-	_ = os.Remove(provPath)
-	info, verr := version.Detect(sourceRepo)
-	commit := ""
-	if verr == nil && info.Commit != "" {
-		commit = info.Commit
-		lock, err := o.lock()
-		if err != nil {
-			return err
-		}
-		err = writeProvenanceFile(provPath, provenance.Input{
-			Repository: repo.String(), Digest: digest,
-			SourceRepo: info.RepoURL, SourceRef: info.Branch, SourceCommit: info.Commit, SourceDirty: info.Dirty,
-			Lock: lock, BuilderID: provenance.BuilderID(os.Getenv), InvocationID: gitops.PipelineRun(os.Getenv),
-			Started: started, Finished: time.Now(),
-		})
-		if err != nil {
-			return err
-		}
-	} else {
-		o.logf("warning: %s is not a git checkout with a commit: no provenance attached (pass --source-repo)", sourceRepo)
-	}
-	rep, who, err := o.attestPushed(ctx, repo, digest, commit, sbom, provPath, o.outPath("attestations.json"), pol, vf.trustedRoot, o.registryOpts(repo))
-	if err != nil {
-		return err
-	}
-	o.logf("signed with %s; attached and verified: %s", who, attachedSummary(rep))
 	return nil
 }
 
-// writeProvenanceFile writes an in-toto/SLSA provenance statement.
-func writeProvenanceFile(path string, in provenance.Input) error {
-	st, err := provenance.Statement(in)
-	if err != nil {
-		return err
-	}
-	data, err := provenance.Marshal(st)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(data, '\n'), 0o644)
-}
-
-// writeProvenance writes out/provenance.json: an in-toto Statement with a
-// SLSA Provenance v1 predicate for the pushed digest (source, app
-// configuration, every image of the lock by digest, builder, run).
-func (r *runState) writeProvenance(repo, digest string) (string, error) {
-	p := r.outPath("provenance.json")
-	return p, writeProvenanceFile(p, provenance.Input{
-		Repository: repo, Digest: digest,
-		SourceRepo: r.version.RepoURL, SourceRef: r.version.Branch, SourceCommit: r.version.Commit, SourceDirty: r.version.Dirty,
-		App: map[string]any{
-			"name": r.app.Name, "main": r.app.Main, "binary": r.app.Binary, "base": r.app.Base, "port": float64(r.app.Port),
+// facts are what this pipeline knows of the image its build stage made:
+// the checkout's commit, branch and dirtiness, and the build's inputs (the
+// app's configuration and the image lock).
+func (r *runState) facts(label string) release.Facts {
+	return release.Facts{
+		Source: release.Source{Commit: r.version.Commit, Repo: r.version.RepoURL, Ref: r.version.Branch, Dirty: r.version.Dirty},
+		Build: &release.Build{
+			App:  map[string]any{"name": r.app.Name, "main": r.app.Main, "binary": r.app.Binary, "base": r.app.Base, "port": float64(r.app.Port)},
+			Lock: r.lock,
 		},
-		Lock: r.lock, BuilderID: provenance.BuilderID(os.Getenv), InvocationID: gitops.PipelineRun(os.Getenv),
-		Started: r.run.started, Finished: time.Now(),
-	})
+		Label: label,
+	}
 }

@@ -48,9 +48,9 @@ func imageTar(t testing.TB, dir string) string {
 	return p
 }
 
-// scannedImageTar writes out/image.tar and a scan verdict for its digest
-// into out/result.json, as a scan job of a split pipeline leaves them.
-func scannedImageTar(t *testing.T, out, verdict string) string {
+// builtImageTar writes out/image.tar and records its digest in
+// out/result.json, as the build stage does.
+func builtImageTar(t *testing.T, out string) (string, string) {
 	t.Helper()
 	p := imageTar(t, out)
 	a, err := ocitar.Open(p)
@@ -60,7 +60,20 @@ func scannedImageTar(t *testing.T, out, verdict string) string {
 	defer a.Close()
 	d, _ := a.Digest()
 	res, _ := pipeline.LoadResult(out)
-	res.Gate = &pipeline.GateResult{Digest: d.String(), Verdict: verdict, Summary: "test", Time: time.Now()}
+	res.Image = pipeline.ImageResult{Tarball: p, Digest: d.String()}
+	if err := res.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	return p, d.String()
+}
+
+// scannedImageTar writes out/image.tar (built) and a scan verdict for its
+// digest into out/result.json, as a scan job of a split pipeline leaves them.
+func scannedImageTar(t *testing.T, out, verdict string) string {
+	t.Helper()
+	p, d := builtImageTar(t, out)
+	res, _ := pipeline.LoadResult(out)
+	res.Gate = &pipeline.GateResult{Digest: d, Verdict: verdict, Summary: "test", Time: time.Now()}
 	if err := res.Save(out); err != nil {
 		t.Fatal(err)
 	}

@@ -12,10 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/spf13/pflag"
@@ -24,6 +22,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/redact"
 	"github.com/slipway-ci/slipway/internal/registry"
+	"github.com/slipway-ci/slipway/internal/release"
 	"github.com/slipway-ci/slipway/internal/secret"
 )
 
@@ -282,55 +281,6 @@ func githubToken(getenv func(string) string) func(context.Context) (string, erro
 	}
 }
 
-// attachment is one statement to sign and attach.
-type attachment struct {
-	predicateType string
-	statement     []byte
-}
-
-// statements are what Slipway attaches to a pushed digest: the signature
-// (cosign's sign/v1 statement), the SBOM when there is one, the provenance.
-func statements(repo, digest string, sbom, provenance []byte) ([]attachment, error) {
-	sig, err := attest.Statement(repo, digest, attest.SignaturePredicate, nil)
-	if err != nil {
-		return nil, err
-	}
-	out := []attachment{{attest.SignaturePredicate, sig}}
-	if len(sbom) > 0 {
-		st, err := attest.Statement(repo, digest, attest.SBOMPredicate, sbom)
-		if err != nil {
-			return nil, fmt.Errorf("SBOM: %w", err)
-		}
-		out = append(out, attachment{attest.SBOMPredicate, st})
-	}
-	if len(provenance) > 0 {
-		out = append(out, attachment{attest.ProvenancePredicate, compact(provenance)})
-	}
-	return out, nil
-}
-
-func compact(data []byte) []byte {
-	var v any
-	if json.Unmarshal(data, &v) != nil {
-		return data
-	}
-	out, _ := json.Marshal(v)
-	return out
-}
-
-// signAndAttach signs each statement, then attaches them all (attest.AttachAll).
-func signAndAttach(ctx context.Context, s attest.Signer, img name.Digest, atts []attachment, opts []remote.Option) ([]attest.Attachment, error) {
-	var bundles []attest.Bundle
-	for _, a := range atts {
-		b, err := s.Sign(ctx, a.statement)
-		if err != nil {
-			return nil, fmt.Errorf("sign the %s: %w", attest.Kind(a.predicateType), err)
-		}
-		bundles = append(bundles, attest.Bundle{PredicateType: a.predicateType, Data: b})
-	}
-	return attest.AttachAll(ctx, img, bundles, time.Now(), opts...)
-}
-
 // verifyHook is the Deployer's Verify: each digest is read back from its
 // registry and verified against the policy, the provenance against the
 // commit being deployed.
@@ -392,80 +342,23 @@ type signOnceState struct {
 	signErr  error
 }
 
-// attestPushed signs and attaches the signature, the SBOM (when sbomPath
-// exists) and the provenance (when provPath exists) to repo@digest, then
-// reads them back from the registry and verifies them against the
-// configured policy, else the signer's own key or identity. It writes the
-// verification report to reportPath. No signer (CI with no key and no OIDC
-// token): a warning, nothing attached.
-func (o *options) attestPushed(ctx context.Context, repo name.Repository, digest, commit, sbomPath, provPath, reportPath string, configured *attest.Policy, trustedRootFlag string, opts []registry.Option) (*attest.Report, string, error) {
+// releaseSigning is the release flow's view of this machine's signer: nil
+// when nothing signs (CI with no key and no OIDC token).
+func (o *options) releaseSigning(trustedRootFlag string) (*release.Signing, error) {
 	s, err := o.signer()
-	if err != nil {
-		return nil, "", err
+	if err != nil || s == nil {
+		return nil, err
 	}
-	if s == nil {
-		o.warnUnsigned(repo, digest)
-		return nil, "", nil
-	}
-	sbom, _ := os.ReadFile(sbomPath)
-	prov, _ := os.ReadFile(provPath)
-	atts, err := statements(repo.String(), digest, sbom, prov)
-	if err != nil {
-		return nil, "", err
-	}
-	ropts, scrub := registry.Remote(ctx, opts...)
-	img := repo.Digest(digest)
-	if _, err := signAndAttach(ctx, s.signer, img, atts, ropts); err != nil {
-		return nil, "", scrub(fmt.Errorf("attach to %s: %w", img, err))
-	}
-	pol := configured
-	if pol == nil {
+	return &release.Signing{Signer: s.signer, Name: s.what, Own: func() (*attest.Policy, error) {
 		own := *s.own
-		for _, a := range atts {
-			own.Require = append(own.Require, attest.Kind(a.predicateType))
-		}
 		if own.Key == nil {
+			var err error
 			if own.TrustedRoot, err = trustedRoot(trustedRootFlag); err != nil {
-				return nil, "", err
+				return nil, err
 			}
 		}
-		pol = &own
-	}
-	p := *pol
-	p.SourceCommit = commit
-	rep, err := attest.Verify(ctx, img, p, ropts...)
-	if err != nil {
-		return nil, "", scrub(err)
-	}
-	if reportPath != "" {
-		if data, err := json.MarshalIndent(rep, "", "  "); err == nil {
-			_ = os.WriteFile(reportPath, append(data, '\n'), 0o644)
-		}
-	}
-	if err := rep.Err(); err != nil {
-		return rep, s.what, fmt.Errorf("attached, but %w", err)
-	}
-	return rep, s.what, nil
-}
-
-// warnUnsigned says a push goes unsigned, and how to sign it.
-func (o *options) warnUnsigned(repo name.Repository, digest string) {
-	o.logf("warning: %s@%s is not signed: set %s, or grant the GitHub workflow `id-token: write` for keyless signing", repo, digest, envSigningKey)
-}
-
-// attachedSummary is one line: what verified.
-func attachedSummary(rep *attest.Report) string {
-	var parts []string
-	if rep.Signature != nil {
-		parts = append(parts, "signature "+attest.ShortDigest(rep.Signature.Bundle))
-	}
-	if rep.SBOM != nil {
-		parts = append(parts, fmt.Sprintf("SBOM (%d components)", rep.SBOM.Components))
-	}
-	if rep.Provenance != nil {
-		parts = append(parts, "provenance (commit "+short(rep.Provenance.SourceCommit)+")")
-	}
-	return strings.Join(parts, ", ")
+		return &own, nil
+	}}, nil
 }
 
 // attachVerify sets the deployer's Verify hook from the policy flags, the

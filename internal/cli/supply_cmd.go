@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/slipway-ci/slipway/internal/attest"
+	"github.com/slipway-ci/slipway/internal/provenance"
 )
 
 func newVerifyCmd(o *options) *cobra.Command {
@@ -96,7 +97,14 @@ func printReport(o *options, rep *attest.Report) {
 		fmt.Fprintf(w, "sbom:        verified; CycloneDX, %d components (bundle %s)\n", s.Components, s.Bundle)
 	}
 	if s := rep.Provenance; s != nil {
-		fmt.Fprintf(w, "provenance:  verified; source %s commit %s; builder %s (bundle %s)\n", noneIfEmpty(s.SourceRepo), s.SourceCommit, s.Builder, s.Bundle)
+		commit, built := s.SourceCommit, ""
+		if commit == "" {
+			commit = "unknown"
+		}
+		if s.BuildType == provenance.PushedType {
+			built = " (pushed by Slipway, not built by it)"
+		}
+		fmt.Fprintf(w, "provenance:  verified; source %s commit %s; builder %s%s (bundle %s)\n", noneIfEmpty(s.SourceRepo), commit, s.Builder, built, s.Bundle)
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "problem:     %s\n", p)

@@ -22,6 +22,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/provenance"
 	"github.com/slipway-ci/slipway/internal/regtest"
+	"github.com/slipway-ci/slipway/internal/release"
 	"github.com/slipway-ci/slipway/internal/sigstoretest"
 )
 
@@ -84,7 +85,7 @@ func TestSupplyChainWithoutEngine(t *testing.T) {
 			os.WriteFile(sbom, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","name":"golang.org/x/text","version":"v0.3.7"}]}`), 0o644)
 
 			stdout, stderr, code := run(t, "push", "--tarball", imageTar(t, dir), "--image", host+"/acme/sample-app", "--sbom", sbom,
-				"--source-repo", src, "--out", out)
+				"--source-commit", shas[1], "--out", out)
 			if code != 0 {
 				t.Fatalf("push: exit %d\n%s", code, stderr)
 			}
@@ -356,15 +357,15 @@ func TestKeylessPolicyFlags(t *testing.T) {
 		Token: func(context.Context) (string, error) { return "token", nil }, Expected: identity,
 	}
 	provPath := filepath.Join(dir, "provenance.json")
-	if err := writeProvenanceFile(provPath, provenance.Input{Repository: img.Context().String(), Digest: img.DigestStr(), SourceCommit: shas[0], BuilderID: identity}); err != nil {
+	if err := release.WriteProvenance(provPath, provenance.Input{Repository: img.Context().String(), Digest: img.DigestStr(), SourceCommit: shas[0], BuilderID: identity}); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(provPath)
-	atts, err := statements(img.Context().String(), img.DigestStr(), nil, data)
+	atts, err := release.Statements(img.Context().String(), img.DigestStr(), nil, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := signAndAttach(t.Context(), signer, img, atts, nil); err != nil {
+	if _, err := release.SignAndAttach(t.Context(), signer, img, atts, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("CI", "")
@@ -475,8 +476,8 @@ func TestConfigVerifyPolicyApplies(t *testing.T) {
 	host := ggcrRegistry(t, true)
 	dir, out := t.TempDir(), t.TempDir()
 	pubPath, otherPub := useSigningKey(t, dir)
-	src, _ := gitRepo(t, 1)
-	stdout, stderr, code := run(t, "push", "--tarball", imageTar(t, dir), "--image", host+"/acme/sample-app", "--source-repo", src, "--out", out)
+	src, shas := gitRepo(t, 1)
+	stdout, stderr, code := run(t, "push", "--tarball", imageTar(t, dir), "--image", host+"/acme/sample-app", "--source-commit", shas[0], "--out", out)
 	if code != 0 {
 		t.Fatalf("push: %s", stderr)
 	}

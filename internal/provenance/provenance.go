@@ -6,7 +6,6 @@ package provenance
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,23 +23,37 @@ import (
 // image, reproducibly (created = commit time).
 const BuildType = "https://github.com/slipway-ci/slipway/buildtypes/go-image/v1"
 
+// PushedType names a statement about an image Slipway pushed but did not
+// build (`push --tarball` of an image built elsewhere): it records the
+// digest, the image's org.opencontainers.image.revision label when there is
+// one, and a source commit only when the caller gave one. It names no
+// build inputs (no lock images, no app): Slipway does not know them.
+const PushedType = "https://github.com/slipway-ci/slipway/buildtypes/pushed/v1"
+
 // PredicateType is SLSA Provenance v1.
 const PredicateType = "https://slsa.dev/provenance/v1"
 
-// Input is what the pipeline knows when it pushes.
+// Input is what is known when an image is pushed.
 type Input struct {
 	Repository   string // the image repository (subject name)
 	Digest       string // sha256:<64 hex>
 	SourceRepo   string // the source repository's URL ("" when unknown)
 	SourceRef    string // branch or tag
-	SourceCommit string // 40 hex
+	SourceCommit string // 40 hex; "" when unknown (the statement says "unknown")
 	SourceDirty  bool
-	App          map[string]any // the app's configuration that matters (name, main, binary, base, port)
-	Lock         *imagelock.Lock
-	BuilderID    string
-	InvocationID string
-	Started      time.Time
-	Finished     time.Time
+	// Pushed: Slipway did not build the image (PushedType). Only Digest,
+	// RevisionLabel and a given SourceCommit are stated; App and Lock are
+	// ignored, for they are not this image's inputs.
+	Pushed bool
+	// RevisionLabel is the image's org.opencontainers.image.revision label
+	// ("" when it has none).
+	RevisionLabel string
+	App           map[string]any // the app's configuration that matters (name, main, binary, base, port)
+	Lock          *imagelock.Lock
+	BuilderID     string
+	InvocationID  string
+	Started       time.Time
+	Finished      time.Time
 }
 
 // Statement builds the attestation and checks it against the SLSA rules.
@@ -49,22 +62,28 @@ func Statement(in Input) (*ita.Statement, error) {
 	if !ok || len(hexDigest) != 64 {
 		return nil, fmt.Errorf("provenance: digest %q: want sha256:<64 hex>", in.Digest)
 	}
-	if in.SourceCommit == "" {
-		return nil, errors.New("provenance: no source commit")
+	if in.Pushed {
+		return statement(in, hexDigest, PushedType, pushedParameters(in), pushedDependencies(in))
 	}
 	ext := map[string]any{
 		"source": map[string]any{"repository": in.SourceRepo, "ref": in.SourceRef, "commit": in.SourceCommit, "dirty": in.SourceDirty},
 		"app":    in.App,
 	}
-	extStruct, err := structpb.NewStruct(ext)
-	if err != nil {
-		return nil, fmt.Errorf("provenance: external parameters: %w", err)
+	if in.RevisionLabel != "" {
+		ext["image"] = map[string]any{"revisionLabel": in.RevisionLabel}
 	}
-	deps := []*ita.ResourceDescriptor{{
-		Uri:    gitURI(in.SourceRepo, in.SourceRef),
-		Digest: map[string]string{"gitCommit": in.SourceCommit},
-		Name:   "source",
-	}}
+	var deps []*ita.ResourceDescriptor
+	if in.SourceCommit != "" {
+		deps = append(deps, &ita.ResourceDescriptor{
+			Uri:    gitURI(in.SourceRepo, in.SourceRef),
+			Digest: map[string]string{"gitCommit": in.SourceCommit},
+			Name:   "source",
+		})
+	} else {
+		// Built outside a git checkout: the source commit is unknown, and
+		// the statement says so rather than naming one.
+		ext["source"] = map[string]any{"commit": "unknown"}
+	}
 	if in.Lock != nil {
 		for _, img := range in.Lock.Images() {
 			deps = append(deps, &ita.ResourceDescriptor{
@@ -74,8 +93,46 @@ func Statement(in Input) (*ita.Statement, error) {
 			})
 		}
 	}
+	return statement(in, hexDigest, BuildType, ext, deps)
+}
+
+// pushedParameters are the facts of a pushed image: its digest, its revision
+// label when it has one, and the source commit only when one was given
+// (else "unknown", said rather than guessed).
+func pushedParameters(in Input) map[string]any {
+	img := map[string]any{"digest": in.Digest}
+	if in.RevisionLabel != "" {
+		img["revisionLabel"] = in.RevisionLabel
+	}
+	src := map[string]any{"commit": "unknown"}
+	if in.SourceCommit != "" {
+		src = map[string]any{"commit": in.SourceCommit, "given": true}
+		if in.SourceRepo != "" {
+			src["repository"] = in.SourceRepo
+		}
+	}
+	return map[string]any{"image": img, "source": src}
+}
+
+// pushedDependencies: the source commit when it was given, else nothing.
+func pushedDependencies(in Input) []*ita.ResourceDescriptor {
+	if in.SourceCommit == "" {
+		return nil
+	}
+	return []*ita.ResourceDescriptor{{
+		Uri:    gitURI(in.SourceRepo, ""),
+		Digest: map[string]string{"gitCommit": in.SourceCommit},
+		Name:   "source",
+	}}
+}
+
+func statement(in Input, hexDigest, buildType string, ext map[string]any, deps []*ita.ResourceDescriptor) (*ita.Statement, error) {
+	extStruct, err := structpb.NewStruct(ext)
+	if err != nil {
+		return nil, fmt.Errorf("provenance: external parameters: %w", err)
+	}
 	pred := &slsa.Provenance{
-		BuildDefinition: &slsa.BuildDefinition{BuildType: BuildType, ExternalParameters: extStruct, ResolvedDependencies: deps},
+		BuildDefinition: &slsa.BuildDefinition{BuildType: buildType, ExternalParameters: extStruct, ResolvedDependencies: deps},
 		RunDetails: &slsa.RunDetails{
 			Builder:  &slsa.Builder{Id: orLocal(in.BuilderID)},
 			Metadata: &slsa.BuildMetadata{InvocationId: in.InvocationID, StartedOn: ts(in.Started), FinishedOn: ts(in.Finished)},
@@ -145,7 +202,14 @@ func Parse(data []byte) (*ita.Statement, *slsa.Provenance, error) {
 	return st, p, nil
 }
 
-// SourceCommit is the commit a provenance says the subject was built from.
+// Pushed reports whether a provenance is about an image Slipway pushed and
+// did not build (PushedType).
+func Pushed(p *slsa.Provenance) bool {
+	return p.GetBuildDefinition().GetBuildType() == PushedType
+}
+
+// SourceCommit is the commit a provenance says the subject was built from,
+// "" when it says the commit is unknown.
 func SourceCommit(p *slsa.Provenance) string {
 	for _, d := range p.GetBuildDefinition().GetResolvedDependencies() {
 		if c := d.GetDigest()["gitCommit"]; c != "" {

@@ -1,0 +1,420 @@
+// Package release is the release flow: push an image by digest, sign it,
+// attach its SBOM and SLSA provenance as OCI referrers, read them back and
+// verify them, and only then tag. The pipeline's push stage and the `push`
+// command both call Publish, each with what it knows (Facts): the
+// provenance states those facts and nothing else.
+package release
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/slipway-ci/slipway/internal/attest"
+	"github.com/slipway-ci/slipway/internal/imagelock"
+	"github.com/slipway-ci/slipway/internal/ocitar"
+	"github.com/slipway-ci/slipway/internal/provenance"
+	"github.com/slipway-ci/slipway/internal/registry"
+)
+
+// RevisionLabel is the OCI label naming the commit an image was built from.
+const RevisionLabel = "org.opencontainers.image.revision"
+
+// ErrContradicts is a given source commit the image's revision label
+// contradicts.
+var ErrContradicts = errors.New("source commit contradicts the image's revision label")
+
+// Source is what is known of the commit an image was built from.
+type Source struct {
+	Commit string // 40 hex; "" when unknown
+	Repo   string // the repository's URL; "" when unknown
+	Ref    string // branch; "" when unknown
+	Dirty  bool   // built from a modified working tree
+}
+
+// Build is what Slipway knows of a build it ran itself (the pipeline's
+// build stage). An image Slipway did not build has none: its provenance
+// names no app and no lock images.
+type Build struct {
+	App  map[string]any  // the app's configuration that matters
+	Lock *imagelock.Lock // the pinned images the build and scan ran on
+}
+
+// Facts are what is known of the image being released.
+type Facts struct {
+	Source Source
+	// Build is nil when Slipway did not build the image.
+	Build *Build
+	// Label is the image's org.opencontainers.image.revision label ("": none).
+	Label string
+}
+
+// Signing is how a release is signed.
+type Signing struct {
+	Signer attest.Signer
+	// Name names the signer in logs ("key sha256:… from SLIPWAY_SIGNING_KEY").
+	Name string
+	// Own is the policy the signer's own bundles verify against (its key,
+	// or its keyless identity with a trusted root), used when no policy is
+	// configured.
+	Own func() (*attest.Policy, error)
+}
+
+// Request is one release.
+type Request struct {
+	Archive *ocitar.Archive
+	Repo    name.Repository
+	Tags    []string
+	Facts   Facts
+	// Signing nil: the digest is pushed and tagged unsigned (a warning).
+	Signing *Signing
+	// Policy is the configured verification policy; nil: Signing.Own.
+	Policy *attest.Policy
+	// SBOM is the CycloneDX SBOM file to attach ("" or missing: none).
+	SBOM string
+	// Provenance is where the provenance statement is written ("": not
+	// written, not attached); Report where the verification report goes.
+	Provenance, Report string
+	// Registry options for the push and the attachments.
+	Registry []registry.Option
+	// Getenv reads the CI environment (builder and run); default os.Getenv.
+	Getenv func(string) string
+	// Log prints a warning or a note (one line each).
+	Log func(format string, args ...any)
+	// Started is when the run began (the provenance's startedOn).
+	Started time.Time
+	// PipelineRun is the run URL recorded as the provenance's invocation.
+	PipelineRun string
+}
+
+// Result is what a release did.
+type Result struct {
+	*registry.Result
+	// Report is the verification of what was attached (nil: unsigned).
+	Report *attest.Report
+	// SignedBy names the signer (Signing.Name), "" when unsigned.
+	SignedBy string
+	// Provenance is the statement file written, "" when none.
+	Provenance string
+}
+
+// Publish pushes req.Archive to req.Repo by digest; once the digest is
+// there and read back, it writes the provenance from req.Facts, signs the
+// signature statement, the SBOM and the provenance, attaches them as
+// referrers, reads them back and verifies them; only then are the tags
+// applied (and read back, see registry.Push). An error at any step leaves
+// no tag written.
+func Publish(ctx context.Context, req Request) (*Result, error) {
+	if req.Getenv == nil {
+		req.Getenv = os.Getenv
+	}
+	if req.Log == nil {
+		req.Log = func(string, ...any) {}
+	}
+	out := &Result{}
+	attach := registry.WithBeforeTag(func(ctx context.Context, digest string) error {
+		if req.Provenance != "" {
+			_ = os.Remove(req.Provenance)
+			if err := WriteProvenance(req.Provenance, Provenance(req.Repo.String(), digest, req.Facts, req.Getenv, req.PipelineRun, req.Started, time.Now())); err != nil {
+				return err
+			}
+			out.Provenance = req.Provenance
+		}
+		rep, who, err := attestDigest(ctx, req, digest)
+		out.Report, out.SignedBy = rep, who
+		return err
+	})
+	res, err := registry.Push(ctx, req.Archive, req.Repo, req.Tags, append(append([]registry.Option(nil), req.Registry...), attach)...)
+	if err != nil {
+		return out, err
+	}
+	out.Result = res
+	return out, nil
+}
+
+// Provenance is the statement input for digest from the facts: the
+// pipeline's own build records its source and its real inputs (app, lock);
+// an image Slipway did not build records its digest, its revision label and
+// a source commit only when one was given.
+func Provenance(repo, digest string, f Facts, getenv func(string) string, run string, started, finished time.Time) provenance.Input {
+	in := provenance.Input{
+		Repository: repo, Digest: digest,
+		SourceRepo: f.Source.Repo, SourceRef: f.Source.Ref, SourceCommit: f.Source.Commit, SourceDirty: f.Source.Dirty,
+		RevisionLabel: f.Label,
+		BuilderID:     provenance.BuilderID(getenv), InvocationID: run,
+		Started: started, Finished: finished,
+	}
+	if f.Build == nil {
+		in.Pushed = true
+		return in
+	}
+	in.App, in.Lock = f.Build.App, f.Build.Lock
+	return in
+}
+
+// WriteProvenance writes the in-toto/SLSA statement of in to path.
+func WriteProvenance(path string, in provenance.Input) error {
+	st, err := provenance.Statement(in)
+	if err != nil {
+		return err
+	}
+	data, err := provenance.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// Label reads an archive's revision label: "" when the image has none. For
+// a multi-platform index the platforms must agree.
+func Label(a *ocitar.Archive) (string, error) {
+	return label(a.Image, a.Index)
+}
+
+// RegistryLabel reads the revision label of an image in its registry, by
+// digest (an image or a multi-platform index).
+func RegistryLabel(ctx context.Context, ref name.Digest, opts ...registry.Option) (string, error) {
+	ropts, scrub := registry.Remote(ctx, opts...)
+	desc, err := remote.Get(ref, ropts...)
+	if err != nil {
+		return "", scrub(err)
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return "", scrub(err)
+		}
+		l, err := label(nil, idx)
+		return l, scrub(err)
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return "", scrub(err)
+	}
+	l, err := label(img, nil)
+	return l, scrub(err)
+}
+
+func label(img v1.Image, idx v1.ImageIndex) (string, error) {
+	if img != nil {
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return "", fmt.Errorf("read the image's config: %w", err)
+		}
+		return cf.Config.Labels[RevisionLabel], nil
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	label, first := "", true
+	for _, d := range im.Manifests {
+		if !d.MediaType.IsImage() {
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return "", err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return "", fmt.Errorf("read the config of %s: %w", d.Digest, err)
+		}
+		l := cf.Config.Labels[RevisionLabel]
+		if !first && l != label {
+			return "", fmt.Errorf("the index's images disagree on %s (%q, %q)", RevisionLabel, label, l)
+		}
+		label, first = l, false
+	}
+	return label, nil
+}
+
+var labelCommitRE = regexp.MustCompile(`^([0-9a-f]{7,40})(-dirty)?$`)
+
+// LabelCommit reads a revision label as Slipway writes it ("<commit>" or
+// "<commit>-dirty"; a short SHA is accepted). ok is false for a label that
+// names no commit (a tag, a version): such a label contradicts nothing.
+func LabelCommit(label string) (commit string, dirty, ok bool) {
+	m := labelCommitRE.FindStringSubmatch(strings.ToLower(strings.TrimSpace(label)))
+	if m == nil {
+		return "", false, false
+	}
+	return m[1], m[2] != "", true
+}
+
+// Contradicts reports whether a revision label names a commit other than
+// commit (a full 40-hex SHA); a label naming no commit contradicts nothing.
+func Contradicts(label, commit string) bool {
+	lc, _, ok := LabelCommit(label)
+	return ok && !strings.HasPrefix(strings.ToLower(commit), lc)
+}
+
+// PushedSource is what is known of the source of an image Slipway did not
+// build: the commit only when one is given, checked against the image's
+// revision label (ErrContradicts when the label names another commit); a
+// label saying "-dirty" makes the source dirty. Nothing is inferred from
+// where Slipway runs.
+//
+//	label      given commit   source
+//	absent     absent         unknown
+//	absent     C              C
+//	C[-dirty]  absent         unknown (the label is recorded as a label)
+//	C[-dirty]  C              C (dirty with -dirty)
+//	C          D ≠ C          refused (ErrContradicts)
+//	not a SHA  any            the given commit, or unknown
+func PushedSource(label, given string) (Source, error) {
+	if given == "" {
+		return Source{}, nil
+	}
+	if Contradicts(label, given) {
+		return Source{}, fmt.Errorf("%w: --source-commit %s, but the image's %s label says %s", ErrContradicts, given, RevisionLabel, label)
+	}
+	_, dirty, _ := LabelCommit(label)
+	return Source{Commit: given, Dirty: dirty}, nil
+}
+
+// attestDigest signs and attaches the signature, the SBOM (when the file
+// exists) and the provenance (when one was written) to repo@digest, then
+// reads them back and verifies them against the configured policy, else the
+// signer's own. It writes the report to req.Report. With no signer: a
+// warning, nothing attached.
+func attestDigest(ctx context.Context, req Request, digest string) (*attest.Report, string, error) {
+	s := req.Signing
+	if s == nil {
+		req.Log("warning: %s@%s is not signed: set SLIPWAY_SIGNING_KEY, or grant the GitHub workflow `id-token: write` for keyless signing", req.Repo, digest)
+		return nil, "", nil
+	}
+	var sbom, prov []byte
+	if req.SBOM != "" {
+		sbom, _ = os.ReadFile(req.SBOM)
+	}
+	if req.Provenance != "" {
+		prov, _ = os.ReadFile(req.Provenance)
+	}
+	atts, err := Statements(req.Repo.String(), digest, sbom, prov)
+	if err != nil {
+		return nil, "", err
+	}
+	ropts, scrub := registry.Remote(ctx, req.Registry...)
+	img := req.Repo.Digest(digest)
+	if _, err := SignAndAttach(ctx, s.Signer, img, atts, ropts); err != nil {
+		return nil, "", scrub(fmt.Errorf("attach to %s: %w", img, err))
+	}
+	pol := req.Policy
+	if pol == nil {
+		own, err := s.Own()
+		if err != nil {
+			return nil, "", err
+		}
+		p := *own
+		for _, a := range atts {
+			p.Require = append(p.Require, attest.Kind(a.PredicateType))
+		}
+		pol = &p
+	}
+	p := *pol
+	p.SourceCommit = req.Facts.Source.Commit
+	rep, err := attest.Verify(ctx, img, p, ropts...)
+	if err != nil {
+		return nil, "", scrub(err)
+	}
+	if req.Report != "" {
+		if data, err := json.MarshalIndent(rep, "", "  "); err == nil {
+			_ = os.WriteFile(req.Report, append(data, '\n'), 0o644)
+		}
+	}
+	if err := rep.Err(); err != nil {
+		return rep, s.Name, fmt.Errorf("attached, but %w", err)
+	}
+	return rep, s.Name, nil
+}
+
+// Attachment is one statement to sign and attach.
+type Attachment struct {
+	PredicateType string
+	Statement     []byte
+}
+
+// Statements are what Slipway attaches to a pushed digest: the signature
+// (cosign's sign/v1 statement), the SBOM when there is one, the provenance
+// when there is one.
+func Statements(repo, digest string, sbom, prov []byte) ([]Attachment, error) {
+	sig, err := attest.Statement(repo, digest, attest.SignaturePredicate, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := []Attachment{{attest.SignaturePredicate, sig}}
+	if len(sbom) > 0 {
+		st, err := attest.Statement(repo, digest, attest.SBOMPredicate, sbom)
+		if err != nil {
+			return nil, fmt.Errorf("SBOM: %w", err)
+		}
+		out = append(out, Attachment{attest.SBOMPredicate, st})
+	}
+	if len(prov) > 0 {
+		out = append(out, Attachment{attest.ProvenancePredicate, compact(prov)})
+	}
+	return out, nil
+}
+
+func compact(data []byte) []byte {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return data
+	}
+	out, _ := json.Marshal(v)
+	return out
+}
+
+// SignAndAttach signs each statement, then attaches them all (attest.AttachAll).
+func SignAndAttach(ctx context.Context, s attest.Signer, img name.Digest, atts []Attachment, opts []remote.Option) ([]attest.Attachment, error) {
+	var bundles []attest.Bundle
+	for _, a := range atts {
+		b, err := s.Sign(ctx, a.Statement)
+		if err != nil {
+			return nil, fmt.Errorf("sign the %s: %w", attest.Kind(a.PredicateType), err)
+		}
+		bundles = append(bundles, attest.Bundle{PredicateType: a.PredicateType, Data: b})
+	}
+	return attest.AttachAll(ctx, img, bundles, time.Now(), opts...)
+}
+
+// Summary is one line: what verified.
+func Summary(rep *attest.Report) string {
+	var parts []string
+	if rep.Signature != nil {
+		parts = append(parts, "signature "+attest.ShortDigest(rep.Signature.Bundle))
+	}
+	if rep.SBOM != nil {
+		parts = append(parts, fmt.Sprintf("SBOM (%d components)", rep.SBOM.Components))
+	}
+	if p := rep.Provenance; p != nil {
+		switch {
+		case p.SourceCommit == "":
+			parts = append(parts, "provenance (source commit unknown)")
+		default:
+			parts = append(parts, "provenance (commit "+short(p.SourceCommit)+")")
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
