@@ -31,7 +31,7 @@ func TestBadConfigExit2(t *testing.T) {
 		{"unknown need", slipway.Config{Apps: []slipway.App{{Name: "a", Source: "sample-app"}},
 			Stages: append(slipway.DefaultStages(), slipway.Stage{Name: "it", Needs: []string{"biuld"}, Run: noop})}, `Needs: unknown stage "biuld"`},
 		{"cycle", slipway.Config{Apps: []slipway.App{{Name: "a", Source: "sample-app"}},
-			Stages: []slipway.Stage{{Name: "x", Needs: []string{"y"}, Run: noop}, {Name: "y", Needs: []string{"x"}, Run: noop}}}, "x, y form a cycle"},
+			Stages: []slipway.Stage{{Name: "x", Needs: []string{"y"}, Run: noop}, {Name: "y", Needs: []string{"x"}, Run: noop}}}, "cycle x -> y -> x"},
 		{"duplicate stage", slipway.Config{Apps: []slipway.App{{Name: "a", Source: "sample-app"}},
 			Stages: append(slipway.DefaultStages(), slipway.Lint())}, `"lint": two stages`},
 		{"no run", slipway.Config{Apps: []slipway.App{{Name: "a", Source: "sample-app"}},

@@ -20,7 +20,9 @@ type Stage struct {
 	// Description is what plan prints.
 	Description string
 	// Needs are the stages that must pass first (when they are part of the
-	// run). An unknown name or a cycle is a configuration error (exit 2).
+	// run), built-in or custom, "deploy" included: a stage that needs deploy
+	// runs once deploy passed. An unknown name or a cycle is a configuration
+	// error (exit 2, naming the cycle).
 	Needs []string
 	// Secrets are environment variable names the stage reads; Run gets them
 	// as *dagger.Secret through StageContext.Secret, never as strings. plan
@@ -31,6 +33,12 @@ type Stage struct {
 	Host bool
 	// Publish marks a stage that runs only with --publish (or when named).
 	Publish bool
+	// Advisory lets Push publish without waiting for this stage. By default
+	// Push waits for every stage of its app that is not Publish and does not
+	// itself run after Push (one that Needs "push" or "deploy"), whatever
+	// Push's own Needs say: a failing integration test holds back
+	// publishing. An Advisory stage's failure still fails the run (exit 1).
+	Advisory bool
 	// Run does the work. A returned error fails the stage; a failed
 	// container command is reported with its exit code and output tail.
 	Run func(ctx context.Context, sc *StageContext) error
@@ -89,9 +97,9 @@ func (sc *StageContext) Artifact(path string) { sc.env.Artifact(path) }
 type StageOption func(*Stage)
 
 // WithNeeds replaces the stages a built-in stage waits for, e.g.
-// Build(WithNeeds("lint", "test")) to build only after they passed, or
-// Push(WithNeeds("lint", "test", "scan", "integration")) to gate publishing
-// on a custom stage too.
+// Build(WithNeeds("lint", "test")) to build only after they passed. Push
+// waits for every non-publish stage of its app in any case (see
+// Stage.Advisory for the exception).
 func WithNeeds(names ...string) StageOption {
 	return func(s *Stage) { s.Needs = append([]string(nil), names...) }
 }
@@ -157,7 +165,7 @@ func DefaultStages() []Stage {
 func (s Stage) spec() cli.StageSpec {
 	spec := cli.StageSpec{
 		Name: s.Name, Builtin: s.builtin, Description: s.Description, Needs: s.Needs,
-		Secrets: s.Secrets, Host: s.Host, Publish: s.Publish, Args: s.args,
+		Secrets: s.Secrets, Host: s.Host, Publish: s.Publish, Advisory: s.Advisory, Args: s.args,
 	}
 	if s.Run != nil {
 		run := s.Run

@@ -409,52 +409,33 @@ func (r *runState) snapshot() pipeline.Result {
 func (r *runState) outPath(name string) string { return filepath.Join(r.out, name) }
 
 // graph is the pipeline, as a recipe: each app's stages (lint ∥ test ∥ build
-// → scan → push, and custom ones), then one deploy for all apps.
+// → scan → push, and custom ones), one deploy for all apps, and the stages
+// that need it (the graph logic is pipeline.Order and pipeline.Bind).
 func (run *invocation) graph() (*pipeline.Graph, error) {
 	specs, err := orderStages(run.o.proj.Stages)
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
+	prefixes := make([]string, len(run.apps))
+	for i, r := range run.apps {
+		prefixes[i] = r.prefix
+	}
 	var stages []pipeline.Stage
-	var deploySpec *StageSpec
-	for _, r := range run.apps {
-		for _, spec := range specs {
-			if spec.Builtin == StageDeploy {
-				s := spec
-				deploySpec = &s
-				continue
-			}
-			st := r.stage(spec)
-			st.Name = r.prefix + spec.Name
-			st.Needs = nil
-			for _, n := range spec.Needs {
-				if isDeploy(specs, n) {
-					continue
-				}
-				st.Needs = append(st.Needs, r.prefix+n)
-			}
-			stages = append(stages, st)
+	for _, b := range pipeline.Bind(graphSpecs(specs), prefixes) {
+		spec := specs[b.Spec]
+		if b.App < 0 {
+			stages = append(stages, run.deployStage(spec.Name, run.apps, b.Needs))
+			continue
 		}
+		st := run.apps[b.App].stage(spec)
+		st.Name, st.Needs = b.Name, b.Needs
+		stages = append(stages, st)
 	}
-	if deploySpec != nil && len(run.apps) > 0 {
-		var needs []string
-		for _, r := range run.apps {
-			for _, n := range deploySpec.Needs {
-				needs = append(needs, r.prefix+n)
-			}
-		}
-		stages = append(stages, run.deployStage(deploySpec.Name, run.apps, needs))
+	g, err := pipeline.NewGraph(stages...)
+	if err != nil {
+		return nil, usageErr("Config.Stages: %v", err)
 	}
-	return pipeline.NewGraph(stages...)
-}
-
-func isDeploy(specs []StageSpec, name string) bool {
-	for _, s := range specs {
-		if s.Name == name {
-			return s.Builtin == StageDeploy
-		}
-	}
-	return false
+	return g, nil
 }
 
 // stage is one app's pipeline stage for a spec.

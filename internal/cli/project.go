@@ -6,13 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/slipway-ci/slipway/internal/affected"
 	"github.com/slipway-ci/slipway/internal/dag"
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/imagelock"
+	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
 // Project is a pipeline configuration: what the public slipway.Config
@@ -78,6 +78,7 @@ type StageSpec struct {
 	Secrets     []string
 	Host        bool     // custom: runs on the host, no engine session
 	Publish     bool     // runs only with --publish (or when named)
+	Advisory    bool     // push does not wait for it
 	Args        []string // built-in lint/test: extra tool arguments
 	Run         func(ctx context.Context, env dag.StageEnv) error
 }
@@ -229,8 +230,10 @@ func hasGoMod(dir string) bool {
 }
 
 // orderStages checks names and needs and returns the stages in an order
-// where every stage comes after what it needs (stable otherwise). A need on
-// an unknown stage and a cycle are configuration errors.
+// where every stage comes after what it needs (stable otherwise), push's
+// Needs completed with every other non-publish stage of the app that is
+// not Advisory and does not come after push. A need on an unknown stage and
+// a cycle (named) are configuration errors.
 func orderStages(specs []StageSpec) ([]StageSpec, error) {
 	byName := map[string]int{}
 	for i, s := range specs {
@@ -253,41 +256,27 @@ func orderStages(specs []StageSpec) ([]StageSpec, error) {
 			}
 		}
 	}
-	// Kahn's algorithm, always taking the earliest ready stage.
-	state := make([]int, len(specs)) // 0 pending, 1 placed
-	var out []StageSpec
-	for len(out) < len(specs) {
-		progressed := false
-		for i, s := range specs {
-			if state[i] == 1 {
-				continue
-			}
-			ready := true
-			for _, n := range s.Needs {
-				if state[byName[n]] != 1 {
-					ready = false
-					break
-				}
-			}
-			if ready {
-				state[i] = 1
-				out = append(out, s)
-				progressed = true
-				break
-			}
-		}
-		if !progressed {
-			var cyc []string
-			for i, s := range specs {
-				if state[i] == 0 {
-					cyc = append(cyc, s.Name)
-				}
-			}
-			sort.Strings(cyc)
-			return nil, fmt.Errorf("Config.Stages: the Needs of %s form a cycle; remove one of those needs", strings.Join(cyc, ", "))
-		}
+	ordered, err := pipeline.Order(graphSpecs(specs))
+	if err != nil {
+		return nil, fmt.Errorf("Config.Stages: %w", err)
+	}
+	out := make([]StageSpec, len(ordered))
+	for i, o := range ordered {
+		out[i] = specs[byName[o.Name]]
+		out[i].Needs = o.Needs
 	}
 	return out, nil
+}
+
+// graphSpecs are the stages as the stage graph sees them: push gates each
+// app's publishing on its other stages, deploy is one stage for all apps.
+func graphSpecs(specs []StageSpec) []pipeline.Spec {
+	out := make([]pipeline.Spec, len(specs))
+	for i, s := range specs {
+		out[i] = pipeline.Spec{Name: s.Name, Needs: s.Needs, Publish: s.Publish, Ungated: s.Advisory,
+			Gate: s.Builtin == StagePush, Shared: s.Builtin == StageDeploy}
+	}
+	return out
 }
 
 func stageNames(specs []StageSpec) []string {

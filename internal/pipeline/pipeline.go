@@ -33,21 +33,43 @@ type Graph struct {
 	byName map[string]int
 }
 
-// NewGraph checks that names are unique and every need refers to an earlier
-// stage (so the graph is acyclic by construction).
+// NewGraph checks that names are unique, that every need names a stage and
+// that the needs form no cycle (a *CycleError naming one), and orders the
+// stages so that each comes after what it needs (definition order among
+// stages that are ready together).
 func NewGraph(stages ...Stage) (*Graph, error) {
-	g := &Graph{byName: map[string]int{}}
-	for i, s := range stages {
-		if _, dup := g.byName[s.Name]; dup {
+	idx := map[string]int{}
+	for _, s := range stages {
+		if _, dup := idx[s.Name]; dup {
 			return nil, fmt.Errorf("stage %q defined twice", s.Name)
 		}
+		idx[s.Name] = len(idx)
+	}
+	needs := make([][]int, len(stages))
+	for i, s := range stages {
 		for _, n := range s.Needs {
-			if _, ok := g.byName[n]; !ok {
-				return nil, fmt.Errorf("stage %q needs %q, which is not defined before it", s.Name, n)
+			j, ok := idx[n]
+			if !ok {
+				return nil, fmt.Errorf("stage %q needs %q, which is not defined", s.Name, n)
 			}
+			needs[i] = append(needs[i], j)
 		}
-		g.byName[s.Name] = i
-		g.stages = append(g.stages, s)
+	}
+	if cyc := findCycle(needs); cyc != nil {
+		names := make([]string, len(cyc))
+		for k, i := range cyc {
+			names[k] = stages[i].Name
+		}
+		return nil, &CycleError{Stages: names}
+	}
+	order, err := topo(needs)
+	if err != nil {
+		return nil, err
+	}
+	g := &Graph{byName: map[string]int{}}
+	for _, i := range order {
+		g.byName[stages[i].Name] = len(g.stages)
+		g.stages = append(g.stages, stages[i])
 	}
 	return g, nil
 }

@@ -175,8 +175,11 @@ func TestSelectAndWaves(t *testing.T) {
 	if _, err := g.Select("deploy"); err == nil || !strings.Contains(err.Error(), "lint, test, build, scan, docs") {
 		t.Errorf("unknown stage error %v", err)
 	}
-	if _, err := NewGraph(Stage{Name: "a", Needs: []string{"b"}}, Stage{Name: "b"}); err == nil {
-		t.Error("forward need accepted")
+	if g, err := NewGraph(Stage{Name: "a", Needs: []string{"b"}}, Stage{Name: "b"}); err != nil || !reflect.DeepEqual(g.Names(), []string{"b", "a"}) {
+		t.Errorf("a forward need is ordered: %v %v", g, err)
+	}
+	if _, err := NewGraph(Stage{Name: "a", Needs: []string{"b"}}, Stage{Name: "b", Needs: []string{"a"}}); err == nil || !strings.Contains(err.Error(), "cycle a -> b -> a") {
+		t.Errorf("cycle: %v", err)
 	}
 }
 
