@@ -281,11 +281,8 @@ func push(ctx context.Context, a *ocitar.Archive, repo name.Repository, tags []s
 	if a.Index != nil {
 		taggable = a.Index
 	}
-	for _, tag := range toTag {
-		if err := remote.Tag(tag, taggable, ropts...); err != nil {
-			return nil, c.explain(repo, "tag "+tag.String(), err)
-		}
-		res.Tags = append(res.Tags, tag.TagStr())
+	if err := c.applyTags(ctx, repo, d, taggable, toTag, res, ropts); err != nil {
+		return nil, err
 	}
 	res.BlobBytes = ct.bytes.Load()
 	res.BlobsSent = int(ct.blobs.Load())
