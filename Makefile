@@ -6,6 +6,9 @@ ACTIONLINT_VERSION := v1.7.12
 # The real peer of the interop test: cosign must verify what Slipway attaches.
 COSIGN_VERSION := v3.1.3
 BIN := $(shell $(GO) env GOPATH)/bin
+# This repository publishes from GitHub Actions (GITOPS_REPO is a secret there);
+# its Jenkinsfile is the example a Jenkins user of it would run, committing to:
+JENKINS_GITOPS_REPO := https://github.com/slipway-ci/slipway-gitops.git
 
 .PHONY: test test-engine lint fmt ci plan bench tools vet lint-version
 
@@ -47,7 +50,7 @@ lint: tools
 	cd ledger && $(BIN)/golangci-lint run ./...
 	$(BIN)/actionlint .github/workflows/*.yml
 	$(GO) run ./ci generate github-actions --check
-	$(GO) run ./ci generate jenkinsfile --check
+	$(GO) run ./ci generate jenkinsfile --check --gitops-repo $(JENKINS_GITOPS_REPO)
 
 ## fmt: gofmt everything
 fmt:

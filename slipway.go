@@ -114,6 +114,9 @@ type Wrappers struct {
 	// stage's Secrets bind credential IDs named after them (FOO_BAR → foo-bar).
 	JenkinsRegistryCredentials string
 	JenkinsGitOpsCredentials   string
+	// Environment is the GitHub environment of the workflow's publish job
+	// (its protection rules, reviewers and secrets apply); empty: none.
+	Environment string
 }
 
 // App is one application: a main package in a Go module.
@@ -217,7 +220,7 @@ func (c Config) project() cli.Project {
 		Wrappers: cli.Wrappers{
 			Branch: c.Wrappers.Branch, TestCommands: c.Wrappers.TestCommands, Setup: c.Wrappers.Setup,
 			JenkinsAgent: c.Wrappers.JenkinsAgent, JenkinsRegistryCredentials: c.Wrappers.JenkinsRegistryCredentials,
-			JenkinsGitOpsCredentials: c.Wrappers.JenkinsGitOpsCredentials,
+			JenkinsGitOpsCredentials: c.Wrappers.JenkinsGitOpsCredentials, Environment: c.Wrappers.Environment,
 		},
 	}
 	for _, f := range c.AlwaysRebuild {

@@ -8,8 +8,9 @@ import "github.com/slipway-ci/slipway"
 func config() slipway.Config {
 	return slipway.Config{
 		Apps: []slipway.App{
-			{Name: "sample-app", Source: "sample-app"},
-			{Name: "ledger", Source: "ledger"},
+			// ghcr.io: the publish job pushes with its own GITHUB_TOKEN.
+			{Name: "sample-app", Source: "sample-app", Image: "ghcr.io/slipway-ci/slipway/sample-app"},
+			{Name: "ledger", Source: "ledger", Image: "ghcr.io/slipway-ci/slipway/ledger"},
 		},
 		Publish: slipway.Publish{Env: "development"},
 		// Slipway's own code is the pipeline: a change to it runs every app.

@@ -28,6 +28,10 @@ func monoProject() Project {
 func TestGeneratedJenkinsfile(t *testing.T) {
 	for name, p := range map[string]Project{"one app": testProject(), "monorepo with a custom stage": monoProject()} {
 		t.Run(name, func(t *testing.T) {
+			p.GitOpsRepo = "https://git.acme.io/platform/gitops.git"
+			for i := range p.Apps {
+				p.Apps[i].Image = "registry.acme.io/team/" + p.Apps[i].Name
+			}
 			data, err := GenerateJenkinsfile(p)
 			if err != nil {
 				t.Fatal(err)
@@ -103,7 +107,7 @@ func TestGeneratedWorkflow(t *testing.T) {
 					}
 				}
 			}
-			if runs != 1 || sarifs != len(p.Apps) {
+			if runs != 2 || sarifs != len(p.Apps) { // verify's and publish's
 				t.Errorf("%d go run ./ci steps, %d SARIF uploads for %d apps", runs, sarifs, len(p.Apps))
 			}
 			if strings.Contains(data, "kubectl") || strings.Contains(data, "KUBECONFIG") {
@@ -125,14 +129,19 @@ func TestGenerateCheck(t *testing.T) {
 	noEngineEnv(t)
 	dir := t.TempDir()
 	f := filepath.Join(dir, "Jenkinsfile")
-	if _, stderr, code := run(t, "generate", "jenkinsfile", "--output", f); code != 0 {
+	repo := "--gitops-repo=https://git.acme.io/platform/gitops.git"
+	if _, stderr, code := run(t, "generate", "jenkinsfile", "--output", f, repo); code != 2 || !strings.Contains(stderr, "App.Image of sample-app is empty") {
+		t.Fatalf("no App.Image: exit %d %s", code, stderr)
+	}
+	f = filepath.Join(dir, "ci.yml")
+	if _, stderr, code := run(t, "generate", "github-actions", "--output", f); code != 0 {
 		t.Fatal(stderr)
 	}
-	if _, _, code := run(t, "generate", "jenkinsfile", "--check", "--output", f); code != 0 {
+	if _, _, code := run(t, "generate", "github-actions", "--check", "--output", f); code != 0 {
 		t.Error("fresh file reported as stale")
 	}
-	os.WriteFile(f, []byte("pipeline {}\n"), 0o644)
-	if _, stderr, code := run(t, "generate", "jenkinsfile", "--check", "--output", f); code != 1 || !strings.Contains(stderr, "generate jenkinsfile") {
+	os.WriteFile(f, []byte("name: ci\n"), 0o644)
+	if _, stderr, code := run(t, "generate", "github-actions", "--check", "--output", f); code != 1 || !strings.Contains(stderr, "generate github-actions") {
 		t.Errorf("stale file: exit %d %s", code, stderr)
 	}
 	if _, _, code := run(t, "generate", "gitlab"); code != 2 {

@@ -8,10 +8,15 @@ import "github.com/slipway-ci/slipway"
 func config() slipway.Config {
 	return slipway.Config{
 		Apps: []slipway.App{
-			{Name: "orders", Source: ".", Main: "./services/orders", Deploy: "services/orders/deploy"},
-			{Name: "billing", Source: ".", Main: "./services/billing", Deploy: "services/billing/deploy"},
+			// A registry of its own: the generated CI binds REGISTRY_USERNAME and
+			// REGISTRY_PASSWORD for it.
+			{Name: "orders", Source: ".", Main: "./services/orders", Deploy: "services/orders/deploy", Image: "registry.acme.io/shop/orders"},
+			{Name: "billing", Source: ".", Main: "./services/billing", Deploy: "services/billing/deploy", Image: "registry.acme.io/shop/billing"},
 		},
-		Publish:     slipway.Publish{Env: "development"},
+		Publish: slipway.Publish{Env: "development"},
+		GitOps:  slipway.GitOps{Repo: "https://git.acme.io/platform/gitops.git"},
+		// Publishing waits for the production environment's reviewers.
+		Wrappers:    slipway.Wrappers{Environment: "production"},
 		Concurrency: 2,
 	}
 }

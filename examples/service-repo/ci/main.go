@@ -26,8 +26,10 @@ func integration(ctx context.Context, sc *slipway.StageContext) error {
 
 func config() slipway.Config {
 	return slipway.Config{
-		Apps:    []slipway.App{{Name: "payments", Source: ".", Main: "./cmd/payments"}},
+		// ghcr.io: the generated workflow's publish job pushes with GITHUB_TOKEN.
+		Apps:    []slipway.App{{Name: "payments", Source: ".", Main: "./cmd/payments", Image: "ghcr.io/acme/payments"}},
 		Publish: slipway.Publish{Env: "development"},
+		GitOps:  slipway.GitOps{Repo: "https://github.com/acme/gitops.git"},
 		Images:  "ci/images.lock",
 		Stages: append(slipway.DefaultStages(), slipway.Stage{Name: "integration", Needs: []string{"test"},
 			Secrets: []string{"DB_PASSWORD"}, Run: integration, Description: "go test -tags integration against postgres"}),
