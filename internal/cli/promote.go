@@ -26,13 +26,21 @@ compare URL to open the pull request is printed: the production path.
 
 With a verification policy the digest is verified again from the registry
 (signature, SBOM, provenance naming the promoted source commit) before
-anything is committed: the lower environment's word is never trusted.`,
+anything is committed: the lower environment's word is never trusted.
+
+The source commit is that of the deploy record that put E1's digest there
+(the record status shows). When none did (a hand edit: status says "no
+deploy record put this digest here"), promote refuses (exit 1) rather than
+borrow another record's commit, unless --source-commit names it.`,
 		Example: `  go run ./ci promote --app sample-app --from development --to staging
   go run ./ci promote --app sample-app --from staging --to production --via-branch`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if p.App == "" || p.From == "" || p.To == "" {
 				return usageErr("promote: --app, --from and --to are all required")
+			}
+			if p.SourceCommit != "" && !isSHA(p.SourceCommit) {
+				return usageErr("promote: --source-commit %q: want the full 40-hex commit SHA", p.SourceCommit)
 			}
 			p.AllowRollback = df.allowRollback
 			p.AllowUnknownSource = df.allowUnknownSource
@@ -65,6 +73,7 @@ anything is committed: the lower environment's word is never trusted.`,
 	f.StringVar(&p.From, "from", "", "environment to copy from")
 	f.StringVar(&p.To, "to", "", "environment to deploy to")
 	f.StringVar(&p.SourceRepo, "source-repo", ".", "source repository, to refuse rollbacks")
+	f.StringVar(&p.SourceCommit, "source-commit", "", "the commit the digest E1 runs was built from, when no deploy record put it there (a hand edit); refused when a record says otherwise")
 	f.BoolVar(&p.ViaBranch, "via-branch", false, "push branch promote/APP/TO/<12 hex> instead of the main branch")
 	bindDeployGuardFlags(f, &df)
 	bindVerifyFlags(f, &vf)

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -19,6 +20,43 @@ type Promotion struct {
 	BreakGlass  string
 	ViaBranch   bool
 	PipelineRun string
+	// SourceCommit, when set, is the commit From's digest was built from,
+	// for a digest no deploy record put there (a hand edit); a record that
+	// did put it there must agree with it.
+	SourceCommit string
+}
+
+// ErrHandEdit is a promotion refused because no deploy record put the
+// digest into the source environment, so its source commit is unknown.
+var ErrHandEdit = errors.New("refusing promote")
+
+// envRecords are the deploy records of app in env (reverts filled in with
+// what they restored), newest first, read with the one walker over the
+// whole history (a shallow snapshot is replaced by a full one when the walk
+// reaches its edge).
+func (d *Deployer) envRecords(ctx context.Context, snap **snapshot, app, env string) ([]Record, error) {
+	for {
+		s := *snap
+		var mine []Record
+		complete, err := walkRecords(s.repo, s.head.Hash, func(r Record) error {
+			if r.App == app && r.Env == env {
+				mine = append(mine, r)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if complete || s.depth == 0 {
+			fillReverts(mine)
+			return mine, nil
+		}
+		next, err := d.Remote.cloneBare(ctx, 0)
+		if err != nil {
+			return nil, err
+		}
+		*snap = next
+	}
 }
 
 // PromoteOutcome adds where the promotion went.
@@ -47,25 +85,50 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	if err != nil {
 		return nil, err
 	}
-	rec, err := d.lastRecord(ctx, &snap, p.App, p.From)
+	last, err := d.lastRecord(ctx, &snap, p.App, p.From)
 	if err != nil {
 		return nil, err
 	}
-	if rec == nil || !shaRE.MatchString(rec.SourceCommit) {
-		return nil, fmt.Errorf("promote %s: %s has no deploy record with a Source-Commit (deploy it with `ci deploy` first)", p.App, p.From)
-	}
-	recorded, _ := ParseImage(rec.Image)
-	img, err := currentImage(file, data, p.App, recorded.Repo)
+	mine, err := d.envRecords(ctx, &snap, p.App, p.From)
 	if err != nil {
 		return nil, err
 	}
-	if rec.Image != img.String() {
-		fmt.Fprintf(d.Log, "warning: %s's manifest holds %s but its last deploy record says %s (edited by hand?); promoting what the manifest holds\n", file, img, rec.Image)
+	var repos []string
+	for _, r := range mine {
+		if img, err := ParseImage(r.Image); err == nil {
+			repos = append(repos, img.Repo)
+		}
+	}
+	img, err := currentImage(file, data, p.App, repos...)
+	if err != nil {
+		return nil, err
+	}
+	// The record that put this digest here, by the rule status uses: its
+	// source commit is the digest's. None: the manifest was edited by hand,
+	// and nothing Slipway holds says what the digest was built from.
+	put := recordPutting(mine, img.Digest)
+	var source string
+	var dirty bool
+	switch {
+	case put != nil && p.SourceCommit != "" && p.SourceCommit != put.SourceCommit:
+		return nil, fmt.Errorf("promote %s: --source-commit %s contradicts the deploy record %s, which put %s into %s as built from %s", p.App, p.SourceCommit, short(put.Commit), img, p.From, put.SourceCommit)
+	case put != nil && shaRE.MatchString(put.SourceCommit):
+		source, dirty = put.SourceCommit, put.SourceDirty
+		if last != nil && put.Commit != last.Commit && put.Reverts == "" {
+			fmt.Fprintf(d.Log, "warning: %s holds %s, which record %s put there, not the last record %s (edited by hand back to it?); promoting it with that record's Source-Commit %s\n", file, img, short(put.Commit), short(last.Commit), short(source))
+		}
+	case p.SourceCommit != "":
+		source = p.SourceCommit
+		fmt.Fprintf(d.Log, "warning: no deploy record put %s into %s's %s (edited by hand?); promoting it as built from %s (--source-commit)\n", img, p.From, file, short(source))
+	case last == nil:
+		return nil, fmt.Errorf("promote %s: %s has no deploy record with a Source-Commit (deploy it with `ci deploy` first, or pass --source-commit SHA, the commit %s was built from)", p.App, p.From, img)
+	default:
+		return nil, fmt.Errorf("%w: %s's %s holds %s, which no deploy record put there (edited by hand; the last record, %s, deployed %s from %s): nothing says which commit it was built from; pass --source-commit SHA (the commit it was built from), or deploy it with `deploy`", ErrHandEdit, p.From, file, img, short(last.Commit), last.Image, short(last.SourceCommit))
 	}
 	req := Request{
-		App: p.App, Env: p.To, Image: img, SourceCommit: rec.SourceCommit, SourceRepo: p.SourceRepo,
+		App: p.App, Env: p.To, Image: img, SourceCommit: source, SourceRepo: p.SourceRepo,
 		AllowRollback: p.AllowRollback, AllowUnknownSource: p.AllowUnknownSource, PipelineRun: p.PipelineRun,
-		SourceDirty: rec.SourceDirty, Unpin: p.Unpin, BreakGlass: p.BreakGlass,
+		SourceDirty: dirty, Unpin: p.Unpin, BreakGlass: p.BreakGlass,
 	}
 	if p.ViaBranch {
 		req.PushBranch = path.Join("promote", p.App, p.To, img.Short())
@@ -74,7 +137,7 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	if err != nil {
 		return nil, err
 	}
-	po := &PromoteOutcome{Outcome: out, Image: img, Source: rec.SourceCommit}
+	po := &PromoteOutcome{Outcome: out, Image: img, Source: source}
 	if p.ViaBranch && !out.Unchanged {
 		po.CompareURL = CompareURL(d.Remote.String(), d.Remote.Branch, req.PushBranch)
 	}

@@ -3,6 +3,9 @@ package gitops
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +120,61 @@ func TestHistory(t *testing.T) {
 	WriteHistoryTable(&b, all)
 	if !strings.Contains(b.String(), "sample-app  development  3") || !strings.Contains(b.String(), "5 deployments") {
 		t.Errorf("table:\n%s", b.String())
+	}
+}
+
+// TestPromoteNeverBorrowsASourceCommit: after a hand edit of staging (status
+// says no deploy record put the digest there), promote refuses rather than
+// ship the digest with the Source-Commit of the last record, which is for
+// another digest; --source-commit states it. A hand edit back to a digest
+// an earlier record put there promotes with that record's commit.
+func TestPromoteNeverBorrowsASourceCommit(t *testing.T) {
+	dir, r := localGitOps(t)
+	src, shas := sourceRepo(t, 3)
+	d := &Deployer{Remote: r}
+	ctx := context.Background()
+	for i, n := range []int{1, 2} {
+		if _, err := d.Deploy(ctx, Request{App: "sample-app", Env: "staging", Image: digest(n), SourceCommit: shas[i], SourceRepo: src}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handEdit := func(from, to Image) {
+		t.Helper()
+		wt := workClone(t, dir)
+		p := filepath.Join(wt, "sample-app/overlays/staging/kustomization.yaml")
+		data, _ := os.ReadFile(p)
+		if !strings.Contains(string(data), from.Digest) {
+			t.Fatalf("staging does not hold %s:\n%s", from, data)
+		}
+		os.WriteFile(p, []byte(strings.ReplaceAll(string(data), from.Digest, to.Digest)), 0o644)
+		gitCLI(t, wt, "commit", "-qam", "hotfix by hand")
+		gitCLI(t, wt, "push", "-q", "origin", "HEAD:main")
+	}
+	handEdit(digest(2), digest(9))
+	sts, _ := Status(ctx, r, Filter{Env: "staging"})
+	if len(sts) != 1 || !strings.Contains(sts[0].Note, "no deploy record") {
+		t.Fatalf("status after a hand edit: %+v", sts)
+	}
+	before := head(t, dir, "main")
+	_, err := d.Promote(ctx, Promotion{App: "sample-app", From: "staging", To: "production", SourceRepo: src})
+	if !errors.Is(err, ErrHandEdit) || !strings.Contains(err.Error(), "edited by hand") || !strings.Contains(err.Error(), digest(9).String()) || !strings.Contains(err.Error(), "--source-commit") {
+		t.Fatalf("promote of a hand-edited digest: %v", err)
+	}
+	if head(t, dir, "main") != before {
+		t.Fatal("a refused promote committed")
+	}
+	// A given commit is stated; one contradicting a record is refused.
+	out, err := d.Promote(ctx, Promotion{App: "sample-app", From: "staging", To: "production", SourceRepo: src, SourceCommit: shas[2]})
+	if err != nil || out.Image != digest(9) || out.Source != shas[2] {
+		t.Fatalf("promote --source-commit: %+v %v", out, err)
+	}
+	// Back by hand to digest(1), which a record put there: its commit.
+	handEdit(digest(9), digest(1))
+	if _, err := d.Promote(ctx, Promotion{App: "sample-app", From: "staging", To: "development", SourceRepo: src, SourceCommit: shas[2]}); err == nil || !strings.Contains(err.Error(), "contradicts") {
+		t.Fatalf("a --source-commit contradicting the record: %v", err)
+	}
+	out, err = d.Promote(ctx, Promotion{App: "sample-app", From: "staging", To: "development", SourceRepo: src})
+	if err != nil || out.Image != digest(1) || out.Source != shas[0] {
+		t.Fatalf("promote of a digest an earlier record put there: %+v %v", out, err)
 	}
 }

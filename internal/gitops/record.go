@@ -300,6 +300,22 @@ func walkRecords(repo *git.Repository, head plumbing.Hash, visit func(Record) er
 	return complete, nil
 }
 
+// puts reports whether the record put digest into its environment (a
+// deploy, a rollback, or a revert restoring it): the one rule status and
+// promote use to explain what a manifest holds.
+func (r Record) puts(digest string) bool { return strings.HasSuffix(r.Image, "@"+digest) }
+
+// recordPutting is the newest of an environment's records (newest first)
+// that put digest there, nil when none did (a hand edit).
+func recordPutting(mine []Record, digest string) *Record {
+	for i := range mine {
+		if mine[i].puts(digest) {
+			return &mine[i]
+		}
+	}
+	return nil
+}
+
 // isControl: a record that changes no manifest (unpin).
 func (r Record) isControl() bool { return r.Unpin && r.Image == "" }
 

@@ -101,7 +101,7 @@ func envStatus(snap *snapshot, all []Record, app, env string) EnvStatus {
 	}
 	st.Image = img.String()
 	for i, rec := range mine {
-		if !strings.HasSuffix(rec.Image, "@"+img.Digest) {
+		if !rec.puts(img.Digest) {
 			continue
 		}
 		st.SourceCommit, st.Deployed, st.Commit = rec.SourceCommit, rec.Time, rec.Commit
