@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,5 +78,76 @@ func TestCustomStageNeedsAndPublishGate(t *testing.T) {
 	code := slipway.Run(context.Background(), cfg, []string{"run", "integration", "push", "--out", t.TempDir()}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "not started: needs integration") {
 		t.Fatalf("push after a failed integration stage: exit %d\n%s", code, errb.String())
+	}
+}
+
+// Issue 17.9: in a repository whose .gitignore does not list out/, a stage's
+// output neither makes the next CI push refuse the tree as dirty nor tags
+// local builds -dirty: Slipway writes out/.gitignore ("*") when it creates
+// out/, and never counts its output directory as a change even without it.
+func TestOwnOutputIsNotADirtyTree(t *testing.T) {
+	repo := t.TempDir()
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", repo}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=d", "GIT_AUTHOR_EMAIL=d@x", "GIT_COMMITTER_NAME=d", "GIT_COMMITTER_EMAIL=d@x")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	for name, body := range map[string]string{"go.mod": "module example.com/svc\n\ngo 1.22\n", "main.go": "package main\n\nfunc main() {}\n", ".gitignore": "*.tmp\n"} {
+		if err := os.WriteFile(filepath.Join(repo, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git("init", "-q", "-b", "main")
+	git("add", ".")
+	git("commit", "-qm", "init")
+	t.Chdir(repo)
+	cfg := slipway.Config{Apps: []slipway.App{{Name: "svc", Source: "."}}, Stages: append(slipway.DefaultStages(),
+		slipway.Stage{Name: "notes", Host: true, Run: func(_ context.Context, sc *slipway.StageContext) error {
+			return os.WriteFile(filepath.Join(sc.Out, "notes.txt"), []byte("x\n"), 0o644)
+		}})}
+	run := func(args ...string) (string, string, int) {
+		var out, errb strings.Builder
+		code := slipway.Run(context.Background(), cfg, args, &out, &errb)
+		return out.String(), errb.String(), code
+	}
+	tags := func() string {
+		out, stderr, code := run("plan", "--json")
+		var plan struct{ Push struct{ Tags []string } }
+		if code != 0 || json.Unmarshal([]byte(out), &plan) != nil {
+			t.Fatalf("plan: exit %d %s", code, stderr)
+		}
+		return strings.Join(plan.Push.Tags, " ")
+	}
+	if _, stderr, code := run("run", "notes"); code != 0 {
+		t.Fatalf("run notes: exit %d %s", code, stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(repo, "out", ".gitignore")); err != nil || !strings.Contains(string(b), "\n*\n") {
+		t.Fatalf("out/.gitignore: %q %v", b, err)
+	}
+	if st := git("status", "--porcelain"); st != "" {
+		t.Errorf("git sees Slipway's output as a change:\n%s", st)
+	}
+	if got := tags(); strings.Contains(got, "-dirty") {
+		t.Errorf("a local build after a stage is tagged %s", got)
+	}
+	t.Setenv("CI", "true")
+	if _, stderr, code := run("run", "push", "--image", "127.0.0.1:1/acme/svc"); code == 2 || strings.Contains(stderr, "uncommitted") {
+		t.Errorf("CI push after a stage refused as dirty: exit %d %s", code, stderr)
+	}
+	t.Setenv("CI", "")
+	// An out/ made before (by hand, by an older Slipway) has no .gitignore:
+	// still not a change. A change elsewhere still is.
+	os.Remove(filepath.Join(repo, "out", ".gitignore"))
+	if got := tags(); strings.Contains(got, "-dirty") {
+		t.Errorf("out/ without its .gitignore: tagged %s", got)
+	}
+	os.WriteFile(filepath.Join(repo, "out file.go"), []byte("package main\n"), 0o644)
+	if got := tags(); !strings.Contains(got, "-dirty") {
+		t.Errorf("an untracked source file: tagged %s, want -dirty", got)
 	}
 }

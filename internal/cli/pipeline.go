@@ -185,12 +185,12 @@ type versionResult struct {
 func (run *invocation) detect(src string) (version.Info, error) {
 	root := version.Root(src)
 	if root == "" {
-		return version.Detect(src)
+		return version.Detect(src, version.IgnoringOutput(run.o.out))
 	}
 	if v, ok := run.versions[root]; ok {
 		return v.info, v.err
 	}
-	info, err := version.Detect(root)
+	info, err := version.Detect(root, version.IgnoringOutput(run.o.out))
 	run.versions[root] = versionResult{info, err}
 	return info, err
 }
@@ -482,7 +482,7 @@ func (r *runState) customStage(spec StageSpec) pipeline.Stage {
 					return err
 				}
 			}
-			if err := os.MkdirAll(r.out, 0o755); err != nil {
+			if err := pipeline.EnsureOut(r.out); err != nil {
 				return err
 			}
 			env := dag.NewStageEnv(st, r.src, r.out, spec.Secrets, r.o.stderr, rec.Set, rec.Artifact)
@@ -559,6 +559,9 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 	full, err := run.graph()
 	if err != nil {
 		return err
+	}
+	if err := pipeline.EnsureOut(o.out); err != nil {
+		return failErr(fmt.Errorf("create %s: %w", o.out, err))
 	}
 	explicit := len(names) > 0
 	if !explicit {

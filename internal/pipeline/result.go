@@ -103,7 +103,7 @@ func (r *Result) Merge(results []StageResult, now time.Time) {
 
 // Save writes out/result.json atomically.
 func (r *Result) Save(outDir string) error {
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	if err := EnsureOut(outDir); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(r, "", "  ")
@@ -214,6 +214,9 @@ func detailLine(s StageResult) string {
 
 // WriteSummary writes out/summary.md and appends it to $GITHUB_STEP_SUMMARY when set.
 func WriteSummary(outDir string, md string) error {
+	if err := EnsureOut(outDir); err != nil {
+		return err
+	}
 	if err := writeAtomic(filepath.Join(outDir, SummaryFile), []byte(md)); err != nil {
 		return err
 	}
@@ -272,7 +275,7 @@ const (
 // stages this run executed (their base names: build, push, scan, deploy own
 // the image, gate and deploy records). It returns the merged result.
 func SaveMerged(outDir string, mine *Result, results []StageResult, now time.Time) (*Result, error) {
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	if err := EnsureOut(outDir); err != nil {
 		return nil, err
 	}
 	unlock, err := lockFile(filepath.Join(outDir, ".result.lock"))

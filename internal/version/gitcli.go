@@ -88,7 +88,7 @@ func exitCode(err error) int {
 
 // detectCLI is Detect by the git CLI. goGitErr is why go-git could not read
 // the checkout; it is returned when git cannot answer either.
-func detectCLI(dir string, goGitErr error) (Info, error) {
+func detectCLI(dir string, goGitErr error, o options) (Info, error) {
 	head, err := gitCLI(dir, "rev-parse", "--verify", "-q", "HEAD^{commit}")
 	if errors.Is(err, errNotRepo) {
 		return fromEnv(Info{}), fmt.Errorf("read source version from %s: %w", dir, ErrNoRepo)
@@ -129,7 +129,7 @@ func detectCLI(dir string, goGitErr error) (Info, error) {
 		info.RepoURL = PublicURL(u)
 	}
 	if top, err := gitCLI(dir, "rev-parse", "--show-toplevel"); err == nil {
-		info.Dirty = dirtyAt(top)
+		info.Dirty = dirtyAt(top, o)
 	}
 	return fromEnv(info), nil
 }

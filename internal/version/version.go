@@ -46,15 +46,19 @@ var (
 // go-git reads the checkout; where it cannot (a repository extension it does
 // not implement, such as the extensions.worktreeConfig of a sparse checkout,
 // or any other read error) the git CLI answers, when installed.
-func Detect(dir string) (Info, error) {
-	info, err := detectGoGit(dir)
+func Detect(dir string, opts ...Option) (Info, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	info, err := detectGoGit(dir, o)
 	if err != nil && haveGit() {
-		return detectCLI(dir, err)
+		return detectCLI(dir, err, o)
 	}
 	return info, err
 }
 
-func detectGoGit(dir string) (Info, error) {
+func detectGoGit(dir string, o options) (Info, error) {
 	repo, err := openRepo(dir)
 	if err != nil {
 		if errors.Is(err, git.ErrRepositoryNotExists) {
@@ -80,27 +84,30 @@ func detectGoGit(dir string) (Info, error) {
 		info.RepoURL = PublicURL(rem.Config().URLs[0])
 	}
 	if wt, err := repo.Worktree(); err == nil {
-		info.Dirty = dirty(wt)
+		info.Dirty = dirty(wt, o)
 	}
 	return fromEnv(info), nil
 }
 
 // dirty reports uncommitted changes (untracked files included, ignored ones
-// not). The git CLI answers exactly as a developer sees it (global excludes,
-// autocrlf, file modes); go-git's status is the fallback.
-func dirty(wt *git.Worktree) bool {
+// not, nor Slipway's own output, o.output). The git CLI answers exactly as a
+// developer sees it (global excludes, autocrlf, file modes); go-git's status
+// is the fallback.
+func dirty(wt *git.Worktree, o options) bool {
+	root := wt.Filesystem.Root()
 	if haveGit() {
-		return dirtyAt(wt.Filesystem.Root())
+		return dirtyAt(root, o)
 	}
 	st, err := wt.Status()
-	return err == nil && !st.IsClean()
-}
-
-// dirtyAt asks the git CLI about the checkout at root; a status git cannot
-// give counts as dirty (a build never passes for a clean commit by accident).
-func dirtyAt(root string) bool {
-	out, err := gitCLI(root, "status", "--porcelain", "--untracked-files=normal")
-	return err != nil || out != ""
+	if err != nil {
+		return false
+	}
+	for path, fs := range st {
+		if (fs.Staging != git.Unmodified || fs.Worktree != git.Unmodified) && !o.isOutput(root, path) {
+			return true
+		}
+	}
+	return false
 }
 
 func fromEnv(info Info) Info {

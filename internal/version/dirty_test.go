@@ -1,0 +1,46 @@
+package version
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Issue 17.9: Slipway's output directory is never a change to the source;
+// everything else still is (renames, paths with spaces, a file moved into
+// out/ from the source).
+func TestDirtyIgnoresOutput(t *testing.T) {
+	clearCI(t)
+	dir := t.TempDir()
+	gitCmd(t, dir, "init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("a\n"), 0o644)
+	gitCmd(t, dir, "add", ".")
+	gitCmd(t, dir, "commit", "-qm", "c")
+	out := filepath.Join(dir, "out")
+	detect := func() bool {
+		t.Helper()
+		info, err := Detect(dir, IgnoringOutput(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Dirty
+	}
+	os.MkdirAll(filepath.Join(out, "app"), 0o755)
+	os.WriteFile(filepath.Join(out, "app", "image.tar"), []byte("x"), 0o644)
+	if detect() {
+		t.Error("out/ counted as a change")
+	}
+	if info, _ := Detect(dir); !info.Dirty {
+		t.Error("without IgnoringOutput an untracked out/ is a change, as git says")
+	}
+	os.MkdirAll(filepath.Join(dir, "out dir"), 0o755)
+	os.WriteFile(filepath.Join(dir, "out dir", "x"), []byte("x"), 0o644)
+	if !detect() {
+		t.Error(`"out dir/" is not out/: a change`)
+	}
+	os.RemoveAll(filepath.Join(dir, "out dir"))
+	gitCmd(t, dir, "mv", "a.txt", "out/a.txt")
+	if !detect() {
+		t.Error("a source file moved into out/ is a change")
+	}
+}
