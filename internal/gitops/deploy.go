@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/slipway-ci/slipway/internal/render"
 	"github.com/slipway-ci/slipway/internal/version"
 )
 
@@ -60,6 +61,10 @@ type Deployer struct {
 	// refuses the deploy (ErrUnverified) and leaves the remote untouched.
 	// It runs for deploy, promote and rollback alike.
 	Verify func(ctx context.Context, req Request) (*Verification, error)
+	// Charts renders Helm charts for the render proof (the slipway binary
+	// and Config.GitOps.Charts set it to the Helm SDK's); without it an
+	// edit that only a chart render could prove is reported unproven.
+	Charts render.ChartFunc
 }
 
 // Request is one deployment.
@@ -101,6 +106,9 @@ type Request struct {
 	BreakGlass string
 	// Fix marks a deploy that repairs a failed one (DORA's change failure rate).
 	Fix bool
+	// DryRun edits and renders but commits and pushes nothing: the outcome
+	// shows the rendered before and after of each of the app's workloads.
+	DryRun bool
 
 	verified *Verification
 }
@@ -126,6 +134,11 @@ type Outcome struct {
 	Superseded bool `json:"superseded,omitempty"`
 	// BranchExists: the promotion branch was already there; it was left alone.
 	BranchExists bool `json:"branch_exists,omitempty"`
+	// Rendered is the environment rendered before and after the edit (the
+	// proof that the cluster will run the digest); nil when unchanged.
+	Rendered *Rendered `json:"rendered,omitempty"`
+	// DryRun: nothing was committed or pushed (Request.DryRun).
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // DefaultPath is the file an app's environment lives in.
@@ -429,6 +442,19 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 	}
 	if !ch.Changed {
 		out.Unchanged = true
+		return out, nil, nil
+	}
+	// The proof: rendered as Argo CD or Flux would, the app now runs the
+	// digest. Nothing is written before it holds.
+	root := snap.envRoot(req, d.Layout, file)
+	if out.Rendered, err = d.prove(ctx, snap, req, root, map[string][]byte{file: edited}, ch); err != nil {
+		return nil, nil, err
+	}
+	if out.Rendered.Unproven != "" {
+		fmt.Fprintf(d.Log, "warning: %s/%s: not proven by a render: %s\n", req.App, req.Env, out.Rendered.Unproven)
+	}
+	if req.DryRun {
+		out.DryRun = true
 		return out, nil, nil
 	}
 	tree, objs, err := snap.writeFile(file, edited)

@@ -127,6 +127,10 @@ func TestPromoteFindsEntryNamedByRepository(t *testing.T) {
 		k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\nimages:\n  - name: ghcr.io/acme/sample-app\n    newTag: v1\n"
 		os.WriteFile(p, []byte(k), 0o644)
 	}
+	// The base names the image by repository too, or the entry would match nothing.
+	dep := filepath.Join(wt, "sample-app/base/deployment.yaml")
+	data, _ := os.ReadFile(dep)
+	os.WriteFile(dep, []byte(strings.Replace(string(data), "image: sample-app", "image: ghcr.io/acme/sample-app:v0", 1)), 0o644)
 	gitCLI(t, wt, "commit", "-qam", "images named by repository")
 	gitCLI(t, wt, "push", "-q", "origin", "HEAD:main")
 	_, shas := sourceRepo(t, 1)

@@ -43,7 +43,11 @@ func localGitOps(t testing.TB, extraApps ...string) (dir string, r *Remote) {
 			t.Fatal(err)
 		}
 		for _, app := range extraApps {
-			k := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n  - name: %s\n    newTag: latest\n", app)
+			// A base the overlay builds: a deploy must change what renders.
+			dep := fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  template:\n    spec:\n      containers:\n        - name: %s\n          image: %s\n", app, app, app)
+			util.WriteFile(fs, app+"/base/deployment.yaml", []byte(dep), 0o644)
+			util.WriteFile(fs, app+"/base/kustomization.yaml", []byte("resources:\n  - deployment.yaml\n"), 0o644)
+			k := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\nimages:\n  - name: %s\n    newTag: latest\n", app)
 			util.WriteFile(fs, app+"/overlays/development/kustomization.yaml", []byte(k), 0o644)
 		}
 		wt, _ := repo.Worktree()

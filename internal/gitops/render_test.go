@@ -12,7 +12,7 @@ import (
 
 // render builds a kustomization with the kustomize Go API, as Argo CD does,
 // and returns the Deployment's container images.
-func render(t *testing.T, dir string) []string {
+func renderDir(t *testing.T, dir string) []string {
 	t.Helper()
 	resMap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
@@ -37,7 +37,7 @@ func render(t *testing.T, dir string) []string {
 
 func TestSampleOverlaysRender(t *testing.T) {
 	for _, env := range []string{"development", "staging", "production"} {
-		images := render(t, filepath.Join("../../sample-app/deploy/overlays", env))
+		images := renderDir(t, filepath.Join("../../sample-app/deploy/overlays", env))
 		if len(images) != 1 || images[0] != "registry.example.com/slipway/sample-app@sha256:0000000000000000000000000000000000000000000000000000000000000000" {
 			t.Errorf("%s renders %v", env, images)
 		}
@@ -66,7 +66,7 @@ func TestDeployedOverlaysRenderTheDigest(t *testing.T) {
 		"staging":     digest(77).String(),
 		"production":  "registry.example.com/slipway/sample-app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
 	} {
-		images := render(t, filepath.Join(work, "sample-app/overlays", env))
+		images := renderDir(t, filepath.Join(work, "sample-app/overlays", env))
 		if len(images) != 1 || images[0] != want {
 			t.Errorf("%s renders %v, want %s", env, images, want)
 		}

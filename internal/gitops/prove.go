@@ -1,0 +1,207 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/slipway-ci/slipway/internal/render"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// ErrNoEffect refuses an edit that does not change what the cluster will
+// run: rendered as Argo CD or Flux would, the app's workloads do not run the
+// new digest (a shadowing images: entry, an overlay that overrides it, a
+// HelmRelease the entry does not reach).
+var ErrNoEffect = errors.New("refusing deploy: the edit renders no change")
+
+// ErrBreaksRender refuses an edit after which the environment no longer renders.
+var ErrBreaksRender = errors.New("refusing deploy: the edit breaks the render")
+
+// Rendered is what the environment runs before and after the edit,
+// rendered the way Argo CD or Flux would (kustomize, Helm, plain manifests).
+type Rendered struct {
+	Root string `json:"root"` // the file or directory rendered
+	How  string `json:"how"`  // kustomize, helm, manifests
+	// Workloads are the app's containers, with the image each ran before.
+	Workloads []RenderedImage `json:"workloads"`
+	// Unproven says why the render could not prove the change ("" when
+	// it did): a chart that is not in the repository, a base it cannot read.
+	Unproven string `json:"unproven,omitempty"`
+}
+
+// RenderedImage is one container of the app: its image before and after.
+type RenderedImage struct {
+	Workload string `json:"workload"` // Deployment/web container app
+	Before   string `json:"before"`
+	After    string `json:"after"`
+}
+
+// envRoot is the file an environment renders from: the layout's file for
+// the app and environment, even when --path names another file to edit
+// (a base, a component, a values file the environment uses); the edited
+// file itself when the layout has none.
+func (s *snapshot) envRoot(req Request, layout, file string) string {
+	if req.Path == "" {
+		return file
+	}
+	if layout == "" {
+		layout = DefaultLayout
+	}
+	lp := LayoutPath(layout, req.App, req.Env)
+	if _, ok := s.readFile(lp); ok {
+		return lp
+	}
+	if isKustomizationFile(lp) {
+		if k, _, ok := s.kustomizationIn(path.Dir(lp)); ok {
+			return k
+		}
+	}
+	return file
+}
+
+// prove renders the environment before and after the edit and checks that
+// every container of the app now runs exactly req.Image. An edit that
+// changes nothing the app runs is ErrNoEffect; one that leaves the
+// environment unrenderable is ErrBreaksRender. What cannot be rendered here
+// (a chart from a Helm repository) is reported in Unproven, not refused.
+func (d *Deployer) prove(ctx context.Context, snap *snapshot, req Request, root string, edits map[string][]byte, ch Change) (*Rendered, error) {
+	opts := render.Options{Charts: d.Charts, Release: req.App}
+	before, berr := render.Render(ctx, snap.fs(nil), root, opts)
+	after, aerr := render.Render(ctx, snap.fs(edits), root, opts)
+	edited := ch.File
+	if aerr != nil {
+		if berr != nil {
+			return &Rendered{Root: root, Unproven: "cannot render " + root + ": " + firstLine(aerr.Error())}, nil
+		}
+		return nil, fmt.Errorf("%s: %w: %s rendered before the edit and not after: %v; nothing was pushed", edited, ErrBreaksRender, root, firstLine(aerr.Error()))
+	}
+	repos := []string{req.Image.Repo}
+	if b, err := ParseImage(ch.Before); err == nil {
+		repos = append(repos, b.Repo)
+	} else if ch.Before != "" {
+		repos = append(repos, repoOf(ch.Before))
+	}
+	m := newMatcher(req.App, repos...)
+	out := &Rendered{Root: after.Root, How: after.How}
+	var mine, stale []render.Diff
+	for _, c := range render.Compare(before, after) {
+		if !m.container(c.Container.Container, c.Image) && !m.container(c.Container.Container, c.Before) {
+			continue
+		}
+		mine = append(mine, c)
+		out.Workloads = append(out.Workloads, RenderedImage{Workload: c.ID(), Before: c.Before, After: c.Image})
+		if got, err := ParseImage(c.Image); err != nil || got != req.Image {
+			stale = append(stale, c)
+		}
+	}
+	if len(mine) > 0 && len(stale) == 0 {
+		return out, nil
+	}
+	if changed := opaqueChanged(before, after); changed != "" {
+		out.Unproven = changed
+		return out, nil
+	}
+	how := after.How + " build " + path.Dir(after.Root)
+	if after.How != "kustomize" {
+		how = after.How + " render of " + after.Root
+	}
+	if len(mine) == 0 {
+		var found []string
+		for _, c := range after.Containers {
+			found = append(found, c.ID()+" ("+c.Image+")")
+		}
+		for _, o := range after.Opaque {
+			found = append(found, o.ID+" ("+o.Reason+")")
+		}
+		return nil, fmt.Errorf("%s: %w: no workload of %s in what %s renders (found: %s); nothing was pushed",
+			edited, ErrNoEffect, req.App, how, orNone(found))
+	}
+	c := stale[0]
+	wins := attribute(snap.fs(edits), after.Read, c.Image)
+	return nil, fmt.Errorf("%s: %w: %s still runs %s in %s%s, not %s; nothing was pushed",
+		edited, ErrNoEffect, how, c.Image, c.ID(), wins, req.Image)
+}
+
+// opaqueChanged names an object the edit changed that cannot be rendered
+// here, or "".
+func opaqueChanged(before, after *render.Result) string {
+	prev := map[string]string{}
+	if before != nil {
+		for _, o := range before.Opaque {
+			prev[o.ID] = o.Content
+		}
+	}
+	for _, o := range after.Opaque {
+		if c, ok := prev[o.ID]; !ok || c != o.Content {
+			return fmt.Sprintf("the edit changes %s, which Slipway cannot render: %s", o.ID, o.Reason)
+		}
+	}
+	return ""
+}
+
+// attribute names what sets the image a workload still runs: the images:
+// entry of a kustomization the render read, or a file holding the reference.
+func attribute(fsys fs.FS, read []string, image string) string {
+	repo := repoOf(image)
+	tag, dig := "", ""
+	if i := strings.Index(image, "@"); i >= 0 {
+		dig = image[i+1:]
+	}
+	if r, _, _ := strings.Cut(image, "@"); len(r) > len(repo) {
+		tag = strings.TrimPrefix(r[len(repo):], ":")
+	}
+	seen := map[string]bool{}
+	var literal string
+	for _, f := range read {
+		if seen[f] {
+			continue
+		}
+		seen[f] = true
+		data, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			continue
+		}
+		if isKustomizationFile(f) {
+			if e := imagesEntryFor(data, repo, tag, dig); e != "" {
+				return " (set by images[name=" + e + "] in " + f + ")"
+			}
+		}
+		if literal == "" && bytes.Contains(data, []byte(image)) {
+			literal = " (set in " + f + ")"
+		}
+	}
+	return literal
+}
+
+func imagesEntryFor(data []byte, repo, tag, dig string) string {
+	text, _ := normalizeText(data)
+	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(text), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		return ""
+	}
+	for _, n := range nodes {
+		images, _ := n.Pipe(yaml.Lookup("images"))
+		if images == nil {
+			continue
+		}
+		elems, _ := images.Elements()
+		for _, e := range elems {
+			name, newName := fieldString(e, "name"), fieldString(e, "newName")
+			if firstNonEmpty(newName, name) != repo {
+				continue
+			}
+			d, t := fieldString(e, "digest"), fieldString(e, "newTag")
+			switch {
+			case dig != "" && d == dig, dig == "" && tag != "" && t == tag, dig == "" && tag == "" && d == "" && t == "" && newName == repo:
+				return name
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,355 @@
+// Package render builds an environment of a GitOps repository the way Argo
+// CD and Flux would — kustomize in-process (krusty), a Helm chart through a
+// chart renderer the caller supplies, or plain manifests — and lists the
+// images its workloads run. Deploys use it to prove that an edit changes what
+// the cluster will run before anything is pushed.
+//
+// The repository is an fs.FS (a git tree with the edited files on top): a
+// render reads only the files the environment references, so its cost does
+// not grow with the rest of the repository.
+package render
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// ChartFunc renders a Helm chart (its files, rooted at the chart's
+// directory) with user values, as `helm template RELEASE --namespace
+// NAMESPACE` does, and returns the manifests. The Helm SDK one
+// (github.com/slipway-ci/slipway/helm.Render) lives in its own package so
+// that programs that never render a chart do not compile it.
+type ChartFunc func(ctx context.Context, chart fs.FS, values map[string]any, release, namespace string) ([]byte, error)
+
+// Options configure a render.
+type Options struct {
+	// Charts renders Helm charts; nil: a chart makes the render Opaque.
+	Charts ChartFunc
+	// Release is the release name for a chart rendered from a values file
+	// (default: the chart's name).
+	Release string
+}
+
+// Container is one container of a rendered workload.
+type Container struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Container string `json:"container"`
+	Init      bool   `json:"init,omitempty"`
+	Image     string `json:"image"`
+}
+
+// ID names the container for people: Deployment/web container app.
+func (c Container) ID() string {
+	s := c.Kind + "/" + c.Name + " container " + c.Container
+	if c.Init {
+		s = c.Kind + "/" + c.Name + " init container " + c.Container
+	}
+	return s
+}
+
+// Opaque is a rendered object whose workloads cannot be rendered here (a
+// HelmRelease or Argo CD Application whose chart is not in the repository,
+// or no chart renderer): its content is kept to tell whether an edit changed it.
+type Opaque struct {
+	ID      string `json:"id"`     // HelmRelease podinfo/podinfo
+	Reason  string `json:"reason"` // why it was not rendered
+	Content string `json:"-"`
+}
+
+// Result is a rendered environment.
+type Result struct {
+	Root       string      `json:"root"` // the file or directory rendered
+	How        string      `json:"how"`  // kustomize, helm, manifests
+	Containers []Container `json:"containers"`
+	Opaque     []Opaque    `json:"opaque,omitempty"`
+	// Read lists the files the render read, in order.
+	Read []string `json:"-"`
+}
+
+// KustomizationNames are the file names kustomize reads, in its order.
+var KustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// IsKustomization reports whether a path names a kustomization file.
+func IsKustomization(p string) bool {
+	base := path.Base(p)
+	for _, n := range KustomizationNames {
+		if base == n {
+			return true
+		}
+	}
+	return false
+}
+
+// Render builds what the cluster runs from root, a path in fsys:
+//   - a kustomization file (or a directory holding one): kustomize build of
+//     its directory; Flux HelmReleases in the output whose chart is in the
+//     repository are rendered with their values;
+//   - a values file next to a Chart.yaml: the chart with values.yaml and it;
+//   - a manifest: its HelmReleases and Argo CD Applications rendered, or,
+//     when its directory holds a kustomization, that kustomization (what
+//     Argo CD builds from the directory); else the file's objects.
+func Render(ctx context.Context, fsys fs.FS, root string, opts Options) (*Result, error) {
+	rf := &readFS{FS: fsys}
+	root = path.Clean(root)
+	res := &Result{Root: root}
+	var objs []*yaml.RNode
+	var err error
+	dir := path.Dir(root)
+	switch {
+	case IsKustomization(root):
+		res.How = "kustomize"
+		objs, err = kustomize(rf, dir)
+	case isDir(rf, root):
+		if k := kustomizationIn(rf, root); k != "" {
+			res.How, res.Root = "kustomize", k
+			objs, err = kustomize(rf, root)
+		} else if exists(rf, path.Join(root, "Chart.yaml")) {
+			res.How = "helm"
+			objs, err = chart(ctx, rf, root, nil, nil, opts, res)
+		} else {
+			return nil, fmt.Errorf("%s: neither a kustomization nor a chart", root)
+		}
+	case isValuesFile(root) && exists(rf, path.Join(dir, "Chart.yaml")):
+		res.How = "helm"
+		var files []string
+		if path.Base(root) != "values.yaml" {
+			files = []string{root}
+		}
+		objs, err = chart(ctx, rf, dir, files, nil, opts, res)
+	default:
+		// What Argo CD does with the directory: a kustomization there wins.
+		if k := kustomizationIn(rf, dir); k != "" {
+			res.How, res.Root = "kustomize", k
+			objs, err = kustomize(rf, dir)
+			break
+		}
+		data, rerr := rf.ReadFile(root)
+		if rerr != nil {
+			return nil, fmt.Errorf("%s: %w", root, rerr)
+		}
+		res.How = "manifests"
+		objs, err = parse(root, data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := res.add(ctx, rf, objs, opts); err != nil {
+		return nil, err
+	}
+	res.Read = rf.read
+	return res, nil
+}
+
+func isValuesFile(p string) bool {
+	b := path.Base(p)
+	return strings.HasPrefix(b, "values") && (strings.HasSuffix(b, ".yaml") || strings.HasSuffix(b, ".yml"))
+}
+
+// add collects the containers of objs, rendering HelmReleases and
+// Applications whose charts are in the repository.
+func (r *Result) add(ctx context.Context, fsys fs.FS, objs []*yaml.RNode, opts Options) error {
+	for _, o := range objs {
+		kind := o.GetKind()
+		switch {
+		case kind == "HelmRelease" && strings.HasPrefix(o.GetApiVersion(), "helm.toolkit.fluxcd.io/"):
+			sub, why, err := helmRelease(ctx, fsys, o, opts, r)
+			if err != nil {
+				return err
+			}
+			if why != "" {
+				r.opaque(o, why)
+				continue
+			}
+			if err := r.add(ctx, fsys, sub, opts); err != nil {
+				return err
+			}
+		case kind == "Application" && strings.HasPrefix(o.GetApiVersion(), "argoproj.io/"):
+			sub, why, err := application(ctx, fsys, o, opts, r)
+			if err != nil {
+				return err
+			}
+			if why != "" {
+				r.opaque(o, why)
+				continue
+			}
+			if err := r.add(ctx, fsys, sub, opts); err != nil {
+				return err
+			}
+		default:
+			r.Containers = append(r.Containers, containers(o)...)
+		}
+	}
+	return nil
+}
+
+func (r *Result) opaque(o *yaml.RNode, why string) {
+	s, _ := o.String()
+	r.Opaque = append(r.Opaque, Opaque{ID: objectID(o), Reason: why, Content: s})
+}
+
+func objectID(o *yaml.RNode) string {
+	id := o.GetKind() + " " + o.GetName()
+	if ns := o.GetNamespace(); ns != "" {
+		id = o.GetKind() + " " + ns + "/" + o.GetName()
+	}
+	return id
+}
+
+// kustomize runs kustomize build over dir with the default options (no
+// plugins, no Helm inflation, no remote exec): what Argo CD and Flux's
+// kustomize-controller run by default.
+func kustomize(fsys *readFS, dir string) ([]*yaml.RNode, error) {
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	m, err := k.Run(&kfs{fsys: fsys}, "/"+strings.TrimPrefix(dir, "."))
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	out, err := m.AsYaml()
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	return parse(dir, out)
+}
+
+func kustomizationIn(fsys fs.FS, dir string) string {
+	for _, n := range KustomizationNames {
+		if p := path.Join(dir, n); exists(fsys, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// parse reads the objects of a YAML stream.
+func parse(name string, data []byte) ([]*yaml.RNode, error) {
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(data), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: not valid YAML: %w", name, err)
+	}
+	return nodes, nil
+}
+
+// podSpecPath is where each workload kind holds its pod spec.
+var podSpecPath = map[string][]string{
+	"Pod":         {"spec"},
+	"Deployment":  {"spec", "template", "spec"},
+	"StatefulSet": {"spec", "template", "spec"},
+	"DaemonSet":   {"spec", "template", "spec"},
+	"ReplicaSet":  {"spec", "template", "spec"},
+	"Job":         {"spec", "template", "spec"},
+	"Rollout":     {"spec", "template", "spec"},
+	"CronJob":     {"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// containers lists a workload's init containers and containers.
+func containers(o *yaml.RNode) []Container {
+	p, ok := podSpecPath[o.GetKind()]
+	if !ok {
+		return nil
+	}
+	var out []Container
+	for _, field := range []string{"initContainers", "containers"} {
+		list, err := o.Pipe(yaml.Lookup(append(append([]string{}, p...), field)...))
+		if err != nil || list == nil {
+			continue
+		}
+		elems, _ := list.Elements()
+		for _, e := range elems {
+			out = append(out, Container{
+				Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName(),
+				Container: scalar(e, "name"), Init: field == "initContainers", Image: scalar(e, "image"),
+			})
+		}
+	}
+	return out
+}
+
+func scalar(n *yaml.RNode, field string) string {
+	v, err := n.Pipe(yaml.Lookup(field))
+	if err != nil || v == nil {
+		return ""
+	}
+	return strings.TrimSpace(v.YNode().Value)
+}
+
+// Diff pairs the containers of two renders of one environment.
+type Diff struct {
+	Container
+	Before string `json:"before"` // "" when the container is new
+}
+
+// Compare lists after's containers with the image each ran before.
+func Compare(before, after *Result) []Diff {
+	prev := map[string]string{}
+	if before != nil {
+		for _, c := range before.Containers {
+			prev[c.Namespace+"|"+c.ID()] = c.Image
+		}
+	}
+	out := make([]Diff, 0, len(after.Containers))
+	for _, c := range after.Containers {
+		out = append(out, Diff{Container: c, Before: prev[c.Namespace+"|"+c.ID()]})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ID() < out[j].ID() })
+	return out
+}
+
+// ErrNotFound wraps a missing file.
+var ErrNotFound = fs.ErrNotExist
+
+func exists(fsys fs.FS, p string) bool {
+	st, err := fs.Stat(fsys, p)
+	return err == nil && !st.IsDir()
+}
+
+func isDir(fsys fs.FS, p string) bool {
+	if p == "." {
+		return true
+	}
+	st, err := fs.Stat(fsys, p)
+	return err == nil && st.IsDir()
+}
+
+// readFS records the files read through it.
+type readFS struct {
+	fs.FS
+	read []string
+}
+
+func (r *readFS) Open(name string) (fs.File, error) {
+	f, err := r.FS.Open(name)
+	if err == nil {
+		if st, serr := f.Stat(); serr == nil && !st.IsDir() {
+			r.read = append(r.read, name)
+		}
+	}
+	return f, err
+}
+
+func (r *readFS) ReadFile(name string) ([]byte, error) {
+	data, err := fs.ReadFile(r.FS, name)
+	if err == nil {
+		r.read = append(r.read, name)
+	}
+	return data, err
+}
+
+func (r *readFS) Stat(name string) (fs.FileInfo, error) { return fs.Stat(r.FS, name) }
+
+func (r *readFS) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(r.FS, name) }
+
+var errReadOnly = errors.New("the repository is read-only while rendering")
