@@ -9,9 +9,10 @@ import (
 	"path"
 	"strings"
 
+	sigyaml "sigs.k8s.io/yaml"
+
+	"github.com/slipway-ci/slipway/internal/manifest"
 	"github.com/slipway-ci/slipway/internal/render"
-	"sigs.k8s.io/kustomize/kyaml/kio"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // ErrNoEffect refuses an edit that does not change what the cluster will
@@ -87,20 +88,22 @@ func (d *Deployer) prove(ctx context.Context, snap *snapshot, req Request, root 
 	} else if ch.Before != "" {
 		repos = append(repos, repoOf(ch.Before))
 	}
-	m := newMatcher(req.App, repos...)
+	mine := func(name, image string) bool {
+		return name == req.App || manifest.MatchImage(req.App, image, repos...)
+	}
 	out := &Rendered{Root: after.Root, How: after.How}
-	var mine, stale []render.Diff
+	var app, stale []render.Diff
 	for _, c := range render.Compare(before, after) {
-		if !m.container(c.Container.Container, c.Image) && !m.container(c.Container.Container, c.Before) {
+		if !mine(c.Container.Container, c.Image) && !mine(c.Container.Container, c.Before) {
 			continue
 		}
-		mine = append(mine, c)
+		app = append(app, c)
 		out.Workloads = append(out.Workloads, RenderedImage{Workload: c.ID(), Before: c.Before, After: c.Image})
 		if got, err := ParseImage(c.Image); err != nil || got != req.Image {
 			stale = append(stale, c)
 		}
 	}
-	if len(mine) > 0 && len(stale) == 0 {
+	if len(app) > 0 && len(stale) == 0 {
 		return out, nil
 	}
 	if changed := opaqueChanged(before, after); changed != "" {
@@ -111,7 +114,7 @@ func (d *Deployer) prove(ctx context.Context, snap *snapshot, req Request, root 
 	if after.How != "kustomize" {
 		how = after.How + " render of " + after.Root
 	}
-	if len(mine) == 0 {
+	if len(app) == 0 {
 		var found []string
 		for _, c := range after.Containers {
 			found = append(found, c.ID()+" ("+c.Image+")")
@@ -180,27 +183,34 @@ func attribute(fsys fs.FS, read []string, image string) string {
 }
 
 func imagesEntryFor(data []byte, repo, tag, dig string) string {
-	text, _ := normalizeText(data)
-	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(text), OmitReaderAnnotations: true}).Read()
-	if err != nil {
+	var k struct {
+		Images []struct {
+			Name    string `json:"name"`
+			NewName string `json:"newName"`
+			NewTag  string `json:"newTag"`
+			Digest  string `json:"digest"`
+		} `json:"images"`
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	if sigyaml.Unmarshal(data, &k) != nil {
 		return ""
 	}
-	for _, n := range nodes {
-		images, _ := n.Pipe(yaml.Lookup("images"))
-		if images == nil {
+	for _, e := range k.Images {
+		if firstNonEmpty(e.NewName, e.Name) != repo {
 			continue
 		}
-		elems, _ := images.Elements()
-		for _, e := range elems {
-			name, newName := fieldString(e, "name"), fieldString(e, "newName")
-			if firstNonEmpty(newName, name) != repo {
-				continue
-			}
-			d, t := fieldString(e, "digest"), fieldString(e, "newTag")
-			switch {
-			case dig != "" && d == dig, dig == "" && tag != "" && t == tag, dig == "" && tag == "" && d == "" && t == "" && newName == repo:
-				return name
-			}
+		switch {
+		case dig != "" && e.Digest == dig, dig == "" && tag != "" && e.NewTag == tag, dig == "" && tag == "" && e.Digest == "" && e.NewTag == "" && e.NewName == repo:
+			return e.Name
+		}
+	}
+	return ""
+}
+
+func firstNonEmpty(a ...string) string {
+	for _, s := range a {
+		if s != "" {
+			return s
 		}
 	}
 	return ""
