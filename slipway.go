@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/slipway-ci/slipway/internal/affected"
 	"github.com/slipway-ci/slipway/internal/cli"
@@ -152,6 +153,18 @@ type App struct {
 type Publish struct {
 	// Env is the environment --publish deploys to (default "development").
 	Env string
+	// Wait makes --publish end only when Argo CD reports the deploy commit
+	// synced and healthy (as --wait does): the deploy stage asks Argo CD's
+	// API (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN, a read-only token; never a
+	// kubeconfig) and fails naming what is not synced or healthy. What Argo
+	// CD reported is recorded as a git note (refs/notes/slipway).
+	Wait bool
+	// WaitTimeout bounds the wait (default 10 minutes; --wait-timeout).
+	WaitTimeout time.Duration
+	// ArgoCDApps names the Argo CD Applications that deploy Env (default:
+	// those whose source is the GitOps repository and the environment's
+	// path; --argocd-app).
+	ArgoCDApps []string
 }
 
 // GitOps is the GitOps repository deploys are committed to.
@@ -203,6 +216,9 @@ func (c Config) Validate() error {
 func (c Config) project() cli.Project {
 	p := cli.Project{
 		PublishEnv:    c.Publish.Env,
+		Wait:          c.Publish.Wait,
+		WaitTimeout:   c.Publish.WaitTimeout,
+		ArgoCDApps:    c.Publish.ArgoCDApps,
 		GitOpsRepo:    c.GitOps.Repo,
 		GitOpsBranch:  c.GitOps.Branch,
 		Layout:        c.GitOps.Layout,

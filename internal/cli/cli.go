@@ -207,7 +207,7 @@ result.json, commit trailers): ` + contractURL + `.`,
 func sharedCommands(o *options) []*cobra.Command {
 	return []*cobra.Command{
 		newScanCmd(o), newPlanCmd(o), newPushCmd(o), newPinCmd(o),
-		newDeployCmd(o), newPromoteCmd(o), newHistoryCmd(o), newStatusCmd(o),
+		newDeployCmd(o), newPromoteCmd(o), newWaitCmd(o), newHistoryCmd(o), newStatusCmd(o),
 		newRollbackCmd(o), newUnpinCmd(o), newFreezeCmd(o), newUnfreezeCmd(o),
 		newDoraCmd(o), newReportCmd(o), newVerifyCmd(o), newKeygenCmd(o), newPolicyCmd(o), newVersionCmd(o),
 	}

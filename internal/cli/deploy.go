@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/slipway-ci/slipway/internal/argocd"
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
@@ -174,6 +175,7 @@ func newDeployCmd(o *options) *cobra.Command {
 		dirty                                                bool
 		df                                                   deployFlags
 		vf                                                   verifyFlags
+		wf                                                   waitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "deploy --app A --env E --image REPO@sha256:…",
@@ -223,6 +225,12 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 			if err := o.checkRevisionLabel(cmd.Context(), img, sha, commit != "", &dirty); err != nil {
 				return err
 			}
+			var argo *argocd.Client
+			if wf.wait {
+				if argo, err = argoClient(); err != nil {
+					return err
+				}
+			}
 			d, err := o.deployer()
 			if err != nil {
 				return err
@@ -241,7 +249,14 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 				return deployErr(err)
 			}
 			printDeploy(o, d, app, env, out)
-			return nil
+			if !wf.wait || out.Superseded {
+				return nil
+			}
+			t, err := deployWaitTarget(app, env, out)
+			if err != nil {
+				return err
+			}
+			return o.waitAll(cmd.Context(), d, argo, wf, []waitTarget{t})
 		},
 	}
 	f := cmd.Flags()
@@ -255,6 +270,7 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 	f.BoolVar(&dirty, "source-dirty", false, "record that the image was built from a modified working tree (Source-Dirty: true)")
 	bindDeployGuardFlags(f, &df)
 	bindVerifyFlags(f, &vf)
+	bindWaitFlags(f, &wf, true, waitFlags{})
 	return cmd
 }
 
@@ -323,6 +339,14 @@ func (run *invocation) deployStage(name string, apps []*runState, needs []string
 					Unpin: df.unpin, BreakGlass: df.breakGlass, Fix: df.fix,
 				})
 			}
+			wf := run.flags.wait
+			var argo *argocd.Client
+			if wf.wait {
+				var err error
+				if argo, err = argoClient(); err != nil {
+					return err
+				}
+			}
 			d, err := run.o.deployer()
 			if err != nil {
 				return err
@@ -354,13 +378,33 @@ func (run *invocation) deployStage(name string, apps []*runState, needs []string
 				rec.Set(key, commit)
 				rec.Set("attempts", fmt.Sprint(out.Attempts))
 			}
+			// --wait (Publish.Wait): Argo CD runs every app's commit, or the
+			// stage fails naming what does not.
+			var waitErr error
+			if wf.wait {
+				var targets []waitTarget
+				for i, out := range outs {
+					if out.Superseded {
+						continue
+					}
+					t, err := deployWaitTarget(apps[i].app.Name, env, out)
+					if err != nil {
+						return err
+					}
+					targets = append(targets, t)
+				}
+				waitErr = run.o.waitAll(ctx, d, argo, wf, targets)
+				if waitErr == nil {
+					rec.Set("argocd", "synced and healthy")
+				}
+			}
 			// The deployment report, refreshed after every publish.
 			if err := writeReport(ctx, run.o, d, run.o.outPath("report.html"), apps[0].src); err != nil {
 				run.o.logf("warning: report: %v", err)
 			} else {
 				rec.Artifact(run.o.outPath("report.html"))
 			}
-			return nil
+			return waitErr
 		},
 	}
 }

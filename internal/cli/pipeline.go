@@ -35,6 +35,7 @@ type runFlags struct {
 	scan         scanFlags
 	deploy       deployFlags
 	verify       verifyFlags
+	wait         waitFlags
 }
 
 func bindRunFlags(cmd *cobra.Command, rf *runFlags, p Project) {
@@ -48,6 +49,7 @@ func bindRunFlags(cmd *cobra.Command, rf *runFlags, p Project) {
 	bindScanFlags(f, &rf.scan, p)
 	bindDeployGuardFlags(f, &rf.deploy)
 	bindVerifyFlags(f, &rf.verify)
+	bindWaitFlags(f, &rf.wait, true, waitFlags{wait: p.Wait, timeout: p.WaitTimeout, apps: p.ArgoCDApps})
 }
 
 // bindSelectFlags choose the apps of a run.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/slipway-ci/slipway/internal/affected"
 	"github.com/slipway-ci/slipway/internal/dag"
@@ -18,9 +19,14 @@ import (
 // Project is a pipeline configuration: what the public slipway.Config
 // becomes. The zero values are Slipway's defaults.
 type Project struct {
-	Name          string // command name in help and messages (default "ci")
-	Apps          []App
-	PublishEnv    string // environment --publish deploys to (default "development")
+	Name       string // command name in help and messages (default "ci")
+	Apps       []App
+	PublishEnv string // environment --publish deploys to (default "development")
+	// Wait makes --publish wait for Argo CD after the deploy (--wait);
+	// WaitTimeout and ArgoCDApps default --wait-timeout and --argocd-app.
+	Wait          bool
+	WaitTimeout   time.Duration
+	ArgoCDApps    []string
 	GitOpsRepo    string // default GITOPS_REPO, else out/gitops.git outside CI
 	GitOpsBranch  string // default GITOPS_BRANCH, else "main"
 	Layout        string // GitOps path template (default gitops.DefaultLayout)
@@ -181,6 +187,14 @@ func (p Project) Validate() error {
 	}
 	if err := gitops.ValidateLayout(p.Layout); err != nil {
 		return fmt.Errorf("Config.GitOps.Layout: %w", err)
+	}
+	if p.WaitTimeout < 0 {
+		return fmt.Errorf("Config.Publish.WaitTimeout %s: want a positive duration (or 0 for 10 minutes)", p.WaitTimeout)
+	}
+	for i, a := range p.ArgoCDApps {
+		if a == "" || strings.Count(a, "/") > 1 || strings.ContainsAny(a, " \t?#") {
+			return fmt.Errorf("Config.Publish.ArgoCDApps[%d] %q: want an Argo CD Application name (or namespace/name)", i, a)
+		}
 	}
 	if err := p.Verify.validate(); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slipway-ci/slipway/internal/argocd"
 	"github.com/slipway-ci/slipway/internal/gitops"
 )
 
@@ -14,6 +15,7 @@ func newPromoteCmd(o *options) *cobra.Command {
 		p  gitops.Promotion
 		df deployFlags
 		vf verifyFlags
+		wf waitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "promote --app A --from E1 --to E2",
@@ -46,6 +48,16 @@ borrow another record's commit, unless --source-commit names it.`,
 			p.AllowUnknownSource = df.allowUnknownSource
 			p.Unpin, p.BreakGlass = df.unpin, df.breakGlass
 			p.PipelineRun = gitops.PipelineRun(os.Getenv)
+			var argo *argocd.Client
+			if wf.wait {
+				if p.ViaBranch {
+					return usageErr("promote: --wait waits for a commit on the branch Argo CD follows; with --via-branch it lands only when the pull request merges (run wait then)")
+				}
+				var err error
+				if argo, err = argoClient(); err != nil {
+					return err
+				}
+			}
 			d, err := o.deployer()
 			if err != nil {
 				return err
@@ -65,7 +77,14 @@ borrow another record's commit, unless --source-commit names it.`,
 				}
 			}
 			printDeploy(o, d, p.App, p.To, out.Outcome)
-			return nil
+			if !wf.wait || out.Superseded {
+				return nil
+			}
+			t, err := deployWaitTarget(p.App, p.To, out.Outcome)
+			if err != nil {
+				return err
+			}
+			return o.waitAll(cmd.Context(), d, argo, wf, []waitTarget{t})
 		},
 	}
 	f := cmd.Flags()
@@ -77,5 +96,6 @@ borrow another record's commit, unless --source-commit names it.`,
 	f.BoolVar(&p.ViaBranch, "via-branch", false, "push branch promote/APP/TO/<12 hex> instead of the main branch")
 	bindDeployGuardFlags(f, &df)
 	bindVerifyFlags(f, &vf)
+	bindWaitFlags(f, &wf, true, waitFlags{})
 	return cmd
 }

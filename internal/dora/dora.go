@@ -52,7 +52,12 @@ type Metrics struct {
 // LeadTime is commit time → deploy time, over every source commit a deploy
 // shipped: those in (previously deployed Source-Commit, this Source-Commit].
 type LeadTime struct {
-	Commits       int       `json:"commits"`
+	Commits int `json:"commits"`
+	// ToRunning counts the deploys measured to when Argo CD reported them
+	// synced and healthy (a `wait` observation); the others are measured to
+	// their GitOps commit (ToCommitted).
+	ToRunning     int       `json:"to_running"`
+	ToCommitted   int       `json:"to_committed"`
 	UnknownRanges int       `json:"unknown_ranges"` // deploys whose commits the source repository lacks
 	MedianHours   float64   `json:"median_hours"`
 	P90Hours      float64   `json:"p90_hours"`
@@ -85,6 +90,12 @@ type Event struct {
 	Source string    `json:"source_commit,omitempty"`
 	Note   string    `json:"note,omitempty"`
 	Kind   string    `json:"kind"` // deploy, rollback, redeploy, revert, fix, break-glass
+	// SyncedAt and HealthyAt are when Argo CD synced the deploy and reported
+	// it healthy (`wait`'s observations; zero when not observed); Cluster
+	// says so in words ("healthy …", "degraded (app)").
+	SyncedAt  time.Time `json:"synced_at,omitzero"`
+	HealthyAt time.Time `json:"healthy_at,omitzero"`
+	Cluster   string    `json:"cluster,omitempty"`
 }
 
 // Commit is a source commit with its committer time.
@@ -158,7 +169,15 @@ func compute(ctx context.Context, app, env string, recs []gitops.Record, src Sou
 	for i, d := range deploys {
 		digest := d.Image[strings.LastIndex(d.Image, "@")+1:]
 		inWindow := !d.Time.Before(m.From) && !d.Time.After(opts.Now)
-		ev := Event{Time: d.Time, Commit: d.Commit, Image: d.Image, Source: d.SourceCommit, Kind: "deploy"}
+		ev := Event{Time: d.Time, Commit: d.Commit, Image: d.Image, Source: d.SourceCommit, Kind: "deploy", Cluster: d.RunningText()}
+		for _, o := range d.Observations {
+			if o.SyncedAt.After(ev.SyncedAt) {
+				ev.SyncedAt = o.SyncedAt
+			}
+		}
+		if at, ok, _ := d.Running(); ok {
+			ev.HealthyAt = at
+		}
 		if d.IsRollback() {
 			ev.Kind = "rollback"
 		} else if seen[digest] {
@@ -184,13 +203,25 @@ func compute(ctx context.Context, app, env string, recs []gitops.Record, src Sou
 			}
 			// Lead time: the commits this deploy shipped (not for rollbacks,
 			// which ship nothing new).
+			// The end is when the cluster ran it healthy, when Argo CD said so.
 			if !d.IsRollback() && d.SourceCommit != "" && d.SourceCommit != prevSource && src != nil {
 				commits, err := src.Range(ctx, prevSource, d.SourceCommit)
 				if err != nil {
 					m.LeadTime.UnknownRanges++
 				}
+				end := d.Time
+				if at, ok, _ := d.Running(); ok && at.After(d.Time) {
+					end = at
+				}
+				if len(commits) > 0 {
+					if _, ok, _ := d.Running(); ok {
+						m.LeadTime.ToRunning++
+					} else {
+						m.LeadTime.ToCommitted++
+					}
+				}
 				for _, c := range commits {
-					if h := d.Time.Sub(c.Time).Hours(); h >= 0 {
+					if h := end.Sub(c.Time).Hours(); h >= 0 {
 						m.LeadTime.Hours = append(m.LeadTime.Hours, h)
 					}
 				}
@@ -200,8 +231,25 @@ func compute(ctx context.Context, app, env string, recs []gitops.Record, src Sou
 				m.Failure.Failed++
 				fe := ev
 				fe.Note = "restored by " + restored.Commit[:min(12, len(restored.Commit))]
+				if _, _, failed := d.Running(); failed {
+					fe.Note = "never healthy in Argo CD (" + d.RunningText() + "); " + fe.Note
+				}
 				m.Failure.Failures = append(m.Failure.Failures, fe)
-				recoveries = append(recoveries, restored.Time.Sub(d.Time).Hours())
+				recoveries = append(recoveries, restoredAt(restored).Sub(d.Time).Hours())
+			} else if _, _, failed := d.Running(); failed {
+				// Argo CD said it never became healthy: a failed change,
+				// restored by the next deploy that ran healthy.
+				m.Failure.Failed++
+				fe := ev
+				fe.Note = "never healthy in Argo CD (" + d.RunningText() + ")"
+				for _, l := range deploys[i+1:] {
+					if at, ok, _ := l.Running(); ok {
+						fe.Note += "; restored by " + l.Commit[:min(12, len(l.Commit))]
+						recoveries = append(recoveries, at.Sub(d.Time).Hours())
+						break
+					}
+				}
+				m.Failure.Failures = append(m.Failure.Failures, fe)
 			}
 		}
 		seen[digest] = true
@@ -241,6 +289,15 @@ func compute(ctx context.Context, app, env string, recs []gitops.Record, src Sou
 	m.Recovery.MedianHours = round(percentile(recoveries, 50), 2)
 	m.Recovery.Band = hoursBand(recoveries, m.Recovery.MedianHours, 1, 24, 24*7)
 	return m
+}
+
+// restoredAt is when a restoring record restored service: when Argo CD
+// reported it healthy, else its commit.
+func restoredAt(r gitops.Record) time.Time {
+	if at, ok, _ := r.Running(); ok && at.After(r.Time) {
+		return at
+	}
+	return r.Time
 }
 
 // nextRestore finds what restored service after d: the next deploy of the

@@ -49,6 +49,11 @@ func History(ctx context.Context, r *Remote, f Filter) ([]Record, error) {
 		return nil, fmt.Errorf("history %s: %w", r, err)
 	}
 	fillReverts(all)
+	notes, err := r.readNotes(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	attachNotes(all, notes)
 	out := all[:0]
 	for _, rec := range all {
 		if f.match(rec) {
@@ -203,6 +208,9 @@ func (r Record) note() string {
 	}
 	if r.SourceDirty {
 		parts = append(parts, "dirty source")
+	}
+	if t := r.RunningText(); t != "" {
+		parts = append(parts, "argo cd: "+t)
 	}
 	return strings.Join(parts, ", ")
 }

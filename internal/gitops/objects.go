@@ -254,13 +254,17 @@ func (s *snapshot) reset() error {
 // caller retries on the new head. What the server says (a protected branch,
 // a hook's reason) is kept in the error.
 func (s *snapshot) push(ctx context.Context, objs []plumbing.Hash, branch string, old plumbing.Hash, newHash plumbing.Hash) error {
-	r := s.remote
+	return s.remote.pushRef(ctx, s.repo, objs, plumbing.NewBranchReferenceName(branch), old, newHash)
+}
+
+// pushRef sends exactly objs (from repo's storage) and moves ref name from
+// old to newHash, a compare-and-swap (see push).
+func (r *Remote) pushRef(ctx context.Context, repo *git.Repository, objs []plumbing.Hash, name plumbing.ReferenceName, old plumbing.Hash, newHash plumbing.Hash) error {
 	sess, ar, err := r.receivePack(ctx)
 	if err != nil {
 		return err
 	}
 	defer sess.Close()
-	name := plumbing.NewBranchReferenceName(branch)
 	current := plumbing.ZeroHash
 	if refs, err := ar.AllReferences(); err == nil {
 		if ref, ok := refs[name]; ok {
@@ -268,7 +272,7 @@ func (s *snapshot) push(ctx context.Context, objs []plumbing.Hash, branch string
 		}
 	}
 	if current != old {
-		return &conflictError{fmt.Errorf("push %s: %s moved to %s since the clone (non-fast-forward)", r, branch, short(current.String()))}
+		return &conflictError{fmt.Errorf("push %s: %s moved to %s since the clone (non-fast-forward)", r, name.Short(), short(current.String()))}
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
 	if ar.Capabilities.Supports(capability.ReportStatus) {
@@ -291,7 +295,7 @@ func (s *snapshot) push(ctx context.Context, objs []plumbing.Hash, branch string
 	req.Packfile = rd
 	done := make(chan error, 1)
 	go func() {
-		_, err := packfile.NewEncoder(wr, s.repo.Storer, false).Encode(objs, 10)
+		_, err := packfile.NewEncoder(wr, repo.Storer, false).Encode(objs, 10)
 		if err != nil {
 			done <- wr.CloseWithError(err)
 			return

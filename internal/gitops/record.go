@@ -51,6 +51,9 @@ type Record struct {
 	// was verified before this deploy; SignedBy names its signer.
 	SignatureBundle string `json:"signature_bundle,omitempty"`
 	SignedBy        string `json:"signed_by,omitempty"`
+	// Observations are what Argo CD reported after the deploy (git notes
+	// under NotesRef, written by `wait`): synced, healthy, or not.
+	Observations []Observation `json:"observations,omitempty"`
 }
 
 // IsDeploy reports whether the record put an image into the environment (a

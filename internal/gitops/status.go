@@ -20,6 +20,9 @@ type EnvStatus struct {
 	SourceCommit string    `json:"source_commit,omitempty"` // from the record that put Image there
 	Deployed     time.Time `json:"deployed,omitempty"`      // that record's time
 	Commit       string    `json:"commit,omitempty"`        // that record's GitOps commit
+	// Observations are what Argo CD reported about that record's commit
+	// (`wait`): the cluster runs it healthy, or not.
+	Observations []Observation `json:"observations,omitempty"`
 	// Note names what is not a plain forward deploy: "rollback", "revert of
 	// <commit>", "<commit> was reverted", or that no record explains the digest.
 	Note string `json:"note,omitempty"`
@@ -62,6 +65,11 @@ func historyAndStatus(ctx context.Context, r *Remote, f Filter) ([]Record, []Env
 		return nil, nil, fmt.Errorf("status %s: %w", r, err)
 	}
 	fillReverts(all)
+	notes, err := r.readNotes(ctx, repo)
+	if err != nil {
+		return nil, nil, err
+	}
+	attachNotes(all, notes)
 	var out []EnvStatus
 	for _, app := range snap.dirs(".") {
 		if f.App != "" && app != f.App {
@@ -105,6 +113,7 @@ func envStatus(snap *snapshot, all []Record, app, env string) EnvStatus {
 			continue
 		}
 		st.SourceCommit, st.Deployed, st.Commit = rec.SourceCommit, rec.Time, rec.Commit
+		st.Observations = rec.Observations
 		switch {
 		case rec.Reverts != "":
 			st.Note = "revert of " + short(rec.Reverts)
@@ -145,13 +154,14 @@ func pinNote(mine []Record) string {
 // WriteStatusTable prints Status for people.
 func WriteStatusTable(w io.Writer, sts []EnvStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP\tENV\tIMAGE\tSOURCE\tDEPLOYED\tCOMMIT\tNOTE")
+	fmt.Fprintln(tw, "APP\tENV\tIMAGE\tSOURCE\tDEPLOYED\tCOMMIT\tRUNNING\tNOTE")
 	for _, s := range sts {
 		when := ""
 		if !s.Deployed.IsZero() {
 			when = s.Deployed.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.App, s.Env, orDashStr(shortImage(s.Image)), orDashStr(short(s.SourceCommit)), orDashStr(when), orDashStr(short(s.Commit)), s.Note)
+		running := Record{Observations: s.Observations}.RunningText()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.App, s.Env, orDashStr(shortImage(s.Image)), orDashStr(short(s.SourceCommit)), orDashStr(when), orDashStr(short(s.Commit)), orDashStr(running), s.Note)
 	}
 	return tw.Flush()
 }

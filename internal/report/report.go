@@ -67,6 +67,43 @@ type nowRow struct {
 	gitops.EnvStatus
 	Age    string
 	Signed string
+	// Cluster is committed → synced → healthy, as Argo CD reported it.
+	Cluster string
+}
+
+// leadHelp says where lead time ends: at running (Argo CD healthy) when
+// observed, else at the GitOps commit.
+func leadHelp(l dora.LeadTime) string {
+	switch {
+	case l.ToRunning > 0 && l.ToCommitted == 0:
+		return "commit → running (Argo CD synced and healthy), every commit shipped"
+	case l.ToRunning > 0:
+		return fmt.Sprintf("commit → running for %d deploys Argo CD reported healthy, → GitOps commit for %d not observed", l.ToRunning, l.ToCommitted)
+	}
+	return "commit → GitOps commit (no wait observed the cluster), every commit shipped"
+}
+
+// clusterTimeline is committed → synced → healthy for what an environment
+// runs, from the observations `wait` recorded; "" when none.
+func clusterTimeline(s gitops.EnvStatus) string {
+	if len(s.Observations) == 0 || s.Deployed.IsZero() {
+		return ""
+	}
+	rec := gitops.Record{Observations: s.Observations}
+	var synced time.Time
+	for _, o := range s.Observations {
+		if o.SyncedAt.After(synced) {
+			synced = o.SyncedAt
+		}
+	}
+	out := "committed " + s.Deployed.UTC().Format(time.RFC3339)
+	if !synced.IsZero() {
+		out += " → synced " + synced.UTC().Format(time.RFC3339)
+	}
+	if at, ok, _ := rec.Running(); ok {
+		return out + " → healthy " + at.UTC().Format(time.RFC3339)
+	}
+	return out + " → " + rec.RunningText()
 }
 
 type freezeRow struct {
@@ -89,14 +126,14 @@ func Write(w io.Writer, d Data) error {
 			LeadHist: leadHistogram(fmt.Sprintf("h%d", i), m),
 			Figures: []figure{
 				{"Deployment frequency", fmt.Sprintf("%.2f / day (%.1f / week, %d deploys)", m.PerDay, m.PerWeek, m.Deploys), m.Frequency, "deploys in the window"},
-				{"Lead time for changes", hoursText(m.LeadTime.MedianHours, len(m.LeadTime.Hours)) + fmt.Sprintf(" median, %s p90 (%d commits)", hoursText(m.LeadTime.P90Hours, len(m.LeadTime.Hours)), m.LeadTime.Commits), m.LeadTime.Band, "commit → deploy, every commit shipped"},
-				{"Change failure rate", fmt.Sprintf("%.0f%% (%d of %d)", m.Failure.Rate*100, m.Failure.Failed, m.Deploys), m.Failure.Band, "deploys followed by a rollback, revert or fix"},
+				{"Lead time for changes", hoursText(m.LeadTime.MedianHours, len(m.LeadTime.Hours)) + fmt.Sprintf(" median, %s p90 (%d commits)", hoursText(m.LeadTime.P90Hours, len(m.LeadTime.Hours)), m.LeadTime.Commits), m.LeadTime.Band, leadHelp(m.LeadTime)},
+				{"Change failure rate", fmt.Sprintf("%.0f%% (%d of %d)", m.Failure.Rate*100, m.Failure.Failed, m.Deploys), m.Failure.Band, "deploys followed by a rollback, revert or fix, or that Argo CD never reported healthy"},
 				{"Failed deployment recovery", hoursText(m.Recovery.MedianHours, m.Recovery.Count) + fmt.Sprintf(" median (%d recoveries)", m.Recovery.Count), m.Recovery.Band, "failed deploy → the deploy that restored service"},
 			},
 		})
 	}
 	for _, s := range d.Status {
-		row := nowRow{EnvStatus: s, Signed: "not signed (signing not configured)"}
+		row := nowRow{EnvStatus: s, Signed: "not signed (signing not configured)", Cluster: clusterTimeline(s)}
 		if !s.Deployed.IsZero() {
 			row.Age = age(d.Generated.Sub(s.Deployed))
 		}
@@ -210,7 +247,16 @@ func timeline(id string, m dora.Metrics) template.HTML {
 		if breakGlass[e.Commit] {
 			kind = "break-glass"
 		}
-		fmt.Fprintf(&b, `<g><title>%s %s %s (source %s)</title>%s</g>`, kind, e.Time.Format(time.RFC3339), template.HTMLEscapeString(shortImage(e.Image)), shortSHA(e.Source), marker(kind, x, 30))
+		when := "committed " + e.Time.Format(time.RFC3339)
+		if !e.SyncedAt.IsZero() {
+			when += " → synced " + e.SyncedAt.UTC().Format(time.RFC3339)
+		}
+		if !e.HealthyAt.IsZero() {
+			when += " → healthy " + e.HealthyAt.UTC().Format(time.RFC3339)
+		} else if e.Cluster != "" {
+			when += " → " + e.Cluster
+		}
+		fmt.Fprintf(&b, `<g><title>%s %s %s (source %s)</title>%s</g>`, kind, template.HTMLEscapeString(when), template.HTMLEscapeString(shortImage(e.Image)), shortSHA(e.Source), marker(kind, x, 30))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) //nolint:gosec // built from escaped values above
@@ -319,8 +365,8 @@ td code { word-break: break-all; }
 {{range .Freezes}}<tr><td>{{.Env}}</td><td>{{.Until}}</td><td>{{.Reason}}</td><td>{{.By}}</td></tr>{{end}}
 </tbody></table></section>{{end}}
 <section aria-labelledby="now"><h2 id="now">What runs now</h2>
-<table><caption>Read from the manifests at the branch head</caption><thead><tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Image</th><th scope="col">Source commit</th><th scope="col">Age</th><th scope="col">Signed</th><th scope="col">Note</th></tr></thead><tbody>
-{{range .Now}}<tr><td>{{.App}}</td><td>{{.Env}}</td><td><code>{{img .Image}}</code></td><td><code>{{short .SourceCommit}}</code></td><td>{{.Age}}</td><td>{{.Signed}}</td><td>{{.Note}}</td></tr>{{else}}<tr><td colspan="7">No environments found.</td></tr>{{end}}
+<table><caption>Read from the manifests at the branch head</caption><thead><tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Image</th><th scope="col">Source commit</th><th scope="col">Age</th><th scope="col">Signed</th><th scope="col">In the cluster (Argo CD)</th><th scope="col">Note</th></tr></thead><tbody>
+{{range .Now}}<tr><td>{{.App}}</td><td>{{.Env}}</td><td><code>{{img .Image}}</code></td><td><code>{{short .SourceCommit}}</code></td><td>{{.Age}}</td><td>{{.Signed}}</td><td>{{if .Cluster}}{{.Cluster}}{{else}}not observed{{end}}</td><td>{{.Note}}</td></tr>{{else}}<tr><td colspan="8">No environments found.</td></tr>{{end}}
 </tbody></table></section>
 <section aria-labelledby="pending"><h2 id="pending">Pending promotions</h2>
 {{if .Pending}}<table><caption>What an environment runs that the next one does not</caption><thead><tr><th scope="col">App</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Waiting image</th><th scope="col">Deployed to the first</th><th scope="col">The second runs</th></tr></thead><tbody>
