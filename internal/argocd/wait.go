@@ -333,14 +333,20 @@ func (w *Waiter) find(ctx context.Context, t Target) ([]*appState, error) {
 // retry runs a request until it gets an answer: network errors and 5xx
 // are retried until the context ends.
 func (w *Waiter) retry(ctx context.Context, f func() error) error {
+	var last error
 	for {
 		err := f()
 		if err == nil || !transient(err) {
 			return err
 		}
+		// A request the wait's own deadline cut says less than the error
+		// before it (connection refused, say).
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
 		select {
 		case <-ctx.Done():
-			return err
+			return last
 		case <-time.After(w.Poll):
 		}
 	}

@@ -256,7 +256,7 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 			if err != nil {
 				return err
 			}
-			return o.waitAll(cmd.Context(), d, argo, wf, []waitTarget{t})
+			return o.waitAll(cmd.Context(), d, argo, wf, o.stderr, []waitTarget{t})
 		},
 	}
 	f := cmd.Flags()
@@ -393,7 +393,7 @@ func (run *invocation) deployStage(name string, apps []*runState, needs []string
 					}
 					targets = append(targets, t)
 				}
-				waitErr = run.o.waitAll(ctx, d, argo, wf, targets)
+				waitErr = run.o.waitAll(ctx, d, argo, wf, run.o.stderr, targets)
 				if waitErr == nil {
 					rec.Set("argocd", "synced and healthy")
 				}

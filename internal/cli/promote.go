@@ -84,7 +84,7 @@ borrow another record's commit, unless --source-commit names it.`,
 			if err != nil {
 				return err
 			}
-			return o.waitAll(cmd.Context(), d, argo, wf, []waitTarget{t})
+			return o.waitAll(cmd.Context(), d, argo, wf, o.stderr, []waitTarget{t})
 		},
 	}
 	f := cmd.Flags()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -60,7 +61,9 @@ func argoClient() (*argocd.Client, error) {
 
 // waitAll waits for Argo CD to run every target, within one --wait-timeout,
 // and records each observation as a git note on its deploy commit.
-func (o *options) waitAll(ctx context.Context, d *gitops.Deployer, client *argocd.Client, wf waitFlags, targets []waitTarget) error {
+// Each Application's success line goes to report: stdout for `wait`,
+// stderr after a deploy (whose last stdout line stays the commit).
+func (o *options) waitAll(ctx context.Context, d *gitops.Deployer, client *argocd.Client, wf waitFlags, report io.Writer, targets []waitTarget) error {
 	if wf.timeout <= 0 {
 		return usageErr("--wait-timeout %s: want a positive duration", wf.timeout)
 	}
@@ -70,14 +73,14 @@ func (o *options) waitAll(ctx context.Context, d *gitops.Deployer, client *argoc
 		if left <= 0 {
 			return failErr(fmt.Errorf("wait %s/%s: --wait-timeout %s spent before its turn", t.app, t.env, wf.timeout))
 		}
-		if err := o.waitOne(ctx, d, client, wf, left, t); err != nil {
+		if err := o.waitOne(ctx, d, client, wf, left, report, t); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (o *options) waitOne(ctx context.Context, d *gitops.Deployer, client *argocd.Client, wf waitFlags, timeout time.Duration, t waitTarget) error {
+func (o *options) waitOne(ctx context.Context, d *gitops.Deployer, client *argocd.Client, wf waitFlags, timeout time.Duration, report io.Writer, t waitTarget) error {
 	lin, err := gitops.NewLineage(d.Remote, t.app, t.env, t.commit)
 	if err != nil {
 		return usageErr("wait: %v", err)
@@ -119,7 +122,7 @@ func (o *options) waitOne(ctx context.Context, d *gitops.Deployer, client *argoc
 		if !ob.SyncedAt.IsZero() {
 			synced = ob.SyncedAt.Format(time.RFC3339)
 		}
-		fmt.Fprintf(o.stdout, "%s %s/%s %s synced %s healthy %s (waited %s)\n", ob.Application, t.app, t.env, ob.Revision[:min(12, len(ob.Revision))], synced, ob.HealthyAt.Format(time.RFC3339), time.Since(started).Round(100*time.Millisecond))
+		fmt.Fprintf(report, "%s %s/%s %s synced %s healthy %s (waited %s)\n", ob.Application, t.app, t.env, ob.Revision[:min(12, len(ob.Revision))], synced, ob.HealthyAt.Format(time.RFC3339), time.Since(started).Round(100*time.Millisecond))
 	}
 	return nil
 }
@@ -210,7 +213,7 @@ under refs/notes/slipway: history, status, dora and report read it.`,
 				}
 			}
 			wf.wait = true
-			return o.waitAll(cmd.Context(), d, client, wf, []waitTarget{t})
+			return o.waitAll(cmd.Context(), d, client, wf, o.stdout, []waitTarget{t})
 		},
 	}
 	f := cmd.Flags()

@@ -194,3 +194,64 @@ func bigHistory(b testing.TB) ([]gitops.Record, string) {
 	}
 	return recs, dir
 }
+
+// Lead time ends when Argo CD reported the deploy healthy, and a deploy it
+// never reported healthy is a failed change, restored by the next healthy one.
+func TestComputeToRunning(t *testing.T) {
+	src, shas := sourceRepo(t, 3)
+	gdir := filepath.Join(t.TempDir(), "gitops.git")
+	if _, err := gitops.EnsureLocal(gdir, "../../sample-app/deploy", "sample-app", "main", t0); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := gitops.NewRemote(gdir, "main", func(string) string { return "" })
+	now := t0
+	d := &gitops.Deployer{Remote: r, Now: func() time.Time { return now }}
+	ctx := context.Background()
+	deploy := func(at time.Duration, n int, sha string, obs gitops.Observation) {
+		now = t0.Add(at)
+		out, err := d.Deploy(ctx, gitops.Request{App: "sample-app", Env: "staging", Image: img(n), SourceCommit: sha, SourceRepo: src, AllowUnknownSource: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Observe(ctx, out.Commit, []gitops.Observation{obs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// c1 (committed at t0+1m) deployed at +2h, running healthy at +3h: lead time 2h59m.
+	deploy(2*time.Hour, 1, shas[1], gitops.Observation{Application: "a", Result: "healthy", HealthyAt: t0.Add(3 * time.Hour), HistoryID: 1})
+	// c2 deployed at +5h, Degraded: a failed change.
+	deploy(5*time.Hour, 2, shas[2], gitops.Observation{Application: "a", Result: "degraded", HistoryID: 2})
+	// The same source redeployed (another digest) at +6h, healthy at +6h30m: restores service.
+	now = t0.Add(6 * time.Hour)
+	out, err := d.Deploy(ctx, gitops.Request{App: "sample-app", Env: "staging", Image: img(3), SourceCommit: shas[2], SourceRepo: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Observe(ctx, out.Commit, []gitops.Observation{{Application: "a", Result: "healthy", HealthyAt: t0.Add(6*time.Hour + 30*time.Minute), HistoryID: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := gitops.History(ctx, r, gitops.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := Compute(ctx, recs, &GitSource{Dir: src}, Options{Since: t0, Now: t0.Add(24 * time.Hour)})
+	if len(ms) != 1 {
+		t.Fatalf("metrics %+v", ms)
+	}
+	m := ms[0]
+	if m.LeadTime.ToRunning != 1 || m.LeadTime.ToCommitted != 1 {
+		t.Errorf("to running %d, to committed %d", m.LeadTime.ToRunning, m.LeadTime.ToCommitted)
+	}
+	if got := m.LeadTime.Hours[len(m.LeadTime.Hours)-1]; got < 2.9 || got > 3 {
+		t.Errorf("lead times %v: c1's ends when it ran healthy (2.98h), not at its commit (1.98h)", m.LeadTime.Hours)
+	}
+	if m.Failure.Failed != 1 || !strings.Contains(m.Failure.Failures[0].Note, "never healthy in Argo CD (degraded (a))") {
+		t.Errorf("failures %+v", m.Failure)
+	}
+	if m.Recovery.Count != 1 || m.Recovery.MedianHours != 1.5 {
+		t.Errorf("recovery %+v: the degraded deploy at +5h is restored when the next one ran healthy at +6h30m", m.Recovery)
+	}
+	if ev := m.DeployTimes[0]; ev.HealthyAt.IsZero() || ev.Cluster == "" {
+		t.Errorf("event %+v", ev)
+	}
+}

@@ -1,0 +1,638 @@
+package argocd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"text/template"
+	"time"
+)
+
+const (
+	testToken = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.s3cr3t-SIGNATURE"
+	commit    = "c0ffee0000000000000000000000000000000001"
+	parent    = "c0ffee0000000000000000000000000000000000"
+	child     = "c0ffee0000000000000000000000000000000002"
+	newer     = "c0ffee0000000000000000000000000000000003"
+	elsewhere = "badbad0000000000000000000000000000000000"
+	repo      = "https://git.example.com/acme/gitops.git"
+	file      = "web/overlays/staging/kustomization.yaml"
+)
+
+// lineage is the GitOps history the tests pretend: parent → commit →
+// child (another app's deploy) → newer (a newer deploy of ours).
+func lineage(_ context.Context, rev string) (Relation, string, error) {
+	switch rev {
+	case commit:
+		return Same, "", nil
+	case parent:
+		return Behind, "", nil
+	case child:
+		return Carries, "", nil
+	case newer:
+		return Replaced, "commit " + newer[:12] + " (web/staging -> registry.example/web@sha256:9999)", nil
+	}
+	return Unrelated, "", nil
+}
+
+// fixture renders an Application as Argo CD serves it: real captures in
+// testdata/captured (from `make test-argocd`), else testdata/app.json.tmpl.
+type fixture struct {
+	Name, Repo, Path, Target   string
+	Auto                       bool
+	Sync, Rev, Prev            string
+	Synced                     bool
+	Health, HealthMsg          string
+	ResSync, ResHealth, ResMsg string
+	OpRev, OpPhase, OpMsg      string
+	OpResStatus, OpResMsg      string
+	OpHookPhase                string
+	OpDone                     bool
+	Conditions                 bool
+	Condition, ConditionMsg    string
+}
+
+func base(rev string) fixture {
+	return fixture{Name: "web-staging", Repo: repo, Path: "web/overlays/staging", Target: "HEAD", Auto: true,
+		Sync: "Synced", Rev: rev, Prev: parent, Synced: true, Health: "Healthy", ResSync: "Synced",
+		OpRev: rev, OpPhase: "Succeeded", OpMsg: "successfully synced (all tasks run)", OpResStatus: "Synced",
+		OpResMsg: "deployment.apps/web configured", OpDone: true}
+}
+
+func (f fixture) render(t *testing.T) string {
+	t.Helper()
+	tm := template.Must(template.ParseFiles(filepath.Join("testdata", "app.json.tmpl")))
+	var b bytes.Buffer
+	if err := tm.Execute(&b, f); err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b.Bytes(), &v); err != nil {
+		t.Fatalf("fixture is not JSON: %v\n%s", err, b.String())
+	}
+	return b.String()
+}
+
+// fakeArgo serves Argo CD's REST API from canned answers.
+type fakeArgo struct {
+	mu       sync.Mutex
+	apps     map[string][]string // GET answers in turn; the last repeats
+	gets     map[string]int
+	trees    map[string][]string // resource trees, in turn with the GETs of the Application
+	list     string
+	syncCode int
+	syncs    []map[string]any
+	// after a sync request, GETs answer these
+	afterSync map[string][]string
+	refreshes int
+	delay     time.Duration
+	status    int // answer every request with this status
+	body      string
+}
+
+func newFake() *fakeArgo {
+	return &fakeArgo{apps: map[string][]string{}, gets: map[string]int{}, trees: map[string][]string{}, afterSync: map[string][]string{}, syncCode: 200}
+}
+
+func (f *fakeArgo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if r.Header.Get("Authorization") != "Bearer "+testToken {
+		w.WriteHeader(401)
+		io.WriteString(w, `{"error":"invalid session: token signature is invalid","code":16,"message":"invalid session: token signature is invalid"}`)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.status != 0 {
+		w.WriteHeader(f.status)
+		io.WriteString(w, f.body)
+		return
+	}
+	p := strings.TrimPrefix(r.URL.Path, "/api/v1/applications")
+	switch {
+	case p == "" && r.Method == http.MethodGet:
+		io.WriteString(w, f.list)
+	case strings.HasSuffix(p, "/resource-tree"):
+		name := strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/resource-tree")
+		trees := f.trees[name]
+		if len(trees) == 0 {
+			io.WriteString(w, `{"nodes":[]}`)
+			return
+		}
+		io.WriteString(w, trees[max(0, min(f.gets[name]-1, len(trees)-1))])
+	case strings.HasSuffix(p, "/sync") && r.Method == http.MethodPost:
+		name := strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/sync")
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		f.syncs = append(f.syncs, body)
+		if f.syncCode != 200 {
+			w.WriteHeader(f.syncCode)
+			io.WriteString(w, `{"error":"permission denied: applications, sync, default/`+name+`, sub: slipway-wait, iat: 2026-11-29T22:00:00Z","code":7,"message":"permission denied: applications, sync, default/`+name+`, sub: slipway-wait, iat: 2026-11-29T22:00:00Z"}`)
+			return
+		}
+		if a, ok := f.afterSync[name]; ok {
+			f.apps[name], f.gets[name] = a, 0
+		}
+		io.WriteString(w, f.apps[name][0])
+	case r.Method == http.MethodGet:
+		name := strings.TrimPrefix(p, "/")
+		answers, ok := f.apps[name]
+		if !ok {
+			w.WriteHeader(403)
+			io.WriteString(w, `{"error":"permission denied","code":7,"message":"permission denied"}`)
+			return
+		}
+		if r.URL.Query().Get("refresh") == "normal" {
+			f.refreshes++
+		}
+		i := min(f.gets[name], len(answers)-1)
+		f.gets[name]++
+		io.WriteString(w, answers[i])
+	default:
+		w.WriteHeader(404)
+	}
+}
+
+func orEmpty(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func waiter(t *testing.T, url string) (*Waiter, *bytes.Buffer) {
+	t.Helper()
+	c, err := NewClient(url, testToken, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.RequestTimeout = 500 * time.Millisecond
+	var log bytes.Buffer
+	return &Waiter{Client: c, Lineage: lineage, Timeout: 3 * time.Second, Poll: 10 * time.Millisecond, RefreshEvery: 50 * time.Millisecond, Log: &log}, &log
+}
+
+func target(apps ...string) Target {
+	return Target{Repo: repo, Branch: "main", File: file, Commit: commit, Applications: apps}
+}
+
+func serve(t *testing.T, f *fakeArgo) string {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// failure asserts a wait failed with kind, in one line, naming want, and
+// never showing the token.
+func failure(t *testing.T, err error, kind Kind, want ...string) *Failure {
+	t.Helper()
+	var f *Failure
+	if !errors.As(err, &f) {
+		t.Fatalf("want a *Failure (%s), got %v", kind, err)
+	}
+	if f.Kind != kind {
+		t.Errorf("kind %s, want %s: %s", f.Kind, kind, f.Msg)
+	}
+	if strings.Contains(f.Msg, "\n") {
+		t.Errorf("more than one line: %q", f.Msg)
+	}
+	if strings.Contains(f.Msg, testToken) || strings.Contains(f.Msg, "s3cr3t") {
+		t.Errorf("the token leaked: %s", f.Msg)
+	}
+	for _, w := range want {
+		if !strings.Contains(f.Msg, w) {
+			t.Errorf("message lacks %q: %s", w, f.Msg)
+		}
+	}
+	return f
+}
+
+func TestWaitSyncedHealthy(t *testing.T) {
+	f := newFake()
+	behind := base(parent)
+	behind.Synced, behind.OpRev = false, parent
+	f.apps["web-staging"] = []string{behind.render(t), base(commit).render(t)}
+	w, log := waiter(t, serve(t, f))
+	obs, err := w.Wait(context.Background(), target("web-staging"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(obs) != 1 {
+		t.Fatalf("observations: %+v", obs)
+	}
+	o := obs[0]
+	if o.Result != Healthy || o.Revision != commit || o.HistoryID != 1 {
+		t.Errorf("observation %+v", o)
+	}
+	if got := o.SyncedAt.Format(time.RFC3339); got != "2026-11-01T10:41:05Z" {
+		t.Errorf("synced at %s, want the operation's finishedAt", got)
+	}
+	if got := o.HealthyAt.Format(time.RFC3339); got != "2026-11-01T10:41:07Z" {
+		t.Errorf("healthy at %s, want the health's lastTransitionTime", got)
+	}
+	if f.refreshes == 0 {
+		t.Error("no ?refresh=normal was asked")
+	}
+	if !strings.Contains(log.String(), "synced to c0ffee000000") {
+		t.Errorf("log: %s", log.String())
+	}
+}
+
+func TestWaitDescendantCarriesCommit(t *testing.T) {
+	// Two apps in one push: Argo CD syncs the last commit, a descendant of
+	// ours that still deploys our image.
+	f := newFake()
+	f.apps["web-staging"] = []string{base(child).render(t)}
+	w, _ := waiter(t, serve(t, f))
+	obs, err := w.Wait(context.Background(), target("web-staging"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obs[0].Revision != child {
+		t.Errorf("revision %s, want the descendant", obs[0].Revision)
+	}
+}
+
+func TestWaitReplacedByNewerDeploy(t *testing.T) {
+	f := newFake()
+	f.apps["web-staging"] = []string{base(newer).render(t)}
+	w, _ := waiter(t, serve(t, f))
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindReplaced, "web-staging", newer[:12], "replaced deploy commit "+commit[:12])
+}
+
+func TestWaitDegraded(t *testing.T) {
+	f := newFake()
+	d := base(commit)
+	d.Health, d.HealthMsg, d.ResHealth, d.ResMsg = "Degraded", "", "Degraded", `Deployment \"web\" exceeded its progress deadline`
+	f.apps["web-staging"] = []string{d.render(t)}
+	w, _ := waiter(t, serve(t, f))
+	obs, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindDegraded, "web-staging", "Degraded", `Deployment.apps default/web Degraded: Deployment "web" exceeded its progress deadline`)
+	if len(obs) != 1 || obs[0].Result != Degraded {
+		t.Errorf("a degraded deploy is recorded as such: %+v", obs)
+	}
+}
+
+func TestWaitDegradedFromResourceTree(t *testing.T) {
+	// Argo CD 3 does not persist resource health in the Application: the
+	// messages come from the resource tree.
+	f := newFake()
+	d := base(commit)
+	d.Health, d.ResHealth = "Degraded", ""
+	f.apps["web-staging"] = []string{d.render(t)}
+	f.trees["web-staging"] = []string{`{"nodes":[{"version":"v1","kind":"Deployment","namespace":"default","name":"web","group":"apps","uid":"1","health":{"status":"Degraded","message":"Deployment \"web\" exceeded its progress deadline"},"resourceVersion":"9"},{"version":"v1","kind":"Pod","namespace":"default","name":"web-5d9c-abcde","uid":"2","parentRefs":[{"group":"apps","kind":"ReplicaSet","namespace":"default","name":"web-5d9c"}],"health":{"status":"Progressing"},"resourceVersion":"8"}]}`}
+	w, _ := waiter(t, serve(t, f))
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindDegraded, `exceeded its progress deadline`, "Pod default/web-5d9c-abcde Progressing")
+}
+
+func TestWaitNeverHealthyTimesOut(t *testing.T) {
+	f := newFake()
+	d := base(commit)
+	d.Health, d.HealthMsg, d.ResHealth, d.ResMsg = "Progressing", "", "Progressing", `Waiting for rollout to finish: 0 of 1 updated replicas are available...`
+	f.apps["web-staging"] = []string{d.render(t)}
+	w, _ := waiter(t, serve(t, f))
+	w.Timeout = 400 * time.Millisecond
+	start := time.Now()
+	obs, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindTimeout, "synced to c0ffee000000 but Progressing", "0 of 1 updated replicas", "--wait-timeout")
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("took %s, past the timeout", el)
+	}
+	if len(obs) != 1 || obs[0].Result != NotHealthy {
+		t.Errorf("a synced deploy that never became healthy is recorded: %+v", obs)
+	}
+}
+
+func TestWaitSyncFailed(t *testing.T) {
+	f := newFake()
+	d := base(commit)
+	d.Sync, d.Synced, d.OpPhase, d.OpMsg = "OutOfSync", false, "Failed", "one or more objects failed to apply, reason: Deployment.apps \\\"web\\\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+	d.OpResStatus, d.OpResMsg, d.OpHookPhase = "SyncFailed", `Deployment.apps \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0`, "Failed"
+	f.apps["web-staging"] = []string{d.render(t)}
+	w, _ := waiter(t, serve(t, f))
+	obs, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindSyncFailed, "could not sync web-staging", "spec.replicas: Invalid value: -1")
+	if len(obs) != 1 || obs[0].Result != SyncFailed {
+		t.Errorf("observations %+v", obs)
+	}
+}
+
+func TestWaitOldFailedOperationIsNotOurs(t *testing.T) {
+	// The last operation failed on an older commit; ours is not synced yet,
+	// then is: not a failure.
+	f := newFake()
+	old := base(commit)
+	old.Sync, old.OpRev, old.OpPhase, old.OpMsg = "OutOfSync", parent, "Failed", "one or more objects failed to apply"
+	f.apps["web-staging"] = []string{old.render(t), base(commit).render(t)}
+	w, _ := waiter(t, serve(t, f))
+	if _, err := w.Wait(context.Background(), target("web-staging")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWaitComparisonError(t *testing.T) {
+	f := newFake()
+	d := base(commit)
+	d.Sync, d.Conditions, d.Condition, d.ConditionMsg = "Unknown", true, "ComparisonError", "Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = kustomize build failed"
+	f.apps["web-staging"] = []string{d.render(t)}
+	w, _ := waiter(t, serve(t, f))
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindSyncFailed, "ComparisonError", "kustomize build failed")
+}
+
+func manual(rev string) fixture {
+	m := base(rev)
+	m.Auto, m.Sync, m.Synced, m.OpRev = false, "OutOfSync", false, parent
+	return m
+}
+
+func TestWaitManualSync(t *testing.T) {
+	f := newFake()
+	f.apps["web-production"] = []string{manual(commit).render(t)}
+	w, log := waiter(t, serve(t, f))
+	w.Timeout = 300 * time.Millisecond
+	_, err := w.Wait(context.Background(), target("web-production"))
+	failure(t, err, KindManual, "waiting for a manual sync", "--sync")
+	if !strings.Contains(log.String(), "waiting for a manual sync of c0ffee000000") {
+		t.Errorf("log: %s", log.String())
+	}
+	if len(f.syncs) != 0 {
+		t.Errorf("synced without --sync: %v", f.syncs)
+	}
+}
+
+func TestWaitManualSyncRequested(t *testing.T) {
+	f := newFake()
+	done := base(commit)
+	done.Auto = false
+	f.apps["web-production"] = []string{manual(commit).render(t)}
+	f.afterSync["web-production"] = []string{done.render(t)}
+	w, _ := waiter(t, serve(t, f))
+	w.Sync = true
+	if _, err := w.Wait(context.Background(), target("web-production")); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.syncs) != 1 || f.syncs[0]["revision"] != commit {
+		t.Errorf("sync requests %v, want one of exactly %s", f.syncs, commit)
+	}
+}
+
+func TestWaitManualSyncDenied(t *testing.T) {
+	f := newFake()
+	f.apps["web-production"] = []string{manual(commit).render(t)}
+	f.syncCode = 403
+	w, _ := waiter(t, serve(t, f))
+	w.Sync = true
+	_, err := w.Wait(context.Background(), target("web-production"))
+	failure(t, err, KindDenied, "applications, sync", "ARGOCD_AUTH_TOKEN")
+}
+
+func TestWaitTokenRefused(t *testing.T) {
+	f := newFake()
+	f.apps["web-staging"] = []string{base(commit).render(t)}
+	url := serve(t, f)
+	c, _ := NewClient(url, "not-the-token", false, false)
+	w := &Waiter{Client: c, Lineage: lineage, Timeout: time.Second, Poll: 10 * time.Millisecond}
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindDenied, "ARGOCD_AUTH_TOKEN", "401", "invalid session")
+}
+
+func TestWaitTokenWithoutRights(t *testing.T) {
+	// Argo CD answers 403 for an Application the role may not get (and for
+	// one that does not exist).
+	f := newFake()
+	w, _ := waiter(t, serve(t, f))
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindDenied, "403", "applications, get", "ARGOCD_AUTH_TOKEN")
+	// Discovery with a role that sees nothing says so.
+	f.list = `{"metadata":{"resourceVersion":"12"},"items":null}`
+	_, err = w.Wait(context.Background(), target())
+	failure(t, err, KindNotFound, "sees 0 Application", `"applications, get"`)
+}
+
+func TestWaitUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	w, _ := waiter(t, "http://"+addr)
+	w.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err = w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindUnreachable, "unreachable", "ARGOCD_SERVER", addr)
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("took %s past a 300ms timeout", el)
+	}
+}
+
+func TestWaitSlowAPI(t *testing.T) {
+	f := newFake()
+	f.apps["web-staging"] = []string{base(commit).render(t)}
+	f.delay = 5 * time.Second
+	w, _ := waiter(t, serve(t, f))
+	w.Timeout = 700 * time.Millisecond
+	w.Client.RequestTimeout = 200 * time.Millisecond
+	start := time.Now()
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindUnreachable, "did not answer in time")
+	if el := time.Since(start); el > 1500*time.Millisecond {
+		t.Errorf("took %s past a 700ms timeout", el)
+	}
+}
+
+func TestWaitSlowButAnswering(t *testing.T) {
+	// Slower than one poll but within the request timeout: still a success.
+	f := newFake()
+	f.apps["web-staging"] = []string{base(commit).render(t)}
+	f.delay = 100 * time.Millisecond
+	w, _ := waiter(t, serve(t, f))
+	if _, err := w.Wait(context.Background(), target("web-staging")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWaitServerErrorsAreRetried(t *testing.T) {
+	f := newFake()
+	f.status, f.body = 503, "upstream connect error"
+	w, _ := waiter(t, serve(t, f))
+	w.Timeout = 300 * time.Millisecond
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindUnreachable, "503")
+}
+
+func listOf(t *testing.T, apps ...fixture) string {
+	var items []string
+	for _, a := range apps {
+		items = append(items, a.render(t))
+	}
+	return `{"metadata":{"resourceVersion":"77"},"items":[` + strings.Join(items, ",") + `]}`
+}
+
+func TestWaitDiscoversApplications(t *testing.T) {
+	f := newFake()
+	staging := base(commit)
+	prod := base(commit)
+	prod.Name, prod.Path = "web-production", "web/overlays/production"
+	other := base(commit)
+	other.Name, other.Repo = "other-repo", "https://git.example.com/acme/other.git"
+	root := base(commit)
+	root.Name, root.Path = "apps-of-apps", "."
+	branch := base(commit)
+	branch.Name, branch.Target = "web-staging-release", "release"
+	f.list = listOf(t, staging, prod, other, root, branch)
+	f.apps["web-staging"] = []string{staging.render(t)}
+	w, log := waiter(t, serve(t, f))
+	obs, err := w.Wait(context.Background(), target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(obs) != 1 || obs[0].Application != "web-staging" {
+		t.Fatalf("waited for %+v, want web-staging only (closest path, this branch)", obs)
+	}
+	if !strings.Contains(log.String(), "waiting for web-staging to sync") {
+		t.Errorf("log: %s", log.String())
+	}
+	// Nothing tracks the path: one line that says what was seen.
+	f.list = listOf(t, prod, branch)
+	_, err = w.Wait(context.Background(), target())
+	failure(t, err, KindNotFound, "no Argo CD Application deploys "+file, "web-staging-release follows revision release, not branch main", "--argocd-app")
+}
+
+func TestWaitTwoApplicationsOnePath(t *testing.T) {
+	f := newFake()
+	a := base(commit)
+	b := base(child)
+	b.Name = "web-staging-eu"
+	f.list = listOf(t, a, b)
+	f.apps["web-staging"] = []string{a.render(t)}
+	f.apps["web-staging-eu"] = []string{b.render(t)}
+	w, _ := waiter(t, serve(t, f))
+	obs, err := w.Wait(context.Background(), target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(obs) != 2 {
+		t.Fatalf("observations %+v", obs)
+	}
+}
+
+func TestWaitNamedApplicationNotTracking(t *testing.T) {
+	f := newFake()
+	a := base(commit)
+	a.Path = "web/overlays/production"
+	f.apps["web-staging"] = []string{a.render(t)}
+	w, _ := waiter(t, serve(t, f))
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindNotTracking, "does not deploy "+file, "path web/overlays/production")
+}
+
+func TestWaitRollout(t *testing.T) {
+	f := newFake()
+	susp := base(commit)
+	susp.Health = "Suspended"
+	aborted := base(commit)
+	aborted.Health = "Degraded"
+	app := func(fx fixture) string {
+		return strings.Replace(fx.render(t), `"kind":"Deployment","namespace":"default","name":"web","status":"Synced"`, `"kind":"Rollout","namespace":"default","name":"web","status":"Synced"`, 1)
+	}
+	fixRollout := func(s string) string {
+		return strings.ReplaceAll(s, `"group":"apps","version":"v1","kind":"Rollout"`, `"group":"argoproj.io","version":"v1alpha1","kind":"Rollout"`)
+	}
+	f.apps["web-staging"] = []string{fixRollout(app(susp)), fixRollout(app(susp)), fixRollout(app(aborted))}
+	paused := `{"nodes":[{"group":"argoproj.io","version":"v1alpha1","kind":"Rollout","namespace":"default","name":"web","uid":"r1","health":{"status":"Suspended","message":"CanaryPauseStep"}}]}`
+	abort := `{"nodes":[{"group":"argoproj.io","version":"v1alpha1","kind":"Rollout","namespace":"default","name":"web","uid":"r1","health":{"status":"Degraded","message":"RolloutAborted: Rollout aborted update to revision 2"}}]}`
+	f.trees["web-staging"] = []string{paused, paused, abort}
+	w, log := waiter(t, serve(t, f))
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindDegraded, "Rollout.argoproj.io default/web Degraded: RolloutAborted")
+	if !strings.Contains(log.String(), "rollout web Suspended: CanaryPauseStep") {
+		t.Errorf("the paused step is not reported: %s", log.String())
+	}
+}
+
+func TestNormalizeRepo(t *testing.T) {
+	same := [][]string{
+		{"https://github.com/Acme/GitOps.git", "https://github.com/acme/gitops", "git@github.com:acme/gitops.git", "ssh://git@github.com:22/acme/gitops", "https://user:pw@github.com/acme/gitops/"},
+		{"/tmp/x/gitops.git", "file:///tmp/x/gitops.git", "file:///tmp/x/gitops/", "/tmp/x/./gitops.git"},
+	}
+	for _, group := range same {
+		for _, u := range group[1:] {
+			if NormalizeRepo(u) != NormalizeRepo(group[0]) {
+				t.Errorf("%s and %s are the same repository: %q vs %q", u, group[0], NormalizeRepo(u), NormalizeRepo(group[0]))
+			}
+		}
+	}
+	for _, pair := range [][2]string{{"https://github.com/acme/gitops", "https://github.com/acme/gitops-2"}, {"https://github.com/acme/gitops", "https://gitlab.com/acme/gitops"}, {"/tmp/a/gitops", "/tmp/b/gitops"}} {
+		if NormalizeRepo(pair[0]) == NormalizeRepo(pair[1]) {
+			t.Errorf("%s and %s are different repositories", pair[0], pair[1])
+		}
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	if _, err := FromEnv(env(map[string]string{EnvToken: "x"})); err == nil || !strings.Contains(err.Error(), EnvServer) {
+		t.Errorf("missing server: %v", err)
+	}
+	if _, err := FromEnv(env(map[string]string{EnvServer: "argocd.example.com"})); err == nil || !strings.Contains(err.Error(), EnvToken) || !strings.Contains(err.Error(), "applications, get") {
+		t.Errorf("missing token: %v", err)
+	}
+	c, err := FromEnv(env(map[string]string{EnvServer: "argocd.example.com:8443", EnvToken: testToken}))
+	if err != nil || c.String() != "https://argocd.example.com:8443" {
+		t.Errorf("%v %v", c, err)
+	}
+	c, err = FromEnv(env(map[string]string{EnvServer: "127.0.0.1:8080", EnvToken: testToken, EnvPlaintext: "true"}))
+	if err != nil || c.String() != "http://127.0.0.1:8080" {
+		t.Errorf("%v %v", c, err)
+	}
+	_, err = FromEnv(env(map[string]string{EnvServer: "https://admin:hunter2@argocd.example.com", EnvToken: testToken}))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("credentials in the URL: %v", err)
+	}
+}
+
+// TestCapturedShapes decodes every Argo CD answer captured from the real
+// stack (testdata/captured, written by the argocd-tagged tests).
+func TestCapturedShapes(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "captured", "*.json"))
+	if len(files) == 0 {
+		t.Skip("no captures in testdata/captured (make test-argocd writes them)")
+	}
+	for _, fn := range files {
+		data, err := os.ReadFile(fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			Application
+			Items []Application  `json:"items"`
+			Nodes []ResourceNode `json:"nodes"`
+		}
+		if err := json.Unmarshal(data, &v); err != nil {
+			t.Errorf("%s: %v", fn, err)
+		}
+		_ = fmt.Sprint(v.Metadata.Name)
+	}
+}
