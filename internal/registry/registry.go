@@ -54,6 +54,9 @@ type config struct {
 	transport    http.RoundTripper
 	secrets      []string // values scrubbed from every error
 	beforeTag    func(ctx context.Context, digest string) error
+	// How long to wait for the registry (patience.go).
+	requestTimeout, overallTimeout, retryAfterCap time.Duration
+	busyAttempts                                  int
 }
 
 // Option configures Push, Resolve and Pin.
@@ -92,6 +95,9 @@ func newConfig(opts []Option) *config {
 		backoff:   remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 5},
 		jobs:      8,
 		transport: remote.DefaultTransport,
+
+		requestTimeout: DefaultRequestTimeout, overallTimeout: DefaultOverallTimeout,
+		retryAfterCap: DefaultRetryAfterCap, busyAttempts: DefaultBusyAttempts,
 	}
 	for _, o := range opts {
 		o(c)
@@ -297,7 +303,7 @@ func (c *config) remote(ctx context.Context, t http.RoundTripper) []remote.Optio
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(c.keychain),
-		remote.WithTransport(t),
+		remote.WithTransport(c.patient(t)),
 		remote.WithJobs(c.jobs),
 		remote.WithRetryBackoff(c.backoff),
 		remote.WithUserAgent("slipway"),
@@ -319,6 +325,14 @@ func isNotFound(err error) bool {
 // explain turns registry errors into one line naming the registry, the status
 // code and the registry's own message.
 func (c *config) explain(repo name.Repository, what string, err error) error {
+	var slow *TimeoutError
+	var busy *BusyError
+	switch {
+	case errors.As(err, &slow):
+		return fmt.Errorf("%s: %w", what, slow)
+	case errors.As(err, &busy):
+		return fmt.Errorf("%s: %w", what, busy)
+	}
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch te.StatusCode {
