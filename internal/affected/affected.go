@@ -362,3 +362,89 @@ func gitOut(ctx context.Context, root string, args ...string) (string, error) {
 	}
 	return string(out), nil
 }
+
+// Inputs lists, as git pathspecs relative to root, everything Detect counts
+// as a dependency of app a: the files directly in its Source, its main
+// package's directory and its manifests (with what is below them), the files
+// of every repository package its main package imports (transitively), the
+// go.mod and go.sum of those packages' modules, go.work, and global's files
+// and directories. A commit changes a file these pathspecs match exactly when
+// Detect, given that commit's changed files, says a is affected
+// (TestInputsAgreeWithDetect), so `git log -1 -- Inputs(…)` is the newest
+// commit that changed the app.
+func Inputs(root string, a App, global Global) ([]string, error) {
+	mods, err := modules(root)
+	if err != nil {
+		return nil, err
+	}
+	g := &graph{root: root, mods: mods, deps: map[string][]string{}}
+	src := path.Clean(filepath.ToSlash(a.Source))
+	main := path.Clean(path.Join(src, filepath.ToSlash(orDot(a.Main))))
+	seen := map[string]bool{}
+	var specs []string
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			specs = append(specs, s)
+		}
+	}
+	// The files directly in a directory: glob magic, where * stops at "/".
+	files := func(dir string) string {
+		if dir == "." {
+			return ":(glob)*"
+		}
+		return ":(glob)" + globEscape(dir) + "/*"
+	}
+	tree := func(dir string) string {
+		if dir == "." {
+			return "."
+		}
+		return ":(literal)" + dir
+	}
+	if main == "." {
+		// The main package is the root: under(f, ".") holds for every file.
+		return []string{"."}, nil
+	}
+	add(files(src))
+	add(tree(main))
+	if a.Deploy != "" {
+		d := path.Clean(path.Join(src, filepath.ToSlash(a.Deploy)))
+		if d == "." {
+			return []string{"."}, nil
+		}
+		add(tree(d))
+	}
+	pkgs, err := g.closure(main)
+	if err != nil {
+		return nil, fmt.Errorf("app %s: %w", a.Name, err)
+	}
+	for _, p := range pkgs {
+		add(files(p))
+		if m := g.moduleOf(p); m != nil {
+			add(":(literal)" + path.Clean(path.Join(m.dir, "go.mod")))
+			add(":(literal)" + path.Clean(path.Join(m.dir, "go.sum")))
+		}
+	}
+	add(":(literal)go.work")
+	add(":(literal)go.work.sum")
+	for _, f := range global.Files {
+		add(":(literal)" + path.Clean(filepath.ToSlash(f)))
+	}
+	for _, d := range global.Dirs {
+		add(tree(path.Clean(filepath.ToSlash(d))))
+	}
+	sort.Strings(specs)
+	return specs, nil
+}
+
+// globEscape quotes the characters glob pathspecs treat as patterns.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -58,11 +58,12 @@ func normalizeImage(raw, out string, r *runState) (string, error) {
 	if a.Image == nil {
 		return "", fmt.Errorf("engine exported a multi-platform index; the build stage makes one image")
 	}
-	img, err := ocitar.Normalize(a.Image, r.version.CommitTime)
+	in := r.inputs()
+	img, err := ocitar.Normalize(a.Image, in.CommitTime)
 	if err != nil {
 		return "", err
 	}
-	if err := ocitar.Write(out, img, r.version.CommitTime, r.app.Name+":"+r.version.Version()); err != nil {
+	if err := ocitar.Write(out, img, in.CommitTime, r.app.Name+":"+in.Version()); err != nil {
 		return "", fmt.Errorf("write %s: %w", out, err)
 	}
 	d, err := img.Digest()

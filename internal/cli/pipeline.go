@@ -225,6 +225,9 @@ type runState struct {
 
 	stagesOnce sync.Once
 	stages     *dag.Stages
+
+	inputsOnce sync.Once
+	inputsInfo version.Info // see inputs()
 }
 
 // verifyPolicy is the run's configured verification policy, or nil.
@@ -381,7 +384,7 @@ func (r *runState) engine(ctx context.Context) (*dag.Stages, error) {
 	r.stagesOnce.Do(func() {
 		r.stages = s.Stages(dag.Config{
 			Source: r.src, Binary: r.app.Binary, Package: r.app.Main, Port: r.app.Port, Base: r.app.Base,
-			Images: r.lock, Version: r.version, GoEnv: dag.HostGoEnv(os.Getenv),
+			Images: r.lock, Version: r.inputs(), GoEnv: dag.HostGoEnv(os.Getenv),
 			CacheNamespace: os.Getenv(dag.CacheNamespaceEnv),
 		})
 	})
@@ -639,7 +642,8 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 			}
 		}
 		r.update(func(res *pipeline.Result) {
-			res.Source = map[string]string{"commit": r.version.Commit, "branch": r.version.Branch, "version": r.version.Version()}
+			in := r.inputs()
+			res.Source = map[string]string{"commit": r.version.Commit, "branch": r.version.Branch, "version": in.Version(), "inputs_commit": in.Commit}
 		})
 		snap := r.snapshot()
 		merged, err := pipeline.SaveMerged(r.out, &snap, mine, time.Now())

@@ -351,8 +351,9 @@ func (r *runState) facts(label string) release.Facts {
 	return release.Facts{
 		Source: release.Source{Commit: r.version.Commit, Repo: r.version.RepoURL, Ref: r.version.Branch, Dirty: r.version.Dirty},
 		Build: &release.Build{
-			App:  map[string]any{"name": r.app.Name, "main": r.app.Main, "binary": r.app.Binary, "base": r.app.Base, "port": float64(r.app.Port)},
-			Lock: r.lock,
+			App:          map[string]any{"name": r.app.Name, "main": r.app.Main, "binary": r.app.Binary, "base": r.app.Base, "port": float64(r.app.Port)},
+			Lock:         r.lock,
+			InputsCommit: r.inputs().Commit,
 		},
 		Label: label,
 	}

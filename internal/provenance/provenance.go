@@ -48,12 +48,16 @@ type Input struct {
 	// RevisionLabel is the image's org.opencontainers.image.revision label
 	// ("" when it has none).
 	RevisionLabel string
-	App           map[string]any // the app's configuration that matters (name, main, binary, base, port)
-	Lock          *imagelock.Lock
-	BuilderID     string
-	InvocationID  string
-	Started       time.Time
-	Finished      time.Time
+	// InputsCommit is the newest commit that changed the app's inputs, which
+	// its image's revision label, created time and version name (a build
+	// Slipway ran; "" when unknown).
+	InputsCommit string
+	App          map[string]any // the app's configuration that matters (name, main, binary, base, port)
+	Lock         *imagelock.Lock
+	BuilderID    string
+	InvocationID string
+	Started      time.Time
+	Finished     time.Time
 }
 
 // Statement builds the attestation and checks it against the SLSA rules.
@@ -65,10 +69,11 @@ func Statement(in Input) (*ita.Statement, error) {
 	if in.Pushed {
 		return statement(in, hexDigest, PushedType, pushedParameters(in), pushedDependencies(in))
 	}
-	ext := map[string]any{
-		"source": map[string]any{"repository": in.SourceRepo, "ref": in.SourceRef, "commit": in.SourceCommit, "dirty": in.SourceDirty},
-		"app":    in.App,
+	source := map[string]any{"repository": in.SourceRepo, "ref": in.SourceRef, "commit": in.SourceCommit, "dirty": in.SourceDirty}
+	if in.InputsCommit != "" {
+		source["inputsCommit"] = in.InputsCommit
 	}
+	ext := map[string]any{"source": source, "app": in.App}
 	if in.RevisionLabel != "" {
 		ext["image"] = map[string]any{"revisionLabel": in.RevisionLabel}
 	}

@@ -48,6 +48,9 @@ type Source struct {
 type Build struct {
 	App  map[string]any  // the app's configuration that matters
 	Lock *imagelock.Lock // the pinned images the build and scan ran on
+	// InputsCommit is the newest commit that changed the app's inputs: the
+	// commit its revision label, created time and version name.
+	InputsCommit string
 }
 
 // Facts are what is known of the image being released.
@@ -158,7 +161,7 @@ func Provenance(repo, digest string, f Facts, getenv func(string) string, run st
 		in.Pushed = true
 		return in
 	}
-	in.App, in.Lock = f.Build.App, f.Build.Lock
+	in.App, in.Lock, in.InputsCommit = f.Build.App, f.Build.Lock, f.Build.InputsCommit
 	return in
 }
 
