@@ -127,7 +127,7 @@ const labelTimeout = 20 * time.Second
 // An image whose registry cannot be read is deployed with a warning (deploy
 // needs only the GitOps repository); a verification policy still checks its
 // provenance.
-func (o *options) checkRevisionLabel(ctx context.Context, img gitops.Image, sha string, given bool, dirty *bool) error {
+func (o *options) checkRevisionLabel(ctx context.Context, app, sourceRepo string, img gitops.Image, sha string, given bool, dirty *bool) error {
 	ref, err := registry.ParseReference(img.String())
 	if err != nil {
 		return usageErr("deploy: %v", err)
@@ -143,7 +143,7 @@ func (o *options) checkRevisionLabel(ctx context.Context, img gitops.Image, sha 
 		o.logf("warning: deploy: cannot read %s's %s label (%s): Source-Commit %s is not checked against it", img.Short(), release.RevisionLabel, firstLineOf(err.Error()), version.Short(sha))
 		return nil
 	}
-	if release.Contradicts(label, sha) {
+	if release.Contradicts(label, sha) && !o.labelNamesInputs(app, sourceRepo, label, sha) {
 		from := "HEAD of --source-repo"
 		if given {
 			from = "--source-commit"
@@ -155,6 +155,23 @@ func (o *options) checkRevisionLabel(ctx context.Context, img gitops.Image, sha 
 		o.logf("deploy: %s's %s label says %s: recording Source-Dirty: true", img.Short(), release.RevisionLabel, label)
 	}
 	return nil
+}
+
+// labelNamesInputs reports whether label names the newest commit up to sha
+// that changed the configured app's inputs: an image the pipeline built from
+// sha names that commit, not sha itself, when sha changed nothing it depends
+// on (its digest is the one built before).
+func (o *options) labelNamesInputs(app, sourceRepo, label, sha string) bool {
+	lc, _, ok := release.LabelCommit(label)
+	if !ok {
+		return false
+	}
+	in := o.inputsCommitAt(app, sha, sourceRepo)
+	if in == "" || !strings.HasPrefix(strings.ToLower(in), lc) {
+		return false
+	}
+	o.logf("deploy: %s's %s label names %s, the newest commit up to %s that changed %s's inputs", app, release.RevisionLabel, version.Short(in), version.Short(sha), app)
+	return true
 }
 
 // deployErr maps gitops errors to exit codes.
@@ -198,7 +215,9 @@ file that already holds the digest prints "unchanged" and commits nothing.
 
 Source-Commit is --source-commit, else HEAD of --source-repo. The image's
 org.opencontainers.image.revision label is read from its registry: a deploy
-whose source commit that label contradicts is refused (exit 1); a label
+whose source commit that label contradicts is refused (exit 1), unless the
+label names the newest commit up to it that changed the configured app's
+inputs (what the pipeline stamps on an app that commit did not touch); a label
 ending in -dirty records Source-Dirty. An unreadable registry is a warning.
 
 With a verification policy (--verify-key, or --certificate-identity and
@@ -222,7 +241,7 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 			if err != nil {
 				return err
 			}
-			if err := o.checkRevisionLabel(cmd.Context(), img, sha, commit != "", &dirty); err != nil {
+			if err := o.checkRevisionLabel(cmd.Context(), app, sourceRepo, img, sha, commit != "", &dirty); err != nil {
 				return err
 			}
 			var argo *argocd.Client

@@ -19,26 +19,55 @@ import (
 // provenance's source name it; the provenance names both.
 func (r *runState) inputs() version.Info {
 	r.inputsOnce.Do(func() {
-		r.inputsInfo = r.version
-		if r.version.Commit == "" {
-			return
-		}
-		wd, err := os.Getwd()
-		if err != nil {
-			return
-		}
-		rel, err := filepath.Rel(wd, r.src)
-		if err != nil || !filepath.IsLocal(rel) && rel != "." {
-			return // Source outside the directory the pipeline runs in: HEAD
-		}
-		global := r.o.proj.Global
-		global.Files = append(append([]string{}, global.Files...), r.o.proj.LockPath)
-		specs, err := affected.Inputs(wd, affected.App{Name: r.app.Name, Source: filepath.ToSlash(rel), Main: r.app.Main, Deploy: r.app.Deploy}, global)
-		if err != nil {
-			r.o.logf("warning: %s: reading its inputs: %v; its image names HEAD", r.app.Name, err)
-			return
-		}
-		r.inputsInfo = r.version.Inputs(wd, specs)
+		r.inputsInfo = inputsOf(r.o, r.app, r.src, r.version)
 	})
 	return r.inputsInfo
+}
+
+// inputsOf is head narrowed to app a's inputs (version.Info.Inputs over
+// affected.Inputs), read in the directory the pipeline runs in; head itself
+// when they cannot be read.
+func inputsOf(o *options, a App, src string, head version.Info) version.Info {
+	if head.Commit == "" {
+		return head
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return head
+	}
+	rel, err := filepath.Rel(wd, src)
+	if err != nil || !filepath.IsLocal(rel) && rel != "." {
+		return head // Source outside the directory the pipeline runs in: HEAD
+	}
+	global := o.proj.Global
+	global.Files = append(append([]string{}, global.Files...), o.proj.LockPath)
+	specs, err := affected.Inputs(wd, affected.App{Name: a.Name, Source: filepath.ToSlash(rel), Main: a.Main, Deploy: a.Deploy}, global)
+	if err != nil {
+		o.logf("warning: %s: reading its inputs: %v; its image names HEAD", a.Name, err)
+		return head
+	}
+	return head.Inputs(wd, specs)
+}
+
+// inputsCommitAt is the newest commit up to sha that changed the inputs of
+// the configured app named app ("" when the configuration has no such app
+// or history cannot say; sourceRepo must be the checkout the pipeline runs
+// in): what its image's revision label names when the
+// pipeline built it from sha.
+func (o *options) inputsCommitAt(app, sha, sourceRepo string) string {
+	wd, err := os.Getwd()
+	if err != nil || version.Root(wd) == "" || version.Root(wd) != version.Root(sourceRepo) {
+		return "" // the configuration's paths are not this repository's
+	}
+	for _, a := range o.proj.Apps {
+		if a.Name != app {
+			continue
+		}
+		src, err := sourceDir(a.Source)
+		if err != nil {
+			return ""
+		}
+		return inputsOf(o, a, src, version.Info{Commit: sha}).Commit
+	}
+	return ""
 }

@@ -35,13 +35,11 @@ func writeIn(t *testing.T, dir, rel, content string) {
 	}
 }
 
-// Issue 19.3: an app's image is a function of its inputs. Its version (the
-// revision label, created time, version and -ldflags the build stage
-// stamps) is the newest commit that changed what the affected-app analysis
-// says it depends on: a commit to another app, or to its docs, leaves it
-// as it was, so its digest, its stages and its deploy ("unchanged") too.
-func TestImageRevisionFollowsInputs(t *testing.T) {
-	noEngineEnv(t)
+// shopRepo is a monorepo of two services, orders (which imports
+// internal/money) and billing; it returns the checkout, the image lock, a
+// function that commits everything at a given time, and the configuration.
+func shopRepo(t *testing.T) (string, []byte, func(string, time.Time) string, Project) {
+	t.Helper()
 	root := t.TempDir()
 	lock, err := os.ReadFile("../../ci/images.lock")
 	if err != nil {
@@ -65,9 +63,6 @@ func TestImageRevisionFollowsInputs(t *testing.T) {
 		}
 		return gitIn(t, root, "rev-parse", "HEAD")
 	}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c1 := commit("base", t0)
-	t.Chdir(root)
 	proj := Project{
 		Apps: []App{
 			{Name: "orders", Source: ".", Main: "./services/orders"},
@@ -75,6 +70,20 @@ func TestImageRevisionFollowsInputs(t *testing.T) {
 		},
 		ImageLock: lock, Global: affected.Global{Dirs: []string{"ci"}},
 	}.withDefaults()
+	return root, lock, commit, proj
+}
+
+// Issue 19.3: an app's image is a function of its inputs. Its version (the
+// revision label, created time, version and -ldflags the build stage
+// stamps) is the newest commit that changed what the affected-app analysis
+// says it depends on: a commit to another app, or to its docs, leaves it
+// as it was, so its digest, its stages and its deploy ("unchanged") too.
+func TestImageRevisionFollowsInputs(t *testing.T) {
+	noEngineEnv(t)
+	root, lock, commit, proj := shopRepo(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c1 := commit("base", t0)
+	t.Chdir(root)
 	inputs := func() map[string]string {
 		t.Helper()
 		o := &options{stdout: io.Discard, stderr: io.Discard, proj: proj, out: t.TempDir()}
@@ -124,4 +133,61 @@ func TestImageRevisionFollowsInputs(t *testing.T) {
 	writeIn(t, root, "services/billing/main.go", "package main\n\nfunc main() { println(1) }\n")
 	writeIn(t, root, "services/billing/new.go", "package main\n")
 	check("billing modified", want(c5, t0.Add(4*time.Hour)), c5+"-dirty "+t0.Add(4*time.Hour).Format(time.RFC3339)+" "+c5[:12]+"-dirty")
+}
+
+// A standalone deploy (a Jenkins deploy stage, `go run ./ci deploy`) at a
+// commit that changed nothing an app depends on accepts the image the
+// pipeline built there: its revision label names the app's inputs' commit,
+// not HEAD. Another app's image with that label is still refused: its inputs
+// are from a later commit.
+func TestDeployAcceptsTheInputsCommitLabel(t *testing.T) {
+	noEngineEnv(t)
+	host := ggcrRegistry(t, true)
+	root, _, commit, proj := shopRepo(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c1 := commit("base", t0)
+	writeIn(t, root, "services/billing/main.go", "package main\n\nfunc main() { println() }\n")
+	c2 := commit("billing", t0.Add(time.Hour))
+	manifests, _ := filepath.Abs("../../sample-app/deploy")
+	t.Chdir(root)
+	// The local GitOps repository is seeded from each app's manifests: the
+	// sample app's, renamed (written after the commits: untracked, so they
+	// are outside both apps' committed inputs and the test's history).
+	for i, a := range []string{"orders", "billing"} {
+		err := filepath.WalkDir(manifests, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(manifests, p)
+			writeIn(t, root, "deploy-"+a+"/"+filepath.ToSlash(rel), strings.ReplaceAll(string(b), "sample-app", a))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		proj.Apps[i].Deploy = "deploy-" + a
+	}
+	dir, out := t.TempDir(), filepath.Join(root, "out")
+	exec := func(args ...string) (string, string, int) {
+		var o, e strings.Builder
+		code := Execute(context.Background(), proj, args, &o, &e)
+		return o.String(), e.String(), code
+	}
+	stdout, stderr, code := exec("push", "--tarball", labelledImageTar(t, dir, c1), "--image", host+"/shop/orders", "--source-commit", c1, "--out", out)
+	if code != 0 {
+		t.Fatalf("push: exit %d\n%s", code, stderr)
+	}
+	ref := lastLine(stdout)
+	_, stderr, code = exec("deploy", "--app", "orders", "--env", "development", "--image", ref, "--out", out)
+	if code != 0 || !strings.Contains(stderr, "the newest commit up to "+c2[:12]+" that changed orders's inputs") {
+		t.Fatalf("deploy of orders at %s, image labelled %s (its inputs' commit): exit %d\n%s", c2[:12], c1[:12], code, stderr)
+	}
+	_, stderr, code = exec("deploy", "--app", "billing", "--env", "development", "--image", ref, "--out", out)
+	if code != 1 || !strings.Contains(stderr, "label says it was built from "+c1) {
+		t.Fatalf("deploy of billing (inputs at %s) with an image labelled %s: exit %d, want 1\n%s", c2[:12], c1[:12], code, stderr)
+	}
 }
