@@ -64,7 +64,7 @@ func (g *gen) sp(n int) string { return strings.Repeat(" ", n) }
 // item writes one block sequence item of key: value pairs at indent.
 func (g *gen) item(indent int, kvs [][2]string) {
 	for i, p := range kvs {
-		prefix := g.sp(indent+g.dash+1+g.after)
+		prefix := g.sp(indent + g.dash + 1 + g.after)
 		if i == 0 {
 			prefix = g.sp(indent+g.dash) + "-" + g.sp(g.after)
 		}
