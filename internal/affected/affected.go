@@ -1,8 +1,11 @@
 // Package affected decides which apps of a monorepo a change touches: an app
-// is affected when a changed file lies in its source directory, in the
-// directory of any package of this repository its main package imports
-// (transitively), or is one of the files every build depends on (go.mod,
-// go.sum, go.work, the image lock, the pipeline's own ci/ directory).
+// is affected when a changed file lies in its source directory, belongs to
+// any package of this repository its main package imports (transitively,
+// test files' imports included, since the test stage compiles them) — a
+// file of the package's directory, of its testdata/, or of a directory
+// below it that holds no Go package (embedded files) — or is one of the
+// files every build depends on (go.mod, go.sum, go.work, the image lock, the
+// pipeline's own ci/ directory).
 //
 // Imports are read with go/parser (imports only), not `go list`: no
 // toolchain, no module download, and a 200-service repository is read in
@@ -56,11 +59,12 @@ func Detect(root string, apps []App, changed []string, global Global) ([]Result,
 		return nil, err
 	}
 	changedSet := map[string]bool{}
-	changedDirs := map[string][]string{}
+	changedDirs := map[string][]string{} // owning package directory -> files
 	for _, f := range changed {
 		f = path.Clean(filepath.ToSlash(f))
 		changedSet[f] = true
-		changedDirs[path.Dir(f)] = append(changedDirs[path.Dir(f)], f)
+		d := owner(root, mods, f)
+		changedDirs[d] = append(changedDirs[d], f)
 	}
 	// Files every app depends on.
 	for _, f := range changed {
@@ -130,6 +134,51 @@ func Detect(root string, apps []App, changed []string, global Global) ([]Result,
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// owner is the package directory a changed file belongs to: a file under
+// testdata/ (or a directory the go tool ignores, "_x" or ".x") belongs to
+// the package above it, and a file in a directory holding no Go file
+// (embedded assets, templates) to the nearest package directory above,
+// within its module.
+func owner(root string, mods []module, f string) string {
+	d := path.Dir(f)
+	parts := strings.Split(d, "/")
+	for i, p := range parts {
+		if p == "testdata" || strings.HasPrefix(p, "_") || (strings.HasPrefix(p, ".") && p != ".") {
+			d = path.Join(parts[:i]...)
+			if d == "" {
+				d = "."
+			}
+			break
+		}
+	}
+	for d != "." && !hasGo(filepath.Join(root, filepath.FromSlash(d))) && !isModule(mods, d) {
+		d = path.Dir(d)
+	}
+	return d
+}
+
+func hasGo(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".go") {
+			return true
+		}
+	}
+	return false
+}
+
+func isModule(mods []module, d string) bool {
+	for _, m := range mods {
+		if m.dir == d {
+			return true
+		}
+	}
+	return false
 }
 
 func all(apps []App, reason string) []Result {
@@ -279,7 +328,9 @@ func (g *graph) imports(dir string) ([]string, error) {
 	set := map[string]bool{}
 	for _, e := range entries {
 		n := e.Name()
-		if e.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
+		// Test files count: the test stage compiles them, so a package only
+		// a test imports is as much a dependency as any other.
+		if e.IsDir() || !strings.HasSuffix(n, ".go") {
 			continue
 		}
 		f, err := parser.ParseFile(fset, filepath.Join(g.root, filepath.FromSlash(dir), n), nil, parser.ImportsOnly)
@@ -303,25 +354,34 @@ func (g *graph) imports(dir string) ([]string, error) {
 }
 
 // ChangedSince lists the files changed between the merge base of ref and
-// HEAD, and HEAD, in the git repository at root (paths relative to root). A
-// ref of a branch that was force-pushed or a shallow history that lacks the
-// merge base is an error: the caller builds everything then.
-func ChangedSince(ctx context.Context, root, ref string) (base string, files []string, err error) {
+// HEAD and the working tree in the git repository at root (paths relative to
+// root): committed changes, and uncommitted ones too (staged, unstaged,
+// untracked but not ignored), so a local run sees the edits it builds; a CI
+// checkout is clean and sees only the commits. Files under ignore
+// (directories relative to root: Slipway's own out/) are left out. A ref of
+// a branch that was force-pushed or a shallow history that lacks the merge
+// base is an error: the caller builds everything then.
+func ChangedSince(ctx context.Context, root, ref string, ignore ...string) (base string, files []string, err error) {
 	mb, err := gitOut(ctx, root, "merge-base", ref, "HEAD")
 	if err != nil {
 		return "", nil, fmt.Errorf("merge base of %s and HEAD: %w (a shallow clone needs fetch-depth: 0)", ref, err)
 	}
 	mb = strings.TrimSpace(mb)
-	out, err := gitOut(ctx, root, "diff", "--name-only", "--no-renames", mb, "HEAD")
+	out, err := gitOut(ctx, root, "diff", "--name-only", "--no-renames", mb)
 	if err != nil {
-		return "", nil, fmt.Errorf("diff %s..HEAD: %w", mb, err)
+		return "", nil, fmt.Errorf("diff %s: %w", mb, err)
+	}
+	untracked, err := gitOut(ctx, root, "ls-files", "--others", "--exclude-standard", "--full-name")
+	if err != nil {
+		return "", nil, fmt.Errorf("list untracked files: %w", err)
 	}
 	prefix, err := gitOut(ctx, root, "rev-parse", "--show-prefix")
 	if err != nil {
 		return "", nil, err
 	}
 	prefix = strings.TrimSpace(prefix)
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+	seen := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(out)+"\n"+strings.TrimSpace(untracked), "\n") {
 		if l == "" {
 			continue
 		}
@@ -332,8 +392,18 @@ func ChangedSince(ctx context.Context, root, ref string) (base string, files []s
 			}
 			l = rel
 		}
-		files = append(files, l)
+		skip := seen[l]
+		for _, d := range ignore {
+			if d = path.Clean(filepath.ToSlash(d)); d != "." && under(l, d) {
+				skip = true
+			}
+		}
+		if !skip {
+			seen[l] = true
+			files = append(files, l)
+		}
 	}
+	sort.Strings(files)
 	return mb, files, nil
 }
 

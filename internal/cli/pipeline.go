@@ -337,7 +337,9 @@ func (run *invocation) filterAffected(ctx context.Context) error {
 		run.o.logf("warning: --changed-since %s: %v; running every app", base, err)
 		return nil
 	}
-	_, files, err := affected.ChangedSince(ctx, root, base)
+	outDir, _ := filepath.Abs(run.o.out)
+	outRel, _ := filepath.Rel(root, outDir)
+	_, files, err := affected.ChangedSince(ctx, root, base, outRel)
 	if err != nil {
 		run.o.logf("warning: --changed-since %s: %v; running every app", base, err)
 		return nil
