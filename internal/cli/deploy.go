@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -92,6 +93,7 @@ func (o *options) openGitOps(create bool) (*gitops.Deployer, error) {
 		AuthorEmail: os.Getenv("GITOPS_AUTHOR_EMAIL"),
 		Log:         o.stderr,
 		Layout:      o.proj.Layout,
+		Actor:       gitops.Actor(os.Getenv, gitUserEmail),
 	}
 	switch {
 	case os.Getenv("GITOPS_GPG_KEY_FILE") != "":
@@ -103,6 +105,19 @@ func (o *options) openGitOps(create bool) (*gitops.Deployer, error) {
 		return nil, usageErr("%v", err)
 	}
 	return d, nil
+}
+
+// gitUserEmail is `git config user.email` where Slipway runs ("" when git
+// or the setting is missing): the actor of a run outside CI, as the user
+// asserts it.
+func gitUserEmail() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "config", "user.email").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // sourceCommit is --source-commit, else HEAD of the source repository.

@@ -132,3 +132,79 @@ func TestDeployRefusesACommitTheImageLabelContradicts(t *testing.T) {
 		t.Fatalf("deploy of the label's commit: exit %d\n%s", code, stderr)
 	}
 }
+
+// clearActorEnv empties every variable Actor reads and points git at a
+// global config of this test's own (no system config), so that the answer
+// is this test's, whatever the shell or the machine holds.
+func clearActorEnv(t *testing.T, email string) {
+	t.Helper()
+	for _, k := range []string{"GITHUB_TRIGGERING_ACTOR", "GITHUB_ACTOR", "BUILD_USER_ID", "GITLAB_USER_LOGIN"} {
+		t.Setenv(k, "")
+	}
+	cfg := filepath.Join(t.TempDir(), "gitconfig")
+	content := ""
+	if email != "" {
+		content = "[user]\n\temail = " + email + "\n"
+	}
+	if err := os.WriteFile(cfg, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GIT_CONFIG_GLOBAL", cfg)
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	t.Setenv("HOME", t.TempDir())
+}
+
+// TestCommandsRecordTheActor: deploy, freeze and promote commits made by
+// the CLI carry who ran them (the CI variable, else git config
+// user.email), and history, status and the report show it.
+func TestCommandsRecordTheActor(t *testing.T) {
+	noEngineEnv(t)
+	out := t.TempDir()
+	src, shas := gitRepo(t, 2)
+	common := []string{"--out", out, "--source", "../../sample-app"}
+	withSrc := append([]string{"--source-repo", src}, common...)
+	gitopsRepo := filepath.Join(out, "gitops.git")
+
+	clearActorEnv(t, "dev@example.com")
+	t.Setenv("BUILD_USER_ID", "jenkins-alice")
+	if _, stderr, code := run(t, append([]string{"deploy", "--app", "sample-app", "--env", "development", "--image", dig(1), "--source-commit", shas[0]}, withSrc...)...); code != 0 {
+		t.Fatalf("deploy: exit %d\n%s", code, stderr)
+	}
+	if msg := gitOut(t, gitopsRepo, "log", "-1", "--format=%B", "main"); !strings.Contains(msg, "Actor: jenkins-alice (Jenkins)") {
+		t.Fatalf("deploy commit:\n%s", msg)
+	}
+	clearActorEnv(t, "dev@example.com")
+	if _, stderr, code := run(t, append([]string{"deploy", "--app", "sample-app", "--env", "staging", "--image", dig(2), "--source-commit", shas[1]}, withSrc...)...); code != 0 {
+		t.Fatalf("deploy: exit %d\n%s", code, stderr)
+	}
+	stdout, stderr, _ := run(t, append([]string{"history", "--json"}, common...)...)
+	if !strings.Contains(stdout, `"actor": "jenkins-alice (Jenkins)"`) || !strings.Contains(stdout, `"actor": "dev@example.com (git config user.email)"`) {
+		t.Errorf("history --json:\n%s\n%s", stdout, stderr)
+	}
+	stdout, stderr, _ = run(t, append([]string{"status"}, common...)...)
+	if !strings.Contains(stdout, "ACTOR") || !strings.Contains(stdout, "jenkins-alice (Jenkins)") {
+		t.Errorf("status:\n%s\n%s", stdout, stderr)
+	}
+	page := filepath.Join(t.TempDir(), "r.html")
+	if _, stderr, code := run(t, append([]string{"report", "--out-file", page}, withSrc...)...); code != 0 {
+		t.Fatalf("report: %s", stderr)
+	}
+	if html, _ := os.ReadFile(page); !strings.Contains(string(html), "dev@example.com (git config user.email)") {
+		t.Error("the report does not name who deployed")
+	}
+	clearActorEnv(t, "")
+	t.Setenv("GITHUB_ACTOR", "octocat")
+	if _, stderr, code := run(t, append([]string{"freeze", "--env", "production", "--until", time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "--reason", "close"}, common...)...); code != 0 {
+		t.Fatalf("freeze: exit %d\n%s", code, stderr)
+	}
+	if f := gitOut(t, gitopsRepo, "show", "main:.slipway/freeze.yaml"); !strings.Contains(f, "by: octocat (GitHub)") {
+		t.Errorf("freeze entry:\n%s", f)
+	}
+	clearActorEnv(t, "")
+	if _, stderr, code := run(t, append([]string{"unfreeze", "--env", "production", "--reason", "done"}, common...)...); code != 0 {
+		t.Fatalf("unfreeze: exit %d\n%s", code, stderr)
+	}
+	if msg := gitOut(t, gitopsRepo, "log", "-1", "--format=%B", "main"); !strings.Contains(msg, "Actor: unknown") {
+		t.Errorf("unfreeze with nobody named:\n%s", msg)
+	}
+}

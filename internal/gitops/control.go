@@ -240,14 +240,14 @@ func (d *Deployer) Freeze(ctx context.Context, req FreezeRequest) (string, error
 				keep = append(keep, f)
 			}
 		}
-		keep = append(keep, Freeze{Env: req.Env, Until: req.Until.UTC(), Reason: oneLine(req.Reason), By: d.AuthorName + " <" + d.AuthorEmail + ">", At: now.UTC().Truncate(time.Second)})
+		keep = append(keep, Freeze{Env: req.Env, Until: req.Until.UTC(), Reason: oneLine(req.Reason), By: orUnknown(d.Actor), At: now.UTC().Truncate(time.Second)})
 		sort.Slice(keep, func(i, j int) bool { return keep[i].Env < keep[j].Env })
 		data, err := renderFreezes(keep)
 		if err != nil {
 			return change{}, err
 		}
-		msg := fmt.Sprintf("freeze(%s): until %s\n\n%s: %s\nUntil: %s\n%s: %s\n%s: %s\n", req.Env, req.Until.UTC().Format(time.RFC3339),
-			trEnv, req.Env, req.Until.UTC().Format(time.RFC3339), trReason, oneLine(req.Reason), trPipelineRun, orLocal(req.PipelineRun))
+		msg := fmt.Sprintf("freeze(%s): until %s\n\n%s: %s\nUntil: %s\n%s: %s\n%s: %s\n%s: %s\n", req.Env, req.Until.UTC().Format(time.RFC3339),
+			trEnv, req.Env, req.Until.UTC().Format(time.RFC3339), trReason, oneLine(req.Reason), trPipelineRun, orLocal(req.PipelineRun), trActor, orUnknown(d.Actor))
 		return change{file: FreezeFile, content: data, msg: msg}, nil
 	})
 }
@@ -278,7 +278,7 @@ func (d *Deployer) Unfreeze(ctx context.Context, req FreezeRequest) (string, err
 		if err != nil {
 			return change{}, err
 		}
-		msg := fmt.Sprintf("unfreeze(%s)\n\n%s: %s\n%s: %s\n%s: %s\n", req.Env, trEnv, req.Env, trReason, oneLine(orNoReason(req.Reason)), trPipelineRun, orLocal(req.PipelineRun))
+		msg := fmt.Sprintf("unfreeze(%s)\n\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n", req.Env, trEnv, req.Env, trReason, oneLine(orNoReason(req.Reason)), trPipelineRun, orLocal(req.PipelineRun), trActor, orUnknown(d.Actor))
 		return change{file: FreezeFile, content: data, msg: msg}, nil
 	})
 }
@@ -343,7 +343,7 @@ func (d *Deployer) Unpin(ctx context.Context, app, env, reason, run string) (str
 		if st.pin == nil {
 			return change{noop: true}, nil
 		}
-		return change{msg: controlMessage("unpin", app, env, reason, run)}, nil
+		return change{msg: controlMessage("unpin", app, env, reason, run, d.Actor)}, nil
 	})
 }
 

@@ -42,6 +42,9 @@ type Deployer struct {
 	AuthorName  string
 	AuthorEmail string
 	Signer      Signer // optional: GPG or SSH commit signatures
+	// Actor names who makes the changes (see Actor); every record and
+	// freeze entry carries it, "unknown" when empty.
+	Actor string
 	// RetryTimeout is how long a deploy keeps retrying after losing races to
 	// concurrent pushes (default 5 minutes). A budget of time, not of
 	// attempts: on a loaded machine every deploy lands, however many tries.
@@ -463,7 +466,7 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 	}
 	sig := object.Signature{Name: d.AuthorName, Email: d.AuthorEmail, When: d.Now()}
 	msg := message(messageFields{App: req.App, Env: req.Env, Image: req.Image, SourceCommit: req.SourceCommit,
-		PipelineRun: req.PipelineRun, Dirty: req.SourceDirty, Rollback: rollback,
+		PipelineRun: req.PipelineRun, Actor: d.Actor, Dirty: req.SourceDirty, Rollback: rollback,
 		RollbackOf: req.RollbackOf, Reason: req.Reason, Pinned: req.Pinned, Unpin: req.Unpin && st.pin != nil,
 		BreakGlass: req.BreakGlass, Fix: req.Fix, Verified: req.verified})
 	hash, err := snap.commit(tree, msg, sig, d.Signer)

@@ -136,9 +136,9 @@ func (r *Remote) openForRead(ctx context.Context) (*git.Repository, error) {
 // environment at the bottom ("how often was this deployed?").
 func WriteHistoryTable(w io.Writer, recs []Record) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tAPP\tENV\tIMAGE\tSOURCE\tCOMMIT\tAUTHOR\tNOTE")
+	fmt.Fprintln(tw, "TIME\tAPP\tENV\tIMAGE\tSOURCE\tCOMMIT\tACTOR\tNOTE")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.App, r.Env, shortImage(r.Image), short(r.SourceCommit), short(r.Commit), r.Author, r.note())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.App, r.Env, shortImage(r.Image), short(r.SourceCommit), short(r.Commit), r.Who(), r.note())
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -54,6 +54,9 @@ type Record struct {
 	// Observations are what Argo CD reported after the deploy (git notes
 	// under NotesRef, written by `wait`): synced, healthy, or not.
 	Observations []Observation `json:"observations,omitempty"`
+	// Actor is who made the change, as the CI environment names them
+	// (`Actor:` trailer; see Actor); "" on records older than the trailer.
+	Actor string `json:"actor,omitempty"`
 }
 
 // IsDeploy reports whether the record put an image into the environment (a
@@ -81,6 +84,7 @@ const (
 	trFix         = "Fix"
 	trBundle      = "Signature-Bundle"
 	trSignedBy    = "Signed-By"
+	trActor       = "Actor"
 )
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
@@ -104,6 +108,7 @@ type messageFields struct {
 	BreakGlass   string
 	Fix          bool
 	Verified     *Verification
+	Actor        string
 }
 
 func message(m messageFields) string {
@@ -119,6 +124,7 @@ func message(m messageFields) string {
 		trApp, m.App,
 		trEnv, m.Env,
 		trPipelineRun, run)
+	fmt.Fprintf(&b, "%s: %s\n", trActor, orUnknown(m.Actor))
 	if m.Dirty {
 		fmt.Fprintf(&b, "%s: true\n", trDirty)
 	}
@@ -153,12 +159,20 @@ func message(m messageFields) string {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // controlMessage renders a record that changes no manifest: unpin.
-func controlMessage(kind, app, env, reason, run string) string {
+func controlMessage(kind, app, env, reason, run, actor string) string {
 	if run == "" {
 		run = "local"
 	}
-	return fmt.Sprintf("%s(%s): %s\n\n%s: %s\n%s: %s\n%s: true\n%s: %s\n%s: %s\n",
-		kind, app, env, trApp, app, trEnv, env, trUnpin, trReason, oneLine(reason), trPipelineRun, run)
+	return fmt.Sprintf("%s(%s): %s\n\n%s: %s\n%s: %s\n%s: true\n%s: %s\n%s: %s\n%s: %s\n",
+		kind, app, env, trApp, app, trEnv, env, trUnpin, trReason, oneLine(reason), trPipelineRun, run, trActor, orUnknown(actor))
+}
+
+// orUnknown: an actor nobody named is recorded as "unknown", not guessed.
+func orUnknown(s string) string {
+	if s = oneLine(s); s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 // trailers reads "Key: Value" lines of the message's last paragraph.
@@ -217,6 +231,7 @@ func recordOf(c *object.Commit) (Record, bool) {
 			return Record{}, false
 		}
 		base.App, base.Env, base.Unpin, base.Reason = m[1], m[2], true, t[trReason]
+		base.Actor = t[trActor]
 		return base, true
 	}
 	if !deploySubjectRE.MatchString(c.Message) {
@@ -232,6 +247,7 @@ func recordOf(c *object.Commit) (Record, bool) {
 	base.RollbackOf, base.Reason, base.BreakGlass = t[trRollbackOf], t[trReason], t[trBreakGlass]
 	base.Pinned, base.Unpin, base.Fix = t[trPinned] == "true", t[trUnpin] == "true", t[trFix] == "true"
 	base.SignatureBundle, base.SignedBy = t[trBundle], t[trSignedBy]
+	base.Actor = t[trActor]
 	return base, true
 }
 
@@ -303,6 +319,15 @@ func walkRecords(repo *git.Repository, head plumbing.Hash, visit func(Record) er
 	return complete, nil
 }
 
+// Who is the record's Actor; for a record without the trailer (older than
+// it, or a commit made by hand) the commit's author, marked as such.
+func (r Record) Who() string {
+	if r.Actor != "" {
+		return r.Actor
+	}
+	return "author " + r.Author
+}
+
 // puts reports whether the record put digest into its environment (a
 // deploy, a rollback, or a revert restoring it): the one rule status and
 // promote use to explain what a manifest holds.
@@ -321,6 +346,31 @@ func recordPutting(mine []Record, digest string) *Record {
 
 // isControl: a record that changes no manifest (unpin).
 func (r Record) isControl() bool { return r.Unpin && r.Image == "" }
+
+// Actor names who made a change, from the CI environment, in this order:
+// GitHub Actions' GITHUB_TRIGGERING_ACTOR (who started this run or re-run),
+// then GITHUB_ACTOR; Jenkins' BUILD_USER_ID (the build-user-vars plugin);
+// GitLab's GITLAB_USER_LOGIN; else gitEmail (`git config user.email` where
+// Slipway runs, which the user asserts); else "unknown". The source is named
+// with the value ("octocat (GitHub)"), so an auditor knows what vouches for it.
+func Actor(getenv func(string) string, gitEmail func() string) string {
+	for _, c := range []struct{ env, via string }{
+		{"GITHUB_TRIGGERING_ACTOR", "GitHub"},
+		{"GITHUB_ACTOR", "GitHub"},
+		{"BUILD_USER_ID", "Jenkins"},
+		{"GITLAB_USER_LOGIN", "GitLab"},
+	} {
+		if v := oneLine(getenv(c.env)); v != "" {
+			return v + " (" + c.via + ")"
+		}
+	}
+	if gitEmail != nil {
+		if v := oneLine(gitEmail()); v != "" {
+			return v + " (git config user.email)"
+		}
+	}
+	return "unknown"
+}
 
 // PipelineRun is the CI run URL from the environment, or "local".
 func PipelineRun(getenv func(string) string) string {

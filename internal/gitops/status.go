@@ -23,6 +23,8 @@ type EnvStatus struct {
 	// Observations are what Argo CD reported about that record's commit
 	// (`wait`): the cluster runs it healthy, or not.
 	Observations []Observation `json:"observations,omitempty"`
+	// Actor is who made that record (Record.Who).
+	Actor string `json:"actor,omitempty"`
 	// Note names what is not a plain forward deploy: "rollback", "revert of
 	// <commit>", "<commit> was reverted", or that no record explains the digest.
 	Note string `json:"note,omitempty"`
@@ -112,7 +114,7 @@ func envStatus(snap *snapshot, all []Record, app, env string) EnvStatus {
 		if !rec.puts(img.Digest) {
 			continue
 		}
-		st.SourceCommit, st.Deployed, st.Commit = rec.SourceCommit, rec.Time, rec.Commit
+		st.SourceCommit, st.Deployed, st.Commit, st.Actor = rec.SourceCommit, rec.Time, rec.Commit, rec.Who()
 		st.Observations = rec.Observations
 		switch {
 		case rec.Reverts != "":
@@ -154,14 +156,14 @@ func pinNote(mine []Record) string {
 // WriteStatusTable prints Status for people.
 func WriteStatusTable(w io.Writer, sts []EnvStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP\tENV\tIMAGE\tSOURCE\tDEPLOYED\tCOMMIT\tRUNNING\tNOTE")
+	fmt.Fprintln(tw, "APP\tENV\tIMAGE\tSOURCE\tDEPLOYED\tCOMMIT\tACTOR\tRUNNING\tNOTE")
 	for _, s := range sts {
 		when := ""
 		if !s.Deployed.IsZero() {
 			when = s.Deployed.Format(time.RFC3339)
 		}
 		running := Record{Observations: s.Observations}.RunningText()
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.App, s.Env, orDashStr(shortImage(s.Image)), orDashStr(short(s.SourceCommit)), orDashStr(when), orDashStr(short(s.Commit)), orDashStr(running), s.Note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.App, s.Env, orDashStr(shortImage(s.Image)), orDashStr(short(s.SourceCommit)), orDashStr(when), orDashStr(short(s.Commit)), orDashStr(s.Actor), orDashStr(running), s.Note)
 	}
 	return tw.Flush()
 }

@@ -365,8 +365,8 @@ td code { word-break: break-all; }
 {{range .Freezes}}<tr><td>{{.Env}}</td><td>{{.Until}}</td><td>{{.Reason}}</td><td>{{.By}}</td></tr>{{end}}
 </tbody></table></section>{{end}}
 <section aria-labelledby="now"><h2 id="now">What runs now</h2>
-<table><caption>Read from the manifests at the branch head</caption><thead><tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Image</th><th scope="col">Source commit</th><th scope="col">Age</th><th scope="col">Signed</th><th scope="col">In the cluster (Argo CD)</th><th scope="col">Note</th></tr></thead><tbody>
-{{range .Now}}<tr><td>{{.App}}</td><td>{{.Env}}</td><td><code>{{img .Image}}</code></td><td><code>{{short .SourceCommit}}</code></td><td>{{.Age}}</td><td>{{.Signed}}</td><td>{{if .Cluster}}{{.Cluster}}{{else}}not observed{{end}}</td><td>{{.Note}}</td></tr>{{else}}<tr><td colspan="8">No environments found.</td></tr>{{end}}
+<table><caption>Read from the manifests at the branch head</caption><thead><tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Image</th><th scope="col">Source commit</th><th scope="col">Age</th><th scope="col">Deployed by</th><th scope="col">Signed</th><th scope="col">In the cluster (Argo CD)</th><th scope="col">Note</th></tr></thead><tbody>
+{{range .Now}}<tr><td>{{.App}}</td><td>{{.Env}}</td><td><code>{{img .Image}}</code></td><td><code>{{short .SourceCommit}}</code></td><td>{{.Age}}</td><td>{{.Actor}}</td><td>{{.Signed}}</td><td>{{if .Cluster}}{{.Cluster}}{{else}}not observed{{end}}</td><td>{{.Note}}</td></tr>{{else}}<tr><td colspan="9">No environments found.</td></tr>{{end}}
 </tbody></table></section>
 <section aria-labelledby="pending"><h2 id="pending">Pending promotions</h2>
 {{if .Pending}}<table><caption>What an environment runs that the next one does not</caption><thead><tr><th scope="col">App</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Waiting image</th><th scope="col">Deployed to the first</th><th scope="col">The second runs</th></tr></thead><tbody>

@@ -26,7 +26,7 @@ var prefixes = []string{
 // CI systems' branch and URL variables, reproducible-build time, git's
 // repository overrides (a test run from a git hook inherits GIT_DIR).
 var names = []string{
-	"TF_BUILD", "JENKINS_URL", "BRANCH_NAME", "CHANGE_TARGET", "BUILD_URL", "JOB_URL",
+	"TF_BUILD", "JENKINS_URL", "BRANCH_NAME", "CHANGE_TARGET", "BUILD_URL", "JOB_URL", "BUILD_USER_ID",
 	"SOURCE_DATE_EPOCH", "KUBECONFIG", "SSH_AUTH_SOCK",
 	"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
 }
