@@ -28,7 +28,7 @@ func TestDeployCommitsDigestWithTrailers(t *testing.T) {
 	if strings.TrimSpace(string(msg)) != strings.TrimSpace(want) {
 		t.Errorf("message:\n%s\nwant:\n%s", msg, want)
 	}
-	if want != ("deploy(sample-app): staging -> sha256:000000000000\n\nImage: ghcr.io/acme/sample-app@sha256:" + fmt.Sprintf("%064x", 1) + "\nSource-Commit: " + shas[1] + "\nApp: sample-app\nEnvironment: staging\nPipeline-Run: https://ci.example/run/7\n") {
+	if want != ("deploy(sample-app): staging -> sha256:000000000000\n\nImage: ghcr.io/acme/sample-app@sha256:" + fmt.Sprintf("%064x", 1) + "\nSource-Commit: " + shas[1] + "\nApp: sample-app\nEnvironment: staging\nPipeline-Run: https://ci.example/run/7\nActor: unknown\n") {
 		t.Errorf("subject/trailer format: %q", want)
 	}
 	k := fileAt(t, dir, "main", "sample-app/overlays/staging/kustomization.yaml")

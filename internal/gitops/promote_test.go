@@ -107,7 +107,7 @@ func TestHistory(t *testing.T) {
 	data, _ := json.Marshal(all[0])
 	var m map[string]any
 	json.Unmarshal(data, &m)
-	want := []string{"app", "author", "commit", "env", "image", "source_commit", "time"}
+	want := []string{"actor", "app", "author", "commit", "env", "image", "source_commit", "time"}
 	if len(m) != len(want) {
 		t.Errorf("json keys %v, want exactly %v", m, want)
 	}
