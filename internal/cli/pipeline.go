@@ -151,13 +151,14 @@ func (run *invocation) prefetchTrivyMeta(ctx context.Context, st *dag.Stages) {
 			if run.metaErr != nil {
 				return
 			}
-			if fresh, _ := scan.ParseCacheState(run.meta).DBFresh(time.Now(), run.flags.scan.dbMaxAge); fresh {
+			sf := &run.flags.scan
+			db, checks := scan.ParseCacheState(run.meta).Refresh(time.Now(), sf.dbMaxAge, sf.skipCheckUpdate)
+			if !db && !checks {
 				return
 			}
-			so := run.flags.scan.dagOptions()
-			if err := st.DownloadDB(ctx, so); err != nil {
-				// The scan downloads it itself then, and explains a failure.
-				run.o.logf("warning: scan: prefetching the Trivy DB: %v", firstLineOf(dag.ExplainExec("scan", err).Error()))
+			if err := st.Refresh(ctx, sf.dagOptions(), db, checks); err != nil {
+				// The scan stage tries again and explains a failure.
+				run.o.logf("warning: scan: prefetching the Trivy DB and checks: %v", firstLineOf(dag.ExplainExec("scan", err).Error()))
 				return
 			}
 			run.meta, run.metaErr = st.CacheMetadata(ctx, dag.ScanOptions{})

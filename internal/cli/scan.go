@@ -193,16 +193,14 @@ func scanStage(r *runState) pipeline.Stage {
 			if err != nil {
 				return dag.ExplainExec("scan: read the Trivy cache metadata", err)
 			}
-			state := scan.ParseCacheState(meta)
-			now := time.Now()
-			fresh, age := state.DBFresh(now, sf.dbMaxAge)
-			so.SkipDBUpdate = fresh
-			so.SkipCheckUpdate = sf.skipCheckUpdate || state.ChecksFresh(now, sf.dbMaxAge)
-			so.ScanKey = state.ScanKey()
-			rec.Set("db", map[bool]string{true: "cached " + age.Round(time.Minute).String(), false: "downloaded"}[fresh])
-			rec.Set("checks", map[bool]string{true: "cached", false: "downloaded"}[so.SkipCheckUpdate])
 			r.run.scanMu.Lock()
-			err = st.RunScan(ctx, tarball, filepath.Join(r.src, r.app.Deploy), r.out, so)
+			state, err := r.refreshTrivy(ctx, st, scan.ParseCacheState(meta), so, rec)
+			if err == nil {
+				// Keyed on what the scan reads (the DB's UpdatedAt, the
+				// checks bundle's digest), never on how they got there.
+				so.ScanKey = state.ScanKey()
+				err = st.RunScan(ctx, tarball, filepath.Join(r.src, r.app.Deploy), r.out, so)
+			}
 			r.run.scanMu.Unlock()
 			if err != nil {
 				return err
@@ -254,6 +252,29 @@ func scanStage(r *runState) pipeline.Stage {
 			return nil
 		},
 	}
+}
+
+// refreshTrivy downloads what the Trivy cache lacks or holds too old (the
+// prefetch usually did already), and returns the cache's state the scan
+// will read.
+func (r *runState) refreshTrivy(ctx context.Context, st *dag.Stages, state scan.CacheState, so dag.ScanOptions, rec *pipeline.Record) (scan.CacheState, error) {
+	sf := r.flags.scan
+	now := time.Now()
+	_, age := state.DBFresh(now, sf.dbMaxAge)
+	db, checks := state.Refresh(now, sf.dbMaxAge, sf.skipCheckUpdate)
+	rec.Set("db", map[bool]string{false: "cached " + age.Round(time.Minute).String(), true: "downloaded"}[db])
+	rec.Set("checks", map[bool]string{false: "cached", true: "downloaded"}[checks])
+	if !db && !checks {
+		return state, nil
+	}
+	if err := st.Refresh(ctx, so, db, checks); err != nil {
+		return state, dag.ExplainExec("scan: download the Trivy DB and checks", err)
+	}
+	meta, err := st.CacheMetadata(ctx, dag.ScanOptions{})
+	if err != nil {
+		return state, dag.ExplainExec("scan: read the Trivy cache metadata", err)
+	}
+	return scan.ParseCacheState(meta), nil
 }
 
 // recordVerdict writes the gate's verdict for the scanned image's digest into

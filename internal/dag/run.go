@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 // The Run* functions evaluate one stage each: the only places, with
@@ -42,9 +41,6 @@ func (s *Stages) ExportImage(ctx context.Context, path string) error {
 // RunScan scans the image tarball and the manifests directory (host paths)
 // and exports trivy-image.json, trivy-config.json and sbom.cdx.json into outDir.
 func (s *Stages) RunScan(ctx context.Context, tarball, manifests, outDir string, opts ScanOptions) error {
-	if opts.CacheBust == "" {
-		opts.CacheBust = time.Now().UTC().Format(time.RFC3339Nano)
-	}
 	ctr, err := s.Scan(s.c.Host().File(tarball), s.c.Host().Directory(manifests), opts).Sync(ctx)
 	if err != nil {
 		return ExplainExec("scan", err)

@@ -201,18 +201,18 @@ func (s *Stages) Image() *dagger.Container {
 // ScanOptions configure the Trivy container.
 type ScanOptions struct {
 	Severity               string   // reported severities; the gate filters again in Go
-	SkipDBUpdate           bool     // the cached DB is fresh enough
-	SkipCheckUpdate        bool     // the cached checks bundle is fresh enough, or the runner is offline
 	DBRepository           string   // mirror for the vulnerability DB
 	JavaDBRepository       string   // mirror for the Java DB
 	ChecksBundleRepository string   // mirror for the misconfiguration checks bundle
 	SecretEnv              []string // host variables passed as *dagger.Secret (TRIVY_USERNAME, TRIVY_PASSWORD)
-	// CacheBust changes every run. The metadata read always carries it (its
-	// answer is outside state, never to be served from the engine's cache);
-	// the scan carries it only when it must download.
+	// CacheBust changes every run. The metadata read and the refresh carry
+	// it (their answer is outside state, never to be served from the
+	// engine's cache); the scan never does.
 	CacheBust string
-	// ScanKey names the DB and checks the scan uses (scan.CacheState.ScanKey):
-	// an unchanged DB reuses the cached scan, a new one re-scans.
+	// ScanKey names the DB and checks the scan reads (scan.CacheState.ScanKey):
+	// the scan exec is keyed on it and on nothing about how they got into
+	// the cache, so a cold run (which downloaded them) and the next warm run
+	// (which did not) are one cache entry; a new DB re-scans.
 	ScanKey string
 }
 
@@ -231,20 +231,46 @@ func (s *Stages) TrivyBase(opts ScanOptions) *dagger.Container {
 	return ctr
 }
 
-// DownloadDB refreshes the vulnerability DB in the cache volume (from the
-// mirror, with the credentials of opts), so a later scan can skip the update.
-func (s *Stages) DownloadDB(ctx context.Context, opts ScanOptions) error {
-	args := []string{"trivy", "image", "--download-db-only", "--no-progress", "--skip-version-check"}
-	if opts.DBRepository != "" {
-		args = append(args, "--db-repository", opts.DBRepository)
+// Refresh downloads, in one exec, what the Trivy cache volume lacks or holds
+// too old: the vulnerability DB (db) and the misconfiguration checks bundle
+// (checks, fetched by a `trivy config` of an empty directory), from the
+// mirrors and with the credentials of opts. The scan itself never
+// downloads: it reads what this left.
+func (s *Stages) Refresh(ctx context.Context, opts ScanOptions, db, checks bool) error {
+	script := refreshScript(opts, db, checks)
+	if script == "" {
+		return nil
 	}
 	bust := opts.CacheBust
 	if bust == "" {
 		bust = time.Now().UTC().Format(time.RFC3339Nano)
 	}
 	_, err := s.TrivyBase(opts).WithEnvVariable("SLIPWAY_CACHE_BUST", bust).
-		WithExec(args, dagger.ContainerWithExecOpts{UseEntrypoint: false}).Sync(ctx)
+		WithExec([]string{"sh", "-c", script}, dagger.ContainerWithExecOpts{UseEntrypoint: false}).Sync(ctx)
 	return err
+}
+
+// refreshScript is Refresh's shell script ("" when there is nothing to do).
+func refreshScript(opts ScanOptions, db, checks bool) string {
+	var cmds []string
+	if db {
+		args := []string{"trivy", "image", "--download-db-only", "--no-progress", "--skip-version-check"}
+		if opts.DBRepository != "" {
+			args = append(args, "--db-repository", opts.DBRepository)
+		}
+		cmds = append(cmds, shellJoin(args))
+	}
+	if checks {
+		args := []string{"trivy", "config", "--quiet", "--skip-version-check", "--exit-code", "0"}
+		if opts.ChecksBundleRepository != "" {
+			args = append(args, "--checks-bundle-repository", opts.ChecksBundleRepository)
+		}
+		cmds = append(cmds, "mkdir -p /tmp/slipway-empty && "+shellJoin(append(args, "/tmp/slipway-empty"))+" >/dev/null")
+	}
+	if len(cmds) == 0 {
+		return ""
+	}
+	return "set -e\n" + strings.Join(cmds, "\n")
 }
 
 // cacheStateScript prints {"db":<db/metadata.json or null>,"checks":<policy/metadata.json or null>}.
@@ -268,49 +294,35 @@ func (s *Stages) CacheMetadata(ctx context.Context, opts ScanOptions) (string, e
 // reports to /out; then `trivy convert` turns the image report into the
 // CycloneDX SBOM /out/sbom.cdx.json: one pass over the tarball, no other tool.
 func (s *Stages) Scan(tarball *dagger.File, manifests *dagger.Directory, opts ScanOptions) *dagger.Container {
-	// The scan cache in memory: Trivy's default (BoltDB in the cache
-	// directory) admits one process at a time, and two run here.
-	common := []string{"--format", "json", "--severity", opts.Severity, "--exit-code", "0", "--skip-version-check", "--quiet", "--cache-backend", "memory"}
-	db := []string{}
-	if opts.SkipDBUpdate {
-		db = append(db, "--skip-db-update", "--skip-java-db-update")
-	}
-	if opts.DBRepository != "" {
-		db = append(db, "--db-repository", opts.DBRepository)
-	}
-	if opts.JavaDBRepository != "" {
-		db = append(db, "--java-db-repository", opts.JavaDBRepository)
-	}
-	checks := []string{}
-	if opts.ChecksBundleRepository != "" {
-		checks = append(checks, "--checks-bundle-repository", opts.ChecksBundleRepository)
-	}
-	if opts.SkipCheckUpdate {
-		// Fresh in the cache volume, or offline: never reach for the
-		// bundle's registry (an air-gapped runner would hang on it).
-		checks = append(checks, "--skip-check-update")
-	}
-	image := append([]string{"trivy", "image", "--input", "/in/image.tar", "--scanners", "vuln,secret,misconfig", "--list-all-pkgs", "--output", "/out/trivy-image.json"}, common...)
-	image = append(append(image, db...), checks...)
-	// The manifest scan never downloads: it uses a copy of the cached
-	// checks bundle (Trivy's embedded checks when there is none) in a cache
-	// directory of its own, because two Trivy processes on one cache
-	// directory contend for its lock.
-	config := append([]string{"trivy", "config", "--cache-dir", "/tmp/trivy-config", "--skip-check-update", "--output", "/out/trivy-config.json"}, common...)
-	config = append(config, "/in/manifests")
+	image, config, sbom := scanCommands(opts)
 	ctr := s.TrivyBase(opts).
 		WithMountedFile("/in/image.tar", tarball).
 		WithMountedDirectory("/in/manifests", manifests).
 		// /out as a directory, not a `mkdir` exec: one container start fewer.
 		WithDirectory("/out", s.c.Directory()).
 		WithEnvVariable("SLIPWAY_TRIVY_STATE", opts.ScanKey)
-	if !opts.SkipDBUpdate || !opts.SkipCheckUpdate {
-		// This scan downloads: it must run, not be recalled.
-		ctr = ctr.WithEnvVariable("SLIPWAY_CACHE_BUST", opts.CacheBust)
-	}
 	// One container step instead of two, and the two scans run at once.
-	sbom := []string{"trivy", "convert", "--format", "cyclonedx", "--quiet", "--output", "/out/sbom.cdx.json", "/out/trivy-image.json"}
 	return ctr.WithExec([]string{"sh", "-c", scanScript(image, config, sbom)}, dagger.ContainerWithExecOpts{UseEntrypoint: false})
+}
+
+// scanCommands are the scan's three commands. They never download (Refresh
+// did, before): the same for a cold and a warm run, so the scan's cache key
+// is the image, the manifests and opts.ScanKey, never how the DB got there.
+func scanCommands(opts ScanOptions) (image, config, sbom []string) {
+	// The scan cache in memory: Trivy's default (BoltDB in the cache
+	// directory) admits one process at a time, and two run here.
+	common := []string{"--format", "json", "--severity", opts.Severity, "--exit-code", "0", "--skip-version-check", "--quiet", "--cache-backend", "memory"}
+	image = append([]string{"trivy", "image", "--input", "/in/image.tar", "--scanners", "vuln,secret,misconfig", "--list-all-pkgs", "--output", "/out/trivy-image.json"}, common...)
+	// The cached checks bundle, else Trivy's embedded checks: never the
+	// bundle's registry (an air-gapped runner would hang on it).
+	image = append(image, "--skip-db-update", "--skip-java-db-update", "--skip-check-update")
+	// The manifest scan uses a copy of the cached checks bundle in a cache
+	// directory of its own, because two Trivy processes on one cache
+	// directory contend for its lock.
+	config = append([]string{"trivy", "config", "--cache-dir", "/tmp/trivy-config", "--skip-check-update", "--output", "/out/trivy-config.json"}, common...)
+	config = append(config, "/in/manifests")
+	sbom = []string{"trivy", "convert", "--format", "cyclonedx", "--quiet", "--output", "/out/sbom.cdx.json", "/out/trivy-image.json"}
+	return image, config, sbom
 }
 
 // scanScript runs both Trivy scans concurrently in one exec, then the SBOM

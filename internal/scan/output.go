@@ -169,6 +169,15 @@ func (c CacheState) ChecksFresh(now time.Time, maxAge time.Duration) bool {
 	return age >= 0 && age < maxAge
 }
 
+// Refresh says what must be downloaded before a scan: the DB when it is
+// missing or older than maxAge, the checks bundle likewise unless
+// skipChecks (air-gapped runners: the cached bundle, else Trivy's embedded
+// checks). The scan itself never downloads, so its cache key is ScanKey.
+func (c CacheState) Refresh(now time.Time, maxAge time.Duration, skipChecks bool) (db, checks bool) {
+	fresh, _ := c.DBFresh(now, maxAge)
+	return !fresh, !skipChecks && !c.ChecksFresh(now, maxAge)
+}
+
 // ScanKey names the state a scan's answer depends on besides the image: the
 // DB's UpdatedAt and the checks bundle's digest. The scan container carries
 // it as an environment variable, so the engine reuses a scan exactly while

@@ -341,6 +341,32 @@ func TestCacheState(t *testing.T) {
 	}
 }
 
+// Issue 19.4: what a scan needs downloaded first. A cold cache downloads
+// both, a warm one nothing; --skip-check-update never downloads checks.
+func TestRefresh(t *testing.T) {
+	db := `{"Version":2,"UpdatedAt":"2026-11-21T06:00:00Z","DownloadedAt":"2026-11-21T08:00:00Z"}`
+	checks := `{"Digest":"sha256:aaa","DownloadedAt":"2026-11-21T09:00:00Z"}`
+	for _, c := range []struct {
+		meta       string
+		maxAge     time.Duration
+		skipChecks bool
+		db, checks bool
+	}{
+		{"", 12 * time.Hour, false, true, true},
+		{"", 12 * time.Hour, true, true, false},
+		{`{"db":` + db + `,"checks":` + checks + `}`, 12 * time.Hour, false, false, false},
+		{`{"db":` + db + `,"checks":` + checks + `}`, 210 * time.Minute, false, true, false},
+		{`{"db":` + db + `,"checks":` + checks + `}`, 2 * time.Hour, false, true, true},
+		{`{"db":` + db + `,"checks":null}`, 12 * time.Hour, false, false, true},
+		{`{"db":` + db + `,"checks":null}`, 12 * time.Hour, true, false, false},
+	} {
+		gotDB, gotChecks := ParseCacheState(c.meta).Refresh(now, c.maxAge, c.skipChecks)
+		if gotDB != c.db || gotChecks != c.checks {
+			t.Errorf("%s max %v skip %v: refresh db %v checks %v, want %v %v", c.meta, c.maxAge, c.skipChecks, gotDB, gotChecks, c.db, c.checks)
+		}
+	}
+}
+
 func TestMerge(t *testing.T) {
 	m := Merge("app", load(t, "image.json"), load(t, "deploy-config.json"), nil)
 	if len(m.Results) != len(load(t, "image.json").Results)+len(load(t, "deploy-config.json").Results) || m.SchemaVersion != 2 {
