@@ -93,9 +93,13 @@ func Forms(value string) []string {
 		}
 		add(strings.ReplaceAll(t, "\n", `\n`))
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
-			add(enc.EncodeToString([]byte(v)))
-			if t != v {
-				add(enc.EncodeToString([]byte(t)))
+			// Unpadded encodings add only their end: their windows are the
+			// padded ones'; a short value needs them whole.
+			if len(v) < Window || enc == base64.StdEncoding || enc == base64.URLEncoding {
+				add(enc.EncodeToString([]byte(v)))
+				if t != v {
+					add(enc.EncodeToString([]byte(t)))
+				}
 			}
 			if depth == 0 {
 				if dec, err := enc.DecodeString(oneLine); err == nil && len(dec) > 0 {
