@@ -158,7 +158,7 @@ func (o *options) checkRevisionLabel(ctx context.Context, app, sourceRepo string
 		o.logf("warning: deploy: cannot read %s's %s label (%s): Source-Commit %s is not checked against it", img.Short(), release.RevisionLabel, firstLineOf(err.Error()), version.Short(sha))
 		return nil
 	}
-	if release.Contradicts(label, sha) && !o.labelNamesInputs(app, sourceRepo, label, sha) {
+	if release.Contradicts(label, sha, nil) && !o.labelNamesInputs(app, sourceRepo, label, sha) {
 		from := "HEAD of --source-repo"
 		if given {
 			from = "--source-commit"

@@ -19,6 +19,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/release"
+	"github.com/slipway-ci/slipway/internal/version"
 )
 
 // pushFlags configure where the image goes.
@@ -103,7 +104,7 @@ and out/attestations.json are written.`,
 			if err != nil {
 				return failErr(fmt.Errorf("push %s: %w", tarball, err))
 			}
-			src, err := release.PushedSource(label, sourceCommit)
+			src, err := release.PushedSource(label, sourceCommit, containsHere(cmd.Context()))
 			if err != nil {
 				return failErr(fmt.Errorf("push %s: refusing: %w", tarball, err))
 			}
@@ -148,6 +149,20 @@ and out/attestations.json are written.`,
 	_ = f.MarkHidden("source-repo")
 	bindVerifyFlags(f, &vf)
 	return cmd
+}
+
+// containsHere asks the repository Slipway runs in whether one commit
+// contains another: a label naming an ancestor of --source-commit (the newest
+// commit that changed the image's inputs) is consistent with it. It checks a
+// given commit; it never supplies one.
+func containsHere(ctx context.Context) release.Contains {
+	return func(a, b string) (bool, error) {
+		rel, err := version.Relate(ctx, ".", a, b)
+		if err != nil {
+			return false, err
+		}
+		return rel.Contains(), nil
+	}
 }
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)

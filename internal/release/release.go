@@ -258,11 +258,26 @@ func LabelCommit(label string) (commit string, dirty, ok bool) {
 	return m[1], m[2] != "", true
 }
 
+// Contains reports whether commit a contains commit b (b is a or one of
+// its ancestors), as a source repository tells it; nil when there is none
+// to ask.
+type Contains func(a, b string) (bool, error)
+
 // Contradicts reports whether a revision label names a commit other than
-// commit (a full 40-hex SHA); a label naming no commit contradicts nothing.
-func Contradicts(label, commit string) bool {
+// commit (a full 40-hex SHA). A label naming no commit contradicts nothing.
+// A label naming an ancestor of commit does not contradict it when contains
+// says so: Slipway labels an image with the newest commit that changed the
+// app's inputs, so an image built from commit may carry an older label.
+func Contradicts(label, commit string, contains Contains) bool {
 	lc, _, ok := LabelCommit(label)
-	return ok && !strings.HasPrefix(strings.ToLower(commit), lc)
+	if !ok || strings.HasPrefix(strings.ToLower(commit), lc) {
+		return false
+	}
+	if contains == nil || len(lc) != 40 {
+		return true
+	}
+	yes, err := contains(strings.ToLower(commit), lc)
+	return err != nil || !yes
 }
 
 // PushedSource is what is known of the source of an image Slipway did not
@@ -276,14 +291,16 @@ func Contradicts(label, commit string) bool {
 //	absent     C              C
 //	C[-dirty]  absent         unknown (the label is recorded as a label)
 //	C[-dirty]  C              C (dirty with -dirty)
-//	C          D ≠ C          refused (ErrContradicts)
+//	C          D containing C D (contains says so; the label names the
+//	                          newest commit that changed the inputs)
+//	C          other D        refused (ErrContradicts)
 //	not a SHA  any            the given commit, or unknown
-func PushedSource(label, given string) (Source, error) {
+func PushedSource(label, given string, contains Contains) (Source, error) {
 	if given == "" {
 		return Source{}, nil
 	}
-	if Contradicts(label, given) {
-		return Source{}, fmt.Errorf("%w: --source-commit %s, but the image's %s label says %s", ErrContradicts, given, RevisionLabel, label)
+	if Contradicts(label, given, contains) {
+		return Source{}, fmt.Errorf("%w: --source-commit %s, but the image's %s label says %s (not that commit, nor one of its ancestors here)", ErrContradicts, given, RevisionLabel, label)
 	}
 	_, dirty, _ := LabelCommit(label)
 	return Source{Commit: given, Dirty: dirty}, nil

@@ -51,7 +51,7 @@ func TestProvenanceStatesOnlyWhatIsKnown(t *testing.T) {
 						// (the build ran on it), and so are its inputs.
 						f = Facts{Source: Source{Commit: given}, Build: &Build{App: map[string]any{"name": "x"}, Lock: lock}, Label: label}
 					} else {
-						src, err := PushedSource(label, given)
+						src, err := PushedSource(label, given, nil)
 						contradicts := ln == "other" && gn == "given"
 						if contradicts != errors.Is(err, ErrContradicts) {
 							t.Fatalf("PushedSource(%q, %q) = %v; want a refusal: %v", label, given, err, contradicts)
@@ -150,6 +150,35 @@ func TestLabelOfArchive(t *testing.T) {
 		a.Close()
 		if err != nil || got != img.want {
 			t.Errorf("%s: Label = %q, %v; want %q", name, got, err, img.want)
+		}
+	}
+}
+
+// TestContradictsAllowsAnAncestorLabel: an image labelled with the newest
+// commit that changed its inputs is consistent with a source commit that
+// contains it, as the repository tells; without a repository to ask, or
+// when it says no, the label contradicts.
+func TestContradictsAllowsAnAncestorLabel(t *testing.T) {
+	yes := func(a, b string) (bool, error) { return a == commitB && b == commitA, nil }
+	broken := func(string, string) (bool, error) { return false, errors.New("no repository") }
+	for _, c := range []struct {
+		label, commit string
+		contains      Contains
+		want          bool
+	}{
+		{commitA, commitA, nil, false},
+		{commitA + "-dirty", commitA, nil, false},
+		{commitA[:7], commitA, nil, false},
+		{commitA, commitB, nil, true},
+		{commitA, commitB, yes, false},
+		{commitB, commitA, yes, true},
+		{commitA, commitB, broken, true},
+		{commitA[:12], commitB, yes, true},
+		{"v1.2.3", commitB, nil, false},
+		{"", commitB, nil, false},
+	} {
+		if got := Contradicts(c.label, c.commit, c.contains); got != c.want {
+			t.Errorf("Contradicts(%q, %q) = %v, want %v", c.label, c.commit[:7], got, c.want)
 		}
 	}
 }
