@@ -17,8 +17,10 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/slipway-ci/slipway/internal/redact"
+	"github.com/slipway-ci/slipway/internal/usage"
 )
 
 // Main runs the command line for p with the process's arguments and exits
@@ -106,6 +108,10 @@ func failErr(err error) error {
 	if errors.As(err, &ee) {
 		return err
 	}
+	if usage.Is(err) {
+		// Whichever package found it: a value the user can fix is usage.
+		return &exitError{code: 2, err: err}
+	}
 	return &exitError{code: 1, err: err}
 }
 
@@ -159,6 +165,7 @@ commit trailers): ` + contractURL + `.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageErr("%v (see --help)", err)
 	})
+	root.PersistentPreRunE = checkFlagValues
 	root.AddCommand(
 		newRunCmd(o),
 		newStageCmd(o, "lint"), newStageCmd(o, "test"), newStageCmd(o, "build"),
@@ -198,8 +205,25 @@ result.json, commit trailers): ` + contractURL + `.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageErr("%v (see --help)", err)
 	})
+	root.PersistentPreRunE = checkFlagValues
 	root.AddCommand(sharedCommands(o)...)
 	return root
+}
+
+// checkFlagValues refuses, before any command runs, numeric flag values no
+// command can use: a negative duration, size or count. Values a command must
+// judge itself (names, paths, references) it refuses with usage errors too.
+func checkFlagValues(cmd *cobra.Command, _ []string) error {
+	var bad error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		switch f.Value.Type() {
+		case "duration", "int", "int64":
+			if bad == nil && strings.HasPrefix(f.Value.String(), "-") {
+				bad = usageErr("--%s %s: want zero or more", f.Name, f.Value.String())
+			}
+		}
+	})
+	return bad
 }
 
 // sharedCommands are the commands of both a ci/ program and the slipway

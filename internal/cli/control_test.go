@@ -36,7 +36,7 @@ func TestRollbackFreezeDoraReportCommands(t *testing.T) {
 		{[]string{"rollback", "--app", "sample-app", "--env", "production", "--to", "ghcr.io/acme/x:v1", "--reason", "x"}, 2, "digests only"},
 		{[]string{"freeze", "--env", "production", "--until", "2020-01-01T00:00:00Z", "--reason", "x"}, 2, "in the past"},
 		{[]string{"freeze", "--env", "production", "--until", "tomorrow", "--reason", "x"}, 2, "RFC 3339"},
-		{[]string{"dora", "--app", "nope"}, 2, "no deploys recorded"},
+		{[]string{"dora", "--app", "nope"}, 2, `app "nope" does not exist`},
 		{[]string{"dora", "--since", "last week"}, 2, "--since"},
 	} {
 		_, stderr, code := run(t, append(c.args, common...)...)

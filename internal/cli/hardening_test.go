@@ -203,7 +203,7 @@ func TestStatusCommand(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(stdout), &sts) != nil || len(sts) != 1 || sts[0]["commit"] != commit {
 		t.Fatalf("status: exit %d %s %s", code, stdout, stderr)
 	}
-	if _, stderr, code := run(t, "status", "--env", "qa", "--out", out, "--source", "../../sample-app"); code != 1 || !strings.Contains(stderr, "no environment matches") {
+	if _, stderr, code := run(t, "status", "--env", "qa", "--out", out, "--source", "../../sample-app"); code != 2 || !strings.Contains(stderr, `environment "qa" does not exist`) || !strings.Contains(stderr, "development, production, staging") {
 		t.Errorf("unknown env: exit %d %s", code, stderr)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"sigs.k8s.io/yaml"
+
+	"github.com/slipway-ci/slipway/internal/usage"
 )
 
 // ErrPinned is returned for a deploy or promotion into a pinned environment.
@@ -88,9 +90,20 @@ func parseFreezes(data []byte) ([]Freeze, error) {
 	if err := yaml.UnmarshalStrict(data, &doc); err != nil {
 		return nil, fmt.Errorf("%w %s: %w (want freezes: [{env, until, reason, by, at}])", ErrBadFreezeFile, FreezeFile, err)
 	}
-	for i, f := range doc.Freezes {
-		if !nameRE.MatchString(f.Env) || f.Until.IsZero() {
-			return nil, fmt.Errorf("%w %s: freezes[%d] needs env and until (RFC 3339)", ErrBadFreezeFile, FreezeFile, i)
+	for i := range doc.Freezes {
+		f := &doc.Freezes[i]
+		switch low := strings.ToLower(f.Env); {
+		case f.Env == "":
+			return nil, fmt.Errorf("%w %s: freezes[%d] has no env (the environment to freeze)", ErrBadFreezeFile, FreezeFile, i)
+		case nameRE.MatchString(low):
+			// Environment names are lowercase, so a hand-written
+			// "Staging" can only mean staging: freeze it.
+			f.Env = low
+		default:
+			return nil, fmt.Errorf("%w %s: freezes[%d].env %q: want an environment name (lowercase letters, digits, . _ -)", ErrBadFreezeFile, FreezeFile, i, f.Env)
+		}
+		if f.Until.IsZero() {
+			return nil, fmt.Errorf("%w %s: freezes[%d] (%s) has no until (RFC 3339, e.g. 2026-12-27T08:00:00Z)", ErrBadFreezeFile, FreezeFile, i, f.Env)
 		}
 	}
 	return doc.Freezes, nil
@@ -219,16 +232,21 @@ type FreezeRequest struct {
 // earlier one for it and dropping expired ones. It returns the commit.
 func (d *Deployer) Freeze(ctx context.Context, req FreezeRequest) (string, error) {
 	d.defaults()
-	if !nameRE.MatchString(req.Env) {
-		return "", fmt.Errorf("environment %q: want a lowercase name", req.Env)
+	if err := checkName("environment", req.Env); err != nil {
+		return "", err
 	}
 	if !req.Until.After(d.Now()) {
-		return "", fmt.Errorf("--until %s is not in the future", req.Until.Format(time.RFC3339))
+		return "", usage.Errorf("--until %s is not in the future", req.Until.Format(time.RFC3339))
 	}
 	if strings.TrimSpace(req.Reason) == "" {
-		return "", errors.New("--reason is required: say why the environment is frozen")
+		return "", usage.Errorf("--reason is required: say why the environment is frozen")
 	}
 	return d.commitChange(ctx, "freeze "+req.Env, func(s *snapshot) (change, error) {
+		// A freeze of an environment that does not exist (a typo) would
+		// protect nothing while saying it does.
+		if _, envs := knownNames(s, d.Layout, nil); !contains(envs, req.Env) {
+			return change{}, unknown("environment", req.Env, d.Remote, envs)
+		}
 		fs, err := s.freezes()
 		if err != nil {
 			return change{}, err
@@ -255,10 +273,20 @@ func (d *Deployer) Freeze(ctx context.Context, req FreezeRequest) (string, error
 // Unfreeze lifts an environment's freeze; "" when it was not frozen.
 func (d *Deployer) Unfreeze(ctx context.Context, req FreezeRequest) (string, error) {
 	d.defaults()
+	if err := checkName("environment", req.Env); err != nil {
+		return "", err
+	}
 	return d.commitChange(ctx, "unfreeze "+req.Env, func(s *snapshot) (change, error) {
 		fs, err := s.freezes()
 		if err != nil {
 			return change{}, err
+		}
+		frozen := false
+		for _, f := range fs {
+			frozen = frozen || f.Env == req.Env
+		}
+		if _, envs := knownNames(s, d.Layout, nil); !frozen && !contains(envs, req.Env) {
+			return change{}, unknown("environment", req.Env, d.Remote, envs)
 		}
 		now := d.Now()
 		keep := []Freeze{}
@@ -329,11 +357,14 @@ func Freezes(ctx context.Context, r *Remote, now time.Time) ([]Freeze, error) {
 // Unpin lifts a rollback's pin with its own record; "" when not pinned.
 func (d *Deployer) Unpin(ctx context.Context, app, env, reason, run string) (string, error) {
 	d.defaults()
-	if !nameRE.MatchString(app) || !nameRE.MatchString(env) {
-		return "", fmt.Errorf("app %q, environment %q: want lowercase names", app, env)
+	if err := checkName("app", app); err != nil {
+		return "", err
+	}
+	if err := checkName("environment", env); err != nil {
+		return "", err
 	}
 	if strings.TrimSpace(reason) == "" {
-		return "", errors.New("--reason is required: say why the pin is lifted")
+		return "", usage.Errorf("--reason is required: say why the pin is lifted")
 	}
 	return d.commitChange(ctx, "unpin "+app+"/"+env, func(s *snapshot) (change, error) {
 		st, _, err := findState(s.repo, s.head.Hash, app, env)
@@ -341,6 +372,11 @@ func (d *Deployer) Unpin(ctx context.Context, app, env, reason, run string) (str
 			return change{}, err
 		}
 		if st.pin == nil {
+			if st.last == nil {
+				if err := d.checkKnown(s, app, env); err != nil {
+					return change{}, err
+				}
+			}
 			return change{noop: true}, nil
 		}
 		return change{msg: controlMessage("unpin", app, env, reason, run, d.Actor)}, nil
@@ -365,8 +401,17 @@ type RollbackRequest struct {
 // deploys and promotions are refused until someone unpins it.
 func (d *Deployer) Rollback(ctx context.Context, rr RollbackRequest) (*Outcome, error) {
 	d.defaults()
+	if err := checkName("app", rr.App); err != nil {
+		return nil, err
+	}
+	if err := checkName("environment", rr.Env); err != nil {
+		return nil, err
+	}
 	if strings.TrimSpace(rr.Reason) == "" {
-		return nil, errors.New("rollback: --reason is required: say why (it is recorded, and shown with the pin)")
+		return nil, usage.Errorf("rollback: --reason is required: say why (it is recorded, and shown with the pin)")
+	}
+	if rr.Steps < 0 {
+		return nil, usage.Errorf("rollback: --steps %d: want 1 or more distinct digests back", rr.Steps)
 	}
 	recs, err := History(ctx, d.Remote, Filter{App: rr.App, Env: rr.Env})
 	if err != nil {
@@ -379,7 +424,7 @@ func (d *Deployer) Rollback(ctx context.Context, rr RollbackRequest) (*Outcome, 
 		}
 	}
 	if len(deploys) == 0 {
-		return nil, fmt.Errorf("rollback %s/%s: no deploy recorded there (apps and environments: see `history`)", rr.App, rr.Env)
+		return nil, d.noDeploys(ctx, rr.App, rr.Env)
 	}
 	current := deploys[0]
 	cur, _ := ParseImage(current.Image)
@@ -396,7 +441,7 @@ func (d *Deployer) Rollback(ctx context.Context, rr RollbackRequest) (*Outcome, 
 				return nil, fmt.Errorf("rollback %s/%s: %s was never deployed there; pass --allow-unknown (with --source-commit) to deploy it anyway", rr.App, rr.Env, rr.To)
 			}
 			if !shaRE.MatchString(rr.SourceCommit) {
-				return nil, fmt.Errorf("rollback %s/%s: --allow-unknown needs --source-commit (40 hex) for %s", rr.App, rr.Env, rr.To)
+				return nil, usage.Errorf("rollback %s/%s: --allow-unknown needs --source-commit (40 hex) for %s", rr.App, rr.Env, rr.To)
 			}
 			target = &Record{Image: rr.To.String(), SourceCommit: rr.SourceCommit}
 		}
@@ -435,4 +480,37 @@ func (d *Deployer) Rollback(ctx context.Context, rr RollbackRequest) (*Outcome, 
 		AllowRollback: true, AllowUnknownSource: true, PipelineRun: rr.PipelineRun,
 		RollbackOf: current.Commit, Reason: rr.Reason, Pinned: true,
 	})
+}
+
+// checkKnown refuses an app or environment the repository does not know
+// (by its manifests at the head and its records).
+func (d *Deployer) checkKnown(s *snapshot, app, env string) error {
+	var recs []Record
+	if _, err := walkRecords(s.repo, s.head.Hash, func(r Record) error {
+		recs = append(recs, r)
+		return nil
+	}); err != nil {
+		return err
+	}
+	apps, envs := knownNames(s, d.Layout, recs)
+	if !contains(apps, app) {
+		return unknown("app", app, d.Remote, apps)
+	}
+	if !contains(envs, env) {
+		return unknown("environment", env, d.Remote, envs)
+	}
+	return nil
+}
+
+// noDeploys explains a rollback with nothing to roll back: a name that
+// exists nowhere is a usage error naming what does; an environment that
+// exists with no deploy recorded is a refusal.
+func (d *Deployer) noDeploys(ctx context.Context, app, env string) error {
+	snap, err := d.Remote.cloneBare(ctx, 0)
+	if err == nil {
+		if err := d.checkKnown(snap, app, env); err != nil {
+			return fmt.Errorf("rollback %s/%s: %w", app, env, err)
+		}
+	}
+	return fmt.Errorf("rollback %s/%s: no deploy recorded there (apps and environments: see `history`)", app, env)
 }

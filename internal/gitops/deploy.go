@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/slipway-ci/slipway/internal/render"
+	"github.com/slipway-ci/slipway/internal/usage"
 	"github.com/slipway-ci/slipway/internal/version"
 )
 
@@ -182,17 +183,17 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
 
 // Validate checks a request before anything is cloned.
 func (r *Request) Validate() error {
-	if !nameRE.MatchString(r.App) {
-		return fmt.Errorf("app %q: want a lowercase name (letters, digits, . _ -)", r.App)
+	if err := checkName("app", r.App); err != nil {
+		return err
 	}
-	if !nameRE.MatchString(r.Env) {
-		return fmt.Errorf("environment %q: want a lowercase name (letters, digits, . _ -)", r.Env)
+	if err := checkName("environment", r.Env); err != nil {
+		return err
 	}
 	if !shaRE.MatchString(r.SourceCommit) {
-		return fmt.Errorf("source commit %q: want 40 lowercase hex (--source-commit, or run inside the source repository)", r.SourceCommit)
+		return usage.Errorf("source commit %q: want 40 lowercase hex (--source-commit, or run inside the source repository)", r.SourceCommit)
 	}
 	if r.Path != "" && (path.IsAbs(r.Path) || strings.HasPrefix(path.Clean(r.Path), "..") || strings.HasPrefix(r.Path, "~")) {
-		return fmt.Errorf("path %q: want a path inside the GitOps repository", r.Path)
+		return usage.Errorf("path %q: want a path inside the GitOps repository", r.Path)
 	}
 	return nil
 }
@@ -480,12 +481,12 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 // missing explains a missing file: which apps or environments exist.
 func (d *Deployer) missing(s *snapshot, req Request, file string) error {
 	if req.Path != "" {
-		return fmt.Errorf("%s in %s: file not found (--path)", file, d.Remote)
+		return usage.Errorf("%s in %s: file not found (--path)", file, d.Remote)
 	}
 	if _, err := s.tree.Tree(req.App); err != nil {
-		return fmt.Errorf("%s in %s: app %q not found (apps: %s)", file, d.Remote, req.App, orNone(s.dirs(".")))
+		return usage.Errorf("%s in %s: app %q not found (apps: %s)", file, d.Remote, req.App, orNone(s.dirs(".")))
 	}
-	return fmt.Errorf("%s in %s: environment %q not found for %s (environments: %s)", file, d.Remote, req.Env, req.App, orNone(s.envs(req.App)))
+	return usage.Errorf("%s in %s: environment %q not found for %s (environments: %s)", file, d.Remote, req.Env, req.App, orNone(s.envs(req.App)))
 }
 
 func orNone(names []string) string {

@@ -60,7 +60,59 @@ func History(ctx context.Context, r *Remote, f Filter) ([]Record, error) {
 			out = append(out, rec)
 		}
 	}
+	if len(out) == 0 && (f.App != "" || f.Env != "") {
+		// Nothing: a typo must not read as "never deployed".
+		if err := f.checkAt(r, repo, headHash); err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+	}
 	return out, nil
+}
+
+// check refuses a filter naming an app or environment that breaks the name
+// rule or that the repository does not know (manifests at the head, records).
+func (f Filter) check(s *snapshot, recs []Record) error {
+	if f.App != "" {
+		if err := checkName("app", f.App); err != nil {
+			return err
+		}
+	}
+	if f.Env != "" {
+		if err := checkName("environment", f.Env); err != nil {
+			return err
+		}
+	}
+	apps, envs := knownNames(s, "", recs)
+	if f.App != "" && !contains(apps, f.App) {
+		return unknown("app", f.App, s.remote, apps)
+	}
+	if f.Env != "" && !contains(envs, f.Env) {
+		return unknown("environment", f.Env, s.remote, envs)
+	}
+	return nil
+}
+
+// checkAt is check on the branch head, reading every record.
+func (f Filter) checkAt(r *Remote, repo *git.Repository, head plumbing.Hash) error {
+	if f.App != "" && !nameRE.MatchString(f.App) || f.Env != "" && !nameRE.MatchString(f.Env) {
+		return f.check(nil, nil)
+	}
+	c, err := repo.CommitObject(head)
+	if err != nil {
+		return nil
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return nil
+	}
+	var recs []Record
+	if _, err := walkRecords(repo, head, func(rec Record) error {
+		recs = append(recs, rec)
+		return nil
+	}); err != nil {
+		return nil
+	}
+	return f.check(&snapshot{repo: repo, head: c, tree: t, remote: r}, recs)
 }
 
 // fillReverts gives each revert record (newest first in recs) the image and

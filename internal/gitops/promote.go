@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+
+	"github.com/slipway-ci/slipway/internal/usage"
 )
 
 // Promotion is `promote`: E1's deployed image and source commit go to E2.
@@ -73,8 +75,13 @@ type PromoteOutcome struct {
 // of the main branch, for a reviewed pull request.
 func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, error) {
 	d.defaults()
+	for _, n := range [][2]string{{"app", p.App}, {"environment", p.From}, {"environment", p.To}} {
+		if err := checkName(n[0], n[1]); err != nil {
+			return nil, fmt.Errorf("promote: %w", err)
+		}
+	}
 	if p.From == p.To {
-		return nil, fmt.Errorf("promote %s: --from and --to are both %q", p.App, p.From)
+		return nil, usage.Errorf("promote %s: --from and --to are both %q", p.App, p.From)
 	}
 	snap, err := d.Remote.cloneBare(ctx, d.HistoryDepth)
 	if err != nil {

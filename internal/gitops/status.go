@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/slipway-ci/slipway/internal/usage"
 )
 
 // EnvStatus is what one environment runs now: the digest its manifest holds
@@ -85,7 +87,10 @@ func historyAndStatus(ctx context.Context, r *Remote, f Filter) ([]Record, []Env
 		}
 	}
 	if len(out) == 0 && (f.App != "" || f.Env != "") {
-		return nil, nil, fmt.Errorf("status %s: no environment matches app %q env %q (apps: %s)", r, f.App, f.Env, orNone(snap.dirs(".")))
+		if err := f.check(snap, all); err != nil {
+			return nil, nil, fmt.Errorf("status: %w", err)
+		}
+		return nil, nil, usage.Errorf("status %s: no environment matches app %q env %q (apps: %s)", r, f.App, f.Env, orNone(snap.dirs(".")))
 	}
 	return all, out, nil
 }
