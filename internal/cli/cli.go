@@ -207,7 +207,23 @@ result.json, commit trailers): ` + contractURL + `.`,
 	})
 	root.PersistentPreRunE = checkFlagValues
 	root.AddCommand(sharedCommands(o)...)
+	speakAs(root, "slipway")
 	return root
+}
+
+// speakAs rewrites the help of c and every command below it for a program
+// run as prog: the commands' examples and texts are written for a ci/
+// program (`go run ./ci deploy …`), and the slipway binary's help must show
+// lines that work when pasted (`slipway deploy …`).
+func speakAs(c *cobra.Command, prog string) {
+	r := strings.NewReplacer("go run ./ci ", prog+" ", "go run ./ci\n", prog+"\n", "`ci ", "`"+prog+" ")
+	c.Example = r.Replace(c.Example)
+	c.Long = r.Replace(c.Long)
+	c.Short = r.Replace(c.Short)
+	c.Flags().VisitAll(func(f *pflag.Flag) { f.Usage = r.Replace(f.Usage) })
+	for _, sub := range c.Commands() {
+		speakAs(sub, prog)
+	}
 }
 
 // checkFlagValues refuses, before any command runs, numeric flag values no

@@ -205,3 +205,34 @@ func TestHelpLinksContract(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryHelpSpeaksSlipway: every help text of the slipway binary shows
+// commands that work when pasted into a shell that has only the binary: no
+// `go run ./ci`, and each example line invokes slipway.
+func TestBinaryHelpSpeaksSlipway(t *testing.T) {
+	root := newRootCmd(Project{Name: "slipway", BinaryOnly: true}.withDefaults(), io.Discard, io.Discard)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		var help bytes.Buffer
+		c.SetOut(&help)
+		if err := c.Help(); err != nil {
+			t.Fatal(err)
+		}
+		text := help.String()
+		for _, bad := range []string{"go run ./ci", "`ci ", "./ci "} {
+			if strings.Contains(text, bad) {
+				t.Errorf("slipway %s --help says %q:\n%s", c.CommandPath(), bad, text)
+			}
+		}
+		for _, l := range strings.Split(c.Example, "\n") {
+			l = strings.TrimSpace(l)
+			if l != "" && !strings.HasPrefix(l, "--") && !strings.Contains(l, "slipway ") {
+				t.Errorf("%s: example line %q does not run slipway", c.CommandPath(), l)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}

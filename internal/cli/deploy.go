@@ -311,7 +311,7 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 func printDeploy(o *options, d *gitops.Deployer, app, env string, out *gitops.Outcome) {
 	switch {
 	case out.Superseded:
-		o.logf("%s/%s already runs source commit %s (%s), newer than this build: superseded, nothing committed", app, env, out.Previous.SourceCommit, out.Previous.Image)
+		// The deployer has said why, once; stdout carries the outcome.
 		fmt.Fprintln(o.stdout, "superseded")
 		return
 	case out.BranchExists:

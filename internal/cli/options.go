@@ -172,6 +172,14 @@ func sourceDir(dir string) (string, error) {
 	return abs, nil
 }
 
+// invocation is how a user runs this program: "slipway", or "go run ./ci".
+func (o *options) invocation() string {
+	if o.proj.BinaryOnly {
+		return "slipway"
+	}
+	return "go run ./ci"
+}
+
 func (o *options) outPath(name string) string { return filepath.Join(o.out, name) }
 
 func (o *options) logf(format string, a ...any) {

@@ -57,7 +57,7 @@ images are still reported (and, without --check, written).`,
 				return nil
 			}
 			if check {
-				return failErr(fmt.Errorf("pin --check: %d of %d images in %s are stale; run `go run ./ci pin`", len(changes), len(lock.Images()), path))
+				return failErr(fmt.Errorf("pin --check: %d of %d images in %s are stale; run `%s pin`", len(changes), len(lock.Images()), path, o.invocation()))
 			}
 			return nil
 		},

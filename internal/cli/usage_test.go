@@ -149,3 +149,31 @@ func TestNegativeNumbersAreUsage(t *testing.T) {
 		t.Errorf("only %d numeric flags found", n)
 	}
 }
+
+// TestSupersededSaysItOnce: a deploy that finds a newer build running says
+// so in one stderr line (not once per layer) and prints "superseded" last.
+func TestSupersededSaysItOnce(t *testing.T) {
+	noEngineEnv(t)
+	out := t.TempDir()
+	src, shas := gitRepo(t, 3)
+	common := []string{"--out", out, "--source", "../../sample-app", "--source-repo", src}
+	if _, stderr, code := run(t, append([]string{"deploy", "--app", "sample-app", "--env", "staging", "--image", dig(2), "--source-commit", shas[2]}, common...)...); code != 0 {
+		t.Fatalf("deploy: %s", stderr)
+	}
+	stdout, stderr, code := run(t, append([]string{"deploy", "--app", "sample-app", "--env", "staging", "--image", dig(1), "--source-commit", shas[1], "--superseded-ok"}, common...)...)
+	if code != 0 || lastLine(stdout) != "superseded" {
+		t.Fatalf("older build with --superseded-ok: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	n := 0
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, "superseded") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("stderr says superseded %d times, want once:\n%s", n, stderr)
+	}
+	if !strings.Contains(stderr, shas[2][:12]) {
+		t.Errorf("stderr does not name the running commit:\n%s", stderr)
+	}
+}
