@@ -19,34 +19,54 @@ import (
 // provenance's source name it; the provenance names both.
 func (r *runState) inputs() version.Info {
 	r.inputsOnce.Do(func() {
-		r.inputsInfo = inputsOf(r.o, r.app, r.src, r.version)
+		r.inputsInfo, r.inputsRoot, r.inputsSpecs = inputsOf(r.o, r.app, r.src, r.version)
 	})
 	return r.inputsInfo
 }
 
 // inputsOf is head narrowed to app a's inputs (version.Info.Inputs over
-// affected.Inputs), read in the directory the pipeline runs in; head itself
-// when they cannot be read.
-func inputsOf(o *options, a App, src string, head version.Info) version.Info {
-	if head.Commit == "" {
-		return head
-	}
+// affected.Inputs, read in the directory the pipeline runs in), with the
+// directory and pathspecs that name those inputs. A Source outside that
+// directory is its own input set (everything under it, which is what the
+// stages copy) and keeps head.
+func inputsOf(o *options, a App, src string, head version.Info) (version.Info, string, []string) {
 	wd, err := os.Getwd()
 	if err != nil {
-		return head
+		return head, src, []string{"."}
 	}
 	rel, err := filepath.Rel(wd, src)
 	if err != nil || !filepath.IsLocal(rel) && rel != "." {
-		return head // Source outside the directory the pipeline runs in: HEAD
+		return head, src, []string{"."}
 	}
 	global := o.proj.Global
 	global.Files = append(append([]string{}, global.Files...), o.proj.LockPath)
 	specs, err := affected.Inputs(wd, affected.App{Name: a.Name, Source: filepath.ToSlash(rel), Main: a.Main, Deploy: a.Deploy}, global)
 	if err != nil {
 		o.logf("warning: %s: reading its inputs: %v; its image names HEAD", a.Name, err)
-		return head
+		return head, src, []string{"."}
 	}
-	return head.Inputs(wd, specs)
+	if head.Commit == "" {
+		return head, wd, specs
+	}
+	return head.Inputs(wd, specs), wd, specs
+}
+
+// contentKey is the content of the app's inputs now (version.ContentKey),
+// read once per run: "" outside a git checkout.
+func (r *runState) contentKey() string {
+	r.contentOnce.Do(func() {
+		r.inputs()
+		if r.version.Commit == "" {
+			return
+		}
+		k, err := version.ContentKey(r.inputsRoot, r.inputsSpecs)
+		if err != nil {
+			r.o.logf("warning: %s: %v: stages are not reused", r.app.Name, err)
+			return
+		}
+		r.content = k
+	})
+	return r.content
 }
 
 // inputsCommitAt is the newest commit up to sha that changed the inputs of
@@ -67,7 +87,8 @@ func (o *options) inputsCommitAt(app, sha, sourceRepo string) string {
 		if err != nil {
 			return ""
 		}
-		return inputsOf(o, a, src, version.Info{Commit: sha}).Commit
+		in, _, _ := inputsOf(o, a, src, version.Info{Commit: sha})
+		return in.Commit
 	}
 	return ""
 }

@@ -227,8 +227,13 @@ type runState struct {
 	stagesOnce sync.Once
 	stages     *dag.Stages
 
-	inputsOnce sync.Once
-	inputsInfo version.Info // see inputs()
+	inputsOnce  sync.Once
+	inputsInfo  version.Info // see inputs()
+	inputsRoot  string       // the directory inputsSpecs are relative to
+	inputsSpecs []string     // git pathspecs of the app's inputs
+
+	contentOnce sync.Once
+	content     string // see contentKey()
 }
 
 // verifyPolicy is the run's configured verification policy, or nil.

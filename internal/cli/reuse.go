@@ -13,17 +13,22 @@ import (
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
-// fingerprint names everything an app's engine stages depend on: the source
-// commit (a clean tree only), the app's configuration, the image lock, the
-// gate settings and the stage list. The engine would answer from its cache
-// for the same inputs anyway; a matching fingerprint lets a run skip even
-// the round trips (a warm no-change run: milliseconds, no session).
+// fingerprint names everything an app's engine stages depend on: the
+// content of the app's inputs as they are now (committed or not: tracked,
+// modified and untracked non-ignored files, version.ContentKey), the
+// version its image is stamped with, the app's configuration, the image
+// lock, the gate settings and the stage list. The engine would answer from
+// its cache for the same inputs anyway; a matching fingerprint lets a run
+// skip even the round trips (a warm no-change run: milliseconds, no
+// session), on a dirty tree as on a clean one.
 func (r *runState) fingerprint() string {
-	if r.version.Commit == "" || r.version.Dirty {
+	content := r.contentKey()
+	if content == "" {
 		return ""
 	}
+	in := r.inputs()
 	h := sha256.New()
-	fmt.Fprintf(h, "commit=%s\napp=%+v\nlock=%s\n", r.version.Commit, r.app, r.lock.Bytes())
+	fmt.Fprintf(h, "content=%s\nstamp=%s %s %s\napp=%+v\nlock=%s\n", content, in.Revision(), in.Version(), in.CommitTime.UTC().Format(time.RFC3339), r.app, r.lock.Bytes())
 	sf := r.flags.scan
 	fmt.Fprintf(h, "gate=%s %v %s\n", sf.severity, sf.ignoreUnfixed, sf.ignoreFile)
 	for _, s := range r.o.proj.Stages {

@@ -77,11 +77,57 @@ func TestNoChangeRunReusesWithoutEngine(t *testing.T) {
 	if _, stderr, code := run(t, "--source", src, "--out", out); code != 1 || !strings.Contains(stderr, "no Dagger engine") {
 		t.Errorf("a scan older than --db-max-age was reused: exit %d %s", code, stderr)
 	}
-	// A dirty tree never reuses.
+	// A file added since the passing run: the stages run.
 	passedRun(t, src, out, time.Hour)
 	os.WriteFile(filepath.Join(src, "new.go"), []byte("package main\n"), 0o644)
 	if _, stderr, code := run(t, "--source", src, "--out", out); code != 1 || !strings.Contains(stderr, "no Dagger engine") {
-		t.Errorf("a dirty tree reused the results: exit %d %s", code, stderr)
+		t.Errorf("a changed tree reused the results: exit %d %s", code, stderr)
+	}
+}
+
+// Issue 19.5: a developer iterating on an uncommitted change reruns with
+// nothing changed since the last run: reused, no session, whether or not
+// the tree is committed; any further edit (modified, untracked, deleted)
+// runs the stages again, and reverting it reuses again.
+func TestNoChangeOnADirtyTreeReuses(t *testing.T) {
+	noEngineEnv(t)
+	src := cleanSampleApp(t)
+	out := t.TempDir()
+	main := filepath.Join(src, "main.go")
+	orig, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(main, append(append([]byte{}, orig...), "\n// work in progress\n"...), 0o644)
+	os.WriteFile(filepath.Join(src, "wip.go"), []byte("package main\n"), 0o644)
+	passedRun(t, src, out, time.Hour)
+	start := time.Now()
+	_, stderr, code := run(t, "--source", src, "--out", out)
+	if code != 0 || !strings.Contains(stderr, "reusing") {
+		t.Fatalf("no change on a dirty tree: exit %d\n%s", code, stderr)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("no change on a dirty tree took %s, want ≤ 0.5 s", d)
+	}
+	for _, edit := range []struct {
+		what        string
+		do, restore func()
+	}{
+		{"another edit", func() { os.WriteFile(main, append(append([]byte{}, orig...), "\n// more\n"...), 0o644) },
+			func() { os.WriteFile(main, append(append([]byte{}, orig...), "\n// work in progress\n"...), 0o644) }},
+		{"an untracked file", func() { os.WriteFile(filepath.Join(src, "more.go"), []byte("package main\n"), 0o644) },
+			func() { os.Remove(filepath.Join(src, "more.go")) }},
+		{"a deleted file", func() { os.Remove(filepath.Join(src, "wip.go")) },
+			func() { os.WriteFile(filepath.Join(src, "wip.go"), []byte("package main\n"), 0o644) }},
+	} {
+		edit.do()
+		if _, stderr, code := run(t, "--source", src, "--out", out); code != 1 || !strings.Contains(stderr, "no Dagger engine") {
+			t.Errorf("%s since the passing run was reused: exit %d %s", edit.what, code, stderr)
+		}
+		edit.restore()
+		if _, stderr, code := run(t, "--source", src, "--out", out); code != 0 || !strings.Contains(stderr, "reusing") {
+			t.Errorf("%s, reverted: not reused: exit %d %s", edit.what, code, stderr)
+		}
 	}
 }
 
@@ -101,7 +147,13 @@ func TestPlanShowsCaches(t *testing.T) {
 // BenchmarkNoChangeRun: a run whose inputs did not change, end to end on
 // the host (configuration, version, result.json, fingerprints, summary; no
 // engine session at all).
-func BenchmarkNoChangeRun(b *testing.B) {
+func BenchmarkNoChangeRun(b *testing.B) { benchNoChange(b, false) }
+
+// BenchmarkNoChangeRunDirty: the same on a tree with an uncommitted change
+// and an untracked file (issue 19.5: ≤ 0.5 s).
+func BenchmarkNoChangeRunDirty(b *testing.B) { benchNoChange(b, true) }
+
+func benchNoChange(b *testing.B, dirty bool) {
 	b.Setenv("DAGGER_SESSION_PORT", "")
 	b.Setenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST", "")
 	b.Setenv("DOCKER_HOST", "unix:///nonexistent.sock")
@@ -109,6 +161,12 @@ func BenchmarkNoChangeRun(b *testing.B) {
 		b.Setenv(k, "")
 	}
 	src := cleanSampleApp(b)
+	if dirty {
+		f, _ := os.OpenFile(filepath.Join(src, "main.go"), os.O_APPEND|os.O_WRONLY, 0)
+		f.WriteString("\n// work in progress\n")
+		f.Close()
+		os.WriteFile(filepath.Join(src, "wip.go"), []byte("package main\n"), 0o644)
+	}
 	out := b.TempDir()
 	passedRun(b, src, out, time.Hour)
 	b.ResetTimer()

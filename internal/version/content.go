@@ -1,0 +1,106 @@
+package version
+
+import (
+	"crypto/sha1" //nolint:gosec // git's blob ids, compared with the index's
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// ErrNoGit means the git CLI is not installed: ContentKey cannot answer.
+var ErrNoGit = errors.New("the git CLI is not installed")
+
+// ContentKey names the content of the files pathspecs match in the checkout
+// at dir, as they are now, committed or not: tracked files by their blob id,
+// modified, deleted and untracked (non-ignored) files by the blob id of
+// their bytes. It does not depend on commits: a tree with uncommitted
+// changes has a key, equal for equal content, so a rerun with nothing
+// changed since the last run is recognised whether or not the tree is
+// committed; a file touched but not changed keeps its key.
+func ContentKey(dir string, pathspecs []string) (string, error) {
+	if !haveGit() {
+		return "", ErrNoGit
+	}
+	if len(pathspecs) == 0 {
+		pathspecs = []string{"."}
+	}
+	files := map[string]string{}
+	staged, err := gitCLI(dir, append([]string{"ls-files", "-z", "-s", "--"}, pathspecs...)...)
+	if err != nil {
+		return "", fmt.Errorf("content of %s: %w", dir, err)
+	}
+	for _, e := range strings.Split(staged, "\x00") {
+		meta, path, ok := strings.Cut(e, "\t")
+		if !ok {
+			continue
+		}
+		if f := strings.Fields(meta); len(f) == 3 {
+			files[path] = f[0] + " " + f[1]
+		}
+	}
+	// Untracked (not ignored) files, and files that differ from the index.
+	untracked, err := gitCLI(dir, append([]string{"ls-files", "-z", "-o", "--exclude-standard", "--"}, pathspecs...)...)
+	if err != nil {
+		return "", fmt.Errorf("content of %s: %w", dir, err)
+	}
+	changed, err := gitCLI(dir, append([]string{"diff-files", "-z", "--name-only", "--relative", "--"}, pathspecs...)...)
+	if err != nil {
+		return "", fmt.Errorf("content of %s: %w", dir, err)
+	}
+	for _, path := range append(strings.Split(untracked, "\x00"), strings.Split(changed, "\x00")...) {
+		if path == "" {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(path))
+		fi, err := os.Lstat(p)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			files[path] = "deleted"
+		case err != nil:
+			return "", fmt.Errorf("content of %s: %w", path, err)
+		case fi.IsDir():
+			continue // a nested repository or submodule: its own commit says it
+		default:
+			var data []byte
+			mode := "100644"
+			if fi.Mode()&os.ModeSymlink != 0 {
+				target, err := os.Readlink(p)
+				if err != nil {
+					return "", err
+				}
+				data, mode = []byte(target), "120000"
+			} else {
+				if data, err = os.ReadFile(p); err != nil {
+					return "", fmt.Errorf("content of %s: %w", path, err)
+				}
+				if fi.Mode()&0o111 != 0 {
+					mode = "100755"
+				}
+			}
+			files[path] = mode + " " + blobID(data)
+		}
+	}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	h := sha256.New()
+	for _, p := range paths {
+		fmt.Fprintf(h, "%s\x00%s\n", p, files[p])
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// blobID is git's (SHA-1) object id of a blob with these bytes.
+func blobID(data []byte) string {
+	h := sha1.New() //nolint:gosec // git's object ids
+	fmt.Fprintf(h, "blob %d\x00", len(data))
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
+}

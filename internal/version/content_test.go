@@ -1,0 +1,115 @@
+package version
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Issue 19.5: reuse is keyed on the content of what a stage reads, not on a
+// clean commit. ContentKey is equal for equal content (committed, staged,
+// modified or untracked), differs for any change under the pathspecs, and
+// ignores ignored files, files elsewhere and a touch.
+func TestContentKey(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("needs git")
+	}
+	dir := t.TempDir()
+	gitc := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=d", "GIT_AUTHOR_EMAIL=d@x", "GIT_COMMITTER_NAME=d", "GIT_COMMITTER_EMAIL=d@x")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	write := func(rel, content string) {
+		t.Helper()
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("app/main.go", "package main\n")
+	write("app/util.go", "package main\n// util\n")
+	write("other/x.go", "package other\n")
+	write(".gitignore", "*.log\n")
+	gitc("init", "-q", "-b", "main")
+	gitc("add", "-A")
+	gitc("commit", "-qm", "base")
+	specs := []string{"app", ".gitignore"}
+	key := func() string {
+		t.Helper()
+		k, err := ContentKey(dir, specs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	clean := key()
+	same := func(what string) {
+		t.Helper()
+		if k := key(); k != clean {
+			t.Errorf("%s changed the key", what)
+		}
+	}
+	differs := func(what string) string {
+		t.Helper()
+		k := key()
+		if k == clean {
+			t.Errorf("%s did not change the key", what)
+		}
+		return k
+	}
+	later := time.Now().Add(time.Hour)
+	_ = os.Chtimes(filepath.Join(dir, "app/main.go"), later, later)
+	same("a touch")
+	write("app/debug.log", "ignored\n")
+	same("an ignored file")
+	write("other/x.go", "package other\n// changed\n")
+	same("a change outside the inputs")
+
+	write("app/main.go", "package main\n\nfunc main() {}\n")
+	dirty := differs("a modified file")
+	if key() != dirty {
+		t.Error("the same dirty content twice: two keys")
+	}
+	gitc("add", "app/main.go")
+	if key() != dirty {
+		t.Error("staging a change changed the key")
+	}
+	gitc("commit", "-qm", "main")
+	if key() != dirty {
+		t.Error("committing a change changed the key: reuse must not depend on commits")
+	}
+	clean = dirty
+	write("app/new.go", "package main\n")
+	differs("an untracked file")
+	os.Remove(filepath.Join(dir, "app/new.go"))
+	same("removing it again")
+	os.Remove(filepath.Join(dir, "app/util.go"))
+	differs("a deleted file")
+	gitc("checkout", "--", "app/util.go")
+	same("restoring it")
+	_ = os.Chmod(filepath.Join(dir, "app/util.go"), 0o755)
+	differs("an executable bit")
+}
+
+// BenchmarkContentKey: the no-change run's key over sample-app's files (a
+// dirty tree costs the same: three git calls and the changed files' bytes).
+func BenchmarkContentKey(b *testing.B) {
+	root := Root("../../sample-app")
+	if root == "" {
+		b.Skip("not in a git checkout")
+	}
+	for b.Loop() {
+		if _, err := ContentKey("../../sample-app", []string{"."}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
