@@ -123,3 +123,22 @@ func ExampleVerify() {
 	// <nil>
 	// Config.Verify: a keyless policy needs Identity (or IdentityRegexp) and Issuer (or IssuerRegexp)
 }
+
+// An app whose environments are a Helm chart's per-environment values files
+// (charts/podinfo/values-staging.yaml, …): the deploy writes the image at
+// the chart's value paths, byte for byte.
+func ExampleHelmValues() {
+	cfg := slipway.Config{
+		Apps: []slipway.App{{
+			Name: "sample-app", Source: "sample-app",
+			Helm: slipway.HelmValues{Repository: "image.repository", Digest: "image.digest"},
+		}},
+		GitOps: slipway.GitOps{Layout: "charts/{app}/values-{env}.yaml"},
+	}
+	fmt.Println(cfg.Validate())
+	cfg.Apps[0].Helm = slipway.HelmValues{Repository: "image.repository"}
+	fmt.Println(cfg.Validate())
+	// Output:
+	// <nil>
+	// Config.Apps[0].Helm (app sample-app): Helm value paths: name where the digest goes (digest=PATH, or image=PATH for a whole reference, or tag=PATH for a chart that only takes a tag)
+}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/affected"
 	"github.com/slipway-ci/slipway/internal/cli"
+	"github.com/slipway-ci/slipway/internal/manifest"
 )
 
 // DefaultImageLock is Slipway's built-in image lock (ci/images.lock of the
@@ -147,6 +148,37 @@ type App struct {
 	// Tags are extra tags for every push, besides the commit SHA,
 	// <branch>-<short sha> and a semver tag.
 	Tags []string
+	// Helm says where the app's Helm chart takes the image, for
+	// environments held in Helm values (a chart's values-<env>.yaml, a Flux
+	// HelmRelease's spec.values, an Argo CD Application's helm values or
+	// its .argocd-source-<app>.yaml). Zero: image.repository, image.tag and
+	// image.digest, where the values have them. The binary's flag is
+	// --helm-value ROLE=PATH.
+	Helm HelmValues
+}
+
+// HelmValues are dotted paths into a chart's values. Set, they are written
+// even where the values do not have them yet; at least Digest, Image or Tag
+// must be set.
+type HelmValues struct {
+	// Repository is the image repository's path, e.g. "image.repository".
+	Repository string
+	// Digest is the digest's path, e.g. "image.digest".
+	Digest string
+	// Tag is the tag's path, e.g. "image.tag". Without Digest (a chart that
+	// only takes a tag) it is written as "<tag>@sha256:…", so the chart
+	// renders REPO:TAG@sha256:….
+	Tag string
+	// Image is the path of a value that holds the whole reference
+	// (REPO@sha256:…), for charts that take one string; it replaces the others.
+	Image string
+}
+
+func (h HelmValues) values() *manifest.Values {
+	if h == (HelmValues{}) {
+		return nil
+	}
+	return &manifest.Values{Repository: h.Repository, Tag: h.Tag, Digest: h.Digest, Image: h.Image}
 }
 
 // Publish configures what --publish does.
@@ -256,7 +288,7 @@ func (c Config) project() cli.Project {
 	for _, a := range c.Apps {
 		p.Apps = append(p.Apps, cli.App{
 			Name: a.Name, Source: a.Source, Main: a.Main, Binary: a.Binary, Deploy: a.Deploy,
-			Image: a.Image, Port: a.Port, Base: a.Base, Tags: a.Tags,
+			Image: a.Image, Port: a.Port, Base: a.Base, Tags: a.Tags, Values: a.Helm.values(),
 		})
 	}
 	if c.Stages != nil {

@@ -208,6 +208,7 @@ func newDeployCmd(o *options) *cobra.Command {
 		df                                                   deployFlags
 		vf                                                   verifyFlags
 		wf                                                   waitFlags
+		helmFlags                                            []string
 	)
 	cmd := &cobra.Command{
 		Use:   "deploy --app A --env E --image REPO@sha256:…",
@@ -252,6 +253,10 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 			if err != nil {
 				return usageErr("deploy: %v", err)
 			}
+			values, err := helmValues(helmFlags, o.proj.appValues(app))
+			if err != nil {
+				return err
+			}
 			sha, err := sourceCommit(commit, sourceRepo)
 			if err != nil {
 				return err
@@ -275,7 +280,7 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 			}
 			out, err := d.Deploy(cmd.Context(), gitops.Request{
 				App: app, Env: env, Image: img, SourceCommit: sha, SourceRepo: sourceRepo, SourceDirty: dirty,
-				Path: path, ImageName: imageName, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
+				Path: path, ImageName: imageName, Values: values, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
 				SupersededOK: df.supersededOK, PipelineRun: gitops.PipelineRun(os.Getenv),
 				Unpin: df.unpin, BreakGlass: df.breakGlass, Fix: df.fix,
 			})
@@ -301,6 +306,7 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 	f.StringVar(&sourceRepo, "source-repo", ".", "source repository, to read HEAD and to refuse rollbacks")
 	f.StringVar(&path, "path", "", "file to edit instead of APP/overlays/ENV/kustomization.yaml")
 	f.StringVar(&imageName, "image-name", "", "image name the app's container uses in the resources, for a kustomization with no images: entry yet (default: the container named APP)")
+	bindHelmValueFlag(f, &helmFlags)
 	f.BoolVar(&dirty, "source-dirty", false, "record that the image was built from a modified working tree (Source-Dirty: true)")
 	bindDeployGuardFlags(f, &df)
 	bindVerifyFlags(f, &vf)
@@ -367,7 +373,7 @@ func (run *invocation) deployStage(name string, apps []*runState, needs []string
 				}
 				df := run.flags.deploy
 				reqs = append(reqs, gitops.Request{
-					App: r.app.Name, Env: env, Image: img, SourceCommit: r.version.Commit, SourceRepo: r.src,
+					App: r.app.Name, Env: env, Image: img, SourceCommit: r.version.Commit, SourceRepo: r.src, Values: r.app.Values,
 					SourceDirty: r.version.Dirty, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
 					SupersededOK: df.supersededOK, PipelineRun: gitops.PipelineRun(os.Getenv),
 					Unpin: df.unpin, BreakGlass: df.breakGlass, Fix: df.fix,

@@ -13,6 +13,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/dag"
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/imagelock"
+	"github.com/slipway-ci/slipway/internal/manifest"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
@@ -62,6 +63,19 @@ type App struct {
 	Port   int      // exposed port (default 8080)
 	Base   string   // image-lock name of the base image (default "distroless")
 	Tags   []string // extra tags on every push
+	// Values are where the app's Helm chart takes the image (nil: the defaults).
+	Values *manifest.Values
+}
+
+// appValues is an app's Helm value paths from the Go configuration, nil
+// when the app is not configured or has none.
+func (p Project) appValues(name string) *manifest.Values {
+	for _, a := range p.Apps {
+		if a.Name == name {
+			return a.Values
+		}
+	}
+	return nil
 }
 
 // Built-in stage names.
@@ -180,6 +194,11 @@ func (p Project) Validate() error {
 		names[a.Name] = true
 		if !hasGoMod(a.Source) {
 			return fmt.Errorf("%s.Source %q (app %s): no go.mod there or above it; point Source at the app's Go module (or a directory inside one)", field, a.Source, a.Name)
+		}
+		if a.Values != nil {
+			if err := a.Values.Validate(); err != nil {
+				return fmt.Errorf("%s.Helm (app %s): %w", field, a.Name, err)
+			}
 		}
 		if a.Port < 0 || a.Port > 65535 {
 			return fmt.Errorf("%s.Port %d: want 1-65535", field, a.Port)

@@ -12,10 +12,11 @@ import (
 
 func newPromoteCmd(o *options) *cobra.Command {
 	var (
-		p  gitops.Promotion
-		df deployFlags
-		vf verifyFlags
-		wf waitFlags
+		p         gitops.Promotion
+		df        deployFlags
+		vf        verifyFlags
+		wf        waitFlags
+		helmFlags []string
 	)
 	cmd := &cobra.Command{
 		Use:   "promote --app A --from E1 --to E2",
@@ -44,6 +45,11 @@ borrow another record's commit, unless --source-commit names it.`,
 			if p.SourceCommit != "" && !isSHA(p.SourceCommit) {
 				return usageErr("promote: --source-commit %q: want the full 40-hex commit SHA", p.SourceCommit)
 			}
+			values, err := helmValues(helmFlags, o.proj.appValues(p.App))
+			if err != nil {
+				return err
+			}
+			p.Values = values
 			p.AllowRollback = df.allowRollback
 			p.AllowUnknownSource = df.allowUnknownSource
 			p.Unpin, p.BreakGlass = df.unpin, df.breakGlass
@@ -94,6 +100,7 @@ borrow another record's commit, unless --source-commit names it.`,
 	f.StringVar(&p.SourceRepo, "source-repo", ".", "source repository, to refuse rollbacks")
 	f.StringVar(&p.SourceCommit, "source-commit", "", "the commit the digest E1 runs was built from, when no deploy record put it there (a hand edit); refused when a record says otherwise")
 	f.BoolVar(&p.ViaBranch, "via-branch", false, "push branch promote/APP/TO/<12 hex> instead of the main branch")
+	bindHelmValueFlag(f, &helmFlags)
 	bindDeployGuardFlags(f, &df)
 	bindVerifyFlags(f, &vf)
 	bindWaitFlags(f, &wf, true, waitFlags{})

@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/slipway-ci/slipway/internal/manifest"
 	"github.com/slipway-ci/slipway/internal/render"
 	"github.com/slipway-ci/slipway/internal/usage"
 	"github.com/slipway-ci/slipway/internal/version"
@@ -85,6 +86,11 @@ type Request struct {
 	// a kustomization builds, for adding an images: entry when it has none
 	// (default: the container named after the app).
 	ImageName string
+	// Values are where a Helm chart takes the image, for an environment
+	// held in Helm values (a values file, a HelmRelease, an Argo CD
+	// Application); nil: image.repository, image.tag and image.digest, where
+	// the values have them.
+	Values *manifest.Values
 	// AllowRollback deploys a source commit that does not contain the
 	// running one (older or diverged), recording Rollback: true.
 	AllowRollback bool
@@ -418,7 +424,7 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 	if err != nil {
 		return nil, nil, err
 	}
-	edited, ch, err := Edit(file, data, req.App, req.Image)
+	edited, ch, err := EditSet(file, data, manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest, Values: req.Values, Helm: snap.isChartDir(path.Dir(file))})
 	if errors.Is(err, ErrNoMatch) && isKustomizationFile(file) {
 		edited, ch, err = snap.addImageEntry(file, data, req)
 	}

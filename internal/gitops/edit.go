@@ -66,8 +66,8 @@ func EditSet(file string, data []byte, s manifest.Set) ([]byte, Change, error) {
 
 // currentImage reads the digest an environment's manifest deploys, with the
 // matcher deploy edits with.
-func currentImage(file string, data []byte, app string, repos ...string) (Image, error) {
-	ref, err := manifest.Current(file, data, app, repos...)
+func currentImage(file string, data []byte, app string, values *manifest.Values, repos ...string) (Image, error) {
+	ref, err := manifest.CurrentSet(file, data, manifest.Set{App: app, Repos: repos, Values: values})
 	if err != nil {
 		return Image{}, err
 	}

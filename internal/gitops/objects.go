@@ -22,6 +22,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/slipway-ci/slipway/internal/manifest"
 )
 
 // snapshot is a branch head in an in-memory bare clone. Deploys work on git
@@ -419,6 +421,12 @@ func isKustomizationFile(p string) bool {
 	return false
 }
 
+// isChartDir: a Helm chart lives in dir (its Chart.yaml).
+func (s *snapshot) isChartDir(dir string) bool {
+	_, ok := s.readFile(path.Join(dir, "Chart.yaml"))
+	return ok
+}
+
 // resolveFile finds the file a request edits: req.Path, the layout's file
 // for the app and environment, or by default the environment's overlay; a
 // kustomization under any of kustomize's file names.
@@ -427,6 +435,9 @@ func (s *snapshot) resolveFile(req Request, layout string) (string, []byte, erro
 		file := path.Clean(req.Path)
 		if data, ok := s.readFile(file); ok {
 			return file, data, nil
+		}
+		if manifest.IsArgoSource(file) {
+			return file, nil, nil // Argo CD's override file: the edit creates it
 		}
 		return "", nil, fmt.Errorf("%s in %s: file not found (--path)", file, s.remote)
 	}

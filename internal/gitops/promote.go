@@ -7,6 +7,7 @@ import (
 	"path"
 	"regexp"
 
+	"github.com/slipway-ci/slipway/internal/manifest"
 	"github.com/slipway-ci/slipway/internal/usage"
 )
 
@@ -14,6 +15,8 @@ import (
 type Promotion struct {
 	App, From, To string
 	SourceRepo    string
+	// Values are the Helm value paths of both environments (see Request.Values).
+	Values        *manifest.Values
 	AllowRollback bool
 	// AllowUnknownSource: see Request.AllowUnknownSource.
 	AllowUnknownSource bool
@@ -106,7 +109,7 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 			repos = append(repos, img.Repo)
 		}
 	}
-	img, err := currentImage(file, data, p.App, repos...)
+	img, err := currentImage(file, data, p.App, p.Values, repos...)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +138,7 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	req := Request{
 		App: p.App, Env: p.To, Image: img, SourceCommit: source, SourceRepo: p.SourceRepo,
 		AllowRollback: p.AllowRollback, AllowUnknownSource: p.AllowUnknownSource, PipelineRun: p.PipelineRun,
-		SourceDirty: dirty, Unpin: p.Unpin, BreakGlass: p.BreakGlass,
+		SourceDirty: dirty, Unpin: p.Unpin, BreakGlass: p.BreakGlass, Values: p.Values,
 	}
 	if p.ViaBranch {
 		req.PushBranch = path.Join("promote", p.App, p.To, img.Short())

@@ -109,7 +109,7 @@ func envStatus(snap *snapshot, all []Record, app, env string) EnvStatus {
 			}
 		}
 	}
-	img, err := currentImage(file, data, app, repos...)
+	img, err := currentImage(file, data, app, nil, repos...)
 	if err != nil {
 		st.Note = "not deployed by digest"
 		return st

@@ -71,6 +71,11 @@ type editor struct {
 	matched  bool
 	found    []string
 	helm     bool // the file held Helm values (a values file, a HelmRelease, an Application)
+
+	releases       int          // HelmReleases seen
+	pendingRelease []*yaml.Node // HelmReleases not named after the app
+	embeds         []*embedded  // values strings inside the manifest
+	readBack       *Values      // where the written image reads back, when markers chose the fields
 }
 
 func (e *editor) run() (Result, error) {
@@ -94,6 +99,15 @@ func (e *editor) run() (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
+	}
+	if !e.matched && e.releases == 1 && len(e.pendingRelease) == 1 {
+		// The file's only HelmRelease is the app's, whatever its name.
+		if err := e.helmReleaseValues(e.pendingRelease[0]); err != nil {
+			return Result{}, err
+		}
+	}
+	for _, em := range e.embeds {
+		em.flush()
 	}
 	if !e.matched {
 		if e.helm {

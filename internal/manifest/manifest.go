@@ -62,6 +62,9 @@ type Values struct {
 	Repository string // e.g. image.repository
 	Tag        string // e.g. image.tag
 	Digest     string // e.g. image.digest
+	// Image is a value that holds the whole reference (REPO@sha256:…), for
+	// charts that take one string; it replaces the three above.
+	Image string
 }
 
 // DefaultValues are the usual chart conventions.
@@ -147,7 +150,11 @@ func Edit(file string, data []byte, s Set) ([]byte, Result, error) {
 	res.Changed = true
 	res.Lines = f.lineChanges()
 	// The edit must read back: the file parses and holds the new reference.
-	got, err := Current(file, out, s.App, append([]string{s.Repo}, s.Repos...)...)
+	back := s
+	if e.readBack != nil {
+		back.Values = e.readBack
+	}
+	got, err := CurrentSet(file, out, back)
 	if err != nil {
 		return nil, Result{}, fmt.Errorf("%s: the edited file does not read back (%v); nothing was written", file, err)
 	}
@@ -160,11 +167,17 @@ func Edit(file string, data []byte, s Set) ([]byte, Result, error) {
 // Current is the reference an app's entry or container holds
 // (REPO[:TAG]@DIGEST, or a tag reference), found with the matcher Edit uses.
 func Current(file string, data []byte, app string, repos ...string) (string, error) {
+	return CurrentSet(file, data, Set{App: app, Repos: repos})
+}
+
+// CurrentSet is Current for what a Set names: the app, its repositories
+// (Repo and Repos) and Helm value paths; Digest and Tag are ignored.
+func CurrentSet(file string, data []byte, s Set) (string, error) {
 	f, err := parseFile(file, data)
 	if err != nil {
 		return "", err
 	}
-	e := &editor{f: f, s: Set{App: app}, m: newMatcher(app, repos...), readOnly: true}
+	e := &editor{f: f, s: Set{App: s.App, Values: s.Values}, m: newMatcher(s.App, append([]string{s.Repo}, s.Repos...)...), readOnly: true}
 	res, err := e.run()
 	if err != nil {
 		return "", err
