@@ -8,8 +8,22 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway-ci/slipway/helm"
 	"github.com/slipway-ci/slipway/internal/manifest"
 )
+
+// deploymentTemplate takes a digest when the values have one, else a tag.
+const deploymentTemplate = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: sample-app
+spec:
+  template:
+    spec:
+      containers:
+        - name: sample-app
+          image: "{{ .Values.image.repository | default "nginx" }}{{ if (.Values.image | default dict).digest }}@{{ .Values.image.digest }}{{ else }}:{{ (.Values.image | default dict).tag | default "latest" }}{{ end }}"
+`
 
 // Issue 18: Helm values files, a Flux HelmRelease and Argo CD's
 // .argocd-source override deploy through the same Deployer, byte for byte.
@@ -21,6 +35,9 @@ func TestDeployHelmLayouts(t *testing.T) {
 		"charts/sample-app/values-staging.yaml": "# staging\nimage:\n  repository: ghcr.io/acme/sample-app\n  tag: v1\n  digest: \"\"\n\nreplicaCount: 2\n",
 		"clusters/staging/sample-app.yaml":      "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: sample-app\nspec:\n  values:\n    image:\n      repository: ghcr.io/acme/sample-app # {\"$imagepolicy\": \"flux-system:sample-app:name\"}\n      digest: sha256:" + strings.Repeat("00", 32) + " # {\"$imagepolicy\": \"flux-system:sample-app:digest\"}\n",
 		"helm-guestbook/values.yaml":            "replicaCount: 1\nservice:\n  type: ClusterIP\n",
+		"helm-guestbook/Chart.yaml":             "apiVersion: v2\nname: helm-guestbook\nversion: 0.1.0\n",
+		"helm-guestbook/templates/deployment.yaml": deploymentTemplate,
+		"charts/sample-app/templates/deployment.yaml": deploymentTemplate,
 	}
 	for p, c := range files {
 		os.MkdirAll(filepath.Join(wt, filepath.Dir(p)), 0o755)
@@ -32,7 +49,7 @@ func TestDeployHelmLayouts(t *testing.T) {
 	_, shas := sourceRepo(t, 1)
 	ctx := context.Background()
 
-	d := &Deployer{Remote: r, Layout: "charts/{app}/values-{env}.yaml"}
+	d := &Deployer{Remote: r, Layout: "charts/{app}/values-{env}.yaml", Charts: helm.Render}
 	out, err := d.Deploy(ctx, Request{App: "sample-app", Env: "staging", Image: digest(41), SourceCommit: shas[0]})
 	if err != nil {
 		t.Fatal(err)
@@ -42,8 +59,8 @@ func TestDeployHelmLayouts(t *testing.T) {
 		t.Errorf("values file:\n%s\nwant:\n%s\n%+v", got, want, out.Change)
 	}
 
-	d = &Deployer{Remote: r}
-	out, err = d.Deploy(ctx, Request{App: "sample-app", Env: "staging", Image: digest(42), SourceCommit: shas[0], Path: "clusters/staging/sample-app.yaml"})
+	d = &Deployer{Remote: r, Charts: helm.Render}
+	out, err = d.Deploy(ctx, Request{App: "sample-app", Env: "flux-staging", Image: digest(42), SourceCommit: shas[0], Path: "clusters/staging/sample-app.yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +69,7 @@ func TestDeployHelmLayouts(t *testing.T) {
 		t.Errorf("HelmRelease:\n%s\n%+v", got, out.Change)
 	}
 
-	out, err = d.Deploy(ctx, Request{App: "sample-app", Env: "production", Image: digest(43), SourceCommit: shas[0], Path: "charts/sample-app/.argocd-source-sample-app.yaml"})
+	out, err = d.Deploy(ctx, Request{App: "sample-app", Env: "argo-prod", Image: digest(43), SourceCommit: shas[0], Path: "charts/sample-app/.argocd-source-sample-app.yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +78,7 @@ func TestDeployHelmLayouts(t *testing.T) {
 		t.Errorf(".argocd-source:\n%s", got)
 	}
 	// The same digest again: unchanged.
-	if out, err := d.Deploy(ctx, Request{App: "sample-app", Env: "production", Image: digest(43), SourceCommit: shas[0], Path: "charts/sample-app/.argocd-source-sample-app.yaml"}); err != nil || !out.Unchanged {
+	if out, err := d.Deploy(ctx, Request{App: "sample-app", Env: "argo-prod", Image: digest(43), SourceCommit: shas[0], Path: "charts/sample-app/.argocd-source-sample-app.yaml"}); err != nil || !out.Unchanged {
 		t.Errorf("again: %+v %v", out, err)
 	}
 

@@ -198,6 +198,41 @@ func application(ctx context.Context, fsys fs.FS, o *yaml.RNode, opts Options, r
 	return renderChart(ctx, fsys, dir, files, values, rel, ns, opts)
 }
 
+// argoSourceChart renders the chart next to an Argo CD override file with
+// the file's helm section (valueFiles, values, valuesObject, parameters).
+func argoSourceChart(ctx context.Context, fsys fs.FS, file string, opts Options, res *Result) ([]*yaml.RNode, error) {
+	data, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	var ov map[string]any
+	if err := sigyaml.Unmarshal(data, &ov); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	dir := path.Dir(file)
+	helm := dig(ov, "helm")
+	var files []string
+	if vf, ok := helm["valueFiles"].([]any); ok {
+		for _, f := range vf {
+			files = append(files, path.Clean(path.Join(dir, str(f))))
+		}
+	}
+	values := map[string]any{}
+	if s := str(helm["values"]); s != "" {
+		if err := sigyaml.Unmarshal([]byte(s), &values); err != nil {
+			return nil, fmt.Errorf("%s helm.values: %w", file, err)
+		}
+	}
+	if vo, ok := helm["valuesObject"].(map[string]any); ok {
+		values = merge(values, vo)
+	}
+	for _, p := range asList(helm["parameters"]) {
+		pm, _ := p.(map[string]any)
+		setPath(values, str(pm["name"]), str(pm["value"]))
+	}
+	return chart(ctx, fsys, dir, files, values, opts, res)
+}
+
 // mergeParams lays an override file's helm section over the Application's:
 // parameters by name, the rest key by key.
 func mergeParams(base, over map[string]any) map[string]any {

@@ -128,6 +128,10 @@ func Render(ctx context.Context, fsys fs.FS, root string, opts Options) (*Result
 			files = []string{root}
 		}
 		objs, err = chart(ctx, rf, dir, files, nil, opts, res)
+	case isArgoSource(root) && exists(rf, path.Join(dir, "Chart.yaml")):
+		// Argo CD's override file next to a chart: the chart with its helm section.
+		res.How = "helm"
+		objs, err = argoSourceChart(ctx, rf, root, opts, res)
 	default:
 		// What Argo CD does with the directory: a kustomization there wins.
 		if k := kustomizationIn(rf, dir); k != "" {
@@ -150,6 +154,13 @@ func Render(ctx context.Context, fsys fs.FS, root string, opts Options) (*Result
 	}
 	res.Read = rf.read
 	return res, nil
+}
+
+// isArgoSource: Argo CD's parameter override file (.argocd-source.yaml,
+// .argocd-source-<app>.yaml).
+func isArgoSource(p string) bool {
+	b := path.Base(p)
+	return strings.HasPrefix(b, ".argocd-source") && (strings.HasSuffix(b, ".yaml") || strings.HasSuffix(b, ".yml"))
 }
 
 func isValuesFile(p string) bool {
