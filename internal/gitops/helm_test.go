@@ -31,12 +31,12 @@ func TestDeployHelmLayouts(t *testing.T) {
 	dir, r := localGitOps(t)
 	wt := workClone(t, dir)
 	files := map[string]string{
-		"charts/sample-app/Chart.yaml":          "apiVersion: v2\nname: sample-app\nversion: 0.1.0\n",
-		"charts/sample-app/values-staging.yaml": "# staging\nimage:\n  repository: ghcr.io/acme/sample-app\n  tag: v1\n  digest: \"\"\n\nreplicaCount: 2\n",
-		"clusters/staging/sample-app.yaml":      "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: sample-app\nspec:\n  values:\n    image:\n      repository: ghcr.io/acme/sample-app # {\"$imagepolicy\": \"flux-system:sample-app:name\"}\n      digest: sha256:" + strings.Repeat("00", 32) + " # {\"$imagepolicy\": \"flux-system:sample-app:digest\"}\n",
-		"helm-guestbook/values.yaml":            "replicaCount: 1\nservice:\n  type: ClusterIP\n",
-		"helm-guestbook/Chart.yaml":             "apiVersion: v2\nname: helm-guestbook\nversion: 0.1.0\n",
-		"helm-guestbook/templates/deployment.yaml": deploymentTemplate,
+		"charts/sample-app/Chart.yaml":                "apiVersion: v2\nname: sample-app\nversion: 0.1.0\n",
+		"charts/sample-app/values-staging.yaml":       "# staging\nimage:\n  repository: ghcr.io/acme/sample-app\n  tag: v1\n  digest: \"\"\n\nreplicaCount: 2\n",
+		"clusters/staging/sample-app.yaml":            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: sample-app\nspec:\n  values:\n    image:\n      repository: ghcr.io/acme/sample-app # {\"$imagepolicy\": \"flux-system:sample-app:name\"}\n      digest: sha256:" + strings.Repeat("00", 32) + " # {\"$imagepolicy\": \"flux-system:sample-app:digest\"}\n",
+		"helm-guestbook/values.yaml":                  "replicaCount: 1\nservice:\n  type: ClusterIP\n",
+		"helm-guestbook/Chart.yaml":                   "apiVersion: v2\nname: helm-guestbook\nversion: 0.1.0\n",
+		"helm-guestbook/templates/deployment.yaml":    deploymentTemplate,
 		"charts/sample-app/templates/deployment.yaml": deploymentTemplate,
 	}
 	for p, c := range files {
