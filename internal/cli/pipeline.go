@@ -669,6 +669,11 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 	}
 	md.WriteString(run.skippedMarkdown())
 	pipeline.WriteTable(o.stderr, results)
+	// Where the run's time went: which stages overlapped, which waited.
+	if tl := pipeline.Timeline(results); tl != "" && len(results) > 1 {
+		fmt.Fprintf(o.stderr, "\n%s", tl)
+		md.WriteString("\n```\n" + tl + "```\n")
+	}
 	fmt.Fprintf(o.stderr, "total %s; results in %s\n", time.Since(start).Round(100*time.Millisecond), run.resultFiles())
 	if err := pipeline.WriteSummary(o.out, strings.TrimRight(md.String(), "\n")+"\n"); err != nil {
 		o.logf("warning: summary: %v", err)
