@@ -10,7 +10,7 @@ BIN := $(shell $(GO) env GOPATH)/bin
 # its Jenkinsfile is the example a Jenkins user of it would run, committing to:
 JENKINS_GITOPS_REPO := https://github.com/slipway-ci/slipway-gitops.git
 
-.PHONY: test test-engine lint fmt ci plan bench tools vet lint-version
+.PHONY: test test-engine lint fmt ci plan bench tools vet lint-version argocd-lab test-argocd
 
 # The tests run in a hostile shell: a test that reads the developer's or the
 # runner's SLIPWAY_*, GITOPS_*, CI*, DOCKER_*, REGISTRY_* … fails here, not on
@@ -34,10 +34,22 @@ test:
 test-engine:
 	$(GO) test -tags engine -count=1 -timeout 45m ./...
 
+## argocd-lab: build the Argo CD lab (Argo CD v3.2.2, Kubernetes v1.34.2, kwok v0.8.0; about 25 min on 2 idle cores) into $(ARGOCD_LAB)
+ARGOCD_LAB ?= $(HOME)/.cache/slipway-argocd-lab
+argocd-lab:
+	SLIPWAY_ARGOCD_LAB=$(ARGOCD_LAB) nice -n 15 hack/argocd-lab/build.sh
+
+## test-argocd: start the lab in a private network namespace and run the argocd-tagged tests inside it (not in .ci/run)
+test-argocd:
+	$(GO) test -c -tags argocd -o $(ARGOCD_LAB)/cli-argocd.test ./internal/cli
+	cd internal/cli && SLIPWAY_ARGOCD_LAB=$(ARGOCD_LAB) ../../hack/argocd-lab/start.sh run -- \
+		$(ARGOCD_LAB)/cli-argocd.test -test.run '^TestArgoCD' -test.v -test.count=1 -test.timeout 40m
+
 ## vet: go vet, with engine-only code compiled too
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags engine ./...
+	$(GO) vet -tags argocd ./internal/cli
 	cd sample-app && $(GO) vet ./...
 	cd ledger && $(GO) vet ./...
 	cd examples/service-repo && $(GO) vet ./... ./ci/...

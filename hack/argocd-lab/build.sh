@@ -5,6 +5,7 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  k8s.io/kubernetes v1.34.2
 #   kwok (+ its stage files)                                          sigs.k8s.io/kwok v0.8.0
 #   argocd (server, repo-server, application-controller)              github.com/argoproj/argo-cd/v3 v3.2.2
+#   kustomize (Argo CD's repo-server runs it)                         sigs.k8s.io/kustomize/kustomize/v5 v5.7.1
 #   etcd 3.4, redis                                                   Debian's etcd-server, redis-server
 #
 # Exact versions only. Kubernetes and Argo CD carry replace directives, so
@@ -12,12 +13,18 @@
 # pins the release and its replacements. About 22-25 min on 2 idle cores.
 #
 # SLIPWAY_ARGOCD_LAB (default $HOME/.cache/slipway-argocd-lab) is the cache.
+# Arguments name the parts to build (debian, k8s, kwok, kustomize, argocd;
+# default all),
+# so that two can build at once on a machine with cores to spare.
 set -euo pipefail
+parts=${*:-debian k8s kwok kustomize argocd}
+want() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
 
 K8S_VERSION=v1.34.2
 K8S_STAGING_VERSION=v0.34.2
 KWOK_VERSION=v0.8.0
 ARGOCD_VERSION=v3.2.2
+KUSTOMIZE_VERSION=v5.7.1
 
 LAB=${SLIPWAY_ARGOCD_LAB:-$HOME/.cache/slipway-argocd-lab}
 BIN=$LAB/bin
@@ -30,7 +37,7 @@ mark() { echo "$2" > "$BIN/.$1.version"; }
 start=$(date +%s)
 
 # Debian packages: etcd 3.4 and redis.
-if ! command -v etcd >/dev/null || ! command -v redis-server >/dev/null; then
+if want debian && { ! command -v etcd >/dev/null || ! command -v redis-server >/dev/null; }; then
   if [ "$(id -u)" = 0 ]; then
     log "apt-get install etcd-server redis-server"
     apt-get update -qq >/dev/null
@@ -46,7 +53,7 @@ fi
 # Kubernetes: a throwaway module requiring k8s.io/kubernetes with its staging
 # modules replaced by their published versions.
 k8s_bins="kube-apiserver kube-controller-manager kube-scheduler kubectl"
-need=0; for b in $k8s_bins; do stamp "$b" "$K8S_VERSION" || need=1; done
+need=0; want k8s && for b in $k8s_bins; do stamp "$b" "$K8S_VERSION" || need=1; done
 if [ $need = 1 ]; then
   log "kubernetes $K8S_VERSION"
   d=$SRC/k8s; mkdir -p "$d"
@@ -82,7 +89,7 @@ fi
 
 # kwok: no replace directives, so go install works; its stage files come from
 # the same module in the module cache.
-if ! stamp kwok "$KWOK_VERSION" || ! test -d "$LAB/kwok-stage"; then
+if want kwok && { ! stamp kwok "$KWOK_VERSION" || ! test -d "$LAB/kwok-stage"; }; then
   log "kwok $KWOK_VERSION"
   GOBIN=$BIN go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   mark kwok "$KWOK_VERSION"
@@ -92,9 +99,17 @@ if ! stamp kwok "$KWOK_VERSION" || ! test -d "$LAB/kwok-stage"; then
   chmod -R u+w "$LAB/kwok-stage"
 fi
 
+# kustomize: the repo-server renders kustomizations with the binary.
+if want kustomize && ! stamp kustomize "$KUSTOMIZE_VERSION"; then
+  log "kustomize $KUSTOMIZE_VERSION"
+  GOBIN=$BIN go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+  mv "$BIN/v5" "$BIN/kustomize" 2>/dev/null || true
+  mark kustomize "$KUSTOMIZE_VERSION"
+fi
+
 # Argo CD: a throwaway module requiring the release with the replace block of
 # its own go.mod (which `go install` would refuse).
-if ! stamp argocd "$ARGOCD_VERSION" || ! test -d "$LAB/argocd-crds"; then
+if want argocd && { ! stamp argocd "$ARGOCD_VERSION" || ! test -d "$LAB/argocd-crds"; }; then
   log "argo-cd $ARGOCD_VERSION"
   d=$SRC/argocd; mkdir -p "$d"
   (cd "$d" && go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" >/dev/null)

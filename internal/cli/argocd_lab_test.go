@@ -1,0 +1,388 @@
+//go:build argocd
+
+package cli
+
+// Tests of wait against a real Argo CD v3.2.2 (hack/argocd-lab): `make
+// argocd-lab` builds the stack, `make test-argocd` starts it in a private
+// network namespace and runs these tests inside it. Each ends with the
+// exit code and the one line a pipeline would see.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slipway-ci/slipway/internal/gitops"
+)
+
+// lab is the running stack, from the environment start.sh gives.
+type lab struct {
+	gitops, server, token, syncToken, noRights, kubectl string
+}
+
+func argoLab(t *testing.T) lab {
+	t.Helper()
+	l := lab{gitops: os.Getenv("ARGOCD_LAB_GITOPS"), server: os.Getenv("ARGOCD_SERVER"), token: os.Getenv("ARGOCD_AUTH_TOKEN"),
+		syncToken: os.Getenv("ARGOCD_LAB_SYNC_TOKEN"), noRights: os.Getenv("ARGOCD_LAB_NORIGHTS_TOKEN")}
+	if l.gitops == "" || l.server == "" {
+		t.Skip("no Argo CD lab: run `make argocd-lab` (builds it, ~25 min) then `make test-argocd` (starts it and runs these tests inside its network namespace)")
+	}
+	l.kubectl = filepath.Join(os.Getenv("ARGOCD_LAB_BIN"), "kubectl")
+	noEngineEnv(t)
+	t.Setenv("ARGOCD_PLAINTEXT", "true")
+	t.Setenv("ARGOCD_SERVER", l.server)
+	t.Setenv("ARGOCD_AUTH_TOKEN", l.token)
+	return l
+}
+
+// labMu serializes the tests that deploy: they share one GitOps repository
+// and one Argo CD.
+var labMu sync.Mutex
+
+func (l lab) args(t *testing.T, src string, more ...string) []string {
+	return append(more, "--gitops-repo", l.gitops, "--out", t.TempDir(), "--source", "../../sample-app", "--source-repo", src)
+}
+
+// errorLine is the first stderr line starting with "error:".
+func errorLine(t *testing.T, stderr string) string {
+	t.Helper()
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "error:") {
+			return l
+		}
+	}
+	t.Fatalf("no error line in:\n%s", stderr)
+	return ""
+}
+
+var digestN = time.Now().UnixNano()
+
+func nextImage(app string) string {
+	digestN++
+	return fmt.Sprintf("registry.lab/%s@sha256:%064x", app, digestN)
+}
+
+// capture saves what Argo CD answers for an Application (the shapes the
+// unit tests replay) when SLIPWAY_ARGOCD_CAPTURE names a directory.
+func (l lab) capture(t *testing.T, name, app, commit, want string) {
+	dir := os.Getenv("SLIPWAY_ARGOCD_CAPTURE")
+	if dir == "" {
+		return
+	}
+	get := func(p string) []byte {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+l.server+p, nil)
+		req.Header.Set("Authorization", "Bearer "+l.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Logf("capture %s: %v", p, err)
+			return nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return b
+	}
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, name+".app.json"), get("/api/v1/applications/"+app), 0o644)
+	os.WriteFile(filepath.Join(dir, name+".tree.json"), get("/api/v1/applications/"+app+"/resource-tree"), 0o644)
+	os.WriteFile(filepath.Join(dir, name+".want"), []byte(fmt.Sprintf("commit %s\nrepo file://%s\nwant %s\n", commit, l.gitops, want)), 0o644)
+}
+
+func TestArgoCDSyncedHealthy(t *testing.T) {
+	l := argoLab(t)
+	labMu.Lock()
+	defer labMu.Unlock()
+	src, shas := gitRepo(t, 1)
+	start := time.Now()
+	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
+	took := time.Since(start)
+	if code != 0 {
+		t.Fatalf("deploy --wait: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	commit := lastLine(stdout)
+	t.Logf("deploy --wait to synced and healthy: %s\n%s", took.Round(100*time.Millisecond), stderr)
+	var line string
+	for _, s := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(s, "web-staging web/staging "+commit[:12]+" synced ") {
+			line = s
+		}
+	}
+	if line == "" {
+		t.Fatalf("no success line for web-staging at %s:\n%s", commit[:12], stderr)
+	}
+	note, err := exec.Command("git", "--git-dir", l.gitops, "notes", "--ref=slipway", "show", commit).CombinedOutput()
+	if err != nil || !strings.Contains(string(note), "Result: healthy") || !strings.Contains(string(note), "History-Id: ") {
+		t.Errorf("note: %v\n%s", err, note)
+	}
+	// How long wait takes once Argo CD has synced: wait again for the same commit.
+	start = time.Now()
+	stdout, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--commit", commit)...)
+	if code != 0 {
+		t.Fatalf("wait: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	t.Logf("wait on an already synced and healthy commit: %s", time.Since(start).Round(10*time.Millisecond))
+	l.capture(t, "synced-healthy", "web-staging", commit, "ok")
+	stdout, _, _ = run(t, l.args(t, src, "status", "--env", "staging", "--app", "web")...)
+	if !strings.Contains(stdout, "healthy ") {
+		t.Errorf("status:\n%s", stdout)
+	}
+}
+
+func TestArgoCDNeverReady(t *testing.T) {
+	l := argoLab(t)
+	labMu.Lock()
+	defer labMu.Unlock()
+	src, shas := gitRepo(t, 1)
+	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "unschedulable", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "2m")...)
+	e := errorLine(t, stderr)
+	t.Logf("exit %d: %s", code, e)
+	if code != 1 || !strings.Contains(e, "Degraded") || !strings.Contains(e, "progress deadline") {
+		t.Errorf("exit %d, want 1 naming the Degraded Deployment:\n%s\n%s", code, stdout, stderr)
+	}
+	l.capture(t, "degraded", "web-unschedulable", lastLine(stdout), string("degraded"))
+	note, _ := exec.Command("git", "--git-dir", l.gitops, "notes", "--ref=slipway", "show", lastLine(stdout)).CombinedOutput()
+	if !strings.Contains(string(note), "Result: degraded") {
+		t.Errorf("the failed change is recorded:\n%s", note)
+	}
+}
+
+func TestArgoCDSyncError(t *testing.T) {
+	l := argoLab(t)
+	labMu.Lock()
+	defer labMu.Unlock()
+	src, shas := gitRepo(t, 1)
+	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "invalid", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "2m")...)
+	e := errorLine(t, stderr)
+	t.Logf("exit %d: %s", code, e)
+	if code != 1 || !strings.Contains(e, "web-invalid") || !strings.Contains(e, "replicas") {
+		t.Errorf("exit %d, want 1 with Argo CD's message:\n%s\n%s", code, stdout, stderr)
+	}
+	l.capture(t, "sync-failed", "web-invalid", lastLine(stdout), "sync-failed")
+}
+
+func TestArgoCDTwoAppsOnePush(t *testing.T) {
+	l := argoLab(t)
+	labMu.Lock()
+	defer labMu.Unlock()
+	_, shas := gitRepo(t, 1)
+	r, err := gitops.NewRemote(l.gitops, "main", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &gitops.Deployer{Remote: r}
+	var reqs []gitops.Request
+	for _, app := range []string{"web", "api"} {
+		img, _ := gitops.ParseImage(nextImage(app))
+		reqs = append(reqs, gitops.Request{App: app, Env: "staging", Image: img, SourceCommit: shas[0], AllowUnknownSource: true})
+	}
+	outs, err := d.DeployAll(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	res := make([]string, 2)
+	codes := make([]int, 2)
+	for i, app := range []string{"web", "api"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stdout, stderr, code := run(t, "wait", "--app", app, "--env", "staging", "--commit", outs[i].Commit, "--gitops-repo", l.gitops, "--out", t.TempDir(), "--wait-timeout", "3m")
+			res[i], codes[i] = stdout+stderr, code
+		}()
+	}
+	wg.Wait()
+	for i := range res {
+		if codes[i] != 0 {
+			t.Errorf("wait %d: exit %d\n%s", i, codes[i], res[i])
+		}
+	}
+	// web's commit is the parent of the pushed head: Argo CD synced a
+	// descendant that still carries web's image.
+	if !strings.Contains(res[0], "web-staging web/staging "+outs[1].Commit[:12]) {
+		t.Errorf("web was synced at the push's head %s:\n%s", outs[1].Commit[:12], res[0])
+	}
+	l.capture(t, "descendant", "web-staging", outs[0].Commit, "ok")
+}
+
+func TestArgoCDOvertaken(t *testing.T) {
+	l := argoLab(t)
+	labMu.Lock()
+	defer labMu.Unlock()
+	src, shas := gitRepo(t, 2)
+	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source")...)
+	if code != 0 {
+		t.Fatalf("%s %s", stdout, stderr)
+	}
+	ours := lastLine(stdout)
+	stdout, stderr, code = run(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[1], "--allow-unknown-source")...)
+	if code != 0 {
+		t.Fatalf("%s %s", stdout, stderr)
+	}
+	stdout, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--commit", ours, "--wait-timeout", "2m")...)
+	e := errorLine(t, stderr)
+	t.Logf("exit %d: %s", code, e)
+	if code != 1 || !strings.Contains(e, "replaced deploy commit "+ours[:12]) {
+		t.Errorf("exit %d, want 1 naming the newer deploy:\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+func TestArgoCDManualSync(t *testing.T) {
+	l := argoLab(t)
+	labMu.Lock()
+	defer labMu.Unlock()
+	src, shas := gitRepo(t, 1)
+	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "production", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "20s")...)
+	e := errorLine(t, stderr)
+	t.Logf("without --sync: exit %d: %s", code, e)
+	if code != 1 || !strings.Contains(e, "waiting for a manual sync") {
+		t.Errorf("exit %d:\n%s\n%s", code, stdout, stderr)
+	}
+	commit := lastLine(stdout)
+	l.capture(t, "manual", "web-production", commit, "manual-sync")
+	// --sync with the read-only token: Argo CD refuses; the line says which right is missing.
+	_, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "production", "--sync", "--wait-timeout", "1m")...)
+	e = errorLine(t, stderr)
+	t.Logf("--sync, read-only token: exit %d: %s", code, e)
+	if code != 1 || !strings.Contains(e, "applications, sync") || strings.Contains(stderr, l.token) {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+	// --sync with a role that may sync: exactly our commit is synced.
+	t.Setenv("ARGOCD_AUTH_TOKEN", l.syncToken)
+	start := time.Now()
+	stdout, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "production", "--sync", "--wait-timeout", "2m")...)
+	if code != 0 || !strings.Contains(stdout, "web-production web/production "+commit[:12]) {
+		t.Fatalf("--sync: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	t.Logf("--sync to synced and healthy: %s", time.Since(start).Round(100*time.Millisecond))
+}
+
+func TestArgoCDTokenWithoutRights(t *testing.T) {
+	l := argoLab(t)
+	src, _ := gitRepo(t, 1)
+	for _, tc := range []struct{ token, want string }{
+		{l.noRights, "applications, get"},
+		{"not-a-token", "401"},
+	} {
+		t.Setenv("ARGOCD_AUTH_TOKEN", tc.token)
+		stdout, stderr, code := run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--argocd-app", "web-staging", "--wait-timeout", "30s")...)
+		e := errorLine(t, stderr)
+		t.Logf("exit %d: %s", code, e)
+		if code != 1 || !strings.Contains(e, "ARGOCD_AUTH_TOKEN") || !strings.Contains(e, tc.want) || strings.Contains(stdout+stderr, tc.token) {
+			t.Errorf("exit %d:\n%s\n%s", code, stdout, stderr)
+		}
+		// Discovery with no rights: the token sees no Application.
+		_, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "30s")...)
+		t.Logf("discovery: exit %d: %s", code, errorLine(t, stderr))
+		if code != 1 {
+			t.Errorf("discovery: exit %d\n%s", code, stderr)
+		}
+	}
+}
+
+func TestArgoCDUnreachable(t *testing.T) {
+	l := argoLab(t)
+	src, _ := gitRepo(t, 1)
+	t.Setenv("ARGOCD_SERVER", "127.0.0.1:1")
+	start := time.Now()
+	_, stderr, code := run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "5s")...)
+	e := errorLine(t, stderr)
+	t.Logf("exit %d after %s: %s", code, time.Since(start).Round(100*time.Millisecond), e)
+	if code != 1 || !strings.Contains(e, "unreachable") || time.Since(start) > 8*time.Second {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}
+
+// slowProxy forwards to Argo CD after a delay.
+func slowProxy(t *testing.T, server string, delay time.Duration) string {
+	u, _ := url.Parse("http://" + server)
+	p := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+		p.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestArgoCDSlowAPI(t *testing.T) {
+	l := argoLab(t)
+	src, _ := gitRepo(t, 1)
+	// Slower than the wait's budget: it gives up on time, saying so.
+	t.Setenv("ARGOCD_SERVER", slowProxy(t, l.server, 30*time.Second))
+	start := time.Now()
+	_, stderr, code := run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "5s")...)
+	e := errorLine(t, stderr)
+	t.Logf("exit %d after %s: %s", code, time.Since(start).Round(100*time.Millisecond), e)
+	if code != 1 || !strings.Contains(e, "did not answer in time") || time.Since(start) > 8*time.Second {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+	// Slow but within the budget: it waits it out.
+	t.Setenv("ARGOCD_SERVER", slowProxy(t, l.server, 2*time.Second))
+	stdout, stderr, code := run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "2m")...)
+	if code != 0 {
+		t.Errorf("exit %d:\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+func (l lab) kubectlOut(t *testing.T, args ...string) string {
+	out, err := exec.Command(l.kubectl, args...).CombinedOutput()
+	if err != nil {
+		t.Logf("kubectl %v: %v %s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestArgoCDRolloutAborted(t *testing.T) {
+	l := argoLab(t)
+	labMu.Lock()
+	defer labMu.Unlock()
+	src, shas := gitRepo(t, 1)
+	image := nextImage("canary")
+	// Play the Rollouts controller: once the new spec is applied, pause at
+	// the canary step, then abort.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ns := []string{"-n", "canary-staging"}
+		for i := 0; i < 240; i++ {
+			if strings.Contains(l.kubectlOut(t, append(ns, "get", "rollout", "canary", "-o", "jsonpath={.spec.template.spec.containers[0].image}")...), image[strings.Index(image, "@"):]) {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		gen := l.kubectlOut(t, append(ns, "get", "rollout", "canary", "-o", "jsonpath={.metadata.generation}")...)
+		patch := func(phase, msg string) {
+			p, _ := json.Marshal(map[string]any{"status": map[string]any{"observedGeneration": gen, "phase": phase, "message": msg, "currentStepIndex": 1}})
+			l.kubectlOut(t, append(ns, "patch", "rollout", "canary", "--subresource=status", "--type=merge", "-p", string(p))...)
+		}
+		patch("Paused", "CanaryPauseStep")
+		time.Sleep(8 * time.Second)
+		patch("Degraded", "RolloutAborted: Rollout aborted update to revision 2")
+	}()
+	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "canary", "--env", "staging", "--image", image, "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
+	<-done
+	e := errorLine(t, stderr)
+	t.Logf("exit %d: %s", code, e)
+	if code != 1 || !strings.Contains(e, "RolloutAborted") {
+		t.Errorf("exit %d, want 1 naming the aborted canary:\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "rollout canary Suspended: CanaryPauseStep") {
+		t.Errorf("the paused step was not reported:\n%s", stderr)
+	}
+	l.capture(t, "rollout-aborted", "canary-staging", lastLine(stdout), "degraded")
+}
