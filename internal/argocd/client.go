@@ -33,7 +33,7 @@ type Client struct {
 // Environment variables, as the argocd CLI names them.
 const (
 	EnvServer    = "ARGOCD_SERVER"     // host[:port] or https://host[:port][/path]
-	EnvToken     = "ARGOCD_AUTH_TOKEN" // a read-only account's or project role's token
+	EnvToken     = "ARGOCD_AUTH_TOKEN" //nolint:gosec // the variable's name, not a credential
 	EnvInsecure  = "ARGOCD_INSECURE"   // "true": do not verify the server's TLS certificate
 	EnvPlaintext = "ARGOCD_PLAINTEXT"  // "true": plain HTTP (host[:port] without a scheme)
 )

@@ -16,17 +16,17 @@ import (
 type Relation int
 
 const (
-	// Unrelated: not in the branch's history as Slipway reads it (Argo CD
+	// Unrelated is a revision not in the branch's history as Slipway reads it (Argo CD
 	// follows something else, or the commit is not fetched yet).
 	Unrelated Relation = iota
-	// Behind: an ancestor of the deploy commit; Argo CD has not seen it yet.
+	// Behind is an ancestor of the deploy commit; Argo CD has not seen it yet.
 	Behind
-	// Same: the deploy commit itself.
+	// Same is the deploy commit itself.
 	Same
-	// Carries: a descendant in which the environment still runs the
+	// Carries is a descendant in which the environment still runs the
 	// deployed image (another app's commit on top, say).
 	Carries
-	// Replaced: a descendant in which a newer deploy replaced ours.
+	// Replaced is a descendant in which a newer deploy replaced ours.
 	Replaced
 )
 

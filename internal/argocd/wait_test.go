@@ -171,13 +171,6 @@ func (f *fakeArgo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func orEmpty(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
 func waiter(t *testing.T, url string) (*Waiter, *bytes.Buffer) {
 	t.Helper()
 	c, err := NewClient(url, testToken, false, false)

@@ -76,7 +76,7 @@ func nextImage(app string) string {
 
 // capture saves what Argo CD answers for an Application (the shapes the
 // unit tests replay) when SLIPWAY_ARGOCD_CAPTURE names a directory.
-func (l lab) capture(t *testing.T, name, app, commit, want string) {
+func (l lab) capture(t *testing.T, name, app, commit, want string, extra ...string) {
 	dir := os.Getenv("SLIPWAY_ARGOCD_CAPTURE")
 	if dir == "" {
 		return
@@ -96,7 +96,13 @@ func (l lab) capture(t *testing.T, name, app, commit, want string) {
 	os.MkdirAll(dir, 0o755)
 	os.WriteFile(filepath.Join(dir, name+".app.json"), get("/api/v1/applications/"+app), 0o644)
 	os.WriteFile(filepath.Join(dir, name+".tree.json"), get("/api/v1/applications/"+app+"/resource-tree"), 0o644)
-	os.WriteFile(filepath.Join(dir, name+".want"), []byte(fmt.Sprintf("commit %s\nrepo file://%s\nwant %s\n", commit, l.gitops, want)), 0o644)
+	path := strings.TrimPrefix(app, strings.SplitN(app, "-", 2)[0]+"-")
+	path = strings.SplitN(app, "-", 2)[0] + "/overlays/" + path
+	spec := fmt.Sprintf("commit %s\nrepo file://%s\npath %s\nwant %s\n", commit, l.gitops, path, want)
+	for _, e := range extra {
+		spec += e + "\n"
+	}
+	os.WriteFile(filepath.Join(dir, name+".want"), []byte(spec), 0o644)
 }
 
 func TestArgoCDSyncedHealthy(t *testing.T) {
@@ -212,7 +218,7 @@ func TestArgoCDTwoAppsOnePush(t *testing.T) {
 	if !strings.Contains(res[0], "web-staging web/staging "+outs[1].Commit[:12]) {
 		t.Errorf("web was synced at the push's head %s:\n%s", outs[1].Commit[:12], res[0])
 	}
-	l.capture(t, "descendant", "web-staging", outs[0].Commit, "ok")
+	l.capture(t, "descendant", "web-staging", outs[0].Commit, "ok", "rel "+outs[1].Commit+" carries")
 }
 
 func TestArgoCDOvertaken(t *testing.T) {
@@ -280,6 +286,17 @@ func TestArgoCDTokenWithoutRights(t *testing.T) {
 		t.Logf("exit %d: %s", code, e)
 		if code != 1 || !strings.Contains(e, "ARGOCD_AUTH_TOKEN") || !strings.Contains(e, tc.want) || strings.Contains(stdout+stderr, tc.token) {
 			t.Errorf("exit %d:\n%s\n%s", code, stdout, stderr)
+		}
+		if dir := os.Getenv("SLIPWAY_ARGOCD_CAPTURE"); dir != "" {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+l.server+"/api/v1/applications/web-staging", nil)
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				name := fmt.Sprintf("denied-%d", resp.StatusCode)
+				os.WriteFile(filepath.Join(dir, name+".body"), b, 0o644)
+				os.WriteFile(filepath.Join(dir, name+".want"), []byte(fmt.Sprintf("commit %040d\nrepo file://%s\npath web/overlays/staging\nstatus %d\nwant denied\n", 0, l.gitops, resp.StatusCode)), 0o644)
+			}
 		}
 		// Discovery with no rights: the token sees no Application.
 		_, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "30s")...)
