@@ -311,6 +311,30 @@ func writeDora(o *options, ms []dora.Metrics) {
 			hours(m.Recovery.MedianHours, m.Recovery.Count), m.Recovery.Band, len(m.Redeploys), len(m.BreakGlass))
 	}
 	_ = tw.Flush()
+	for _, m := range ms {
+		for _, n := range doraNotes(m) {
+			fmt.Fprintf(o.stdout, "note: %s/%s: %s\n", m.App, m.Env, n)
+		}
+	}
+}
+
+// doraNotes say what the figures of m leave out or assume.
+func doraNotes(m dora.Metrics) []string {
+	var notes []string
+	if m.WindowNote != "" {
+		notes = append(notes, m.WindowNote)
+	}
+	if n := m.LeadTime.FutureDated; n > 0 {
+		var shas []string
+		for _, c := range m.LeadTime.FutureDatedCommits {
+			shas = append(shas, version.Short(c))
+		}
+		notes = append(notes, fmt.Sprintf("%d shipped commit(s) dated after their deploy give no lead time: %s", n, strings.Join(shas, ", ")))
+	}
+	if n := m.LeadTime.UnknownRanges; n > 0 {
+		notes = append(notes, fmt.Sprintf("%d deploy(s) shipped commits the source repository lacks: no lead time for them", n))
+	}
+	return notes
 }
 
 func hours(h float64, n int) string {

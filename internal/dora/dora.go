@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/natural"
 )
 
 // Bands, best first.
@@ -32,21 +33,27 @@ const (
 
 // Metrics are one app and environment's figures over the window.
 type Metrics struct {
-	App         string    `json:"app"`
-	Env         string    `json:"env"`
-	From        time.Time `json:"from"`
-	To          time.Time `json:"to"`
-	Deploys     int       `json:"deploys"`
-	PerDay      float64   `json:"deploys_per_day"`
-	PerWeek     float64   `json:"deploys_per_week"`
-	Frequency   string    `json:"frequency_band"`
-	LeadTime    LeadTime  `json:"lead_time"`
-	Failure     Failure   `json:"change_failure"`
-	Recovery    Recovery  `json:"recovery"`
-	Redeploys   []Event   `json:"redeploys"`
-	Rollbacks   int       `json:"rollbacks"`
-	BreakGlass  []Event   `json:"break_glass"`
-	DeployTimes []Event   `json:"deploys_list"`
+	App  string    `json:"app"`
+	Env  string    `json:"env"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// RequestedFrom is the window start asked for (--since), set only when
+	// the records of this app and environment begin later: From is then
+	// their first deploy, so days with no data do not dilute the figures,
+	// and WindowNote says so.
+	RequestedFrom time.Time `json:"requested_from,omitzero"`
+	WindowNote    string    `json:"window_note,omitempty"`
+	Deploys       int       `json:"deploys"`
+	PerDay        float64   `json:"deploys_per_day"`
+	PerWeek       float64   `json:"deploys_per_week"`
+	Frequency     string    `json:"frequency_band"`
+	LeadTime      LeadTime  `json:"lead_time"`
+	Failure       Failure   `json:"change_failure"`
+	Recovery      Recovery  `json:"recovery"`
+	Redeploys     []Event   `json:"redeploys"`
+	Rollbacks     int       `json:"rollbacks"`
+	BreakGlass    []Event   `json:"break_glass"`
+	DeployTimes   []Event   `json:"deploys_list"`
 }
 
 // LeadTime is commit time → deploy time, over every source commit a deploy
@@ -56,13 +63,18 @@ type LeadTime struct {
 	// ToRunning counts the deploys measured to when Argo CD reported them
 	// synced and healthy (a `wait` observation); the others are measured to
 	// their GitOps commit (ToCommitted).
-	ToRunning     int       `json:"to_running"`
-	ToCommitted   int       `json:"to_committed"`
-	UnknownRanges int       `json:"unknown_ranges"` // deploys whose commits the source repository lacks
-	MedianHours   float64   `json:"median_hours"`
-	P90Hours      float64   `json:"p90_hours"`
-	Band          string    `json:"band"`
-	Hours         []float64 `json:"-"` // every sample, for the distribution chart
+	ToRunning     int `json:"to_running"`
+	ToCommitted   int `json:"to_committed"`
+	UnknownRanges int `json:"unknown_ranges"` // deploys whose commits the source repository lacks
+	// FutureDated counts shipped commits whose committer time is after the
+	// deploy that shipped them (a skewed clock, a rewritten date): they give
+	// no sample, and are named in FutureDatedCommits.
+	FutureDated        int       `json:"future_dated"`
+	FutureDatedCommits []string  `json:"future_dated_commits,omitempty"`
+	MedianHours        float64   `json:"median_hours"`
+	P90Hours           float64   `json:"p90_hours"`
+	Band               string    `json:"band"`
+	Hours              []float64 `json:"-"` // every sample, for the distribution chart
 }
 
 // Failure is the change failure rate: deploys followed by a rollback, a
@@ -134,9 +146,9 @@ func Compute(ctx context.Context, recs []gitops.Record, src Source, opts Options
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		if keys[i].app != keys[j].app {
-			return keys[i].app < keys[j].app
+			return natural.Less(keys[i].app, keys[j].app)
 		}
-		return keys[i].env < keys[j].env
+		return natural.Less(keys[i].env, keys[j].env)
 	})
 	var out []Metrics
 	for _, k := range keys {
@@ -160,8 +172,18 @@ func compute(ctx context.Context, app, env string, recs []gitops.Record, src Sou
 			deploys = append(deploys, r)
 		}
 	}
-	if m.From.IsZero() && len(deploys) > 0 {
-		m.From = deploys[0].Time
+	if len(deploys) > 0 {
+		switch first := deploys[0].Time; {
+		case m.From.IsZero():
+			m.From = first
+		case first.After(m.From) && first.Before(opts.Now):
+			// No data before the first deploy: rating the requested window
+			// would count days this environment did not exist as days
+			// without deploys.
+			m.RequestedFrom, m.From = m.From, first
+			m.WindowNote = fmt.Sprintf("window starts at the first deploy, %s (asked from %s): there are no records before it",
+				first.UTC().Format(time.RFC3339), m.RequestedFrom.UTC().Format(time.RFC3339))
+		}
 	}
 	seen := map[string]bool{}
 	prevSource := ""
@@ -221,9 +243,13 @@ func compute(ctx context.Context, app, env string, recs []gitops.Record, src Sou
 					}
 				}
 				for _, c := range commits {
-					if h := end.Sub(c.Time).Hours(); h >= 0 {
-						m.LeadTime.Hours = append(m.LeadTime.Hours, h)
+					h := end.Sub(c.Time).Hours()
+					if h < 0 {
+						m.LeadTime.FutureDated++
+						m.LeadTime.FutureDatedCommits = append(m.LeadTime.FutureDatedCommits, c.SHA)
+						continue
 					}
+					m.LeadTime.Hours = append(m.LeadTime.Hours, h)
 				}
 			}
 			// Failure: the next event says this deploy went wrong.

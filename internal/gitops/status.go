@@ -27,6 +27,11 @@ type EnvStatus struct {
 	Observations []Observation `json:"observations,omitempty"`
 	// Actor is who made that record (Record.Who).
 	Actor string `json:"actor,omitempty"`
+	// SignatureBundle and SignedBy are that record's Signature-Bundle and
+	// Signed-By: the signature a verified deploy checked (empty when the
+	// deploy verified nothing).
+	SignatureBundle string `json:"signature_bundle,omitempty"`
+	SignedBy        string `json:"signed_by,omitempty"`
 	// Note names what is not a plain forward deploy: "rollback", "revert of
 	// <commit>", "<commit> was reverted", or that no record explains the digest.
 	Note string `json:"note,omitempty"`
@@ -120,6 +125,7 @@ func envStatus(snap *snapshot, all []Record, app, env string) EnvStatus {
 			continue
 		}
 		st.SourceCommit, st.Deployed, st.Commit, st.Actor = rec.SourceCommit, rec.Time, rec.Commit, rec.Who()
+		st.SignatureBundle, st.SignedBy = rec.SignatureBundle, rec.SignedBy
 		st.Observations = rec.Observations
 		switch {
 		case rec.Reverts != "":

@@ -19,6 +19,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/dora"
 	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/natural"
 )
 
 // Data is what the report shows.
@@ -118,6 +119,33 @@ func Write(w io.Writer, d Data) error {
 	if len(d.EnvOrder) == 0 {
 		d.EnvOrder = []string{"development", "staging", "production"}
 	}
+	// Apps as people count them (app2 before app10), environments in
+	// promotion order.
+	rank := func(env string) int {
+		for i, e := range d.EnvOrder {
+			if e == env {
+				return i
+			}
+		}
+		return len(d.EnvOrder)
+	}
+	less := func(a1, e1, a2, e2 string) bool {
+		switch {
+		case a1 != a2:
+			return natural.Less(a1, a2)
+		case rank(e1) != rank(e2):
+			return rank(e1) < rank(e2)
+		}
+		return natural.Less(e1, e2)
+	}
+	d.Metrics = append([]dora.Metrics(nil), d.Metrics...)
+	sort.SliceStable(d.Metrics, func(i, j int) bool {
+		return less(d.Metrics[i].App, d.Metrics[i].Env, d.Metrics[j].App, d.Metrics[j].Env)
+	})
+	d.Status = append([]gitops.EnvStatus(nil), d.Status...)
+	sort.SliceStable(d.Status, func(i, j int) bool {
+		return less(d.Status[i].App, d.Status[i].Env, d.Status[j].App, d.Status[j].Env)
+	})
 	v := view{Data: d}
 	for i, m := range d.Metrics {
 		v.Blocks = append(v.Blocks, block{
@@ -133,7 +161,7 @@ func Write(w io.Writer, d Data) error {
 		})
 	}
 	for _, s := range d.Status {
-		row := nowRow{EnvStatus: s, Signed: "not signed (signing not configured)", Cluster: clusterTimeline(s)}
+		row := nowRow{EnvStatus: s, Signed: signedText(s), Cluster: clusterTimeline(s)}
 		if !s.Deployed.IsZero() {
 			row.Age = age(d.Generated.Sub(s.Deployed))
 		}
@@ -144,6 +172,27 @@ func Write(w io.Writer, d Data) error {
 		v.Freezes = append(v.Freezes, freezeRow{Env: f.Env, Until: f.Until.Format(time.RFC3339), Reason: f.Reason, By: f.By})
 	}
 	return page.Execute(w, v)
+}
+
+// signedText says what the deploy record knows of the signature: a deploy
+// that verified it records the bundle and the signer (Signature-Bundle,
+// Signed-By); one that did not verify says nothing about whether the image
+// is signed, and neither does the report.
+func signedText(s gitops.EnvStatus) string {
+	switch {
+	case s.SignedBy != "":
+		return fmt.Sprintf("verified at deploy: signed by %s (bundle %s)", s.SignedBy, shortDigest(s.SignatureBundle))
+	case s.Commit == "":
+		return "unknown (no deploy record for this digest)"
+	}
+	return "not verified at deploy (no policy)"
+}
+
+func shortDigest(d string) string {
+	if len(d) > len("sha256:")+12 {
+		return d[:len("sha256:")+12] + "…"
+	}
+	return d
 }
 
 // pending lists, per app, each environment whose image the next one in the
@@ -349,8 +398,17 @@ h1 { font-size: 1.5rem; margin: .2rem 0; } h2 { font-size: 1.2rem; margin-top: 2
 table { border-collapse: collapse; width: 100%; font-size: 13px; } caption { text-align: left; font-weight: 600; padding: .3rem 0; }
 th, td { text-align: left; padding: .3rem .4rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 td code { word-break: break-all; }
-.legend span { margin-right: 1rem; white-space: nowrap; }
-@media (max-width: 40rem) { body { padding: .5rem; } table { font-size: 12px; } }
+.legend { display: flex; flex-wrap: wrap; gap: .1rem 1rem; }
+.legend span { white-space: nowrap; }
+@media (max-width: 40rem) {
+  body { padding: .5rem; }
+  /* A phone shows each row as a card of label: value lines, so no column is cut or pushed off the screen. */
+  table.rows, table.rows caption, table.rows tbody, table.rows tr, table.rows td { display: block; width: 100%; }
+  table.rows thead, table.rows thead tr { display: block; position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+  table.rows tr { border-bottom: 1px solid var(--line); padding: .3rem 0; }
+  table.rows td { border: 0; padding: .1rem 0; display: flex; gap: .5rem; overflow-wrap: anywhere; }
+  table.rows td::before { content: attr(data-label); flex: 0 0 7rem; color: var(--muted); font-weight: 600; }
+}
 @media print { body { max-width: none; } .fig, section { break-inside: avoid; } a { color: inherit; } }
 </style>
 </head>
@@ -361,27 +419,28 @@ td code { word-break: break-all; }
 </header>
 <main>
 {{if .Freezes}}<section aria-labelledby="freezes"><h2 id="freezes">Freezes in force</h2>
-<table><caption>Deploys and promotions into these environments are refused unless --break-glass</caption><thead><tr><th scope="col">Environment</th><th scope="col">Until</th><th scope="col">Reason</th><th scope="col">By</th></tr></thead><tbody>
-{{range .Freezes}}<tr><td>{{.Env}}</td><td>{{.Until}}</td><td>{{.Reason}}</td><td>{{.By}}</td></tr>{{end}}
+<table class="rows"><caption>Deploys and promotions into these environments are refused unless --break-glass</caption><thead><tr><th scope="col">Environment</th><th scope="col">Until</th><th scope="col">Reason</th><th scope="col">By</th></tr></thead><tbody>
+{{range .Freezes}}<tr><td data-label="Environment">{{.Env}}</td><td data-label="Until">{{.Until}}</td><td data-label="Reason">{{.Reason}}</td><td data-label="By">{{.By}}</td></tr>{{end}}
 </tbody></table></section>{{end}}
 <section aria-labelledby="now"><h2 id="now">What runs now</h2>
-<table><caption>Read from the manifests at the branch head</caption><thead><tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Image</th><th scope="col">Source commit</th><th scope="col">Age</th><th scope="col">Deployed by</th><th scope="col">Signed</th><th scope="col">In the cluster (Argo CD)</th><th scope="col">Note</th></tr></thead><tbody>
-{{range .Now}}<tr><td>{{.App}}</td><td>{{.Env}}</td><td><code>{{img .Image}}</code></td><td><code>{{short .SourceCommit}}</code></td><td>{{.Age}}</td><td>{{.Actor}}</td><td>{{.Signed}}</td><td>{{if .Cluster}}{{.Cluster}}{{else}}not observed{{end}}</td><td>{{.Note}}</td></tr>{{else}}<tr><td colspan="9">No environments found.</td></tr>{{end}}
+<table class="rows"><caption>Read from the manifests at the branch head</caption><thead><tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Image</th><th scope="col">Source commit</th><th scope="col">Age</th><th scope="col">Deployed by</th><th scope="col">Signed</th><th scope="col">In the cluster (Argo CD)</th><th scope="col">Note</th></tr></thead><tbody>
+{{range .Now}}<tr><td data-label="App">{{.App}}</td><td data-label="Environment">{{.Env}}</td><td data-label="Image"><code>{{img .Image}}</code></td><td data-label="Source commit"><code>{{short .SourceCommit}}</code></td><td data-label="Age">{{.Age}}</td><td data-label="Deployed by">{{.Actor}}</td><td data-label="Signed">{{.Signed}}</td><td data-label="In the cluster">{{if .Cluster}}{{.Cluster}}{{else}}not observed{{end}}</td><td data-label="Note">{{.Note}}</td></tr>{{else}}<tr><td colspan="9">No environments found.</td></tr>{{end}}
 </tbody></table></section>
 <section aria-labelledby="pending"><h2 id="pending">Pending promotions</h2>
-{{if .Pending}}<table><caption>What an environment runs that the next one does not</caption><thead><tr><th scope="col">App</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Waiting image</th><th scope="col">Deployed to the first</th><th scope="col">The second runs</th></tr></thead><tbody>
-{{range .Pending}}<tr><td>{{.App}}</td><td>{{.From}}</td><td>{{.To}}</td><td><code>{{img .FromImage}}</code> (source <code>{{short .FromSource}}</code>)</td><td>{{.FromDeployedText}}</td><td><code>{{img .ToImage}}</code></td></tr>{{end}}
+{{if .Pending}}<table class="rows"><caption>What an environment runs that the next one does not</caption><thead><tr><th scope="col">App</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Waiting image</th><th scope="col">Deployed to the first</th><th scope="col">The second runs</th></tr></thead><tbody>
+{{range .Pending}}<tr><td data-label="App">{{.App}}</td><td data-label="From">{{.From}}</td><td data-label="To">{{.To}}</td><td data-label="Waiting image"><span><code>{{img .FromImage}}</code> (source <code>{{short .FromSource}}</code>)</span></td><td data-label="Deployed to the first">{{.FromDeployedText}}</td><td data-label="The second runs"><code>{{img .ToImage}}</code></td></tr>{{end}}
 </tbody></table>{{else}}<p>Nothing waits: every environment runs what the one before it runs.</p>{{end}}
 </section>
 <section aria-labelledby="dora"><h2 id="dora">DORA metrics</h2>
 <p class="legend muted">Timeline markers: <span>● deploy</span><span>◀ rollback</span><span>■ re-deployment of a digest deployed before</span><span>◆ through a freeze (break-glass)</span></p>
 {{range .Blocks}}<article aria-labelledby="{{.ID}}">
 <h3 id="{{.ID}}">{{.M.App}} · {{.M.Env}}</h3>
-<p class="muted">{{rfc .M.From}} – {{rfc .M.To}}</p>
+<p class="muted">{{rfc .M.From}} – {{rfc .M.To}}{{if .M.WindowNote}} · {{.M.WindowNote}}{{end}}</p>
 <div class="figs">{{range .Figures}}<div class="fig"><div class="muted">{{.Name}}</div><div class="v">{{.Value}}</div><span class="band band-{{cls .Band}}">{{upper .Band}}</span> <span class="muted">{{.Help}}</span></div>{{end}}</div>
 {{.Timeline}}
 {{.LeadHist}}
 {{if .M.Redeploys}}<p>Re-deployments: {{range .M.Redeploys}}<code>{{img .Image}}</code> at {{rfc .Time}}; {{end}}</p>{{end}}
+{{if .M.LeadTime.FutureDated}}<p>{{.M.LeadTime.FutureDated}} shipped commit(s) dated after their deploy give no lead time: {{range .M.LeadTime.FutureDatedCommits}}<code>{{short .}}</code> {{end}}</p>{{end}}
 {{if .M.BreakGlass}}<p>Through a freeze: {{range .M.BreakGlass}}{{rfc .Time}} ({{.Note}}); {{end}}</p>{{end}}
 </article>{{else}}<p>No deploys recorded in the window.</p>{{end}}
 </section>

@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,7 +57,13 @@ func history(t *testing.T) (Data, string) {
 	if _, err := d.Freeze(ctx, gitops.FreezeRequest{Env: "production", Until: t0.Add(72 * time.Hour), Reason: "year-end close"}); err != nil {
 		t.Fatal(err)
 	}
+	// The break-glass deploy verified its image under a policy: its record
+	// carries Signature-Bundle and Signed-By.
+	d.Verify = func(context.Context, gitops.Request) (*gitops.Verification, error) {
+		return &gitops.Verification{Bundle: "sha256:d5c5" + strings.Repeat("0", 60), Signer: "key sha256:9b2e"}, nil
+	}
 	deploy(9*time.Hour, "production", 3, shas[5], "INC-7 hotfix")
+	d.Verify = nil
 	deploy(10*time.Hour, "development", 3, shas[5], "")
 	recs, err := gitops.History(ctx, r, gitops.Filter{})
 	if err != nil {
@@ -73,7 +80,9 @@ func history(t *testing.T) (Data, string) {
 	}
 	return Data{
 		Repo: r.String(), Generated: gen, Status: sts, Freezes: fz,
-		Metrics: dora.Compute(ctx, recs, &dora.GitSource{Dir: src}, dora.Options{Since: t0, Now: gen}),
+		// A 90-day window over a history of half a day, as `report` asks by
+		// default: the window is clamped to the data.
+		Metrics: dora.Compute(ctx, recs, &dora.GitSource{Dir: src}, dora.Options{Since: gen.Add(-90 * 24 * time.Hour), Now: gen}),
 	}, r.String()
 }
 
@@ -128,10 +137,25 @@ func TestReportInChromium(t *testing.T) {
 		if svgs != 2*len(data.Metrics) {
 			t.Errorf("%s: %d titled charts, want %d", vp.name, svgs, 2*len(data.Metrics))
 		}
-		var fits bool
-		b.eval(p, "document.documentElement.scrollWidth <= window.innerWidth + 1", &fits)
-		if !fits {
-			t.Errorf("%s: the page scrolls sideways", vp.name)
+		// The device's width, not innerWidth: a mobile browser widens its
+		// layout viewport (and zooms out) to fit content wider than the screen.
+		var pageWidth float64
+		b.eval(p, "document.documentElement.scrollWidth", &pageWidth)
+		if pageWidth > float64(vp.width)+1 {
+			t.Errorf("%s: the page is %.0f px wide on a %d px screen", vp.name, pageWidth, vp.width)
+		}
+		// No table cell is cut or pushed off the screen.
+		var cut []string
+		b.eval(p, `[...document.querySelectorAll('table td, table caption')].filter(c => {
+			const r = c.getBoundingClientRect();
+			return r.width > 0 && (r.left < -1 || r.right > `+fmt.Sprint(vp.width)+` + 1 || c.scrollWidth > c.clientWidth + 1);
+		}).map(c => (c.dataset.label || c.tagName) + ": " + c.innerText.slice(0, 40))`, &cut)
+		if len(cut) > 0 {
+			t.Errorf("%s: %d table cells reach past the screen or are cut, e.g. %q", vp.name, len(cut), cut[0])
+		}
+		checkTimelines(t, b, p, vp.name, data.Metrics)
+		if !strings.Contains(text, "verified at deploy: signed by key sha256:9b2e") || strings.Contains(text, "not signed") {
+			t.Errorf("%s: the Signed column does not say what the records say", vp.name)
 		}
 		shot := filepath.Join(dir, "report-"+vp.name+".png")
 		b.screenshot(p, shot)
@@ -150,5 +174,92 @@ func TestPendingPromotions(t *testing.T) {
 	got := pending(sts, []string{"development", "staging", "production"})
 	if len(got) != 1 || got[0].App != "a" || got[0].From != "staging" || got[0].To != "production" || got[0].FromSource != "c2" {
 		t.Errorf("pending %+v", got)
+	}
+}
+
+// checkTimelines: every timeline marker sits where its deploy's time puts it
+// on the axis (From at the left end, To at the right), in time order, and an
+// environment with deploys at different times does not have them all at one
+// edge.
+func checkTimelines(t *testing.T, b *browser, p *pageLoad, vp string, ms []dora.Metrics) {
+	t.Helper()
+	var charts []struct {
+		Title string
+		Xs    []float64
+	}
+	b.eval(p, `[...document.querySelectorAll('svg.chart')].filter(s => s.querySelector('title').textContent.startsWith('Deploys of')).map(s => {
+		const a = s.querySelector('line.axis').getBoundingClientRect();
+		return {Title: s.querySelector('title').textContent, Xs: [...s.querySelectorAll('g > :not(title)')].map(m => {
+			const r = m.getBoundingClientRect();
+			return (r.left + r.width / 2 - a.left) / a.width;
+		})};
+	})`, &charts)
+	if len(charts) != len(ms) {
+		t.Fatalf("%s: %d timelines, want %d", vp, len(charts), len(ms))
+	}
+	for _, m := range ms {
+		var xs []float64
+		found := false
+		for _, c := range charts {
+			if c.Title == fmt.Sprintf("Deploys of %s to %s over time", m.App, m.Env) {
+				xs, found = c.Xs, true
+			}
+		}
+		if !found || len(xs) != len(m.DeployTimes) {
+			t.Errorf("%s: %s/%s: %d markers, want %d", vp, m.App, m.Env, len(xs), len(m.DeployTimes))
+			continue
+		}
+		span := m.To.Sub(m.From).Seconds()
+		lo, hi := 1.0, 0.0
+		for j, e := range m.DeployTimes {
+			want := e.Time.Sub(m.From).Seconds() / span
+			if got := xs[j]; math.Abs(got-want) > 0.02 {
+				t.Errorf("%s: %s/%s: marker %d at %.3f of the axis, want %.3f (%s in %s – %s)", vp, m.App, m.Env, j, got, want, e.Time, m.From, m.To)
+			}
+			lo, hi = math.Min(lo, xs[j]), math.Max(hi, xs[j])
+		}
+		if len(m.DeployTimes) > 1 && hi-lo < 0.2 {
+			t.Errorf("%s: %s/%s: all %d markers within %.0f%% of the axis (%.2f–%.2f)", vp, m.App, m.Env, len(m.DeployTimes), (hi-lo)*100, lo, hi)
+		}
+	}
+}
+
+// TestReportOrder: apps as people count them (app2 before app10), each
+// app's environments in promotion order, in both tables and DORA blocks.
+func TestReportOrder(t *testing.T) {
+	var sts []gitops.EnvStatus
+	var ms []dora.Metrics
+	for _, app := range []string{"app11", "app2", "app10", "app1"} {
+		for _, env := range []string{"production", "development", "staging"} {
+			sts = append(sts, gitops.EnvStatus{App: app, Env: env, Image: "r@sha256:1"})
+			ms = append(ms, dora.Metrics{App: app, Env: env, From: t0, To: t0.Add(time.Hour)})
+		}
+	}
+	var b strings.Builder
+	if err := Write(&b, Data{Generated: t0, Status: sts, Metrics: ms}); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	var order []string
+	for _, app := range []string{"app1", "app2", "app10", "app11"} {
+		for _, env := range []string{"development", "staging", "production"} {
+			order = append(order, `<td data-label="App">`+app+`</td><td data-label="Environment">`+env+`<`, app+" · "+env+"<")
+		}
+	}
+	last := -1
+	for i := 0; i < len(order); i += 2 {
+		at := strings.Index(html, order[i])
+		if at < last {
+			t.Errorf("%q is out of order in the status table", order[i])
+		}
+		last = at
+	}
+	last = -1
+	for i := 1; i < len(order); i += 2 {
+		at := strings.Index(html, order[i])
+		if at < 0 || at < last {
+			t.Errorf("%q is missing or out of order in the DORA blocks", order[i])
+		}
+		last = at
 	}
 }
