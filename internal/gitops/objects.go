@@ -346,14 +346,35 @@ func (r *Remote) receivePack(ctx context.Context) (transport.ReceivePackSession,
 	}
 	sess, err := c.NewReceivePackSession(ep, r.Auth)
 	if err != nil {
-		return nil, nil, r.explain("push", err)
+		return nil, nil, r.refusedPush(ctx, c, ep, err)
 	}
 	ar, err := sess.AdvertisedReferencesContext(ctx)
 	if err != nil {
 		sess.Close()
-		return nil, nil, r.explain("push", err)
+		return nil, nil, r.refusedPush(ctx, c, ep, err)
 	}
 	return sess, ar, nil
+}
+
+// refusedPush explains a receive-pack failure. Servers that will not take a
+// push often answer as if the repository did not exist (a git daemon
+// without --enable=receive-pack says "access denied", which go-git reports
+// as "repository not found"; so do hosts for a read-only token). When the
+// same repository can be read, that answer is not the truth: the server
+// refuses pushes.
+func (r *Remote) refusedPush(ctx context.Context, c transport.Transport, ep *transport.Endpoint, err error) error {
+	if !errors.Is(err, transport.ErrRepositoryNotFound) {
+		return r.explain("push", err)
+	}
+	up, uerr := c.NewUploadPackSession(ep, r.Auth)
+	if uerr != nil {
+		return r.explain("push", err)
+	}
+	defer up.Close()
+	if _, uerr := up.AdvertisedReferencesContext(ctx); uerr != nil {
+		return r.explain("push", err)
+	}
+	return r.scrub(fmt.Errorf("push %s: the server refuses pushes to this repository (it serves it for reading): a git daemon needs --enable=receive-pack; a hosted repository needs a token or deploy key with write access (GITOPS_TOKEN, GITOPS_SSH_KEY_FILE)", r))
 }
 
 // remoteBranch reports whether branch exists on the remote, and its head.

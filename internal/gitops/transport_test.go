@@ -106,14 +106,20 @@ func TestDeployOverSmartHTTPWithToken(t *testing.T) {
 // stops the whole group (git daemon forks a child per connection) at cleanup.
 func startGitDaemon(t *testing.T, root string) (port int, stop func()) {
 	t.Helper()
+	return startGitDaemonWith(t, root, "--enable=receive-pack")
+}
+
+// startGitDaemonWith is startGitDaemon with the daemon's service flags.
+func startGitDaemonWith(t *testing.T, root string, services ...string) (port int, stop func()) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	cmd := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
-		"--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), "--base-path="+root, root)
+	args := append([]string{"daemon", "--reuseaddr", "--export-all"}, services...)
+	cmd := exec.Command("git", append(args, "--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), "--base-path="+root, root)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -176,6 +182,39 @@ func TestDeployOverGitDaemon(t *testing.T) {
 			t.Fatalf("git daemon still running after stop: %v", left)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReadOnlyGitDaemonSaysItRefusesPushes: a git daemon that serves the
+// repository but not receive-pack answers a push with "access denied", which
+// go-git reports as "repository not found". The repository was just read, so
+// the error says the server refuses pushes (and how to allow them); nothing
+// is written.
+func TestReadOnlyGitDaemonSaysItRefusesPushes(t *testing.T) {
+	dir, _ := localGitOps(t)
+	port, _ := startGitDaemonWith(t, filepath.Dir(dir))
+	r, err := NewRemote(fmt.Sprintf("git://127.0.0.1:%d/%s", port, filepath.Base(dir)), "main", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, shas := sourceRepo(t, 1)
+	before := head(t, dir, "main")
+	_, err = (&Deployer{Remote: r}).Deploy(context.Background(), Request{App: "sample-app", Env: "development", Image: digest(5), SourceCommit: shas[0]})
+	if err == nil {
+		t.Fatal("a push to a read-only daemon succeeded")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "not found") || !strings.Contains(msg, "refuses pushes") || !strings.Contains(msg, "--enable=receive-pack") || strings.Contains(msg, "\n") {
+		t.Errorf("error %q; want one line saying the server refuses pushes to a repository it serves", msg)
+	}
+	if head(t, dir, "main") != before {
+		t.Error("the refused push changed the repository")
+	}
+	// A repository that is really not there is still "not found".
+	r2, _ := NewRemote(fmt.Sprintf("git://127.0.0.1:%d/nope.git", port), "main", env(nil))
+	_, err = (&Deployer{Remote: r2}).Deploy(context.Background(), Request{App: "sample-app", Env: "development", Image: digest(5), SourceCommit: shas[0]})
+	if err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("a missing repository: %v", err)
 	}
 }
 
