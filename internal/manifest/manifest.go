@@ -357,7 +357,7 @@ func (f *yfile) lineChanges() []LineChange {
 				b = e.end
 			}
 		}
-		if n := len(regions); n > 0 && a < regions[n-1].b {
+		if n := len(regions); n > 0 && a <= regions[n-1].b {
 			regions[n-1].b = max(regions[n-1].b, b)
 			regions[n-1].edits = append(regions[n-1].edits, e)
 			continue
