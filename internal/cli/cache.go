@@ -45,13 +45,13 @@ func (run *invocation) cacheKeys() map[string][]string {
 	goVersion := goImg.Tag + "-" + strings.TrimPrefix(goImg.Digest, "sha256:")[:12]
 	var sums [][]byte
 	for _, r := range run.apps {
-		if data, err := os.ReadFile(filepath.Join(r.src, "go.sum")); err == nil {
+		if data, err := os.ReadFile(filepath.Join(r.Src, "go.sum")); err == nil {
 			sums = append(sums, data)
 		}
 	}
 	branch := ""
 	if len(run.apps) > 0 {
-		branch = run.apps[0].version.Branch
+		branch = run.apps[0].Version.Branch
 	}
 	def := run.flags.cache.defaultBranch
 	lintImg := run.lock.MustGet("golangci-lint")

@@ -368,13 +368,13 @@ func (run *invocation) deployStage(name string, apps []*runState, needs []string
 				if err != nil {
 					return err
 				}
-				if r.version.Commit == "" {
-					return fmt.Errorf("deploy %s: %s is not in a git checkout, so there is no Source-Commit to record", r.app.Name, r.src)
+				if r.Version.Commit == "" {
+					return fmt.Errorf("deploy %s: %s is not in a git checkout, so there is no Source-Commit to record", r.app.Name, r.Src)
 				}
 				df := run.flags.deploy
 				reqs = append(reqs, gitops.Request{
-					App: r.app.Name, Env: env, Image: img, SourceCommit: r.version.Commit, SourceRepo: r.src, Values: r.app.Values,
-					SourceDirty: r.version.Dirty, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
+					App: r.app.Name, Env: env, Image: img, SourceCommit: r.Version.Commit, SourceRepo: r.Src, Values: r.app.Values,
+					SourceDirty: r.Version.Dirty, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
 					SupersededOK: df.supersededOK, PipelineRun: gitops.PipelineRun(os.Getenv),
 					Unpin: df.unpin, BreakGlass: df.breakGlass, Fix: df.fix,
 				})
@@ -439,7 +439,7 @@ func (run *invocation) deployStage(name string, apps []*runState, needs []string
 				}
 			}
 			// The deployment report, refreshed after every publish.
-			if err := writeReport(ctx, run.o, d, run.o.outPath("report.html"), apps[0].src); err != nil {
+			if err := writeReport(ctx, run.o, d, run.o.outPath("report.html"), apps[0].Src); err != nil {
 				run.o.logf("warning: report: %v", err)
 			} else {
 				rec.Artifact(run.o.outPath("report.html"))

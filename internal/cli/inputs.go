@@ -19,7 +19,7 @@ import (
 // provenance's source name it; the provenance names both.
 func (r *runState) inputs() version.Info {
 	r.inputsOnce.Do(func() {
-		r.inputsInfo, r.inputsRoot, r.inputsSpecs = inputsOf(r.o, r.app, r.src, r.version)
+		r.inputsInfo, r.inputsRoot, r.inputsSpecs = inputsOf(r.o, r.app, r.Src, r.Version)
 	})
 	return r.inputsInfo
 }
@@ -56,7 +56,7 @@ func inputsOf(o *options, a App, src string, head version.Info) (version.Info, s
 func (r *runState) contentKey() string {
 	r.contentOnce.Do(func() {
 		r.inputs()
-		if r.version.Commit == "" {
+		if r.Version.Commit == "" {
 			return
 		}
 		k, err := version.ContentKey(r.inputsRoot, r.inputsSpecs)

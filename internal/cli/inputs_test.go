@@ -95,8 +95,8 @@ func TestImageRevisionFollowsInputs(t *testing.T) {
 		for _, r := range run.apps {
 			in := r.inputs()
 			got[r.app.Name] = in.Revision() + " " + in.CommitTime.Format(time.RFC3339) + " " + in.Version()
-			if r.version.Commit != gitIn(t, root, "rev-parse", "HEAD") {
-				t.Errorf("%s: the checked-out commit is %s, not HEAD", r.app.Name, r.version.Commit)
+			if r.Version.Commit != gitIn(t, root, "rev-parse", "HEAD") {
+				t.Errorf("%s: the checked-out commit is %s, not HEAD", r.app.Name, r.Version.Commit)
 			}
 		}
 		return got

@@ -15,6 +15,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/affected"
 	"github.com/slipway-ci/slipway/internal/attest"
 	"github.com/slipway-ci/slipway/internal/dag"
+	"github.com/slipway-ci/slipway/internal/flow"
 	"github.com/slipway-ci/slipway/internal/imagelock"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
@@ -119,7 +120,7 @@ type invocation struct {
 	local     *registry.Local
 	localErr  error
 
-	versions map[string]versionResult // by checkout root: apps of one repository share it
+	versions *flow.Versions // by checkout root: apps of one repository share it
 
 	// policy is the configured verification policy (nil: the signer's own),
 	// resolved when push or deploy first needs it.
@@ -178,24 +179,9 @@ func (run *invocation) trivyMeta(ctx context.Context, st *dag.Stages) (string, e
 	}
 }
 
-type versionResult struct {
-	info version.Info
-	err  error
-}
-
-// detect reads the source version once per git checkout: every app of a
-// monorepo has the same commit, branch and dirtiness (50 apps: one read).
+// detect reads the source version once per git checkout (flow.Versions).
 func (run *invocation) detect(src string) (version.Info, error) {
-	root := version.Root(src)
-	if root == "" {
-		return version.Detect(src, version.IgnoringOutput(run.o.out))
-	}
-	if v, ok := run.versions[root]; ok {
-		return v.info, v.err
-	}
-	info, err := version.Detect(root, version.IgnoringOutput(run.o.out))
-	run.versions[root] = versionResult{info, err}
-	return info, err
+	return run.versions.Detect(src)
 }
 
 // close stops what the run started.
@@ -208,21 +194,15 @@ func (run *invocation) close() {
 	}
 }
 
-// runState is one app of a run: configuration, version, its out/ directory
-// and the result file its stages update.
+// runState is one app of a run: its configuration and flags, bound to its
+// flow.App (version, out/ directory, and the result its stages update).
 type runState struct {
-	run     *invocation
-	o       *options
-	flags   *runFlags
-	lock    *imagelock.Lock
-	app     App
-	prefix  string // "APP/" when the run has several apps, else ""
-	out     string // out/, or out/APP/ with several apps
-	src     string // the app's source directory (absolute)
-	version version.Info
-
-	mu     sync.Mutex
-	result *pipeline.Result
+	*flow.App
+	run   *invocation
+	o     *options
+	flags *runFlags
+	lock  *imagelock.Lock
+	app   App
 
 	stagesOnce sync.Once
 	stages     *dag.Stages
@@ -266,7 +246,7 @@ func newInvocation(ctx context.Context, o *options, rf *runFlags) (*invocation, 
 			return nil, err
 		}
 	}
-	run := &invocation{o: o, flags: rf, lock: lock, versions: map[string]versionResult{}, started: time.Now()}
+	run := &invocation{o: o, flags: rf, lock: lock, versions: flow.NewVersions(o.out), started: time.Now()}
 	multi := len(o.proj.Apps) > 1
 	for _, a := range apps {
 		r, err := newRunState(run, a, multi)
@@ -314,17 +294,15 @@ func newRunState(run *invocation, a App, multi bool) (*runState, error) {
 	if errors.Is(err, version.ErrNoRepo) {
 		o.logf("warning: %s is not in a git checkout: no commit to stamp or tag; builds use SOURCE_DATE_EPOCH or 1970", src)
 	}
-	r := &runState{run: run, o: o, flags: run.flags, lock: run.lock, app: a, src: src, version: info, out: o.out}
+	out, prefix := o.out, ""
 	if multi {
-		r.prefix = a.Name + "/"
-		r.out = filepath.Join(o.out, a.Name)
+		prefix, out = a.Name+"/", filepath.Join(o.out, a.Name)
 	}
-	res, err := pipeline.LoadResult(r.out)
+	fa, err := flow.Open(a.Name, src, out, prefix, info)
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	r.result = res
-	return r, nil
+	return &runState{App: fa, run: run, o: o, flags: run.flags, lock: run.lock, app: a}, nil
 }
 
 // filterAffected drops the apps a change since the base ref does not touch.
@@ -353,7 +331,7 @@ func (run *invocation) filterAffected(ctx context.Context) error {
 	wd, _ := os.Getwd()
 	var apps []affected.App
 	for _, r := range run.apps {
-		rel, _ := filepath.Rel(wd, r.src)
+		rel, _ := filepath.Rel(wd, r.Src)
 		apps = append(apps, affected.App{Name: r.app.Name, Source: filepath.ToSlash(rel), Main: r.app.Main, Deploy: r.app.Deploy})
 	}
 	global := run.o.proj.Global
@@ -391,7 +369,7 @@ func (r *runState) engine(ctx context.Context) (*dag.Stages, error) {
 	}
 	r.stagesOnce.Do(func() {
 		r.stages = s.Stages(dag.Config{
-			Source: r.src, Binary: r.app.Binary, Package: r.app.Main, Port: r.app.Port, Base: r.app.Base,
+			Source: r.Src, Binary: r.app.Binary, Package: r.app.Main, Port: r.app.Port, Base: r.app.Base,
 			Images: r.lock, Version: r.inputs(), GoEnv: dag.HostGoEnv(os.Getenv),
 			CacheNamespace: os.Getenv(dag.CacheNamespaceEnv),
 		})
@@ -406,20 +384,10 @@ func (run *invocation) engine(ctx context.Context) (*dag.Session, error) {
 	return run.session, run.engineErr
 }
 
-// update changes the app's result under its lock.
-func (r *runState) update(f func(*pipeline.Result)) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f(r.result)
-}
-
-func (r *runState) snapshot() pipeline.Result {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return *r.result
-}
-
-func (r *runState) outPath(name string) string { return filepath.Join(r.out, name) }
+// update, snapshot and outPath are the app's flow.App, for the stages.
+func (r *runState) update(f func(*pipeline.Result)) { r.Update(f) }
+func (r *runState) snapshot() pipeline.Result       { return r.Snapshot() }
+func (r *runState) outPath(name string) string      { return r.OutPath(name) }
 
 // graph is the pipeline, as a recipe: each app's stages (lint ∥ test ∥ build
 // → scan → push, and custom ones), one deploy for all apps, and the stages
@@ -431,7 +399,7 @@ func (run *invocation) graph() (*pipeline.Graph, error) {
 	}
 	prefixes := make([]string, len(run.apps))
 	for i, r := range run.apps {
-		prefixes[i] = r.prefix
+		prefixes[i] = r.Prefix
 	}
 	var stages []pipeline.Stage
 	for _, b := range pipeline.Bind(graphSpecs(specs), prefixes) {
@@ -495,10 +463,10 @@ func (r *runState) customStage(spec StageSpec) pipeline.Stage {
 					return err
 				}
 			}
-			if err := pipeline.EnsureOut(r.out); err != nil {
+			if err := pipeline.EnsureOut(r.Out); err != nil {
 				return err
 			}
-			env := dag.NewStageEnv(st, r.src, r.out, spec.Secrets, r.o.stderr, rec.Set, rec.Artifact)
+			env := dag.NewStageEnv(st, r.Src, r.Out, spec.Secrets, r.o.stderr, rec.Set, rec.Artifact)
 			return dag.ExplainExec(spec.Name, spec.Run(ctx, env))
 		},
 	}
@@ -542,8 +510,8 @@ func (run *invocation) expand(g *pipeline.Graph, names []string) ([]string, erro
 		default:
 			found := false
 			for _, r := range run.apps {
-				if have[r.prefix+n] {
-					out, found = append(out, r.prefix+n), true
+				if have[r.Prefix+n] {
+					out, found = append(out, r.Prefix+n), true
 				}
 			}
 			if !found {
@@ -636,50 +604,23 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 		}
 	}
 	defer run.close()
-	start := time.Now()
 	runner := pipeline.Runner{Events: pipeline.LineEvents{W: o.stderr}, KeepGoing: rf.keepGoing, MaxParallel: run.maxParallel(), Redact: o.secrets.String}
-	results := runner.Run(ctx, g)
-	var md strings.Builder
-	order := run.stageNames()
+	byApp := map[*flow.App]*runState{}
+	var apps []*flow.App
 	for _, r := range run.apps {
-		mine := r.own(results)
-		fp := r.fingerprint()
-		for i := range mine {
-			if mine[i].Fingerprint == "" {
-				mine[i].Fingerprint = fp
-			}
-		}
-		r.update(func(res *pipeline.Result) {
-			in := r.inputs()
-			res.Source = map[string]string{"commit": r.version.Commit, "branch": r.version.Branch, "version": in.Version(), "inputs_commit": in.Commit}
-		})
-		snap := r.snapshot()
-		merged, err := pipeline.SaveMerged(r.out, &snap, mine, time.Now())
-		if err != nil {
-			return failErr(fmt.Errorf("write %s: %w", r.outPath(pipeline.ResultFile), err))
-		}
-		r.update(func(res *pipeline.Result) { *res = *merged })
-		if len(run.apps) > 1 {
-			fmt.Fprintf(&md, "### %s\n\n", r.app.Name)
-		}
-		// The summary covers every stage recorded in out/, so a split run's
-		// last step summarises the whole pipeline.
-		md.WriteString(pipeline.Markdown(merged, merged.Ordered(order)))
-		md.WriteString("\n")
+		byApp[r.App] = r
+		apps = append(apps, r.App)
 	}
-	md.WriteString(run.skippedMarkdown())
-	pipeline.WriteTable(o.stderr, results)
-	// Where the run's time went: which stages overlapped, which waited.
-	if tl := pipeline.Timeline(results); tl != "" && len(results) > 1 {
-		fmt.Fprintf(o.stderr, "\n%s", tl)
-		md.WriteString("\n```\n" + tl + "```\n")
+	ex := flow.Execution{
+		Apps: apps, Out: o.out, Order: run.stageNames(), Skipped: run.skippedMarkdown(), Log: o.stderr, Warn: o.logf,
+		Fingerprint: func(a *flow.App) string { return byApp[a].fingerprint() },
+		Source: func(a *flow.App) map[string]string {
+			in := byApp[a].inputs()
+			return map[string]string{"commit": a.Version.Commit, "branch": a.Version.Branch, "version": in.Version(), "inputs_commit": in.Commit}
+		},
 	}
-	fmt.Fprintf(o.stderr, "total %s; results in %s\n", time.Since(start).Round(100*time.Millisecond), run.resultFiles())
-	if err := pipeline.WriteSummary(o.out, strings.TrimRight(md.String(), "\n")+"\n"); err != nil {
-		o.logf("warning: summary: %v", err)
-	}
-	if failed := pipeline.FailedStages(results); len(failed) > 0 {
-		return failErr(fmt.Errorf("stage failed: %v", failed))
+	if _, err := ex.Run(ctx, runner, g); err != nil {
+		return failErr(err)
 	}
 	if cacheRepo != "" && run.session != nil {
 		st, _ := run.apps[0].engine(ctx)
@@ -696,7 +637,7 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 		switch {
 		case snap.Deploy != nil && strings.Contains(" "+ran+" ", " deploy "):
 			fmt.Fprintln(o.stdout, prefix+snap.Deploy.Commit)
-		case snap.Image.Ref != "" && strings.Contains(" "+ran+" ", " "+r.prefix+"push "):
+		case snap.Image.Ref != "" && strings.Contains(" "+ran+" ", " "+r.Prefix+"push "):
 			fmt.Fprintln(o.stdout, prefix+snap.Image.Ref)
 		}
 	}
@@ -710,29 +651,6 @@ func (run *invocation) maxParallel() int {
 		return 0
 	}
 	return 3 * run.o.proj.Concurrency
-}
-
-// own picks an app's results out of a run's and strips the app prefix; the
-// shared deploy stage belongs to every app.
-func (r *runState) own(results []pipeline.StageResult) []pipeline.StageResult {
-	var out []pipeline.StageResult
-	for _, s := range results {
-		switch {
-		case r.prefix != "" && strings.HasPrefix(s.Name, r.prefix):
-			s.Name = strings.TrimPrefix(s.Name, r.prefix)
-			out = append(out, s)
-		case r.prefix == "" || !strings.Contains(s.Name, "/"):
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (run *invocation) resultFiles() string {
-	if len(run.apps) == 1 {
-		return run.apps[0].outPath(pipeline.ResultFile)
-	}
-	return filepath.Join(run.o.out, "APP", pipeline.ResultFile)
 }
 
 func (run *invocation) skippedMarkdown() string {
@@ -773,11 +691,11 @@ func (run *invocation) checkPublishTargets(names []string) error {
 		}
 	}
 	for _, r := range run.apps {
-		if (push || deploy) && r.version.Dirty && inCI() {
-			return usageErr("%s has uncommitted changes: CI publishes only clean trees (its image would be tagged %s); commit the changes, or find the step that modifies the checkout", r.src, r.version.Revision())
+		if (push || deploy) && r.Version.Dirty && inCI() {
+			return usageErr("%s has uncommitted changes: CI publishes only clean trees (its image would be tagged %s); commit the changes, or find the step that modifies the checkout", r.Src, r.Version.Revision())
 		}
-		if (push || deploy) && r.version.Dirty {
-			r.o.logf("warning: %s has uncommitted changes: the image is tagged %s and its deploy records Source-Dirty: true", r.src, r.version.Revision())
+		if (push || deploy) && r.Version.Dirty {
+			r.o.logf("warning: %s has uncommitted changes: the image is tagged %s and its deploy records Source-Dirty: true", r.Src, r.Version.Revision())
 		}
 	}
 	return nil

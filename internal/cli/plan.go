@@ -138,7 +138,7 @@ func (run *invocation) plan() (planDoc, error) {
 	env := run.o.proj.PublishEnv
 	for _, r := range run.apps {
 		pa := planApp{
-			Name: r.app.Name, Source: r.app.Source, Main: r.app.Main, Commit: r.version.Commit,
+			Name: r.app.Name, Source: r.app.Source, Main: r.app.Main, Commit: r.Version.Commit,
 			Push: planPush{Repository: r.imageRepo(), Tags: nonNil(r.pushTags())},
 			GitOps: planCommit{
 				Repository: repo, Branch: run.o.GitOpsBranch(),
@@ -150,7 +150,7 @@ func (run *invocation) plan() (planDoc, error) {
 	}
 	doc.Caches = run.planCaches()
 	first := run.apps[0]
-	doc.Source, doc.Commit, doc.Branch = first.app.Source, first.version.Commit, first.version.Branch
+	doc.Source, doc.Commit, doc.Branch = first.app.Source, first.Version.Commit, first.Version.Branch
 	doc.Push, doc.GitOps = doc.Apps[0].Push, doc.Apps[0].GitOps
 	return doc, nil
 }
@@ -165,7 +165,7 @@ func (r *runState) imageRepo() string {
 
 // pushTags are the git-derived tags, the app's own and --tag.
 func (r *runState) pushTags() []string {
-	tags := append(r.version.Tags(), r.app.Tags...)
+	tags := append(r.Version.Tags(), r.app.Tags...)
 	return append(tags, r.flags.push.tags...)
 }
 

@@ -364,7 +364,7 @@ func (r *runState) checkBuilt(a *ocitar.Archive, tarball string) error {
 // app's configuration and the image lock).
 func (r *runState) facts(label string) release.Facts {
 	return release.Facts{
-		Source: release.Source{Commit: r.version.Commit, Repo: r.version.RepoURL, Ref: r.version.Branch, Dirty: r.version.Dirty},
+		Source: release.Source{Commit: r.Version.Commit, Repo: r.Version.RepoURL, Ref: r.Version.Branch, Dirty: r.Version.Dirty},
 		Build: &release.Build{
 			App:          map[string]any{"name": r.app.Name, "main": r.app.Main, "binary": r.app.Binary, "base": r.app.Base, "port": float64(r.app.Port)},
 			Lock:         r.lock,

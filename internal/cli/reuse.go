@@ -45,7 +45,7 @@ func ignoreFileOf(r *runState) string {
 		return r.flags.scan.ignoreFile
 	}
 	for _, n := range []string{".trivyignore.yaml", ".trivyignore"} {
-		p := r.src + string(os.PathSeparator) + n
+		p := r.Src + string(os.PathSeparator) + n
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
@@ -65,7 +65,7 @@ func (run *invocation) reuse(g *pipeline.Graph) (*pipeline.Graph, error) {
 	stages := g.Stages()
 	byPrefix := map[string]*runState{}
 	for _, r := range run.apps {
-		byPrefix[r.prefix] = r
+		byPrefix[r.Prefix] = r
 	}
 	var reused []string
 	for i, s := range stages {
@@ -76,7 +76,7 @@ func (run *invocation) reuse(g *pipeline.Graph) (*pipeline.Graph, error) {
 		if r == nil {
 			return g, nil
 		}
-		base := strings.TrimPrefix(s.Name, r.prefix)
+		base := strings.TrimPrefix(s.Name, r.Prefix)
 		snap := r.snapshot()
 		prev, ok := snap.Stages[base]
 		fp := r.fingerprint()

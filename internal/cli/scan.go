@@ -176,7 +176,7 @@ func scanStage(r *runState) pipeline.Stage {
 			r.update(func(res *pipeline.Result) { res.Gate = nil })
 			sbomPath := r.outPath("sbom.cdx.json")
 			_ = os.Remove(sbomPath)
-			opts, err := sf.gateOptions(r.src)
+			opts, err := sf.gateOptions(r.Src)
 			if err != nil {
 				return err
 			}
@@ -199,7 +199,7 @@ func scanStage(r *runState) pipeline.Stage {
 				// Keyed on what the scan reads (the DB's UpdatedAt, the
 				// checks bundle's digest), never on how they got there.
 				so.ScanKey = state.ScanKey()
-				err = st.RunScan(ctx, tarball, filepath.Join(r.src, r.app.Deploy), r.out, so)
+				err = st.RunScan(ctx, tarball, filepath.Join(r.Src, r.app.Deploy), r.Out, so)
 			}
 			r.run.scanMu.Unlock()
 			if err != nil {
