@@ -59,7 +59,10 @@ type Config struct {
 	// Nil means DefaultStages(); add your own with
 	// append(slipway.DefaultStages(), myStage).
 	Stages []Stage
-	// Concurrency is how many apps' stages run at once (default 2).
+	// Concurrency is how many apps' stages run at once. Default: by the
+	// machine's cores, max(3, cores+1) stages at once (2 cores: one app's
+	// lint, test and build, then the next app's, which reuse what the first
+	// compiled into the shared Go build cache).
 	Concurrency int
 	// Out is the artifacts directory (default "out"; out/APP/ per app when
 	// there are several).

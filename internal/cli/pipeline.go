@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -644,13 +645,27 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 	return nil
 }
 
-// maxParallel bounds how many stages run at once: lint ∥ test ∥ build per app, for
-// Config.Concurrency apps.
+// maxParallel bounds how many stages run at once (see stageBound).
 func (run *invocation) maxParallel() int {
-	if len(run.apps) <= 1 {
+	return stageBound(len(run.apps), run.o.proj.Concurrency, runtime.NumCPU())
+}
+
+// stageBound is how many stages of a run of apps may run at once: none for
+// one app (its lint, test and build start together); 3 × concurrency when
+// the configuration sets Concurrency; otherwise bounded by the cores, not by
+// the apps: max(3, cores+1). On 2 cores that is one app's lint ∥ test ∥
+// build at a time, in the graph's order, so a cold run compiles the
+// standard library and shared dependencies once into the shared build cache
+// instead of once per app at the same time (each Go process already uses
+// every core).
+func stageBound(apps, concurrency, cores int) int {
+	switch {
+	case apps <= 1:
 		return 0
+	case concurrency > 0:
+		return 3 * concurrency
 	}
-	return 3 * run.o.proj.Concurrency
+	return max(3, cores+1)
 }
 
 func (run *invocation) skippedMarkdown() string {

@@ -38,7 +38,7 @@ type Project struct {
 	IgnoreFile    string
 	IgnoreUnfixed bool
 	Stages        []StageSpec // nil: the built-in stages
-	Concurrency   int         // apps whose stages run at once (default 2)
+	Concurrency   int         // apps whose stages run at once (0: by cores, see stageBound)
 	Out           string      // default "out"
 	Global        affected.Global
 	// ConfigErr is a problem found while building the project (reported by Validate).
@@ -133,9 +133,6 @@ func (p Project) withDefaults() Project {
 	}
 	if p.Severity == "" {
 		p.Severity = "HIGH,CRITICAL"
-	}
-	if p.Concurrency <= 0 {
-		p.Concurrency = 2
 	}
 	if p.LockPath == "" {
 		p.LockPath = "ci/images.lock"

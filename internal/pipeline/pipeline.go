@@ -227,7 +227,8 @@ type Runner struct {
 	Events    Events
 	KeepGoing bool // after a failure, still start stages that do not depend on it
 	// MaxParallel bounds how many stages run at once (0: no bound); a
-	// monorepo's apps share one engine this way.
+	// monorepo's apps share one engine this way. A freed slot goes to the
+	// waiting stage that comes first in the graph (slots).
 	MaxParallel int
 	Now         func() time.Time
 	// Redact, when set, cleans every error and detail a stage records
@@ -264,15 +265,25 @@ func (r Runner) Run(ctx context.Context, g *Graph) []StageResult {
 			evMu.Unlock()
 		}
 	}
-	var sem chan struct{}
+	var sem *slots
 	if r.MaxParallel > 0 {
-		sem = make(chan struct{}, r.MaxParallel)
+		sem = newSlots(r.MaxParallel)
 	}
-	for _, s := range g.stages {
+	for index, s := range g.stages {
+		// A stage that needs nothing takes its slot here, in the graph's
+		// order, so an app's first stages start before the next app's.
+		held := false
+		if sem != nil && len(s.Needs) == 0 {
+			sem.acquire(index)
+			held = true
+		}
 		wg.Add(1)
-		go func(s Stage) {
+		go func(index int, s Stage) {
 			defer wg.Done()
 			defer close(done[s.Name])
+			if held {
+				defer sem.release()
+			}
 			for _, n := range s.Needs {
 				<-done[n]
 			}
@@ -300,9 +311,9 @@ func (r Runner) Run(ctx context.Context, g *Graph) []StageResult {
 				finished(res)
 				return
 			}
-			if sem != nil {
-				sem <- struct{}{}
-				defer func() { <-sem }()
+			if sem != nil && !held {
+				sem.acquire(index)
+				defer sem.release()
 			}
 			if r.Events != nil {
 				evMu.Lock()
@@ -333,7 +344,7 @@ func (r Runner) Run(ctx context.Context, g *Graph) []StageResult {
 			}
 			mu.Unlock()
 			finished(res)
-		}(s)
+		}(index, s)
 	}
 	wg.Wait()
 	out := make([]StageResult, 0, len(g.stages))
