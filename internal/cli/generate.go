@@ -137,7 +137,7 @@ func (p Project) registries() (hosts []string, unset []string, err error) {
 		}
 		repo, err := registry.ParseRepo(a.Image)
 		if err != nil {
-			return nil, nil, fmt.Errorf("App.Image of %s: %v", a.Name, err)
+			return nil, nil, fmt.Errorf("App.Image of %s: %w", a.Name, err)
 		}
 		if h := repo.RegistryStr(); !seen[h] {
 			seen[h] = true

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"strings"
 
 	"github.com/slipway-ci/slipway/internal/redact"
 	"github.com/slipway-ci/slipway/internal/secret"
@@ -18,6 +19,16 @@ func newSecretSet(p Project, getenv func(string) string) *redact.Set {
 	set := redact.NewSet()
 	for _, v := range secret.Values(getenv, names...) {
 		set.Add(v)
+	}
+	// A password in a URL (GITOPS_REPO=https://ci:TOKEN@host/…) is one too.
+	for _, k := range []string{"GITOPS_REPO", "_EXPERIMENTAL_DAGGER_RUNNER_HOST"} {
+		if _, rest, ok := strings.Cut(getenv(k), "://"); ok {
+			if at := strings.LastIndex(rest, "@"); at >= 0 {
+				if _, pass, ok := strings.Cut(rest[:at], ":"); ok {
+					set.Add(pass)
+				}
+			}
+		}
 	}
 	return set
 }

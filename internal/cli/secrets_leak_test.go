@@ -381,3 +381,27 @@ func FuzzSecretKeyError(f *testing.F) {
 		}
 	})
 }
+
+// TestSecretSetLearnsEveryInput: what a run learns at start: each secret
+// variable, the content (not the path) of a key file, a custom stage's
+// Secrets and a password inside a URL.
+func TestSecretSetLearnsEveryInput(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "team.key")
+	os.WriteFile(keyFile, []byte("-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgKEYKEYKEYKEY\n-----END PRIVATE KEY-----\n"), 0o600)
+	env := map[string]string{
+		"GITOPS_TOKEN":        "ghp_gitopsTokenValue0123",
+		"SLIPWAY_SIGNING_KEY": keyFile,
+		"DB_PASSWORD":         "db-password-value-42",
+		"GITOPS_REPO":         "https://ci:url-password-value@git.acme.io/gitops.git",
+	}
+	set := newSecretSet(leakyProject(), func(k string) string { return env[k] })
+	got := set.String("a ghp_gitopsTokenValue0123 b db-password-value-42 c url-password-value d BAQQgKEYKEYKEYKEY e " + keyFile)
+	for _, v := range []string{"gitopsTokenValue", "db-password-value", "url-password-value", "KEYKEYKEY"} {
+		if strings.Contains(got, v) {
+			t.Errorf("%s survives: %q", v, got)
+		}
+	}
+	if !strings.HasPrefix(got, "a *** b *** c *** d ***") || !strings.HasSuffix(got, "e "+keyFile) {
+		t.Errorf("got %q (the path of a key file is not secret)", got)
+	}
+}

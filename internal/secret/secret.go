@@ -47,7 +47,7 @@ func Key(name, v string) (data []byte, from string, err error) {
 			}
 			data, err := os.ReadFile(t)
 			if err != nil {
-				return nil, "", fmt.Errorf("%s: cannot read %s: %v", name, t, reason(err))
+				return nil, "", fmt.Errorf("%s: cannot read %s: %w", name, t, reason(err))
 			}
 			return data, "file " + t, nil
 		}
