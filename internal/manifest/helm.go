@@ -74,16 +74,45 @@ func (s *source) get(p string) *yaml.Node {
 		return nil
 	}
 	n := lookup(s.root, strings.Split(p, ".")...)
-	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+	if n == nil || n.Kind != yaml.ScalarNode {
 		return nil
 	}
-	return n
+	return n // a null value too: the key says the chart takes it
+}
+
+// keyOf is the key node of a mapping value at a dotted path.
+func (s *source) keyOf(p string) *yaml.Node {
+	keys := strings.Split(p, ".")
+	m := lookup(s.root, keys[:len(keys)-1]...)
+	if len(keys) == 1 {
+		m = s.root
+	}
+	k, _ := mapGet(m, keys[len(keys)-1])
+	return k
 }
 
 // put writes value at a dotted path: in place, or as new keys under the
 // deepest mapping the path already has.
 func (s *source) put(p, value string, style yaml.Style) error {
 	if n := s.get(p); n != nil {
+		if n.Tag == "!!null" && n.Value == "" && !s.params {
+			// "key:" with nothing after it: the value goes after the colon.
+			k := s.keyOf(p)
+			if k == nil {
+				return s.f.errAt(n, "cannot locate the key of an empty value")
+			}
+			sp, err := s.f.scalarSpan(k)
+			if err != nil {
+				return err
+			}
+			colon := bytes.IndexByte(s.f.body[sp.end:s.f.lineEnd(sp.end)], ':')
+			if colon < 0 {
+				return s.f.errAt(k, "cannot locate the colon after the key")
+			}
+			at := sp.end + colon + 1
+			s.f.add(splice{at, at, " " + quoteLike(style, value, false)})
+			return nil
+		}
 		return s.f.setScalar(n, value, false)
 	}
 	if s.params {

@@ -396,3 +396,89 @@ func FuzzEdit(f *testing.F) {
 		}
 	})
 }
+
+// values writes a random Helm values document: the image block at the
+// default paths (with or without a digest value), comments, blank lines,
+// quoting, Flux markers, sometimes inside an Argo CD Application's values
+// string or a HelmRelease.
+func (g *gen) values(app string) (file, text string) {
+	s := g.step
+	var v []string
+	v = append(v, "# values for "+app, "replicaCount: 2")
+	if g.maybe(0.3) {
+		v = append(v, "")
+	}
+	v = append(v, "image:"+g.comment())
+	v = append(v, g.sp(s)+"repository: "+g.quote("ghcr.io/acme/"+app)+[]string{"", ` # {"$imagepolicy": "flux-system:` + app + `:name"}`}[g.r.IntN(2)])
+	if g.maybe(0.2) {
+		v = append(v, g.sp(s)+"# the tag below is moved by CI")
+	}
+	v = append(v, g.sp(s)+"tag: "+g.quote("1.2.3")+[]string{"", ` # {"$imagepolicy": "flux-system:` + app + `:tag"}`}[g.r.IntN(2)])
+	if g.maybe(0.6) {
+		v = append(v, g.sp(s)+"digest: "+[]string{`""`, dig0, "~", ""}[g.r.IntN(4)]+g.comment())
+	}
+	v = append(v, g.sp(s)+"pullPolicy: IfNotPresent")
+	if g.maybe(0.5) {
+		v = append(v, "", "service:", g.sp(s)+"type: ClusterIP", g.sp(s)+"port: 80")
+	}
+	switch g.r.IntN(3) {
+	case 0:
+		return "values-staging.yaml", strings.Join(v, "\n") + "\n"
+	case 1:
+		out := []string{"apiVersion: helm.toolkit.fluxcd.io/v2", "kind: HelmRelease", "metadata:", g.sp(s) + "name: " + app, "spec:", g.sp(s) + "interval: 5m", g.sp(s) + "values:"}
+		for _, l := range v {
+			if l == "" {
+				out = append(out, "")
+				continue
+			}
+			out = append(out, g.sp(2*s)+l)
+		}
+		return "release.yaml", strings.Join(out, "\n") + "\n"
+	default:
+		out := []string{"apiVersion: argoproj.io/v1alpha1", "kind: Application", "metadata:", g.sp(s) + "name: " + app, "spec:", g.sp(s) + "source:", g.sp(2*s) + "path: charts/" + app, g.sp(2*s) + "helm:", g.sp(3*s) + "values: |"}
+		for _, l := range v {
+			if l == "" {
+				out = append(out, "")
+				continue
+			}
+			out = append(out, g.sp(4*s)+l)
+		}
+		out = append(out, g.sp(s)+"destination:", g.sp(2*s)+"namespace: "+app)
+		return "application.yaml", strings.Join(out, "\n") + "\n"
+	}
+}
+
+// TestEditPropertyHelmOnlyImageLinesChange: the same property over Helm
+// values files, HelmReleases and Applications.
+func TestEditPropertyHelmOnlyImageLinesChange(t *testing.T) {
+	n := 1500
+	if testing.Short() {
+		n = 150
+	}
+	for seed := uint64(1); seed <= uint64(n); seed++ {
+		g := newGen(seed)
+		app := []string{"payments", "podinfo"}[g.r.IntN(2)]
+		file, text := g.values(app)
+		if g.maybe(0.15) {
+			text = strings.ReplaceAll(text, "\n", "\r\n")
+		}
+		s := Set{App: app, Repo: "ghcr.io/acme/" + app, Digest: dig1}
+		out, res, err := Edit(file, []byte(text), s)
+		if err != nil {
+			t.Fatalf("seed %d: %v\n%s", seed, err, text)
+		}
+		got, err := Current(file, out, s.App, s.Repo)
+		if err != nil || digestOf(got) != dig1 {
+			t.Fatalf("seed %d: reads back %q %v\n%s", seed, got, err, out)
+		}
+		for _, d := range lineDiff(splitLines(text), splitLines(string(out))) {
+			if !regexp.MustCompile(`^\s*(tag|digest|repository)\s*:`).MatchString(d) {
+				t.Fatalf("seed %d: changed a line that holds no image value: %q\nbefore:\n%s\nafter:\n%s", seed, d, text, out)
+			}
+		}
+		if again, res2, err := Edit(file, out, s); err != nil || res2.Changed || string(again) != string(out) {
+			t.Fatalf("seed %d: the same digest again changed the file (%v)\n%s", seed, err, again)
+		}
+		_ = res
+	}
+}

@@ -194,6 +194,9 @@ func (f *yfile) scalarSpan(n *yaml.Node) (span, error) {
 			cut = i
 		}
 		cand := strings.TrimRight(string(line[:cut]), " \t")
+		if v := n.Value; cand != v && v != "" && bytes.HasPrefix(line, []byte(v)) && (len(line) == len(v) || strings.ContainsRune(": \t,]}", rune(line[len(v)]))) {
+			cand = v // a key, or a value followed by an indicator
+		}
 		if cand != n.Value {
 			if i := bytes.IndexAny(line[:cut], ",]}"); i >= 0 {
 				cand = strings.TrimRight(string(line[:i]), " \t")
@@ -206,6 +209,9 @@ func (f *yfile) scalarSpan(n *yaml.Node) (span, error) {
 	}
 	if end < 0 {
 		return span{}, f.errAt(n, "unterminated quoted scalar")
+	}
+	if n.Tag == "!!null" && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+		return span{start, end}, nil // ~ or null: the plain text is the value
 	}
 	var v string
 	if err := yaml.Unmarshal(f.body[start:end], &v); err != nil || v != n.Value {
@@ -306,7 +312,7 @@ func lookup(n *yaml.Node, keys ...string) *yaml.Node {
 
 // str is a scalar's value, "" for anything else.
 func str(n *yaml.Node) string {
-	if n == nil || n.Kind != yaml.ScalarNode {
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		return ""
 	}
 	return strings.TrimSpace(n.Value)
