@@ -77,7 +77,7 @@ func TestInputErrorsAreUsage(t *testing.T) {
 		{"dora", "--env", "X", "--source-repo", src},
 	}
 	r := rand.New(rand.NewSource(17))
-	names := append(badNames(r, 40), "prodcution", "sample-ap")
+	names := append(badNames(r, 40), "prodcution", "sample-ap") //nolint:misspell // the reported typo
 	for _, cmd := range commands {
 		for _, name := range names {
 			args := make([]string, 0, len(cmd)+len(common))

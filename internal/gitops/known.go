@@ -61,7 +61,7 @@ func (s *snapshot) layoutApps(layout string) map[string][]string {
 		}
 		for _, n := range names {
 			m := pats[i].FindStringSubmatch(n)
-			if m == nil && !(last && segs[i] == "kustomization.yaml") {
+			if m == nil && (!last || segs[i] != "kustomization.yaml") {
 				continue
 			}
 			a, e := app, env

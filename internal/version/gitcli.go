@@ -98,7 +98,7 @@ func detectCLI(dir string, goGitErr error, o options) (Info, error) {
 			// A repository with no commit yet has nothing to stamp either.
 			return fromEnv(Info{}), fmt.Errorf("read source version from %s: HEAD: no commit yet: %w", dir, ErrNoRepo)
 		}
-		return Info{}, fmt.Errorf("read source version from %s: %w (and %v)", dir, goGitErr, err)
+		return Info{}, fmt.Errorf("read source version from %s: %w (and %w)", dir, goGitErr, err)
 	}
 	info := Info{Commit: head}
 	ct, err := gitCLI(dir, "log", "-1", "--format=%ct", head)
