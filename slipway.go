@@ -242,7 +242,10 @@ func Run(ctx context.Context, cfg Config, args []string, stdout, stderr io.Write
 	return cli.Execute(ctx, cfg.project(), args, stdout, stderr)
 }
 
-// Validate checks a configuration as Main does before anything runs.
+// Validate checks a configuration as Main does before anything runs. An
+// app's Source, Main and Deploy are checked later, by the commands that read
+// them (the stages, plan), so that commands such as deploy and history run
+// from any directory.
 func (c Config) Validate() error {
 	return c.project().Validate()
 }

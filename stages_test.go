@@ -97,7 +97,8 @@ func TestOwnOutputIsNotADirtyTree(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	for name, body := range map[string]string{"go.mod": "module example.com/svc\n\ngo 1.22\n", "main.go": "package main\n\nfunc main() {}\n", ".gitignore": "*.tmp\n"} {
+	for name, body := range map[string]string{"go.mod": "module example.com/svc\n\ngo 1.22\n", "main.go": "package main\n\nfunc main() {}\n", ".gitignore": "*.tmp\n", "deploy/base/kustomization.yaml": "resources: []\n"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(repo, name)), 0o755)
 		if err := os.WriteFile(filepath.Join(repo, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}

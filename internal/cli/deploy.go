@@ -70,6 +70,13 @@ func (o *options) openGitOps(create bool) (*gitops.Deployer, error) {
 			if len(seeds) == 0 {
 				return nil, usageErr("no GitOps repository: set --gitops-repo or GITOPS_REPO")
 			}
+			if apps, _ := o.apps(); len(apps) > 0 {
+				// Seeding reads every app's manifests: say which field is wrong
+				// before anything is created.
+				if err := o.checkSources(apps, true); err != nil {
+					return nil, err
+				}
+			}
 			created, err := gitops.EnsureLocalApps(repo, seeds, o.GitOpsBranch(), time.Now())
 			if err != nil {
 				return nil, usageErr("local GitOps repository: %v", err)

@@ -128,6 +128,8 @@ func TestCIRefusesDirtyTree(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/app\n\ngo 1.26\n"), 0o644)
 	os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+	os.MkdirAll(filepath.Join(src, "deploy", "base"), 0o755) // plan checks the manifests' directory
+	os.WriteFile(filepath.Join(src, "deploy", "base", "kustomization.yaml"), []byte("resources: []\n"), 0o644)
 	gitIn("init", "-q", "-b", "main")
 	gitIn("add", ".")
 	gitIn("commit", "-qm", "one")

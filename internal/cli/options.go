@@ -124,6 +124,28 @@ func (o *options) apps() ([]App, error) {
 	return apps, nil
 }
 
+// checkSources checks the source of the apps a command reads (CheckSource),
+// naming each field as the user set it.
+func (o *options) checkSources(apps []App, manifests bool) error {
+	for _, a := range apps {
+		field := func(f string) string { return "--" + strings.ToLower(f) }
+		for i, c := range o.proj.Apps {
+			if c.Name == a.Name {
+				field = func(f string) string {
+					if f == "Source" && o.source != "" {
+						return "--source"
+					}
+					return fmt.Sprintf("Config.Apps[%d].%s", i, f)
+				}
+			}
+		}
+		if err := CheckSource(field, a, manifests); err != nil {
+			return usageErr("configuration: %v", err)
+		}
+	}
+	return nil
+}
+
 // firstApp is the app commands such as deploy use to seed the local GitOps
 // repository and to name the default source directory.
 func (o *options) seedApps() []gitops.SeedApp {

@@ -247,6 +247,9 @@ func newInvocation(ctx context.Context, o *options, rf *runFlags) (*invocation, 
 			return nil, err
 		}
 	}
+	if err := o.checkSources(apps, false); err != nil {
+		return nil, err
+	}
 	run := &invocation{o: o, flags: rf, lock: lock, versions: flow.NewVersions(o.out), started: time.Now()}
 	multi := len(o.proj.Apps) > 1
 	for _, a := range apps {
@@ -557,6 +560,9 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	if err := run.checkManifests(g.Names()); err != nil {
+		return err
+	}
 	if err := run.checkPublishTargets(g.Names()); err != nil {
 		return err
 	}
@@ -678,6 +684,20 @@ func (run *invocation) skippedMarkdown() string {
 		fmt.Fprintf(&b, "- %s: %s\n", s.App, s.Reason)
 	}
 	return b.String()
+}
+
+// checkManifests checks, before anything runs, the Deploy directory of
+// every app whose scan stage is about to read it.
+func (run *invocation) checkManifests(names []string) error {
+	var apps []App
+	for _, r := range run.apps {
+		for _, n := range names {
+			if n == r.Prefix+StageScan {
+				apps = append(apps, r.app)
+			}
+		}
+	}
+	return run.o.checkSources(apps, true)
 }
 
 // checkPublishTargets refuses, before anything runs, what would publish to

@@ -116,6 +116,9 @@ func (run *invocation) plan() (planDoc, error) {
 	if err != nil {
 		return planDoc{}, err
 	}
+	if err := run.checkManifests(g.Names()); err != nil {
+		return planDoc{}, err
+	}
 	doc.Waves = g.Waves()
 	publish := map[string]bool{}
 	for _, s := range run.o.proj.Stages {

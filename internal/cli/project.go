@@ -189,9 +189,6 @@ func (p Project) Validate() error {
 			return fmt.Errorf("%s.Name %q: two apps have this name; give each app its own", field, a.Name)
 		}
 		names[a.Name] = true
-		if !hasGoMod(a.Source) {
-			return fmt.Errorf("%s.Source %q (app %s): no go.mod there or above it; point Source at the app's Go module (or a directory inside one)", field, a.Source, a.Name)
-		}
 		if a.Values != nil {
 			if err := a.Values.Validate(); err != nil {
 				return fmt.Errorf("%s.Helm (app %s): %w", field, a.Name, err)
@@ -238,6 +235,50 @@ func lockNames(l *imagelock.Lock) []string {
 		out = append(out, i.Name)
 	}
 	return out
+}
+
+// CheckSource checks, before anything runs, what the commands that read an
+// app's source need of it: Source inside a Go module, a Go package at Main,
+// and, with manifests (plan, the scan stage, seeding the local GitOps
+// repository), the Deploy directory. field names a field of the app as the user set
+// it ("Config.Apps[0].Main", or "--main" for `plan --source`); errors are
+// one line naming the field and the fix.
+// Commands that do not read the source (deploy of a given image, history,
+// status, rollback, …) never call it: they work from any directory.
+func CheckSource(field func(string) string, a App, manifests bool) error {
+	if !hasGoMod(a.Source) {
+		return fmt.Errorf("%s %q (app %s): no go.mod there or above it; point Source at the app's Go module (or a directory inside one)", field("Source"), a.Source, a.Name)
+	}
+	main := filepath.Join(a.Source, orDot(a.Main))
+	if !hasGoFiles(main) {
+		return fmt.Errorf("%s %q (app %s): no Go package in %s; set Main to the main package's directory, relative to Source (e.g. \"./cmd/%s\")", field("Main"), a.Main, a.Name, main, a.Name)
+	}
+	deploy := filepath.Join(a.Source, orDot(a.Deploy))
+	if st, err := os.Stat(deploy); manifests && (err != nil || !st.IsDir()) {
+		return fmt.Errorf("%s %q (app %s): no directory %s; put the app's kustomize base/ and overlays/ENV/ there, or set Deploy to where they are (relative to Source)", field("Deploy"), a.Deploy, a.Name, deploy)
+	}
+	return nil
+}
+
+func orDot(s string) string {
+	if s == "" {
+		return "."
+	}
+	return s
+}
+
+// hasGoFiles reports whether dir holds a Go file other than a test.
+func hasGoFiles(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
+			return true
+		}
+	}
+	return false
 }
 
 // hasGoMod reports whether dir is inside a Go module.

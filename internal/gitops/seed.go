@@ -88,6 +88,9 @@ func seed(dir string, apps []SeedApp, branch string, now time.Time) error {
 		copied := 0
 		for _, sub := range []string{"base", "overlays"} {
 			root := filepath.Join(a.DeployDir, sub)
+			if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
+				continue // the other one may hold the files; none at all is reported below
+			}
 			err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 				if err != nil || d.IsDir() {
 					return err
@@ -105,7 +108,7 @@ func seed(dir string, apps []SeedApp, branch string, now time.Time) error {
 			}
 		}
 		if copied == 0 {
-			return fmt.Errorf("no base/ or overlays/ files in %s", a.DeployDir)
+			return fmt.Errorf("app %s: no base/ or overlays/ files in %s (its Deploy directory)", a.Name, a.DeployDir)
 		}
 		names = append(names, a.Name)
 	}
