@@ -422,10 +422,9 @@ func Summary(rep *attest.Report) string {
 		parts = append(parts, fmt.Sprintf("SBOM (%d components)", rep.SBOM.Components))
 	}
 	if p := rep.Provenance; p != nil {
-		switch {
-		case p.SourceCommit == "":
+		if p.SourceCommit == "" {
 			parts = append(parts, "provenance (source commit unknown)")
-		default:
+		} else {
 			parts = append(parts, "provenance (commit "+short(p.SourceCommit)+")")
 		}
 	}
