@@ -500,28 +500,13 @@ func (run *invocation) defaultNames() []string {
 // expand turns stage names into graph names: with several apps a plain
 // name means that stage of every app; APP/STAGE names one.
 func (run *invocation) expand(g *pipeline.Graph, names []string) ([]string, error) {
-	var out []string
-	have := map[string]bool{}
-	for _, n := range g.Names() {
-		have[n] = true
+	apps := make([]*flow.App, len(run.apps))
+	for i, r := range run.apps {
+		apps[i] = r.App
 	}
-	for _, n := range names {
-		switch {
-		case have[n]:
-			out = append(out, n)
-		case strings.Contains(n, "/"):
-			return nil, usageErr("unknown stage %q (stages: %s)", n, strings.Join(g.Names(), ", "))
-		default:
-			found := false
-			for _, r := range run.apps {
-				if have[r.Prefix+n] {
-					out, found = append(out, r.Prefix+n), true
-				}
-			}
-			if !found {
-				return nil, usageErr("unknown stage %q (stages: %s)", n, strings.Join(run.stageNames(), ", "))
-			}
-		}
+	out, err := flow.Expand(g, apps, names, run.stageNames())
+	if err != nil {
+		return nil, usageErr("%v", err)
 	}
 	return out, nil
 }

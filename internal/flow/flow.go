@@ -190,3 +190,37 @@ func (e Execution) resultFiles() string {
 	}
 	return filepath.Join(e.Out, "APP", pipeline.ResultFile)
 }
+
+// ErrUnknownStage is a stage name the graph does not have.
+var ErrUnknownStage = errors.New("unknown stage")
+
+// Expand turns the stage names a user gave into graph names: a name the
+// graph has is itself; with several apps a plain name means that stage of
+// every app (each app's Prefix + name); "APP/STAGE" names one. An unknown
+// name is ErrUnknownStage listing known, the names to offer.
+func Expand(g *pipeline.Graph, apps []*App, names, known []string) ([]string, error) {
+	have := map[string]bool{}
+	for _, n := range g.Names() {
+		have[n] = true
+	}
+	var out []string
+	for _, n := range names {
+		switch {
+		case have[n]:
+			out = append(out, n)
+		case strings.Contains(n, "/"):
+			return nil, fmt.Errorf("%w %q (stages: %s)", ErrUnknownStage, n, strings.Join(g.Names(), ", "))
+		default:
+			found := false
+			for _, a := range apps {
+				if have[a.Prefix+n] {
+					out, found = append(out, a.Prefix+n), true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("%w %q (stages: %s)", ErrUnknownStage, n, strings.Join(known, ", "))
+			}
+		}
+	}
+	return out, nil
+}

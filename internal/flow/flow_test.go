@@ -83,3 +83,29 @@ func TestVersionsReadOnceAndOwn(t *testing.T) {
 		t.Errorf("Detect outside a checkout: %v", err)
 	}
 }
+
+func TestExpand(t *testing.T) {
+	ok := func(context.Context, *pipeline.Record) error { return nil }
+	g, _ := pipeline.NewGraph(pipeline.Stage{Name: "api/build", Run: ok}, pipeline.Stage{Name: "web/build", Run: ok}, pipeline.Stage{Name: "web/lint", Run: ok}, pipeline.Stage{Name: "deploy", Run: ok})
+	apps := []*App{{Prefix: "api/"}, {Prefix: "web/"}}
+	known := []string{"lint", "build", "deploy"}
+	for _, c := range []struct {
+		names []string
+		want  string
+		err   bool
+	}{
+		{[]string{"build"}, "api/build web/build", false},
+		{[]string{"web/build", "deploy"}, "web/build deploy", false},
+		{[]string{"lint"}, "web/lint", false},
+		{[]string{"api/lint"}, "", true},
+		{[]string{"scan"}, "", true},
+	} {
+		got, err := Expand(g, apps, c.names, known)
+		if (err != nil) != c.err || strings.Join(got, " ") != c.want {
+			t.Errorf("Expand(%v) = %v, %v", c.names, got, err)
+		}
+		if err != nil && !errors.Is(err, ErrUnknownStage) {
+			t.Errorf("Expand(%v): %v is not ErrUnknownStage", c.names, err)
+		}
+	}
+}
