@@ -140,5 +140,5 @@ func ExampleHelmValues() {
 	fmt.Println(cfg.Validate())
 	// Output:
 	// <nil>
-	// Config.Apps[0].Helm (app sample-app): Helm value paths: name where the digest goes (digest=PATH, or image=PATH for a whole reference, or tag=PATH for a chart that only takes a tag)
+	// Config.Apps[0].Helm (app sample-app): helm value paths: name where the digest goes (digest=PATH, or image=PATH for a whole reference, or tag=PATH for a chart that only takes a tag)
 }

@@ -20,7 +20,7 @@ func TestHelmValueFlags(t *testing.T) {
 	for _, bad := range [][]string{{"digest"}, {"colour=image.tag"}, {"digest=image..x"}, {"repository=image.repository"}, {"digest=a.b", "digest=c.d"}} {
 		_, err := helmValues(bad, nil)
 		var ee *exitError
-		if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "--helm-value") && !strings.Contains(err.Error(), "Helm value paths") {
+		if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "--helm-value") && !strings.Contains(err.Error(), "helm value paths") {
 			t.Errorf("%v: %v", bad, err)
 		}
 	}

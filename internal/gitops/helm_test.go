@@ -69,7 +69,7 @@ func TestDeployHelmLayouts(t *testing.T) {
 		t.Errorf("HelmRelease:\n%s\n%+v", got, out.Change)
 	}
 
-	out, err = d.Deploy(ctx, Request{App: "sample-app", Env: "argo-prod", Image: digest(43), SourceCommit: shas[0], Path: "charts/sample-app/.argocd-source-sample-app.yaml"})
+	_, err = d.Deploy(ctx, Request{App: "sample-app", Env: "argo-prod", Image: digest(43), SourceCommit: shas[0], Path: "charts/sample-app/.argocd-source-sample-app.yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,13 +136,6 @@ func (e *editor) first(kind, target, before string) bool {
 	return true
 }
 
-func (e *editor) set(n *yaml.Node, value string, flow bool) error {
-	if e.readOnly {
-		return nil
-	}
-	return e.f.setScalar(n, value, flow)
-}
-
 func (e *editor) note(format string, a ...any) {
 	e.res.Notes = append(e.res.Notes, fmt.Sprintf(format, a...))
 }
@@ -289,7 +282,7 @@ func (e *editor) workload(r *yaml.Node) error {
 		if iv == nil {
 			return fmt.Errorf("%s:%d: container %s has no image", e.f.name, c.Line, name)
 		}
-		if !(repoOf(image) == e.s.Repo && digestOf(image) == e.s.Digest && (e.s.Tag == "" || tagOf(image) == e.s.Tag)) {
+		if same := repoOf(image) == e.s.Repo && digestOf(image) == e.s.Digest && (e.s.Tag == "" || tagOf(image) == e.s.Tag); !same {
 			if err := e.f.setScalar(iv, e.s.Ref(), isFlow(c)); err != nil {
 				return err
 			}

@@ -135,7 +135,7 @@ func (s *source) put(p, value string, style yaml.Style) error {
 		}
 		m = next
 	}
-	if _, v := mapGet(m, keys[i]); v != nil && !(v.Kind == yaml.ScalarNode && v.Tag == "!!null") {
+	if _, v := mapGet(m, keys[i]); v != nil && (v.Kind != yaml.ScalarNode || v.Tag != "!!null") {
 		return fmt.Errorf("%s:%d: %s: %s is not a value", s.f.name, v.Line, s.what, strings.Join(keys[:i+1], "."))
 	}
 	if len(m.Content) == 0 && !isFlow(m) {
@@ -417,7 +417,7 @@ func (e *editor) valuesFile(r *yaml.Node) error {
 func (e *editor) helmRelease(r *yaml.Node) error {
 	name := str(lookup(r, "metadata", "name"))
 	e.releases++
-	if !(name == e.m.app || str(lookup(r, "spec", "releaseName")) == e.m.app || str(lookup(r, "spec", "chart", "spec", "chart")) == e.m.app) {
+	if mine := name == e.m.app || str(lookup(r, "spec", "releaseName")) == e.m.app || str(lookup(r, "spec", "chart", "spec", "chart")) == e.m.app; !mine {
 		e.pendingRelease = append(e.pendingRelease, r)
 		e.found = append(e.found, "HelmRelease/"+name)
 		return nil
@@ -464,7 +464,7 @@ func (e *editor) helmReleaseValues(r *yaml.Node) error {
 // string (Argo CD's order of precedence).
 func (e *editor) application(r *yaml.Node) error {
 	name := str(lookup(r, "metadata", "name"))
-	if !(name == e.m.app || strings.HasPrefix(name, e.m.app+"-") || strings.HasSuffix(name, "-"+e.m.app)) {
+	if mine := name == e.m.app || strings.HasPrefix(name, e.m.app+"-") || strings.HasSuffix(name, "-"+e.m.app); !mine {
 		e.found = append(e.found, "Application/"+name)
 		return nil
 	}
@@ -769,11 +769,11 @@ func ParseValues(flags []string) (*Values, error) {
 func (v Values) Validate() error {
 	for _, p := range []string{v.Repository, v.Tag, v.Digest, v.Image} {
 		if p != "" && !valuePathRE.MatchString(p) {
-			return fmt.Errorf("Helm value path %q: want dotted names, e.g. image.digest", p)
+			return fmt.Errorf("helm value path %q: want dotted names, e.g. image.digest", p)
 		}
 	}
 	if v.Digest == "" && v.Image == "" && v.Tag == "" {
-		return fmt.Errorf("Helm value paths: name where the digest goes (digest=PATH, or image=PATH for a whole reference, or tag=PATH for a chart that only takes a tag)")
+		return fmt.Errorf("helm value paths: name where the digest goes (digest=PATH, or image=PATH for a whole reference, or tag=PATH for a chart that only takes a tag)")
 	}
 	return nil
 }

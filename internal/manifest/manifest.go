@@ -156,7 +156,7 @@ func Edit(file string, data []byte, s Set) ([]byte, Result, error) {
 	}
 	got, err := CurrentSet(file, out, back)
 	if err != nil {
-		return nil, Result{}, fmt.Errorf("%s: the edited file does not read back (%v); nothing was written", file, err)
+		return nil, Result{}, fmt.Errorf("%s: the edited file does not read back (%w); nothing was written", file, err)
 	}
 	if repoOf(got) != s.Repo || digestOf(got) != s.Digest {
 		return nil, Result{}, fmt.Errorf("%s: the edited file reads back %s, not %s; nothing was written", file, got, s.Ref())
@@ -249,7 +249,7 @@ func AddImage(file string, data []byte, name string, s Set) ([]byte, Result, err
 		if err := f.appendItem(images, entry); err != nil {
 			return nil, Result{}, err
 		}
-	} else if images != nil && !(images.Kind == yaml.ScalarNode && images.Tag == "!!null") {
+	} else if images != nil && (images.Kind != yaml.ScalarNode || images.Tag != "!!null") {
 		return nil, Result{}, fmt.Errorf("%s:%d: images: is not a list", file, images.Line)
 	} else {
 		k, _ := mapGet(root, "images")
@@ -281,7 +281,7 @@ func AddImage(file string, data []byte, name string, s Set) ([]byte, Result, err
 	}
 	res := Result{File: file, Kind: "kustomize-images", Target: name, After: s.Ref(), Changed: true, Lines: f.lineChanges()}
 	if _, err := Current(file, out, s.App, s.Repo); err != nil {
-		return nil, Result{}, fmt.Errorf("%s: the edited file does not read back (%v); nothing was written", file, err)
+		return nil, Result{}, fmt.Errorf("%s: the edited file does not read back (%w); nothing was written", file, err)
 	}
 	return out, res, nil
 }
@@ -300,8 +300,8 @@ func (e *editor) newEntry(name string, style yaml.Style) []kv {
 	return append(entry, kv{key: "digest", value: q(e.s.Digest)})
 }
 
-// IsKustomizationFile: kustomize reads a directory's kustomization.yaml,
-// kustomization.yml or Kustomization.
+// IsKustomizationFile reports the file names kustomize reads in a
+// directory: kustomization.yaml, kustomization.yml or Kustomization.
 func IsKustomizationFile(p string) bool {
 	switch path.Base(p) {
 	case "kustomization.yaml", "kustomization.yml", "Kustomization":
