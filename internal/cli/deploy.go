@@ -172,6 +172,9 @@ func (o *options) checkRevisionLabel(ctx context.Context, app, sourceRepo string
 		}
 		return failErr(fmt.Errorf("deploy: refusing: %s's %s label says it was built from %s, not %s (%s); pass --source-commit with the commit it was built from", img, release.RevisionLabel, label, sha, from))
 	}
+	if label == "" && !given {
+		o.logf("note: deploy: %s has no %s label to check it against: Source-Commit is HEAD of --source-repo (%s); pass --source-commit to state it", img.Short(), release.RevisionLabel, version.Short(sha))
+	}
 	if _, labelDirty, ok := release.LabelCommit(label); ok && labelDirty && !*dirty {
 		*dirty = true
 		o.logf("deploy: %s's %s label says %s: recording Source-Dirty: true", img.Short(), release.RevisionLabel, label)
