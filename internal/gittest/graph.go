@@ -1,11 +1,13 @@
 package gittest
 
 import (
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +27,7 @@ type Graph struct {
 // GenerateGraph builds a repository of about n operations from seed.
 func GenerateGraph(t testing.TB, seed int64, n int) *Graph {
 	t.Helper()
-	rng := rand.New(rand.NewSource(seed))
+	rng := rand.New(rand.NewSource(seed)) //nolint:gosec // a reproducible test graph, not a secret
 	g := &Graph{Dir: t.TempDir()}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	file := 0
@@ -119,11 +121,14 @@ func Contains(t testing.TB, dir, a, b string) (bool, int) {
 	t.Helper()
 	err := exec.Command("git", "-C", dir, "merge-base", "--is-ancestor", b, a).Run()
 	contains := err == nil
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
 		t.Fatal(err)
 	}
-	var n int
-	fmt.Sscan(Git(t, dir, nil, "rev-list", "--count", b, "^"+a), &n)
+	n, err := strconv.Atoi(Git(t, dir, nil, "rev-list", "--count", b, "^"+a))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return contains, n
 }
 

@@ -170,7 +170,7 @@ func TestOrderRefusesGeneratedCycles(t *testing.T) {
 		rng := rand.New(rand.NewSource(seed))
 		specs := genSpecs(rng, 2+rng.Intn(8))
 		// Close a cycle: pick a need edge a -> b and make b need a.
-		var from, to int = -1, -1
+		from, to := -1, -1
 		for i, s := range specs {
 			if len(s.Needs) > 0 {
 				from = i

@@ -259,7 +259,7 @@ func (b *watchedBody) Read(buf []byte) (int, error) {
 	if n > 0 {
 		b.w.touch()
 	}
-	if err != nil && err != io.EOF && b.ctx != nil {
+	if err != nil && !errors.Is(err, io.EOF) && b.ctx != nil {
 		err = b.p.timeoutOr(b.req, b.w, b.ctx, err)
 	}
 	return n, err
