@@ -6,9 +6,9 @@ package scan
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"io/fs"
 	"os"
 )

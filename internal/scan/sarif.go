@@ -1,8 +1,8 @@
 package scan
 
 import (
+	"encoding/json"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"io"
 	"sort"
 	"strings"
