@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/slipway-ci/slipway"
 )
@@ -18,6 +19,41 @@ func ExampleMain() {
 	}
 	_ = cfg // in ci/main.go: func main() { slipway.Main(cfg) }
 	// Output:
+}
+
+// Publish.Wait: --publish ends only when Argo CD reports the deploy commit
+// synced and healthy (ARGOCD_SERVER, and ARGOCD_AUTH_TOKEN: a read-only
+// token, RBAC "p, role:slipway-wait, applications, get, */*, allow"), or
+// fails with one line saying why. The plan shows the token the deploy
+// stage reads; CI holds no cluster credential.
+func ExamplePublish_wait() {
+	cfg := slipway.Config{
+		Apps: []slipway.App{{Name: "sample-app", Source: "sample-app"}},
+		Publish: slipway.Publish{
+			Env:         "development",
+			Wait:        true,
+			WaitTimeout: 5 * time.Minute,
+			ArgoCDApps:  []string{"sample-app-development"},
+		},
+	}
+	var out strings.Builder
+	code := slipway.Run(context.Background(), cfg, []string{"plan", "--publish", "--json"}, &out, io.Discard)
+	var plan struct {
+		Stages []struct {
+			Name    string
+			Secrets []string
+		}
+	}
+	_ = json.Unmarshal([]byte(out.String()), &plan)
+	fmt.Println("exit", code)
+	for _, s := range plan.Stages {
+		if s.Name == "deploy" {
+			fmt.Println(strings.Join(s.Secrets, " "))
+		}
+	}
+	// Output:
+	// exit 0
+	// GITOPS_TOKEN GITOPS_SSH_KEY_FILE ARGOCD_AUTH_TOKEN
 }
 
 // Run is Main without os.Exit: here it plans this repository's sample-app

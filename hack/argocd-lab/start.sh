@@ -90,8 +90,10 @@ KC
   wait_for 120 kube-apiserver kubectl get --raw /readyz
   start_bg kube-controller-manager kube-controller-manager --kubeconfig="$KUBECONFIG" --leader-elect=false \
     --service-account-private-key-file="$RUN/pki/sa.key" --use-service-account-credentials=false \
+    --authentication-kubeconfig="$KUBECONFIG" --authorization-kubeconfig="$KUBECONFIG" \
     --bind-address=127.0.0.1 --secure-port=10257 --profiling=false --concurrent-deployment-syncs=2
   start_bg kube-scheduler kube-scheduler --kubeconfig="$KUBECONFIG" --leader-elect=false \
+    --authentication-kubeconfig="$KUBECONFIG" --authorization-kubeconfig="$KUBECONFIG" \
     --bind-address=127.0.0.1 --secure-port=10259 --profiling=false
   local cfg=()
   for f in "$LAB"/kwok-stage/*.yaml; do cfg+=(--config="$f"); done

@@ -357,11 +357,16 @@ func orNothing(s string) string {
 // usual.
 func (run *invocation) deployStage(name string, apps []*runState, needs []string) pipeline.Stage {
 	env := run.o.proj.PublishEnv
+	desc, secrets := "commit image@digest to the GitOps repo ("+env+"); Argo CD pulls it", []string{"GITOPS_TOKEN", "GITOPS_SSH_KEY_FILE"}
+	if run.flags.wait.wait {
+		desc += "; wait until Argo CD reports it synced and healthy"
+		secrets = append(secrets, "ARGOCD_AUTH_TOKEN")
+	}
 	return pipeline.Stage{
 		Name:        name,
-		Description: "commit image@digest to the GitOps repo (" + env + "); Argo CD pulls it",
+		Description: desc,
 		Needs:       needs,
-		Secrets:     []string{"GITOPS_TOKEN", "GITOPS_SSH_KEY_FILE"},
+		Secrets:     secrets,
 		Run: func(ctx context.Context, rec *pipeline.Record) error {
 			// This stage's record is replaced whatever the outcome: a failed
 			// deploy never leaves an earlier run's commit in result.json.

@@ -248,6 +248,10 @@ func writeJenkinsStage(b *strings.Builder, p Project, w Wrappers, s StageSpec, g
 		creds = append(creds, jenkinsSigningCreds...)
 	case StageDeploy:
 		creds = append(creds, fmt.Sprintf("string(credentialsId: '%s', variable: 'GITOPS_TOKEN')", w.JenkinsGitOpsCredentials))
+		if p.Wait {
+			// Publish.Wait: a read-only Argo CD token (ARGOCD_SERVER is an agent setting), never a kubeconfig.
+			creds = append(creds, "string(credentialsId: 'argocd-auth-token', variable: 'ARGOCD_AUTH_TOKEN')")
+		}
 		// The deploy verifies against the key push signed with.
 		creds = append(creds, jenkinsSigningCreds...)
 	}
@@ -342,6 +346,11 @@ func GenerateGitHubActions(p Project) (string, error) {
 		line("GITOPS_REPO: ${{ secrets.GITOPS_REPO }}")
 	}
 	line("GITOPS_TOKEN: ${{ secrets.GITOPS_TOKEN }}")
+	if p.Wait {
+		line("# Publish.Wait: Argo CD's API with a read-only token (applications, get); no cluster credential.")
+		line("ARGOCD_SERVER: ${{ vars.ARGOCD_SERVER }}")
+		line("ARGOCD_AUTH_TOKEN: ${{ secrets.ARGOCD_AUTH_TOKEN }}")
+	}
 	line("# Empty: keyless signing as this workflow (id-token: write above).")
 	line("SLIPWAY_SIGNING_KEY: ${{ secrets.SLIPWAY_SIGNING_KEY }}")
 	line("SLIPWAY_SIGNING_KEY_PASSWORD: ${{ secrets.SLIPWAY_SIGNING_KEY_PASSWORD }}")

@@ -68,7 +68,8 @@ type planCommit struct {
 }
 
 func newPlanCmd(o *options) *cobra.Command {
-	rf := &runFlags{}
+	// Publish.Wait shows in the plan (the deploy stage's Argo CD token).
+	rf := &runFlags{wait: waitFlags{wait: o.proj.Wait}}
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "plan",

@@ -143,3 +143,30 @@ func TestDeployWaitDegraded(t *testing.T) {
 		t.Errorf("the failure is recorded:\n%s", note)
 	}
 }
+
+// With Publish.Wait, the generated wrappers hand the deploy an Argo CD
+// token (read-only) and server, and no cluster credential.
+func TestGeneratedWrappersWait(t *testing.T) {
+	p := testProject()
+	p.GitOpsRepo = "https://git.acme.io/platform/gitops.git"
+	p.Apps[0].Image = "registry.acme.io/team/sample-app"
+	for _, wait := range []bool{false, true} {
+		p.Wait = wait
+		gha, err := GenerateGitHubActions(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jf, err := GenerateJenkinsfile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range map[string]string{"workflow": gha, "Jenkinsfile": jf} {
+			if strings.Contains(data, "ARGOCD_AUTH_TOKEN") != wait {
+				t.Errorf("%s, Wait %v: ARGOCD_AUTH_TOKEN present = %v", name, wait, !wait)
+			}
+			if strings.Contains(strings.ToLower(data), "kubeconfig") {
+				t.Errorf("%s holds a cluster credential", name)
+			}
+		}
+	}
+}
