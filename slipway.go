@@ -26,6 +26,7 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -212,8 +213,28 @@ type GitOps struct {
 	// Layout is the file of an app's environment, as a path template with
 	// {app} and {env} (default "{app}/overlays/{env}/kustomization.yaml";
 	// Flux's "apps/{env}/kustomization.yaml"; a flat "{app}/kustomization.yaml").
+	// Every GitOps command (deploy, promote, rollback, status, history,
+	// dora, the report) finds an app's file through it; --layout overrides it.
 	Layout string
+	// Charts renders Helm charts for the proof that a deploy changes what
+	// the cluster runs. Set it to helm.Render (package
+	// github.com/slipway-ci/slipway/helm) when environments are Helm charts,
+	// Flux HelmReleases or Argo CD Applications with charts in the
+	// repository; nil keeps the Helm SDK out of the pipeline's build, and a
+	// deploy that only a chart render could prove is reported unproven.
+	Charts ChartRenderer
 }
+
+// ChartRenderer renders a Helm chart (its files rooted at the directory of
+// Chart.yaml) with user values laid over the chart's values.yaml, as `helm
+// template RELEASE --namespace NAMESPACE` does, and returns the manifests.
+type ChartRenderer = func(ctx context.Context, chart fs.FS, values map[string]any, release, namespace string) ([]byte, error)
+
+// BinaryOption configures the slipway binary.
+type BinaryOption struct{ charts ChartRenderer }
+
+// WithCharts gives the binary a Helm chart renderer (cmd/slipway passes helm.Render).
+func WithCharts(f ChartRenderer) BinaryOption { return BinaryOption{charts: f} }
 
 // Gate configures the scan gate: which Trivy findings fail the build.
 type Gate struct {
@@ -260,6 +281,7 @@ func (c Config) project() cli.Project {
 		GitOpsRepo:    c.GitOps.Repo,
 		GitOpsBranch:  c.GitOps.Branch,
 		Layout:        c.GitOps.Layout,
+		Charts:        c.GitOps.Charts,
 		ImageLock:     DefaultImageLock,
 		Severity:      c.Gate.Severity,
 		IgnoreFile:    c.Gate.IgnoreFile,
@@ -310,15 +332,21 @@ func (c Config) project() cli.Project {
 // Go configuration (push, pin, deploy, promote, history, status,
 // scan --report, plan --source DIR, version), with the contract's flags,
 // output and exit codes.
-func MainBinary() {
-	cli.Main(binaryProject())
+func MainBinary(opts ...BinaryOption) {
+	cli.Main(binaryProject(opts))
 }
 
 // RunBinary is MainBinary for tests: it returns the exit code.
-func RunBinary(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return cli.Execute(ctx, binaryProject(), args, stdout, stderr)
+func RunBinary(ctx context.Context, args []string, stdout, stderr io.Writer, opts ...BinaryOption) int {
+	return cli.Execute(ctx, binaryProject(opts), args, stdout, stderr)
 }
 
-func binaryProject() cli.Project {
-	return cli.Project{Name: "slipway", BinaryOnly: true, ImageLock: DefaultImageLock, Global: affected.Global{Dirs: []string{"ci"}}}
+func binaryProject(opts []BinaryOption) cli.Project {
+	p := cli.Project{Name: "slipway", BinaryOnly: true, ImageLock: DefaultImageLock, Global: affected.Global{Dirs: []string{"ci"}}}
+	for _, o := range opts {
+		if o.charts != nil {
+			p.Charts = o.charts
+		}
+	}
+	return p
 }

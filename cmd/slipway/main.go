@@ -11,6 +11,9 @@ package main
 
 import (
 	"github.com/slipway-ci/slipway"
+	"github.com/slipway-ci/slipway/helm"
 )
 
-func main() { slipway.MainBinary() }
+// The binary renders Helm charts for deploy's render proof; a Go pipeline
+// links the Helm SDK only when its Config.GitOps.Charts asks for it.
+func main() { slipway.MainBinary(slipway.WithCharts(helm.Render)) }

@@ -86,6 +86,7 @@ rollback: restoring service stays possible.`,
 	f.StringVar(&rr.Env, "env", "", "environment")
 	f.StringVar(&to, "to", "", "REPO@sha256:… deployed there before")
 	f.IntVar(&rr.Steps, "steps", 0, "how many distinct earlier digests back (default 1)")
+	f.StringVar(&rr.Path, "path", "", "file to edit instead of the layout's (as deploy --path)")
 	f.StringVar(&rr.Reason, "reason", "", "why (recorded in the commit and shown with the pin)")
 	f.BoolVar(&rr.AllowUnknown, "allow-unknown", false, "let --to be a digest never deployed in the environment (needs --source-commit)")
 	f.StringVar(&rr.SourceCommit, "source-commit", "", "with --allow-unknown: the source commit of --to")
@@ -396,7 +397,7 @@ func writeReportSince(ctx context.Context, o *options, d *gitops.Deployer, path,
 	if err != nil {
 		return err
 	}
-	recs, sts, err := gitops.HistoryAndStatus(ctx, d.Remote)
+	recs, sts, err := gitops.HistoryAndStatus(ctx, d.Remote, d.Layout)
 	if err != nil {
 		return err
 	}

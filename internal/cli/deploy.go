@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -90,6 +91,10 @@ func (o *options) openGitOps(create bool) (*gitops.Deployer, error) {
 			}
 		}
 	}
+	layout, err := o.Layout()
+	if err != nil {
+		return nil, err
+	}
 	remote, err := gitops.NewRemote(repo, o.GitOpsBranch(), os.Getenv)
 	if err != nil {
 		return nil, usageErr("%v", err)
@@ -99,7 +104,8 @@ func (o *options) openGitOps(create bool) (*gitops.Deployer, error) {
 		AuthorName:  os.Getenv("GITOPS_AUTHOR_NAME"),
 		AuthorEmail: os.Getenv("GITOPS_AUTHOR_EMAIL"),
 		Log:         o.stderr,
-		Layout:      o.proj.Layout,
+		Layout:      layout,
+		Charts:      o.proj.Charts,
 		Actor:       gitops.Actor(os.Getenv, gitUserEmail),
 	}
 	switch {
@@ -214,7 +220,7 @@ func deployErr(err error) error {
 func newDeployCmd(o *options) *cobra.Command {
 	var (
 		app, env, image, commit, sourceRepo, path, imageName string
-		dirty                                                bool
+		dirty, dryRun                                        bool
 		df                                                   deployFlags
 		vf                                                   verifyFlags
 		wf                                                   waitFlags
@@ -292,7 +298,7 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 				App: app, Env: env, Image: img, SourceCommit: sha, SourceRepo: sourceRepo, SourceDirty: dirty,
 				Path: path, ImageName: imageName, Values: values, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
 				SupersededOK: df.supersededOK, PipelineRun: gitops.PipelineRun(os.Getenv),
-				Unpin: df.unpin, BreakGlass: df.breakGlass, Fix: df.fix,
+				Unpin: df.unpin, BreakGlass: df.breakGlass, Fix: df.fix, DryRun: dryRun,
 			})
 			if err != nil {
 				return deployErr(err)
@@ -317,6 +323,7 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 	f.StringVar(&path, "path", "", "file to edit instead of APP/overlays/ENV/kustomization.yaml")
 	f.StringVar(&imageName, "image-name", "", "image name the app's container uses in the resources, for a kustomization with no images: entry yet (default: the container named APP)")
 	bindHelmValueFlag(f, &helmFlags)
+	f.BoolVar(&dryRun, "dry-run", false, "edit and render, print each workload's rendered image before -> after, and commit nothing (last line \"dry-run\")")
 	f.BoolVar(&dirty, "source-dirty", false, "record that the image was built from a modified working tree (Source-Dirty: true)")
 	bindDeployGuardFlags(f, &df)
 	bindVerifyFlags(f, &vf)
@@ -340,8 +347,30 @@ func printDeploy(o *options, d *gitops.Deployer, app, env string, out *gitops.Ou
 		fmt.Fprintln(o.stdout, "unchanged")
 		return
 	}
+	if out.DryRun {
+		writeRendered(o.stdout, out.Rendered)
+		o.logf("dry run: %s would change %s (%s -> %s); nothing committed or pushed", out.Change.File, app+"/"+env, orNothing(out.Change.Before), out.Change.After)
+		fmt.Fprintln(o.stdout, "dry-run")
+		return
+	}
+	writeRendered(o.stderr, out.Rendered)
 	o.logf("deployed %s to %s/%s in %s (branch %s, %d attempt(s); was %s)", out.Change.After, app, env, d.Remote, out.Branch, out.Attempts, orNothing(out.Change.Before))
 	fmt.Fprintln(o.stdout, out.Commit)
+}
+
+// writeRendered prints the render proof: each of the app's workloads, its
+// image before -> after, as Argo CD or Flux would render the environment.
+func writeRendered(w io.Writer, r *gitops.Rendered) {
+	if r == nil {
+		return
+	}
+	what := r.How + " " + r.Root
+	if r.Unproven != "" {
+		fmt.Fprintf(w, "rendered %s: not proven: %s\n", what, r.Unproven)
+	}
+	for _, wl := range r.Workloads {
+		fmt.Fprintf(w, "rendered %s: %s: %s -> %s\n", what, wl.Workload, orNothing(wl.Before), wl.After)
+	}
 }
 
 func orNothing(s string) string {

@@ -27,6 +27,7 @@ type options struct {
 	source        string
 	gitopsRepo    string
 	gitopsBranch  string
+	layout        string
 	images        string
 	engineTimeout time.Duration
 	local         bool
@@ -42,6 +43,7 @@ func (o *options) bind(root *cobra.Command) {
 	f.StringVar(&o.source, "source", "", "the application's source directory, instead of the configured one (a one-app pipeline)")
 	f.StringVar(&o.gitopsRepo, "gitops-repo", "", "GitOps repository URL or path (env GITOPS_REPO; default: a local bare repo out/gitops.git)")
 	f.StringVar(&o.gitopsBranch, "gitops-branch", "", "GitOps branch (env GITOPS_BRANCH; default main)")
+	f.StringVar(&o.layout, "layout", "", "where an app's environment lives in the GitOps repository, as a path template with {app} and {env} (default {app}/overlays/{env}/kustomization.yaml, or the Go configuration's GitOps.Layout); every GitOps command reads it")
 	f.StringVar(&o.images, "images", "", "image lock to use instead of the built-in ci/images.lock (env SLIPWAY_IMAGES)")
 	f.DurationVar(&o.engineTimeout, "engine-timeout", 5*time.Minute, "how long to wait for a Dagger session before giving up")
 	f.BoolVar(&o.local, "local", false, "in CI (CI is set), still use the embedded registry and out/gitops.git when CI_IMAGE or GITOPS_REPO is empty")
@@ -83,6 +85,17 @@ func envDefault(flag, env, def string) string {
 // GitOpsRepo is the configured repository, or "" for the embedded default.
 func (o *options) GitOpsRepo() string {
 	return envDefault(o.gitopsRepo, "GITOPS_REPO", o.proj.GitOpsRepo)
+}
+
+// Layout is the GitOps layout: --layout, else the configuration's.
+func (o *options) Layout() (string, error) {
+	if o.layout == "" {
+		return o.proj.Layout, nil
+	}
+	if err := gitops.ValidateLayout(o.layout); err != nil {
+		return "", usageErr("--layout: %v", err)
+	}
+	return o.layout, nil
 }
 
 // GitOpsBranch is the configured branch.
@@ -206,4 +219,13 @@ func (o *options) outPath(name string) string { return filepath.Join(o.out, name
 
 func (o *options) logf(format string, a ...any) {
 	fmt.Fprintf(o.stderr, format+"\n", a...)
+}
+
+// layoutOrConfig is Layout for output that cannot fail (a bad --layout is
+// refused by the commands that use it).
+func (o *options) layoutOrConfig() string {
+	if l, err := o.Layout(); err == nil {
+		return l
+	}
+	return o.proj.Layout
 }

@@ -146,7 +146,7 @@ func (run *invocation) plan() (planDoc, error) {
 			Push: planPush{Repository: r.imageRepo(), Tags: nonNil(r.pushTags())},
 			GitOps: planCommit{
 				Repository: repo, Branch: run.o.GitOpsBranch(),
-				File:    gitops.LayoutPath(run.o.proj.Layout, r.app.Name, env),
+				File:    gitops.LayoutPath(run.o.layoutOrConfig(), r.app.Name, env),
 				Subject: "deploy(" + r.app.Name + "): " + env + " -> sha256:<digest of the build>",
 			},
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/imagelock"
 	"github.com/slipway-ci/slipway/internal/manifest"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/render"
 )
 
 // Project is a pipeline configuration: what the public slipway.Config
@@ -31,6 +32,9 @@ type Project struct {
 	GitOpsRepo    string // default GITOPS_REPO, else out/gitops.git outside CI
 	GitOpsBranch  string // default GITOPS_BRANCH, else "main"
 	Layout        string // GitOps path template (default gitops.DefaultLayout)
+	// Charts renders Helm charts for the deploy's render proof (nil: a
+	// chart render is reported unproven); the slipway binary sets the Helm SDK's.
+	Charts render.ChartFunc
 	ImageLock     []byte // the built-in image lock
 	ImageLockName string // how to name it in messages ("built-in ci/images.lock")
 	LockPath      string // the lock file `pin` rewrites (default "ci/images.lock")

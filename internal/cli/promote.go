@@ -99,6 +99,8 @@ borrow another record's commit, unless --source-commit names it.`,
 	f.StringVar(&p.To, "to", "", "environment to deploy to")
 	f.StringVar(&p.SourceRepo, "source-repo", ".", "source repository, to refuse rollbacks")
 	f.StringVar(&p.SourceCommit, "source-commit", "", "the commit the digest E1 runs was built from, when no deploy record put it there (a hand edit); refused when a record says otherwise")
+	f.StringVar(&p.FromPath, "from-path", "", "the file --from's image is read from, instead of the layout's")
+	f.StringVar(&p.ToPath, "to-path", "", "the file to edit for --to, instead of the layout's")
 	f.BoolVar(&p.ViaBranch, "via-branch", false, "push branch promote/APP/TO/<12 hex> instead of the main branch")
 	bindHelmValueFlag(f, &helmFlags)
 	bindDeployGuardFlags(f, &df)

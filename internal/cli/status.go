@@ -16,7 +16,8 @@ func newStatusCmd(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [--app A] [--env E] [--json]",
 		Short: "What each environment runs now, read from the manifests at the GitOps branch head",
-		Long: `For every APP/overlays/ENV of the GitOps repository, print the digest its
+		Long: `For every app and environment of the GitOps repository (found through
+--layout, default APP/overlays/ENV/kustomization.yaml), print the digest its
 manifest holds at the branch head, and the source commit, time and GitOps
 commit of the deploy record that put that digest there. Manifests are the
 truth: a git revert, a rollback or a hand edit shows as what it did (the NOTE
@@ -29,6 +30,7 @@ column names reverts, rollbacks and digests no record explains).`,
 			if err != nil {
 				return err
 			}
+			f.Layout = d.Layout
 			sts, err := gitops.Status(cmd.Context(), d.Remote, f)
 			if err != nil {
 				return failErr(err)
@@ -40,7 +42,7 @@ column names reverts, rollbacks and digests no record explains).`,
 				return jsonEncode(o.stdout, sts)
 			}
 			if len(sts) == 0 {
-				fmt.Fprintf(o.stdout, "no environments (APP/overlays/ENV) in %s\n", d.Remote)
+				fmt.Fprintf(o.stdout, "no environments (layout %s) in %s\n", orDefaultLayout(d.Layout), d.Remote)
 				return nil
 			}
 			return gitops.WriteStatusTable(o.stdout, sts)
@@ -51,4 +53,11 @@ column names reverts, rollbacks and digests no record explains).`,
 	fl.StringVar(&f.Env, "env", "", "only this environment")
 	fl.BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
+}
+
+func orDefaultLayout(l string) string {
+	if l == "" {
+		return gitops.DefaultLayout
+	}
+	return l
 }

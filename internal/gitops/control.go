@@ -394,6 +394,8 @@ type RollbackRequest struct {
 	AllowUnknown bool
 	SourceCommit string
 	PipelineRun  string
+	// Path is the environment's file instead of the layout's (Request.Path).
+	Path string
 }
 
 // Rollback deploys an earlier digest (from the environment's history) with
@@ -478,7 +480,7 @@ func (d *Deployer) Rollback(ctx context.Context, rr RollbackRequest) (*Outcome, 
 	return d.Deploy(ctx, Request{
 		App: rr.App, Env: rr.Env, Image: img, SourceCommit: target.SourceCommit,
 		AllowRollback: true, AllowUnknownSource: true, PipelineRun: rr.PipelineRun,
-		RollbackOf: current.Commit, Reason: rr.Reason, Pinned: true,
+		RollbackOf: current.Commit, Reason: rr.Reason, Pinned: true, Path: rr.Path,
 	})
 }
 

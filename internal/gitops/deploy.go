@@ -198,6 +198,10 @@ func (r *Request) Validate() error {
 	if !shaRE.MatchString(r.SourceCommit) {
 		return usage.Errorf("source commit %q: want 40 lowercase hex (--source-commit, or run inside the source repository)", r.SourceCommit)
 	}
+	return r.validatePath()
+}
+
+func (r *Request) validatePath() error {
 	if r.Path != "" && (path.IsAbs(r.Path) || strings.HasPrefix(path.Clean(r.Path), "..") || strings.HasPrefix(r.Path, "~")) {
 		return usage.Errorf("path %q: want a path inside the GitOps repository", r.Path)
 	}

@@ -20,6 +20,8 @@ type Filter struct {
 	App   string
 	Env   string
 	Since time.Time
+	// Layout is where Status finds environments (default DefaultLayout).
+	Layout string
 }
 
 func (f Filter) match(r Record) bool {
@@ -82,7 +84,7 @@ func (f Filter) check(s *snapshot, recs []Record) error {
 			return err
 		}
 	}
-	apps, envs := knownNames(s, "", recs)
+	apps, envs := knownNames(s, f.Layout, recs)
 	if f.App != "" && !contains(apps, f.App) {
 		return unknown("app", f.App, s.remote, apps)
 	}

@@ -1,8 +1,6 @@
 package gitops
 
 import (
-	"path"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -26,66 +24,15 @@ func checkName(kind, name string) error {
 }
 
 // layoutApps lists, for a layout template, the apps and their environments
-// that have a manifest at the head: every path the template matches, with
-// {app} and {env} matching one path segment (or part of one). A default
-// layout's kustomization may also be kustomization.yml or Kustomization.
+// that have a manifest at the head, through the one layout resolver
+// (layoutFiles); an app the layout does not name is "".
 func (s *snapshot) layoutApps(layout string) map[string][]string {
-	if layout == "" {
-		layout = DefaultLayout
-	}
-	segs := strings.Split(path.Clean(layout), "/")
-	pats := make([]*regexp.Regexp, len(segs))
-	for i, seg := range segs {
-		re := regexp.QuoteMeta(seg)
-		re = strings.ReplaceAll(re, regexp.QuoteMeta("{app}"), `(?P<app>[^/]+)`)
-		re = strings.ReplaceAll(re, regexp.QuoteMeta("{env}"), `(?P<env>[^/]+)`)
-		pats[i] = regexp.MustCompile("^" + re + "$")
-	}
 	out := map[string][]string{}
-	var walk func(dir string, i int, app, env string)
-	walk = func(dir string, i int, app, env string) {
-		last := i == len(segs)-1
-		var names []string
-		if last {
-			names = []string{segs[i]}
-			if segs[i] == "kustomization.yaml" {
-				names = append(names, "kustomization.yml", "Kustomization")
-			}
-			if strings.Contains(segs[i], "{") {
-				names = s.files(dir)
-			}
-		} else if strings.Contains(segs[i], "{") {
-			names = s.dirs(dir)
-		} else {
-			names = []string{segs[i]}
-		}
-		for _, n := range names {
-			m := pats[i].FindStringSubmatch(n)
-			if m == nil && (!last || segs[i] != "kustomization.yaml") {
-				continue
-			}
-			a, e := app, env
-			for j, g := range pats[i].SubexpNames() {
-				switch {
-				case m == nil:
-				case g == "app":
-					a = m[j]
-				case g == "env":
-					e = m[j]
-				}
-			}
-			p := path.Join(dir, n)
-			if !last {
-				walk(p, i+1, a, e)
-				continue
-			}
-			if _, ok := s.readFile(p); ok && e != "" {
-				out[a] = append(out[a], e)
-				return
-			}
+	for _, e := range s.layoutFiles(layout) {
+		if e.Env != "" {
+			out[e.App] = append(out[e.App], e.Env)
 		}
 	}
-	walk(".", 0, "", "")
 	for a := range out {
 		sort.Strings(out[a])
 	}

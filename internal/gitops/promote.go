@@ -29,6 +29,9 @@ type Promotion struct {
 	// for a digest no deploy record put there (a hand edit); a record that
 	// did put it there must agree with it.
 	SourceCommit string
+	// FromPath and ToPath, when set, are the files of From and To instead
+	// of the layout's (Request.Path).
+	FromPath, ToPath string
 }
 
 // ErrHandEdit is a promotion refused because no deploy record put the
@@ -90,7 +93,10 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	if err != nil {
 		return nil, err
 	}
-	src := Request{App: p.App, Env: p.From}
+	src := Request{App: p.App, Env: p.From, Path: p.FromPath}
+	if err := src.validatePath(); err != nil {
+		return nil, err
+	}
 	file, data, err := snap.resolveFile(src, d.Layout)
 	if err != nil {
 		return nil, err
@@ -138,7 +144,7 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	req := Request{
 		App: p.App, Env: p.To, Image: img, SourceCommit: source, SourceRepo: p.SourceRepo,
 		AllowRollback: p.AllowRollback, AllowUnknownSource: p.AllowUnknownSource, PipelineRun: p.PipelineRun,
-		SourceDirty: dirty, Unpin: p.Unpin, BreakGlass: p.BreakGlass, Values: p.Values,
+		SourceDirty: dirty, Unpin: p.Unpin, BreakGlass: p.BreakGlass, Values: p.Values, Path: p.ToPath,
 	}
 	if p.ViaBranch {
 		req.PushBranch = path.Join("promote", p.App, p.To, img.Short())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -37,19 +36,21 @@ type EnvStatus struct {
 	Note string `json:"note,omitempty"`
 }
 
-// Status reads what every environment (APP/overlays/ENV) runs at the branch
-// head, and explains each digest from the deploy records (the same walker as
-// history and the guard). Manifests are the truth: a `git revert` or a hand
-// edit shows as what it did, not as the last deploy commit said.
+// Status reads what every environment runs at the branch head — every
+// app and environment the layout (f.Layout, default APP/overlays/ENV) finds,
+// through the resolver deploy uses — and explains each digest from the
+// deploy records (the same walker as history and the guard). Manifests are
+// the truth: a `git revert` or a hand edit shows as what it did, not as the
+// last deploy commit said.
 func Status(ctx context.Context, r *Remote, f Filter) ([]EnvStatus, error) {
 	_, sts, err := historyAndStatus(ctx, r, f)
 	return sts, err
 }
 
-// HistoryAndStatus is History (no filter) and Status in one read of the
-// repository and one walk of its log: what a report needs.
-func HistoryAndStatus(ctx context.Context, r *Remote) ([]Record, []EnvStatus, error) {
-	return historyAndStatus(ctx, r, Filter{})
+// HistoryAndStatus is History (no filter) and Status (through layout) in
+// one read of the repository and one walk of its log: what a report needs.
+func HistoryAndStatus(ctx context.Context, r *Remote, layout string) ([]Record, []EnvStatus, error) {
+	return historyAndStatus(ctx, r, Filter{Layout: layout})
 }
 
 func historyAndStatus(ctx context.Context, r *Remote, f Filter) ([]Record, []EnvStatus, error) {
@@ -80,30 +81,33 @@ func historyAndStatus(ctx context.Context, r *Remote, f Filter) ([]Record, []Env
 	}
 	attachNotes(all, notes)
 	var out []EnvStatus
-	for _, app := range snap.dirs(".") {
-		if f.App != "" && app != f.App {
+	envs := snap.layoutEnvs(f.Layout, all)
+	for _, e := range envs {
+		if (f.App != "" && e.App != f.App) || (f.Env != "" && e.Env != f.Env) {
 			continue
 		}
-		for _, env := range snap.envs(app) {
-			if f.Env != "" && env != f.Env {
-				continue
-			}
-			out = append(out, envStatus(snap, all, app, env))
-		}
+		out = append(out, envStatus(snap, all, e))
 	}
 	if len(out) == 0 && (f.App != "" || f.Env != "") {
 		if err := f.check(snap, all); err != nil {
 			return nil, nil, fmt.Errorf("status: %w", err)
 		}
-		return nil, nil, usage.Errorf("status %s: no environment matches app %q env %q (apps: %s)", r, f.App, f.Env, orNone(snap.dirs(".")))
+		return nil, nil, usage.Errorf("status %s: no environment matches app %q env %q in layout %s (apps: %s)", r, f.App, f.Env, orDefault(f.Layout), orNone(layoutApps(envs)))
 	}
 	return all, out, nil
 }
 
-func envStatus(snap *snapshot, all []Record, app, env string) EnvStatus {
-	st := EnvStatus{App: app, Env: env}
-	file, data, _ := snap.kustomizationIn(path.Join(app, "overlays", env))
-	st.File = file
+func orDefault(layout string) string {
+	if layout == "" {
+		return DefaultLayout
+	}
+	return layout
+}
+
+func envStatus(snap *snapshot, all []Record, e envFile) EnvStatus {
+	app, env, file := e.App, e.Env, e.File
+	st := EnvStatus{App: app, Env: env, File: file}
+	data, _ := snap.readFile(file)
 	var mine []Record
 	repos := []string{}
 	for _, rec := range all {

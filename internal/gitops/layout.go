@@ -1,0 +1,241 @@
+package gitops
+
+import (
+	"bytes"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	sigyaml "sigs.k8s.io/yaml"
+
+	"github.com/slipway-ci/slipway/internal/manifest"
+)
+
+// envFile is one environment of one app and the file it lives in.
+type envFile struct {
+	App, Env, File string
+}
+
+var placeholderRE = regexp.MustCompile(`\{(app|env)\}`)
+
+// segmentRE turns one segment of a layout ("values-{env}.yaml") into a
+// regular expression whose groups capture the placeholders.
+func segmentRE(seg string) (*regexp.Regexp, []string) {
+	var b strings.Builder
+	var names []string
+	b.WriteString("^")
+	last := 0
+	for _, m := range placeholderRE.FindAllStringSubmatchIndex(seg, -1) {
+		b.WriteString(regexp.QuoteMeta(seg[last:m[0]]))
+		b.WriteString(`([a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?)`)
+		names = append(names, seg[m[2]:m[3]])
+		last = m[1]
+	}
+	b.WriteString(regexp.QuoteMeta(seg[last:]))
+	b.WriteString("$")
+	return regexp.MustCompile(b.String()), names
+}
+
+// layoutEnvs lists every app and environment the layout finds in the tree:
+// the one resolver status, the report and the guard's readers share with
+// deploy (resolveFile). A layout without {app} (Flux's apps/{env}/…) holds
+// several apps in one file: they are the apps the records deployed there.
+// A layout without {env} (a flat {app}/…) serves every environment the
+// records name.
+func (s *snapshot) layoutEnvs(layout string, recs []Record) []envFile {
+	found := s.layoutFiles(layout)
+	if layout == "" {
+		layout = DefaultLayout
+	}
+	return s.fillLayout(layout, found, recs)
+}
+
+// layoutFiles lists every file the layout matches at the head, with the
+// app and environment its path names ("" where the layout has no {app} or
+// {env}).
+func (s *snapshot) layoutFiles(layout string) []envFile {
+	if layout == "" {
+		layout = DefaultLayout
+	}
+	segs := strings.Split(path.Clean(layout), "/")
+	var found []envFile
+	var walk func(dir string, i int, bound map[string]string)
+	walk = func(dir string, i int, bound map[string]string) {
+		seg := segs[i]
+		last := i == len(segs)-1
+		if !strings.Contains(seg, "{") {
+			p := path.Join(dir, seg)
+			if last {
+				if _, ok := s.readFile(p); ok {
+					found = append(found, envFile{App: bound["app"], Env: bound["env"], File: p})
+				} else if isKustomizationFile(p) {
+					if k, _, ok := s.kustomizationIn(dir); ok {
+						found = append(found, envFile{App: bound["app"], Env: bound["env"], File: k})
+					}
+				}
+				return
+			}
+			if _, err := s.tree.Tree(p); err == nil || p == "." {
+				walk(p, i+1, bound)
+			}
+			return
+		}
+		re, names := segmentRE(seg)
+		for _, e := range s.entries(dir) {
+			m := re.FindStringSubmatch(e.name)
+			if m == nil || e.dir == last {
+				continue
+			}
+			next := map[string]string{}
+			for k, v := range bound {
+				next[k] = v
+			}
+			ok := true
+			for j, n := range names {
+				if v, set := next[n]; set && v != m[j+1] {
+					ok = false
+				}
+				next[n] = m[j+1]
+			}
+			if !ok {
+				continue
+			}
+			if last {
+				found = append(found, envFile{App: next["app"], Env: next["env"], File: path.Join(dir, e.name)})
+				continue
+			}
+			walk(path.Join(dir, e.name), i+1, next)
+		}
+	}
+	walk(".", 0, map[string]string{})
+	return found
+}
+
+// fillLayout fills what the layout does not name from the records and the
+// files themselves.
+func (s *snapshot) fillLayout(layout string, found []envFile, recs []Record) []envFile {
+	var out []envFile
+	seen := map[envFile]bool{}
+	add := func(e envFile) {
+		if e.App != "" && e.Env != "" && !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	for _, e := range found {
+		if e.App != "" && e.Env != "" {
+			add(e)
+			continue
+		}
+		for _, r := range recs {
+			if r.App == "" || r.Env == "" || (e.App != "" && r.App != e.App) || (e.Env != "" && r.Env != e.Env) {
+				continue
+			}
+			if LayoutPath(layout, r.App, r.Env) != e.File && !(isKustomizationFile(e.File) && path.Dir(LayoutPath(layout, r.App, r.Env)) == path.Dir(e.File)) {
+				continue
+			}
+			add(envFile{App: r.App, Env: r.Env, File: e.File})
+		}
+		// A file shared by several apps (no {app} in the layout) names
+		// them itself: its images: entries and containers, as deploy
+		// matches them (an entry named ghcr.io/acme/web is web's).
+		if e.App == "" && e.Env != "" {
+			for _, app := range s.appsIn(e.File) {
+				add(envFile{App: app, Env: e.Env, File: e.File})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].App != out[j].App {
+			return out[i].App < out[j].App
+		}
+		return out[i].Env < out[j].Env
+	})
+	return out
+}
+
+type treeEntry struct {
+	name string
+	dir  bool
+}
+
+// entries lists a directory of the tree, hidden entries left out.
+func (s *snapshot) entries(dir string) []treeEntry {
+	t := s.tree
+	if dir != "." {
+		sub, err := s.tree.Tree(dir)
+		if err != nil {
+			return nil
+		}
+		t = sub
+	}
+	var out []treeEntry
+	for _, e := range t.Entries {
+		if strings.HasPrefix(e.Name, ".") {
+			continue
+		}
+		if e.Mode == filemode.Submodule {
+			continue
+		}
+		out = append(out, treeEntry{name: e.Name, dir: e.Mode == filemode.Dir})
+	}
+	return out
+}
+
+// layoutApps lists the apps a layout finds, for error messages.
+func layoutApps(envs []envFile) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range envs {
+		if !seen[e.App] {
+			seen[e.App] = true
+			out = append(out, e.App)
+		}
+	}
+	return out
+}
+
+// layoutEnvNames lists an app's environments the layout finds.
+func layoutEnvNames(envs []envFile, app string) []string {
+	var out []string
+	for _, e := range envs {
+		if e.App == app {
+			out = append(out, e.Env)
+		}
+	}
+	return out
+}
+
+// appsIn names the apps a shared environment file deploys: the last path
+// segment of each images: entry's name, and each workload container's name.
+func (s *snapshot) appsIn(file string) []string {
+	data, ok := s.readFile(file)
+	if !ok {
+		return nil
+	}
+	var out []string
+	if isKustomizationFile(file) {
+		var k struct {
+			Images []struct {
+				Name string `json:"name"`
+			} `json:"images"`
+		}
+		if sigyaml.Unmarshal(bytes.TrimPrefix(data, []byte("\ufeff")), &k) == nil {
+			for _, e := range k.Images {
+				if app := path.Base(repoOf(e.Name)); nameRE.MatchString(app) {
+					out = append(out, app)
+				}
+			}
+		}
+		return out
+	}
+	cs, _ := manifest.Containers(file, data)
+	for _, c := range cs {
+		if nameRE.MatchString(c.Name) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
