@@ -26,15 +26,15 @@ type Project struct {
 	PublishEnv string // environment --publish deploys to (default "development")
 	// Wait makes --publish wait for Argo CD after the deploy (--wait);
 	// WaitTimeout and ArgoCDApps default --wait-timeout and --argocd-app.
-	Wait          bool
-	WaitTimeout   time.Duration
-	ArgoCDApps    []string
-	GitOpsRepo    string // default GITOPS_REPO, else out/gitops.git outside CI
-	GitOpsBranch  string // default GITOPS_BRANCH, else "main"
-	Layout        string // GitOps path template (default gitops.DefaultLayout)
+	Wait         bool
+	WaitTimeout  time.Duration
+	ArgoCDApps   []string
+	GitOpsRepo   string // default GITOPS_REPO, else out/gitops.git outside CI
+	GitOpsBranch string // default GITOPS_BRANCH, else "main"
+	Layout       string // GitOps path template (default gitops.DefaultLayout)
 	// Charts renders Helm charts for the deploy's render proof (nil: a
 	// chart render is reported unproven); the slipway binary sets the Helm SDK's.
-	Charts render.ChartFunc
+	Charts        render.ChartFunc
 	ImageLock     []byte // the built-in image lock
 	ImageLockName string // how to name it in messages ("built-in ci/images.lock")
 	LockPath      string // the lock file `pin` rewrites (default "ci/images.lock")
