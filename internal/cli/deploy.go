@@ -229,7 +229,8 @@ func newDeployCmd(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "deploy --app A --env E --image REPO@sha256:…",
 		Short: "Commit an image digest to the GitOps repository; the last stdout line is the commit SHA or \"unchanged\"",
-		Long: `Write REPO@sha256:… into A/overlays/E/kustomization.yaml (or --path: a
+		Long: `Write REPO@sha256:… into the app's environment file (--layout, default
+A/overlays/E/kustomization.yaml; or --path: a
 kustomization, or a Deployment, StatefulSet, DaemonSet, Job, CronJob or Argo
 Rollout) of the GitOps repository and push one commit whose trailers record the
 deployment (Image, Source-Commit, App, Environment, Pipeline-Run).
@@ -244,6 +245,14 @@ source repository cannot place, even after deepening a shallow clone, is
 refused unless --allow-unknown-source. An environment pinned by a rollback
 refuses deploys unless --unpin; a frozen one unless --break-glass REASON. A
 file that already holds the digest prints "unchanged" and commits nothing.
+
+Before pushing, the environment is rendered as Argo CD or Flux would
+(kustomize in-process; Helm charts, HelmReleases and Applications with
+charts in the repository) and every container of the app must run exactly
+the new digest: an edit that renders no change (a shadowing images: entry,
+an overlay that overrides it, an entry that cannot reach a HelmRelease) is
+refused (exit 1) naming the file and what wins instead. --dry-run prints
+each workload's rendered image before -> after and commits nothing.
 
 Source-Commit is --source-commit, else HEAD of --source-repo. The image's
 org.opencontainers.image.revision label is read from its registry: a deploy
@@ -320,7 +329,7 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 	f.StringVar(&image, "image", "", "REPO@sha256:<64 hex>; tags are refused")
 	f.StringVar(&commit, "source-commit", "", "source commit the image was built from (default: HEAD of --source-repo)")
 	f.StringVar(&sourceRepo, "source-repo", ".", "source repository, to read HEAD and to refuse rollbacks")
-	f.StringVar(&path, "path", "", "file to edit instead of APP/overlays/ENV/kustomization.yaml")
+	f.StringVar(&path, "path", "", "file to edit instead of the layout's (default APP/overlays/ENV/kustomization.yaml)")
 	f.StringVar(&imageName, "image-name", "", "image name the app's container uses in the resources, for a kustomization with no images: entry yet (default: the container named APP)")
 	bindHelmValueFlag(f, &helmFlags)
 	f.BoolVar(&dryRun, "dry-run", false, "edit and render, print each workload's rendered image before -> after, and commit nothing (last line \"dry-run\")")

@@ -195,7 +195,7 @@ under refs/notes/slipway: history, status, dora and report read it.`,
 			}
 			t := waitTarget{app: app, env: env, commit: commit, file: file}
 			if t.file == "" {
-				t.file = gitops.LayoutPath(o.proj.Layout, app, env)
+				t.file = gitops.LayoutPath(o.layoutOrConfig(), app, env)
 			}
 			if t.commit == "" {
 				recs, err := gitops.History(cmd.Context(), d.Remote, gitops.Filter{App: app, Env: env})
