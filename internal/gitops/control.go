@@ -244,8 +244,8 @@ func (d *Deployer) Freeze(ctx context.Context, req FreezeRequest) (string, error
 	return d.commitChange(ctx, "freeze "+req.Env, func(s *snapshot) (change, error) {
 		// A freeze of an environment that does not exist (a typo) would
 		// protect nothing while saying it does.
-		if _, envs := knownNames(s, d.Layout, nil); !contains(envs, req.Env) {
-			return change{}, unknown("environment", req.Env, d.Remote, envs)
+		if err := d.checkEnv(s, req.Env); err != nil {
+			return change{}, err
 		}
 		fs, err := s.freezes()
 		if err != nil {
@@ -285,8 +285,10 @@ func (d *Deployer) Unfreeze(ctx context.Context, req FreezeRequest) (string, err
 		for _, f := range fs {
 			frozen = frozen || f.Env == req.Env
 		}
-		if _, envs := knownNames(s, d.Layout, nil); !frozen && !contains(envs, req.Env) {
-			return change{}, unknown("environment", req.Env, d.Remote, envs)
+		if !frozen {
+			if err := d.checkEnv(s, req.Env); err != nil {
+				return change{}, err
+			}
 		}
 		now := d.Now()
 		keep := []Freeze{}
@@ -515,4 +517,34 @@ func (d *Deployer) noDeploys(ctx context.Context, app, env string) error {
 		}
 	}
 	return fmt.Errorf("rollback %s/%s: no deploy recorded there (apps and environments: see `history`)", app, env)
+}
+
+// checkEnv refuses an environment neither the manifests (by the layout) nor
+// the records know. When nothing is known at all (a new repository whose
+// layout Slipway was not told), there is nothing to check a name against:
+// it says so and lets the name through.
+func (d *Deployer) checkEnv(s *snapshot, env string) error {
+	var recs []Record
+	if _, err := walkRecords(s.repo, s.head.Hash, func(r Record) error {
+		recs = append(recs, r)
+		return nil
+	}); err != nil {
+		return err
+	}
+	_, envs := knownNames(s, d.Layout, recs)
+	switch {
+	case contains(envs, env):
+		return nil
+	case len(envs) == 0:
+		fmt.Fprintf(d.Log, "warning: %s has no environment Slipway can see (no manifest at the layout %q, no deploy record): %q is not checked\n", d.Remote, orDefault(d.Layout), env)
+		return nil
+	}
+	return unknown("environment", env, d.Remote, envs)
+}
+
+func orDefault(layout string) string {
+	if layout == "" {
+		return DefaultLayout
+	}
+	return layout
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/slipway-ci/slipway/internal/usage"
 )
 
 // TestFreezeEntryNames: a freeze file entry is judged by what is wrong with
@@ -91,5 +93,64 @@ func TestFreezeEntryCapitalisedEnvFreezes(t *testing.T) {
 	}
 	if _, err := d.Deploy(ctx, Request{App: "sample-app", Env: "production", Image: digest(1), SourceCommit: shas[1], SourceRepo: src}); err != nil {
 		t.Fatalf("production is not frozen: %v", err)
+	}
+}
+
+// TestFreezeKnowsEveryLayout: `freeze` refuses an environment the
+// repository does not have (exit 2 naming those it has), reading the
+// environments through the configured layout: kustomize overlays, Flux's
+// apps/{env}, a clusters/{env}/{app} tree, with any kustomization file name.
+func TestFreezeKnowsEveryLayout(t *testing.T) {
+	until := time.Date(2026, 12, 27, 8, 0, 0, 0, time.UTC)
+	now := func() time.Time { return time.Date(2026, 12, 20, 10, 0, 0, 0, time.UTC) }
+	for _, c := range []struct {
+		layout string
+		files  []string
+		envs   string
+	}{
+		{"", nil, "development, production, staging"},
+		{"apps/{env}/kustomization.yaml", []string{"apps/prod-eu/kustomization.yaml", "apps/qa/kustomization.yml"}, "prod-eu, qa"},
+		{"clusters/{env}/{app}/kustomization.yaml", []string{"clusters/edge/sample-app/Kustomization", "clusters/core/ledger/kustomization.yaml"}, "core, edge"},
+		{"{app}/{env}.yaml", []string{"sample-app/canary.yaml", "sample-app/README.md"}, "canary"},
+	} {
+		dir, r := localGitOps(t)
+		if len(c.files) > 0 {
+			wt := workClone(t, dir)
+			for _, f := range c.files {
+				if err := os.MkdirAll(filepath.Join(wt, filepath.Dir(f)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(wt, f), []byte("resources: []\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			gitCLI(t, wt, "add", ".")
+			gitCLI(t, wt, "commit", "-qm", "layout")
+			gitCLI(t, wt, "push", "-q", "origin", "HEAD:main")
+		}
+		d := &Deployer{Remote: r, Layout: c.layout, Now: now}
+		first := strings.Split(c.envs, ", ")[0]
+		if _, err := d.Freeze(context.Background(), FreezeRequest{Env: first, Until: until, Reason: "x"}); err != nil {
+			t.Errorf("layout %q: freeze %s: %v", c.layout, first, err)
+		}
+		_, err := d.Freeze(context.Background(), FreezeRequest{Env: "prodcution", Until: until, Reason: "x"})                                    //nolint:misspell // the reported typo
+		if !usage.Is(err) || !strings.Contains(err.Error(), `"prodcution"`) || !strings.Contains(err.Error(), "("+"environments: "+c.envs+")") { //nolint:misspell
+			t.Errorf("layout %q: freeze of an unknown environment: %v; want a usage error naming %s", c.layout, err, c.envs)
+		}
+	}
+}
+
+// TestFreezeWithNothingToCheckAgainst: a repository where the layout finds no
+// environment and no record names one lets the name through, with a warning
+// that it could not be checked.
+func TestFreezeWithNothingToCheckAgainst(t *testing.T) {
+	_, r := localGitOps(t)
+	var log strings.Builder
+	d := &Deployer{Remote: r, Layout: "fleet/{env}/{app}.yaml", Log: &log, Now: func() time.Time { return time.Date(2026, 12, 20, 10, 0, 0, 0, time.UTC) }}
+	if _, err := d.Freeze(context.Background(), FreezeRequest{Env: "edge", Until: time.Date(2026, 12, 27, 8, 0, 0, 0, time.UTC), Reason: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), `"edge" is not checked`) {
+		t.Errorf("no warning: %q", log.String())
 	}
 }
