@@ -541,10 +541,3 @@ func (d *Deployer) checkEnv(s *snapshot, env string) error {
 	}
 	return unknown("environment", env, d.Remote, envs)
 }
-
-func orDefault(layout string) string {
-	if layout == "" {
-		return DefaultLayout
-	}
-	return layout
-}
