@@ -108,24 +108,20 @@ and out/attestations.json are written.`,
 			if err != nil {
 				return failErr(fmt.Errorf("push %s: refusing: %w", tarball, err))
 			}
-			signing, err := o.releaseSigning(vf.trustedRoot)
+			pol, err := o.policy(&vf)
 			if err != nil {
 				return err
 			}
 			req := release.Request{
 				Archive: a, Repo: repo, Tags: pf.tags, Facts: release.Facts{Source: src, Label: label},
-				Signing: signing, SBOM: sbom,
+				Signing: func() (*release.Signing, error) { return o.releaseSigning(vf.trustedRoot) },
+				Policy:  pol, SBOM: sbom,
+				Provenance: o.outPath("provenance.json"), Report: o.outPath("attestations.json"),
 				Registry: append(pushOptions(o.stderr, pf), o.registryOpts(repo)...),
 				Log:      o.logf, Started: time.Now(), PipelineRun: gitops.PipelineRun(os.Getenv),
 			}
-			if signing != nil {
-				if req.Policy, err = o.policy(&vf); err != nil {
-					return err
-				}
-				req.Provenance, req.Report = o.outPath("provenance.json"), o.outPath("attestations.json")
-				if src.Commit == "" {
-					o.logf("note: no --source-commit: the provenance says the source commit is unknown (label %s: %s)", release.RevisionLabel, noneIfEmpty(label))
-				}
+			if src.Commit == "" {
+				o.logf("note: no --source-commit: the provenance says the source commit is unknown (label %s: %s)", release.RevisionLabel, noneIfEmpty(label))
 			}
 			res, err := release.Publish(cmd.Context(), req)
 			if res != nil && res.Report != nil && err == nil {
@@ -260,17 +256,14 @@ func pushStage(r *runState) pipeline.Stage {
 			if err != nil {
 				return err
 			}
-			signing, err := r.o.releaseSigning(r.flags.verify.trustedRoot)
-			if err != nil {
-				return err
-			}
 			label, err := release.Label(a)
 			if err != nil {
 				return fmt.Errorf("push: %s: %w", tarball, err)
 			}
 			out, err := release.Publish(ctx, release.Request{
 				Archive: a, Repo: repo, Tags: r.pushTags(), Facts: r.facts(label),
-				Signing: signing, Policy: pol, SBOM: r.outPath("sbom.cdx.json"),
+				Signing: func() (*release.Signing, error) { return r.o.releaseSigning(r.flags.verify.trustedRoot) },
+				Policy:  pol, SBOM: r.outPath("sbom.cdx.json"),
 				Provenance: r.outPath("provenance.json"), Report: r.outPath("attestations.json"),
 				Registry: opts, Log: r.o.logf, Started: r.run.started, PipelineRun: gitops.PipelineRun(os.Getenv),
 			})

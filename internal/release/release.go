@@ -79,8 +79,10 @@ type Request struct {
 	Repo    name.Repository
 	Tags    []string
 	Facts   Facts
-	// Signing nil: the digest is pushed and tagged unsigned (a warning).
-	Signing *Signing
+	// Signing resolves the signer once the digest is pushed and read back
+	// (so a push that fails earlier creates no development key); nil, or a
+	// nil answer: the digest is pushed and tagged unsigned (a warning).
+	Signing func() (*Signing, error)
 	// Policy is the configured verification policy; nil: Signing.Own.
 	Policy *attest.Policy
 	// SBOM is the CycloneDX SBOM file to attach ("" or missing: none).
@@ -133,7 +135,14 @@ func Publish(ctx context.Context, req Request) (*Result, error) {
 			}
 			out.Provenance = req.Provenance
 		}
-		rep, who, err := attestDigest(ctx, req, digest)
+		var s *Signing
+		if req.Signing != nil {
+			var err error
+			if s, err = req.Signing(); err != nil {
+				return err
+			}
+		}
+		rep, who, err := attestDigest(ctx, req, s, digest)
 		out.Report, out.SignedBy = rep, who
 		return err
 	})
@@ -311,8 +320,7 @@ func PushedSource(label, given string, contains Contains) (Source, error) {
 // reads them back and verifies them against the configured policy, else the
 // signer's own. It writes the report to req.Report. With no signer: a
 // warning, nothing attached.
-func attestDigest(ctx context.Context, req Request, digest string) (*attest.Report, string, error) {
-	s := req.Signing
+func attestDigest(ctx context.Context, req Request, s *Signing, digest string) (*attest.Report, string, error) {
 	if s == nil {
 		req.Log("warning: %s@%s is not signed: set SLIPWAY_SIGNING_KEY, or grant the GitHub workflow `id-token: write` for keyless signing", req.Repo, digest)
 		return nil, "", nil
