@@ -710,6 +710,13 @@ func (run *invocation) checkPublishTargets(names []string) error {
 			return err
 		}
 	}
+	// --wait (Publish.Wait) needs Argo CD's address and token: exit 2 now,
+	// not after the push and the commit.
+	if deploy && run.flags.wait.wait {
+		if _, err := argoClient(); err != nil {
+			return err
+		}
+	}
 	for _, r := range run.apps {
 		if (push || deploy) && r.Version.Dirty && inCI() {
 			return usageErr("%s has uncommitted changes: CI publishes only clean trees (its image would be tagged %s); commit the changes, or find the step that modifies the checkout", r.Src, r.Version.Revision())

@@ -170,3 +170,15 @@ func TestGeneratedWrappersWait(t *testing.T) {
 		}
 	}
 }
+
+// --publish --wait without Argo CD's address is a usage error before
+// anything runs (no engine is asked for, nothing is pushed).
+func TestPublishWaitNeedsArgoCD(t *testing.T) {
+	noEngineEnv(t)
+	t.Setenv("ARGOCD_SERVER", "")
+	t.Setenv("ARGOCD_AUTH_TOKEN", "")
+	_, stderr, code := run(t, "--publish", "--wait", "--out", t.TempDir(), "--source", "../../sample-app")
+	if code != 2 || !strings.Contains(stderr, "ARGOCD_SERVER") || strings.Contains(stderr, "engine") {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}

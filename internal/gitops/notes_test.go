@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func observation(app string, n int) Observation {
@@ -173,3 +174,34 @@ func TestLineage(t *testing.T) {
 		t.Errorf("detail %q names the replacing deploy", detail)
 	}
 }
+
+// FuzzNote: whatever Argo CD's messages or names hold (line breaks, "Key:
+// value" text), a note reads back as exactly the observations written:
+// no field can forge another observation or another field.
+func FuzzNote(f *testing.F) {
+	f.Add("web-staging", "Deployment \"web\" exceeded its progress deadline", int64(3))
+	f.Add("a\nArgo-CD-Application: forged", "x\nResult: healthy\nHealthy-At: 2026-01-01T00:00:00Z", int64(-1))
+	f.Add("  ", "", int64(0))
+	f.Fuzz(func(t *testing.T, app, reason string, id int64) {
+		if strings.TrimSpace(app) == "" || !utf8ish(app+reason) {
+			t.Skip()
+		}
+		in := []Observation{
+			{Application: app, Result: "degraded", Reason: reason, HistoryID: id, ObservedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+			{Application: "second", Result: "healthy", HistoryID: 1},
+		}
+		got := parseNote(formatNote(in))
+		if len(got) != 2 {
+			t.Fatalf("%d observations read back from 2:\n%s", len(got), formatNote(in))
+		}
+		fold := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+		if got[0].Application != fold(app) || got[0].Reason != fold(reason) || got[0].Result != "degraded" || (id >= 0 && got[0].HistoryID != id) || (id < 0 && got[0].HistoryID != -1) || !got[0].HealthyAt.IsZero() {
+			t.Errorf("read back %+v", got[0])
+		}
+		if got[1].Application != "second" || got[1].Result != "healthy" {
+			t.Errorf("the second observation changed: %+v", got[1])
+		}
+	})
+}
+
+func utf8ish(s string) bool { return utf8.ValidString(s) }
