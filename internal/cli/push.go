@@ -63,12 +63,13 @@ only for loopback registries.
 Slipway did not build this image, so its provenance states only what is
 known: the digest, the image's org.opencontainers.image.revision label when it
 has one, and the source commit only when --source-commit gives it (refused
-when the label names another commit); otherwise it says the source commit is
-unknown. It names no build inputs. When a signing identity is configured
-(SLIPWAY_SIGNING_KEY, or keyless in GitHub Actions; a development key under
---out outside CI) the digest is signed and that provenance and --sbom are
-attached as OCI referrers, then read back and verified; out/provenance.json
-and out/attestations.json are written.`,
+when the label names another commit, not an ancestor of it in the checkout
+push runs in); otherwise it says the source commit is unknown. It names no
+build inputs, and is written to out/provenance.json once the digest is
+pushed. When a signing identity is configured (SLIPWAY_SIGNING_KEY, or
+keyless in GitHub Actions; a development key under --out outside CI) the
+digest is signed and that provenance and --sbom are attached as OCI
+referrers, then read back and verified (out/attestations.json).`,
 		Example: `  slipway push --tarball out/image.tar --image ghcr.io/acme/payments --tag v1.4.2 --source-commit "$(git rev-parse HEAD)"
   IMAGE=$(slipway push --tarball out/image.tar --image 127.0.0.1:5000/app | tail -n1)`,
 		Args: cobra.NoArgs,
