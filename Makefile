@@ -39,10 +39,11 @@ ARGOCD_LAB ?= $(HOME)/.cache/slipway-argocd-lab
 argocd-lab:
 	SLIPWAY_ARGOCD_LAB=$(ARGOCD_LAB) nice -n 15 hack/argocd-lab/build.sh
 
-## test-argocd: start the lab in a private network namespace and run the argocd-tagged tests inside it (not in .ci/run)
+## test-argocd: start the lab in a private network namespace and run the argocd-tagged tests inside it (not in .ci/run); CAPTURE=1 saves Argo CD's answers for the unit tests
 test-argocd:
 	$(GO) test -c -tags argocd -o $(ARGOCD_LAB)/cli-argocd.test ./internal/cli
-	cd internal/cli && SLIPWAY_ARGOCD_LAB=$(ARGOCD_LAB) ../../hack/argocd-lab/start.sh run -- \
+	cd internal/cli && SLIPWAY_ARGOCD_LAB=$(ARGOCD_LAB) $(if $(CAPTURE),SLIPWAY_ARGOCD_CAPTURE=$(CURDIR)/internal/argocd/testdata/captured) \
+		../../hack/argocd-lab/start.sh run -- \
 		$(ARGOCD_LAB)/cli-argocd.test -test.run '^TestArgoCD' -test.v -test.count=1 -test.timeout 40m
 
 ## vet: go vet, with engine-only code compiled too
