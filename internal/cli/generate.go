@@ -408,6 +408,9 @@ jobs:
       - uses: %[4]s
         with:
           go-version-file: go.mod
+          # Every go.sum, ci/go.sum included: the cache holds the compiled
+          # pipeline (~900 packages), not only the service's modules.
+          cache-dependency-path: "**/go.sum"
       # Lint, test, build, scan (on a pull request only the apps the change
       # affects). No secret and no write access: this is the change's own code.
       - name: %[2]s
@@ -443,6 +446,9 @@ jobs:
       - uses: %[4]s
         with:
           go-version-file: go.mod
+          # Every go.sum, ci/go.sum included: the cache holds the compiled
+          # pipeline (~900 packages), not only the service's modules.
+          cache-dependency-path: "**/go.sum"
       # Every app: lint, test, build, scan, then push by digest (signed, SBOM
       # and provenance attached) and deploy, all apps in one GitOps push. The
       # engine's caches are restored from ghcr.io/<repo>/slipway-cache and
@@ -496,6 +502,9 @@ jobs:
       - uses: %s
         with:
           go-version-file: go.mod
+          # Every go.sum, ci/go.sum included: the cache holds the compiled
+          # pipeline (~900 packages), not only the service's modules.
+          cache-dependency-path: "**/go.sum"
 `, actionCheckout, actionSetupGo)
 		for _, c := range w.Setup {
 			fmt.Fprintf(&b, "      - name: %s\n        run: %s\n", stepName(c), c)

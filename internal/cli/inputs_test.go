@@ -205,3 +205,19 @@ func TestStageBound(t *testing.T) {
 		}
 	}
 }
+
+// Issue 19.8: with ci/ its own module, the service's go.sum (if any) does
+// not describe what `go run ./ci` compiles; every setup-go step caches by
+// every go.sum, so a runner restores the compiled pipeline.
+func TestWorkflowCachesByEveryGoSum(t *testing.T) {
+	p := testProject()
+	p.Apps[0].Image = "registry.acme.io/payments/sample-app"
+	data, err := GenerateGitHubActions(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setups, cached := strings.Count(data, "uses: actions/setup-go@"), strings.Count(data, `cache-dependency-path: "**/go.sum"`)
+	if setups == 0 || setups != cached {
+		t.Errorf("%d setup-go steps, %d cache by every go.sum", setups, cached)
+	}
+}
