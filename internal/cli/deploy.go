@@ -305,7 +305,7 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 			}
 			out, err := d.Deploy(cmd.Context(), gitops.Request{
 				App: app, Env: env, Image: img, SourceCommit: sha, SourceRepo: sourceRepo, SourceDirty: dirty,
-				Path: path, ImageName: imageName, Values: values, AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
+				Path: path, ImageName: imageName, Values: values, Tag: gitops.ImageTag(image), AllowRollback: df.allowRollback, AllowUnknownSource: df.allowUnknownSource,
 				SupersededOK: df.supersededOK, PipelineRun: gitops.PipelineRun(os.Getenv),
 				Unpin: df.unpin, BreakGlass: df.breakGlass, Fix: df.fix, DryRun: dryRun,
 			})
@@ -326,7 +326,7 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 	f := cmd.Flags()
 	f.StringVar(&app, "app", "", "application (directory in the GitOps repository)")
 	f.StringVar(&env, "env", "", "environment (overlay name)")
-	f.StringVar(&image, "image", "", "REPO@sha256:<64 hex>; tags are refused")
+	f.StringVar(&image, "image", "", "REPO[:TAG]@sha256:<64 hex>; a tag alone is refused; a tag before the digest is written where the file keeps one (newTag, a Flux :tag field, a chart that only takes a tag)")
 	f.StringVar(&commit, "source-commit", "", "source commit the image was built from (default: HEAD of --source-repo)")
 	f.StringVar(&sourceRepo, "source-repo", ".", "source repository, to read HEAD and to refuse rollbacks")
 	f.StringVar(&path, "path", "", "file to edit instead of the layout's (default APP/overlays/ENV/kustomization.yaml)")

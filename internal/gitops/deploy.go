@@ -91,6 +91,10 @@ type Request struct {
 	// Application); nil: image.repository, image.tag and image.digest, where
 	// the values have them.
 	Values *manifest.Values
+	// Tag, optional, is the image's tag (from REPO:TAG@sha256:…), written
+	// next to the digest where the file keeps a tag: a kustomize newTag, a
+	// Flux :tag field, a Helm chart that only takes a tag (TAG@sha256:…).
+	Tag string
 	// AllowRollback deploys a source commit that does not contain the
 	// running one (older or diverged), recording Rollback: true.
 	AllowRollback bool
@@ -185,10 +189,15 @@ func ValidateLayout(layout string) error {
 	return nil
 }
 
+var tagRE = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
 
 // Validate checks a request before anything is cloned.
 func (r *Request) Validate() error {
+	if r.Tag != "" && !tagRE.MatchString(r.Tag) {
+		return fmt.Errorf("tag %q: want letters, digits, '_', '.' and '-' (at most 128)", r.Tag)
+	}
 	if err := checkName("app", r.App); err != nil {
 		return err
 	}
@@ -428,7 +437,7 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 	if err != nil {
 		return nil, nil, err
 	}
-	edited, ch, err := EditSet(file, data, manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest, Values: req.Values, Helm: snap.isChartDir(path.Dir(file))})
+	edited, ch, err := EditSet(file, data, manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest, Tag: req.Tag, Values: req.Values, Helm: snap.isChartDir(path.Dir(file))})
 	if errors.Is(err, ErrNoMatch) && isKustomizationFile(file) {
 		edited, ch, err = snap.addImageEntry(file, data, req)
 	}

@@ -26,6 +26,17 @@ func (i Image) Short() string { return strings.TrimPrefix(i.Digest, "sha256:")[:
 
 var digestRefRE = regexp.MustCompile(`^([a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::[\w][\w.-]{0,127})?@(sha256:[0-9a-f]{64})$`)
 
+// ImageTag is the tag of REPO:TAG@sha256:…, "" when there is none.
+func ImageTag(s string) string {
+	if m := digestRefRE.FindStringSubmatch(s); m != nil {
+		ref, _, _ := strings.Cut(s, "@")
+		if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+			return ref[i+1:]
+		}
+	}
+	return ""
+}
+
 // ErrNotDigest marks an image given by tag only.
 var ErrNotDigest = fmt.Errorf("not a digest reference")
 

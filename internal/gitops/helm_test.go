@@ -96,3 +96,33 @@ func TestDeployHelmLayouts(t *testing.T) {
 		t.Errorf("configured paths:\n%s", got)
 	}
 }
+
+func TestDeployWritesTheTagWhereTheFileKeepsOne(t *testing.T) {
+	if got := ImageTag("ghcr.io/acme/app:1.4.0@" + digest(1).Digest); got != "1.4.0" {
+		t.Errorf("ImageTag %q", got)
+	}
+	if got := ImageTag("127.0.0.1:5005/acme/app@" + digest(1).Digest); got != "" {
+		t.Errorf("ImageTag of a port %q", got)
+	}
+	dir, r := localGitOps(t)
+	wt := workClone(t, dir)
+	os.MkdirAll(filepath.Join(wt, "charts/sample-app/templates"), 0o755)
+	os.WriteFile(filepath.Join(wt, "charts/sample-app/Chart.yaml"), []byte("apiVersion: v2\nname: sample-app\nversion: 0.1.0\n"), 0o644)
+	os.WriteFile(filepath.Join(wt, "charts/sample-app/templates/deployment.yaml"), []byte(deploymentTemplate), 0o644)
+	os.WriteFile(filepath.Join(wt, "charts/sample-app/values-qa.yaml"), []byte("image:\n  repository: ghcr.io/acme/sample-app\n  tag: \"\"\n"), 0o644)
+	gitCLI(t, wt, "add", ".")
+	gitCLI(t, wt, "commit", "-qm", "tag-only chart")
+	gitCLI(t, wt, "push", "-q", "origin", "HEAD:main")
+	_, shas := sourceRepo(t, 1)
+	d := &Deployer{Remote: r, Layout: "charts/{app}/values-{env}.yaml", Charts: helm.Render}
+	if _, err := d.Deploy(context.Background(), Request{App: "sample-app", Env: "qa", Image: digest(45), Tag: "1.4.0", SourceCommit: shas[0]}); err != nil {
+		t.Fatal(err)
+	}
+	want := "image:\n  repository: ghcr.io/acme/sample-app\n  tag: \"1.4.0@" + digest(45).Digest + "\"\n"
+	if got := fileAt(t, dir, "main", "charts/sample-app/values-qa.yaml"); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if err := (&Request{App: "a", Env: "e", SourceCommit: shas[0], Tag: "bad tag"}).Validate(); err == nil {
+		t.Error("a bad tag was accepted")
+	}
+}
