@@ -57,6 +57,18 @@ func layoutOverlay(base string) string {
 	return "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - " + base + "\nimages:\n  - name: web\n    newName: 127.0.0.1:1/acme/web\n    digest: sha256:" + strings.Repeat("0", 64) + "\n"
 }
 
+const layoutChart = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: "{{ .Values.image.repository }}@{{ .Values.image.digest }}"
+`
+
 // TestEveryCommandOverLayouts: deploy, promote, rollback, status, history,
 // dora and the report find the app's file through one layout resolver
 // (--layout), over several layouts of real repositories.
@@ -78,6 +90,12 @@ func TestEveryCommandOverLayouts(t *testing.T) {
 		{"envs/{env}/{app}/kustomization.yaml", map[string]string{
 			"base/web/deployment.yaml": layoutDeployment, "base/web/kustomization.yaml": "resources:\n  - deployment.yaml\n",
 			"envs/staging/web/kustomization.yaml": layoutOverlay("../../../base/web"), "envs/production/web/kustomization.yaml": layoutOverlay("../../../base/web"),
+		}},
+		{"charts/{app}/values-{env}.yaml", map[string]string{
+			"charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 1.0.0\n", "charts/web/templates/deployment.yaml": layoutChart,
+			"charts/web/values.yaml":            "image:\n  repository: 127.0.0.1:1/acme/web\n  digest: sha256:" + strings.Repeat("0", 64) + "\n",
+			"charts/web/values-staging.yaml":    "image:\n  repository: 127.0.0.1:1/acme/web\n  digest: sha256:" + strings.Repeat("0", 64) + "\n",
+			"charts/web/values-production.yaml": "image:\n  repository: 127.0.0.1:1/acme/web\n  digest: sha256:" + strings.Repeat("0", 64) + "\n",
 		}},
 	} {
 		t.Run(tc.layout, func(t *testing.T) {

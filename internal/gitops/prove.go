@@ -175,7 +175,8 @@ func attribute(fsys fs.FS, read []string, image string) string {
 				return " (set by images[name=" + e + "] in " + f + ")"
 			}
 		}
-		if literal == "" && bytes.Contains(data, []byte(image)) {
+		// A patch or values file sets it: the whole reference, or its digest.
+		if literal == "" && (bytes.Contains(data, []byte(image)) || (dig != "" && bytes.Contains(data, []byte(dig)))) {
 			literal = " (set in " + f + ")"
 		}
 	}

@@ -73,6 +73,12 @@ func TestDeployRefusesEditsThatRenderNoChange(t *testing.T) {
 			want:  []string{"apps/staging/kustomization.yaml: refusing deploy: the edit renders no change", "no workload of podinfo", "HelmRelease podinfo/podinfo (its chart podinfo comes from HelmRepository podinfo"},
 		},
 		{
+			name: "a HelmRelease's values that the environment's patch overrides",
+			repo: "flux", layout: "apps/{env}/kustomization.yaml",
+			req:  Request{App: "web", Env: "production", Image: imgN("ghcr.io/acme/web", 5), Path: "apps/base/web/release.yaml"},
+			want: []string{"apps/base/web/release.yaml: refusing deploy: the edit renders no change", "kustomize build apps/production still runs ghcr.io/acme/web@sha256:4444", "Deployment/web container web", "(set in apps/production/web-values.yaml)"},
+		},
+		{
 			name: "a manifest the directory's kustomization does not build",
 			repo: "override", extra: map[string]string{"app/base/unused.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ghcr.io/acme/app:1.0\n"},
 			req:  Request{App: "app", Env: "prod", Image: imgN("ghcr.io/acme/app", 4), Path: "app/base/unused.yaml"},
