@@ -113,8 +113,10 @@ YAML
   start_bg redis redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no
   # Argo CD
   kubectl create namespace argocd >/dev/null
-  kubectl apply -f "$LAB/argocd-crds/" >/dev/null
-  kubectl apply -f "$HERE/rollout-crd.yaml" >/dev/null
+  # create, not apply: the Application CRD is too big for the last-applied annotation
+  kubectl create -f "$LAB/argocd-crds/" >/dev/null
+  kubectl create -f "$HERE/rollout-crd.yaml" >/dev/null
+  kubectl wait --for condition=established --timeout=60s crd/applications.argoproj.io crd/appprojects.argoproj.io crd/rollouts.argoproj.io >/dev/null
   local pass; pass=$(openssl rand -hex 12)
   local hash; hash=$(ARGOCD_BINARY_NAME=argocd argocd account bcrypt --password "$pass")
   kubectl -n argocd apply -f - >/dev/null <<YAML
