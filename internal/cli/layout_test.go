@@ -163,3 +163,21 @@ func TestEveryCommandOverLayouts(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanShowsTheRenderedImage: plan renders what the deploy would change
+// (a dry-run deploy of a placeholder digest) when the GitOps repository
+// exists and the image repository is known.
+func TestPlanShowsTheRenderedImage(t *testing.T) {
+	noEngineEnv(t)
+	bare := layoutRepo(t, map[string]string{
+		"sample-app/base/deployment.yaml":                    strings.ReplaceAll(layoutDeployment, "web", "sample-app"),
+		"sample-app/base/kustomization.yaml":                 "resources:\n  - deployment.yaml\n",
+		"sample-app/overlays/development/kustomization.yaml": strings.ReplaceAll(layoutOverlay("../../base"), "web", "sample-app"),
+	})
+	var o, e bytes.Buffer
+	code := execute(context.Background(), []string{"plan", "--publish", "--gitops-repo", bare, "--image", "127.0.0.1:1/acme/sample-app", "--out", t.TempDir()}, &o, &e)
+	want := "renders Deployment/sample-app container sample-app: 127.0.0.1:1/acme/sample-app@sha256:" + strings.Repeat("0", 64) + " -> 127.0.0.1:1/acme/sample-app@sha256:<digest of the build>"
+	if code != 0 || !strings.Contains(o.String(), want) {
+		t.Fatalf("exit %d\n%s\n%s\nwant %s", code, o.String(), e.String(), want)
+	}
+}

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -65,6 +67,13 @@ type planCommit struct {
 	Branch     string `json:"branch"`
 	File       string `json:"file"`
 	Subject    string `json:"subject"`
+	// Rendered is what the deploy would change, rendered as Argo CD or Flux
+	// would (each of the app's workloads: before -> after), when the
+	// GitOps repository exists and the image repository is known.
+	Rendered []string `json:"rendered,omitempty"`
+	// Refused says why the deploy would be refused now (a pin, a freeze,
+	// an edit that renders no change).
+	Refused string `json:"refused,omitempty"`
 }
 
 func newPlanCmd(o *options) *cobra.Command {
@@ -150,6 +159,7 @@ func (run *invocation) plan() (planDoc, error) {
 				Subject: "deploy(" + r.app.Name + "): " + env + " -> sha256:<digest of the build>",
 			},
 		}
+		pa.GitOps.Rendered, pa.GitOps.Refused = run.planRender(r, env)
 		doc.Apps = append(doc.Apps, pa)
 	}
 	doc.Caches = run.planCaches()
@@ -157,6 +167,43 @@ func (run *invocation) plan() (planDoc, error) {
 	doc.Source, doc.Commit, doc.Branch = first.app.Source, first.Version.Commit, first.Version.Branch
 	doc.Push, doc.GitOps = doc.Apps[0].Push, doc.Apps[0].GitOps
 	return doc, nil
+}
+
+// planDigest stands for the digest the build will have.
+var planDigest = "sha256:" + strings.Repeat("f", 64)
+
+// planRender is a dry-run deploy with a placeholder digest: the rendered
+// image of each of the app's workloads before -> after, or why the deploy
+// would be refused. Nothing when the GitOps repository does not exist yet or
+// the image repository is not known.
+func (run *invocation) planRender(r *runState, env string) ([]string, string) {
+	repo := r.imageRepoConfigured()
+	if repo == "" {
+		return nil, ""
+	}
+	d, err := run.o.reader()
+	if err != nil {
+		return nil, ""
+	}
+	d.Log = io.Discard
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := d.Deploy(ctx, gitops.Request{
+		App: r.app.Name, Env: env, Image: gitops.Image{Repo: repo, Digest: planDigest},
+		SourceCommit: strings.Repeat("f", 40), AllowUnknownSource: true, AllowRollback: true, DryRun: true,
+	})
+	if err != nil {
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		return nil, strings.ReplaceAll(msg, planDigest, "sha256:<digest of the build>")
+	}
+	if out.Rendered == nil {
+		return nil, ""
+	}
+	var lines []string
+	for _, w := range out.Rendered.Workloads {
+		lines = append(lines, w.Workload+": "+orNothing(w.Before)+" -> "+strings.ReplaceAll(w.After, planDigest, "sha256:<digest of the build>"))
+	}
+	return lines, ""
 }
 
 // imageRepo is where push sends the app's image.
@@ -245,6 +292,12 @@ func writePlan(w io.Writer, d planDoc) {
 			a.Push.Repository, orNone(strings.Join(a.Push.Tags, ", ")))
 		fmt.Fprintf(w, "  deploy %s branch %s\n         file %s\n         commit %q\n",
 			a.GitOps.Repository, a.GitOps.Branch, a.GitOps.File, a.GitOps.Subject)
+		for _, l := range a.GitOps.Rendered {
+			fmt.Fprintf(w, "         renders %s\n", l)
+		}
+		if a.GitOps.Refused != "" {
+			fmt.Fprintf(w, "         would be refused now: %s\n", a.GitOps.Refused)
+		}
 	}
 	if len(d.Apps) > 1 {
 		fmt.Fprintln(w, "  (all apps' deploy commits go in one push: they land together or none does)")
