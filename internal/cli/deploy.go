@@ -171,12 +171,8 @@ func (o *options) checkRevisionLabel(ctx context.Context, app, sourceRepo string
 		o.logf("warning: deploy: cannot read %s's %s label (%s): Source-Commit %s is not checked against it", img.Short(), release.RevisionLabel, firstLineOf(err.Error()), version.Short(sha))
 		return nil
 	}
-	if release.Contradicts(label, sha, nil) && !o.labelNamesInputs(app, sourceRepo, label, sha) {
-		from := "HEAD of --source-repo"
-		if given {
-			from = "--source-commit"
-		}
-		return failErr(fmt.Errorf("deploy: refusing: %s's %s label says it was built from %s, not %s (%s); pass --source-commit with the commit it was built from", img, release.RevisionLabel, label, sha, from))
+	if err := o.checkLabel(app, sourceRepo, label, sha); err != nil {
+		return failErr(fmt.Errorf("deploy: refusing %s: %w", img, err))
 	}
 	if label == "" && !given {
 		o.logf("note: deploy: %s has no %s label to check it against: Source-Commit is HEAD of --source-repo (%s); pass --source-commit to state it", img.Short(), release.RevisionLabel, version.Short(sha))
@@ -186,23 +182,6 @@ func (o *options) checkRevisionLabel(ctx context.Context, app, sourceRepo string
 		o.logf("deploy: %s's %s label says %s: recording Source-Dirty: true", img.Short(), release.RevisionLabel, label)
 	}
 	return nil
-}
-
-// labelNamesInputs reports whether label names the newest commit up to sha
-// that changed the configured app's inputs: an image the pipeline built from
-// sha names that commit, not sha itself, when sha changed nothing it depends
-// on (its digest is the one built before).
-func (o *options) labelNamesInputs(app, sourceRepo, label, sha string) bool {
-	lc, _, ok := release.LabelCommit(label)
-	if !ok {
-		return false
-	}
-	in := o.inputsCommitAt(app, sha, sourceRepo)
-	if in == "" || !strings.HasPrefix(strings.ToLower(in), lc) {
-		return false
-	}
-	o.logf("deploy: %s's %s label names %s, the newest commit up to %s that changed %s's inputs", app, release.RevisionLabel, version.Short(in), version.Short(sha), app)
-	return true
 }
 
 // deployErr maps gitops errors to exit codes.

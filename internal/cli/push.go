@@ -19,7 +19,6 @@ import (
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/release"
-	"github.com/slipway-ci/slipway/internal/version"
 )
 
 // pushFlags configure where the image goes.
@@ -42,7 +41,7 @@ func bindPushFlags(f *pflag.FlagSet, pf *pushFlags, withImage bool) {
 
 func newPushCmd(o *options) *cobra.Command {
 	pf := &pushFlags{}
-	var tarball, sbom, sourceCommit, sourceRepo string
+	var tarball, sbom, sourceCommit, sourceRepo, app string
 	var vf verifyFlags
 	cmd := &cobra.Command{
 		Use:   "push --tarball F --image REPO [--tag T...] [--source-commit SHA]",
@@ -62,9 +61,10 @@ only for loopback registries.
 
 Slipway did not build this image, so its provenance states only what is
 known: the digest, the image's org.opencontainers.image.revision label when it
-has one, and the source commit only when --source-commit gives it (refused
-when the label names another commit, not an ancestor of it in the checkout
-push runs in); otherwise it says the source commit is unknown. It names no
+has one, and the source commit only when --source-commit gives it (refused,
+exit 1, when the label names another commit, unless --app names a configured
+app whose inputs did not change between the label's commit and it: the rule
+deploy applies); otherwise it says the source commit is unknown. It names no
 build inputs, and is written to out/provenance.json once the digest is
 pushed. When a signing identity is configured (SLIPWAY_SIGNING_KEY, or
 keyless in GitHub Actions; a development key under --out outside CI) the
@@ -105,7 +105,12 @@ referrers, then read back and verified (out/attestations.json).`,
 			if err != nil {
 				return failErr(fmt.Errorf("push %s: %w", tarball, err))
 			}
-			src, err := release.PushedSource(label, sourceCommit, containsHere(cmd.Context()))
+			if sourceCommit != "" {
+				if err := o.checkLabel(app, ".", label, sourceCommit); err != nil {
+					return failErr(fmt.Errorf("push %s: refusing: %w", tarball, err))
+				}
+			}
+			src, err := release.PushedSource(label, sourceCommit, o.inputsAtFor(app, "."))
 			if err != nil {
 				return failErr(fmt.Errorf("push %s: refusing: %w", tarball, err))
 			}
@@ -142,24 +147,11 @@ referrers, then read back and verified (out/attestations.json).`,
 	f.StringVar(&tarball, "tarball", "", "image tarball: Docker archive or OCI layout tar")
 	f.StringVar(&sbom, "sbom", "", "CycloneDX SBOM of the image to attest (out/sbom.cdx.json from the scan stage)")
 	f.StringVar(&sourceCommit, "source-commit", "", "the commit the image was built from, recorded in its provenance (refused when the image's revision label names another); default: unknown, and the provenance says so")
+	f.StringVar(&app, "app", "", "the configured app (Go configuration) the image is of: a revision label naming an older commit than --source-commit is accepted when none of its inputs changed since")
 	f.StringVar(&sourceRepo, "source-repo", "", "removed: pass --source-commit")
 	_ = f.MarkHidden("source-repo")
 	bindVerifyFlags(f, &vf)
 	return cmd
-}
-
-// containsHere asks the repository Slipway runs in whether one commit
-// contains another: a label naming an ancestor of --source-commit (the newest
-// commit that changed the image's inputs) is consistent with it. It checks a
-// given commit; it never supplies one.
-func containsHere(ctx context.Context) release.Contains {
-	return func(a, b string) (bool, error) {
-		rel, err := version.Relate(ctx, ".", a, b)
-		if err != nil {
-			return false, err
-		}
-		return rel.Contains(), nil
-	}
 }
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)

@@ -267,49 +267,90 @@ func LabelCommit(label string) (commit string, dirty, ok bool) {
 	return m[1], m[2] != "", true
 }
 
-// Contains reports whether commit a contains commit b (b is a or one of
-// its ancestors), as a source repository tells it; nil when there is none
-// to ask.
-type Contains func(a, b string) (bool, error)
+// InputsAt answers, for a commit, the newest commit up to it (it, or one of
+// its ancestors) that changed the image's inputs: the commit the pipeline
+// labels an image built there with ("" when history cannot say). It is nil
+// when the image's inputs are not known: a push or deploy with no configured
+// app (the slipway binary, an image built elsewhere) cannot tell which files
+// the image depends on.
+type InputsAt func(commit string) string
 
 // Contradicts reports whether a revision label names a commit other than
-// commit (a full 40-hex SHA). A label naming no commit contradicts nothing.
-// A label naming an ancestor of commit does not contradict it when contains
-// says so: Slipway labels an image with the newest commit that changed the
-// app's inputs, so an image built from commit may carry an older label.
-func Contradicts(label, commit string, contains Contains) bool {
-	lc, _, ok := LabelCommit(label)
-	if !ok || strings.HasPrefix(strings.ToLower(commit), lc) {
-		return false
+// commit (a full 40-hex SHA). It is the one rule push and deploy share:
+//
+//   - a label naming no commit (absent, a tag, a version) contradicts nothing;
+//   - a label naming commit itself does not contradict it;
+//   - a label naming an older commit does not contradict it only when
+//     Slipway can prove that no input of the image changed between the two:
+//     inputsAt(commit) (the newest commit up to commit that changed the
+//     app's configured inputs) is the label's commit. That is what the
+//     pipeline stamps on an image built at a commit that did not touch the
+//     app. Being an ancestor is not enough: a commit that changed the
+//     image's only file is an ancestor's descendant too. A commit the label's
+//     is not an ancestor of (a diverged branch) is never accepted: the
+//     newest input commit up to it is in its own history.
+//
+// With inputsAt nil the label must name commit.
+func Contradicts(label, commit string, inputsAt InputsAt) bool {
+	_, ok := labelAccepts(label, commit, inputsAt)
+	return !ok
+}
+
+// labelAccepts: ok when label does not contradict commit; viaInputs when
+// it names an older commit, accepted because no input changed since.
+func labelAccepts(label, commit string, inputsAt InputsAt) (viaInputs, ok bool) {
+	lc, _, named := LabelCommit(label)
+	commit = strings.ToLower(commit)
+	if !named || strings.HasPrefix(commit, lc) {
+		return false, true
 	}
-	if contains == nil || len(lc) != 40 {
-		return true
+	if inputsAt == nil {
+		return false, false
 	}
-	yes, err := contains(strings.ToLower(commit), lc)
-	return err != nil || !yes
+	in := strings.ToLower(inputsAt(commit))
+	if len(in) != 40 || !strings.HasPrefix(in, lc) || in == commit {
+		return false, false
+	}
+	return true, true
+}
+
+// CheckLabel is Contradicts as an answer for a command: nil when label is
+// consistent with the given commit (viaInputs says it names an older commit
+// that the app's inputs prove equivalent), else an ErrContradicts error of
+// one line naming both and the fix.
+func CheckLabel(label, given string, inputsAt InputsAt) (viaInputs bool, err error) {
+	via, ok := labelAccepts(label, given, inputsAt)
+	if ok {
+		return via, nil
+	}
+	why := "and the image's inputs are not known here to show nothing it depends on changed between them (give --app with the Go configuration)"
+	if inputsAt != nil {
+		why = "and the app's inputs changed after it (or it is not in that commit's history)"
+	}
+	return false, fmt.Errorf("%w: the image's %s label says it was built from %s, not %s (--source-commit), %s; pass --source-commit %s", ErrContradicts, RevisionLabel, label, given, why, label)
 }
 
 // PushedSource is what is known of the source of an image Slipway did not
 // build: the commit only when one is given, checked against the image's
-// revision label (ErrContradicts when the label names another commit); a
-// label saying "-dirty" makes the source dirty. Nothing is inferred from
-// where Slipway runs.
+// revision label by CheckLabel (ErrContradicts when the label names another
+// commit); a label saying "-dirty" makes the source dirty. Nothing is
+// inferred from where Slipway runs.
 //
 //	label      given commit   source
 //	absent     absent         unknown
 //	absent     C              C
 //	C[-dirty]  absent         unknown (the label is recorded as a label)
 //	C[-dirty]  C              C (dirty with -dirty)
-//	C          D containing C D (contains says so; the label names the
-//	                          newest commit that changed the inputs)
+//	C          D after C      D only when inputsAt(D) is C (no input of the
+//	                          app changed since C), else refused
 //	C          other D        refused (ErrContradicts)
 //	not a SHA  any            the given commit, or unknown
-func PushedSource(label, given string, contains Contains) (Source, error) {
+func PushedSource(label, given string, inputsAt InputsAt) (Source, error) {
 	if given == "" {
 		return Source{}, nil
 	}
-	if Contradicts(label, given, contains) {
-		return Source{}, fmt.Errorf("%w: --source-commit %s, but the image's %s label says %s (not that commit, nor one of its ancestors here)", ErrContradicts, given, RevisionLabel, label)
+	if _, err := CheckLabel(label, given, inputsAt); err != nil {
+		return Source{}, err
 	}
 	_, dirty, _ := LabelCommit(label)
 	return Source{Commit: given, Dirty: dirty}, nil

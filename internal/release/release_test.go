@@ -154,30 +154,33 @@ func TestLabelOfArchive(t *testing.T) {
 	}
 }
 
-// TestContradictsAllowsAnAncestorLabel: an image labelled with the newest
-// commit that changed its inputs is consistent with a source commit that
-// contains it, as the repository tells; without a repository to ask, or
-// when it says no, the label contradicts.
-func TestContradictsAllowsAnAncestorLabel(t *testing.T) {
-	yes := func(a, b string) (bool, error) { return a == commitB && b == commitA, nil }
-	broken := func(string, string) (bool, error) { return false, errors.New("no repository") }
+// TestContradictsOnlyInputsProveAnOlderLabel: a label naming another commit
+// than the given one is accepted only when the app's inputs prove nothing
+// changed between them (inputsAt of the given commit is the label's);
+// being an ancestor is not enough, and without known inputs the label must
+// name the commit itself.
+func TestContradictsOnlyInputsProveAnOlderLabel(t *testing.T) {
+	inputsAtA := func(c string) string { return commitA } // nothing changed since A
+	inputsAtB := func(c string) string { return c }       // every commit changed the inputs
+	unknown := func(string) string { return "" }
 	for _, c := range []struct {
 		label, commit string
-		contains      Contains
+		inputsAt      InputsAt
 		want          bool
 	}{
 		{commitA, commitA, nil, false},
 		{commitA + "-dirty", commitA, nil, false},
 		{commitA[:7], commitA, nil, false},
 		{commitA, commitB, nil, true},
-		{commitA, commitB, yes, false},
-		{commitB, commitA, yes, true},
-		{commitA, commitB, broken, true},
-		{commitA[:12], commitB, yes, true},
+		{commitA, commitB, inputsAtA, false},
+		{commitA[:12], commitB, inputsAtA, false},
+		{commitA, commitB, inputsAtB, true},
+		{commitA, commitB, unknown, true},
+		{commitB, commitA, inputsAtA, true},
 		{"v1.2.3", commitB, nil, false},
 		{"", commitB, nil, false},
 	} {
-		if got := Contradicts(c.label, c.commit, c.contains); got != c.want {
+		if got := Contradicts(c.label, c.commit, c.inputsAt); got != c.want {
 			t.Errorf("Contradicts(%q, %q) = %v, want %v", c.label, c.commit[:7], got, c.want)
 		}
 	}
