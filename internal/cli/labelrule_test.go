@@ -78,7 +78,7 @@ func TestLabelRuleIsOneForPushAndDeploy(t *testing.T) {
 	}
 	type kase struct {
 		name, label, given string
-		known, unknown    bool // accepted with the inputs known / not known
+		known, unknown     bool // accepted with the inputs known / not known
 	}
 	cases := []kase{
 		{"equal", c3, c3, true, true},
