@@ -14,6 +14,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/dora"
 	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/report"
 	"github.com/slipway-ci/slipway/internal/version"
 )
@@ -409,7 +410,7 @@ func writeReportSince(ctx context.Context, o *options, d *gitops.Deployer, path,
 		Repo: d.Remote.String(), Generated: now, Status: sts, Freezes: fz,
 		Metrics: dora.Compute(ctx, recs, &dora.GitSource{Dir: sourceRepo}, dora.Options{Since: sinceT, Now: now}),
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := outdir.MkdirAll(o.out, filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	f, err := os.Create(path)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/argocd"
 	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/release"
@@ -77,6 +78,9 @@ func (o *options) openGitOps(create bool) (*gitops.Deployer, error) {
 				if err := o.checkSources(apps, true); err != nil {
 					return nil, err
 				}
+			}
+			if err := outdir.MkdirAll(o.out, o.out, 0o755); err != nil {
+				return nil, err
 			}
 			created, err := gitops.EnsureLocalApps(repo, seeds, o.GitOpsBranch(), time.Now())
 			if err != nil {

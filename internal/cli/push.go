@@ -16,6 +16,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/ocitar"
+	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/release"
@@ -122,7 +123,7 @@ referrers, then read back and verified (out/attestations.json).`,
 				Archive: a, Repo: repo, Tags: pf.tags, Facts: release.Facts{Source: src, Label: label},
 				Signing: func() (*release.Signing, error) { return o.releaseSigning(vf.trustedRoot) },
 				Policy:  pol, SBOM: sbom,
-				Provenance: o.outPath("provenance.json"), Report: o.outPath("attestations.json"),
+				Provenance: o.outPath("provenance.json"), Report: o.outPath("attestations.json"), Out: o.out,
 				Registry: append(pushOptions(o.stderr, pf), o.registryOpts(repo)...),
 				Log:      o.logf, Started: time.Now(), PipelineRun: gitops.PipelineRun(os.Getenv),
 			}
@@ -195,7 +196,11 @@ func isTerminal(w io.Writer) bool {
 // app pushes to it), stored in out/registry; it stops when the run ends.
 func (run *invocation) localRegistry() (string, error) {
 	run.localOnce.Do(func() {
-		run.local, run.localErr = registry.StartLocal(filepath.Join(run.o.out, "registry"), registry.DefaultLocalAddr)
+		dir := filepath.Join(run.o.out, "registry")
+		if run.localErr = outdir.MkdirAll(run.o.out, dir, 0o755); run.localErr != nil {
+			return
+		}
+		run.local, run.localErr = registry.StartLocal(dir, registry.DefaultLocalAddr)
 	})
 	if run.localErr != nil {
 		return "", run.localErr
@@ -257,7 +262,7 @@ func pushStage(r *runState) pipeline.Stage {
 				Archive: a, Repo: repo, Tags: r.pushTags(), Facts: r.facts(label),
 				Signing: func() (*release.Signing, error) { return r.o.releaseSigning(r.flags.verify.trustedRoot) },
 				Policy:  pol, SBOM: r.outPath("sbom.cdx.json"),
-				Provenance: r.outPath("provenance.json"), Report: r.outPath("attestations.json"),
+				Provenance: r.outPath("provenance.json"), Report: r.outPath("attestations.json"), Out: r.Out,
 				Registry: opts, Log: r.o.logf, Started: r.run.started, PipelineRun: gitops.PipelineRun(os.Getenv),
 			})
 			if out != nil && out.Provenance != "" {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/dag"
 	"github.com/slipway-ci/slipway/internal/ocitar"
+	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/scan"
 )
@@ -107,7 +108,7 @@ anywhere. Exit 1 when findings remain at --severity, 2 on a bad report.`,
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			outcome, err := gate(rep, opts, sf.sarif)
+			outcome, err := gate(o.out, rep, opts, sf.sarif)
 			if err != nil {
 				return failErr(err)
 			}
@@ -133,18 +134,18 @@ anywhere. Exit 1 when findings remain at --severity, 2 on a bad report.`,
 }
 
 // gate evaluates a report and writes SARIF of what it counted.
-func gate(rep *scan.Report, opts scan.Options, sarifPath string) (*scan.Outcome, error) {
+func gate(out string, rep *scan.Report, opts scan.Options, sarifPath string) (*scan.Outcome, error) {
 	outcome := scan.Evaluate(rep, opts)
 	if sarifPath != "" {
-		if err := writeFileWith(sarifPath, func(w io.Writer) error { return scan.WriteSARIF(w, outcome, "") }); err != nil {
+		if err := writeFileWith(out, sarifPath, func(w io.Writer) error { return scan.WriteSARIF(w, outcome, "") }); err != nil {
 			return nil, fmt.Errorf("write SARIF %s: %w", sarifPath, err)
 		}
 	}
 	return outcome, nil
 }
 
-func writeFileWith(path string, write func(io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+func writeFileWith(out, path string, write func(io.Writer) error) error {
+	if err := outdir.MkdirAll(out, filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	f, err := os.Create(path)
@@ -227,11 +228,11 @@ func scanStage(r *runState) pipeline.Stage {
 				return err
 			}
 			merged := scan.Merge(r.app.Name, imgRep, cfgRep)
-			if err := writeFileWith(report, func(w io.Writer) error { return jsonEncode(w, merged) }); err != nil {
+			if err := writeFileWith(r.Out, report, func(w io.Writer) error { return jsonEncode(w, merged) }); err != nil {
 				return err
 			}
 			rec.Artifact(report)
-			outcome, err := gate(merged, opts, sarif)
+			outcome, err := gate(r.Out, merged, opts, sarif)
 			if err != nil {
 				return err
 			}

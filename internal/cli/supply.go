@@ -20,6 +20,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/attest"
 	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/redact"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/release"
@@ -208,7 +209,7 @@ func (o *options) loadSigner() (*signing, error) {
 	if inCI() {
 		return nil, nil
 	}
-	k, created, err := devKey(o.outPath("signing"))
+	k, created, err := devKey(o.out, o.outPath("signing"))
 	if err != nil {
 		return nil, fmt.Errorf("development signing key: %w", err)
 	}
@@ -221,7 +222,7 @@ func (o *options) loadSigner() (*signing, error) {
 
 // devKey loads or creates out/signing/slipway.key (unencrypted, 0600) and
 // slipway.pub: local runs sign and verify like CI ones, with a throwaway key.
-func devKey(dir string) (*attest.Key, bool, error) {
+func devKey(out, dir string) (*attest.Key, bool, error) {
 	keyPath := filepath.Join(dir, "slipway.key")
 	if data, err := os.ReadFile(keyPath); err == nil {
 		k, err := attest.ParsePrivateKey(data, nil)
@@ -235,7 +236,7 @@ func devKey(dir string) (*attest.Key, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := outdir.MkdirAll(out, dir, 0o700); err != nil {
 		return nil, false, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "slipway.pub"), pub, 0o644); err != nil {

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/slipway-ci/slipway/internal/attest"
+	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/provenance"
 )
 
@@ -171,7 +172,7 @@ Existing files are never overwritten without --force.`,
 				}
 			}
 			if dir := filepath.Dir(keyPath); dir != "." {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
+				if err := outdir.MkdirAll(o.out, dir, 0o755); err != nil {
 					return failErr(err)
 				}
 			}

@@ -357,7 +357,7 @@ func TestKeylessPolicyFlags(t *testing.T) {
 		Token: func(context.Context) (string, error) { return "token", nil }, Expected: identity,
 	}
 	provPath := filepath.Join(dir, "provenance.json")
-	if err := release.WriteProvenance(provPath, provenance.Input{Repository: img.Context().String(), Digest: img.DigestStr(), SourceCommit: shas[0], BuilderID: identity}); err != nil {
+	if err := release.WriteProvenance(filepath.Dir(provPath), provPath, provenance.Input{Repository: img.Context().String(), Digest: img.DigestStr(), SourceCommit: shas[0], BuilderID: identity}); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(provPath)

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/attest"
 	"github.com/slipway-ci/slipway/internal/imagelock"
 	"github.com/slipway-ci/slipway/internal/ocitar"
+	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/provenance"
 	"github.com/slipway-ci/slipway/internal/registry"
 )
@@ -90,6 +90,9 @@ type Request struct {
 	// Provenance is where the provenance statement is written ("": not
 	// written, not attached); Report where the verification report goes.
 	Provenance, Report string
+	// Out is the output directory Provenance and Report are in: created
+	// through outdir, with its .gitignore, when they are written.
+	Out string
 	// Registry options for the push and the attachments.
 	Registry []registry.Option
 	// Getenv reads the CI environment (builder and run); default os.Getenv.
@@ -130,7 +133,7 @@ func Publish(ctx context.Context, req Request) (*Result, error) {
 	attach := registry.WithBeforeTag(func(ctx context.Context, digest string) error {
 		if req.Provenance != "" {
 			_ = os.Remove(req.Provenance)
-			if err := WriteProvenance(req.Provenance, Provenance(req.Repo.String(), digest, req.Facts, req.Getenv, req.PipelineRun, req.Started, time.Now())); err != nil {
+			if err := WriteProvenance(req.Out, req.Provenance, Provenance(req.Repo.String(), digest, req.Facts, req.Getenv, req.PipelineRun, req.Started, time.Now())); err != nil {
 				return err
 			}
 			out.Provenance = req.Provenance
@@ -174,8 +177,9 @@ func Provenance(repo, digest string, f Facts, getenv func(string) string, run st
 	return in
 }
 
-// WriteProvenance writes the in-toto/SLSA statement of in to path.
-func WriteProvenance(path string, in provenance.Input) error {
+// WriteProvenance writes the in-toto/SLSA statement of in to path (in the
+// output directory out, created with its .gitignore when path is in it).
+func WriteProvenance(out, path string, in provenance.Input) error {
 	st, err := provenance.Statement(in)
 	if err != nil {
 		return err
@@ -184,10 +188,7 @@ func WriteProvenance(path string, in provenance.Input) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(data, '\n'), 0o644)
+	return outdir.WriteFile(out, path, append(data, '\n'), 0o644)
 }
 
 // Label reads an archive's revision label: "" when the image has none. For
@@ -402,7 +403,7 @@ func attestDigest(ctx context.Context, req Request, s *Signing, digest string) (
 	}
 	if req.Report != "" {
 		if data, err := json.MarshalIndent(rep, "", "  "); err == nil {
-			_ = os.WriteFile(req.Report, append(data, '\n'), 0o644)
+			_ = outdir.WriteFile(req.Out, req.Report, append(data, '\n'), 0o644)
 		}
 	}
 	if err := rep.Err(); err != nil {

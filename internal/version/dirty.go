@@ -57,11 +57,28 @@ func (o options) isOutput(root, path string) bool {
 	return false
 }
 
+// excludes are pathspecs leaving out the output directories inside root:
+// git then reports an untracked build/ holding only --out build/artifacts
+// as nothing, and build/ with anything else in it as before.
+func (o options) excludes(root string) []string {
+	r := realPath(root)
+	var specs []string
+	for _, d := range o.output {
+		rel, err := filepath.Rel(r, d)
+		if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(os.PathSeparator)) {
+			continue
+		}
+		specs = append(specs, ":(top,exclude,literal)"+filepath.ToSlash(rel))
+	}
+	return specs
+}
+
 // dirtyAt asks the git CLI about the checkout at root; a status git cannot
 // give counts as dirty (a build never passes for a clean commit by accident).
 // Entries under an output directory do not count.
 func dirtyAt(root string, o options) bool {
-	out, err := gitCLI(root, "status", "--porcelain=v2", "-z", "--untracked-files=normal")
+	args := append([]string{"status", "--porcelain=v2", "-z", "--untracked-files=normal", "--", "."}, o.excludes(root)...)
+	out, err := gitCLI(root, args...)
 	if err != nil {
 		return true
 	}
