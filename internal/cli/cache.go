@@ -23,7 +23,7 @@ type cacheFlags struct {
 
 func bindCacheFlags(f *pflag.FlagSet, cf *cacheFlags) {
 	f.StringVar(&cf.repo, "cache-repo", "", "OCI repository for the engine's caches between ephemeral runners (env SLIPWAY_CACHE_REPO; in GitHub Actions default ghcr.io/<repo>/slipway-cache)")
-	f.Int64Var(&cf.maxSize, "cache-max-size", 2<<30, "largest cache (bytes) pushed to --cache-repo; a larger one is skipped with a warning")
+	f.Int64Var(&cf.maxSize, "cache-max-size", 2<<30, "largest cache (bytes) pushed to --cache-repo; a larger one is skipped with a warning (0: no limit)")
 	f.StringVar(&cf.defaultBranch, "cache-default-branch", "main", "the branch whose build and lint caches other branches start from")
 }
 

@@ -226,16 +226,39 @@ func speakAs(c *cobra.Command, prog string) {
 	}
 }
 
+// positiveFlag annotates a count or duration flag whose zero means nothing
+// (rollback --steps 0, --engine-timeout 0): given as zero it is a usage
+// error, never quietly the default.
+const positiveFlag = "slipway-positive"
+
+// positive marks the flags names of f as positiveFlag.
+func positive(f *pflag.FlagSet, names ...string) {
+	for _, n := range names {
+		if err := f.SetAnnotation(n, positiveFlag, []string{"true"}); err != nil {
+			panic(err)
+		}
+	}
+}
+
 // checkFlagValues refuses, before any command runs, numeric flag values no
-// command can use: a negative duration, size or count. Values a command must
-// judge itself (names, paths, references) it refuses with usage errors too.
+// command can use: a negative duration, size or count, and zero where zero
+// means nothing (positiveFlag). Values a command must judge itself (names,
+// paths, references) it refuses with usage errors too.
 func checkFlagValues(cmd *cobra.Command, _ []string) error {
 	var bad error
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		switch f.Value.Type() {
 		case "duration", "int", "int64":
-			if bad == nil && strings.HasPrefix(f.Value.String(), "-") {
-				bad = usageErr("--%s %s: want zero or more", f.Name, f.Value.String())
+			v := f.Value.String()
+			if bad == nil && strings.HasPrefix(v, "-") {
+				bad = usageErr("--%s %s: want zero or more", f.Name, v)
+			}
+			if _, pos := f.Annotations[positiveFlag]; bad == nil && pos && (v == "0" || v == "0s") {
+				want := "1 or more"
+				if f.Value.Type() == "duration" {
+					want = "a positive duration (e.g. 5m)"
+				}
+				bad = usageErr("--%s %s: want %s", f.Name, v, want)
 			}
 		}
 	})

@@ -92,6 +92,7 @@ rollback: restoring service stays possible.`,
 	f.BoolVar(&rr.AllowUnknown, "allow-unknown", false, "let --to be a digest never deployed in the environment (needs --source-commit)")
 	f.StringVar(&rr.SourceCommit, "source-commit", "", "with --allow-unknown: the source commit of --to")
 	f.DurationVar(&retryTimeout, "retry-timeout", 5*time.Minute, "keep retrying on concurrent pushes for this long")
+	positive(f, "steps", "retry-timeout")
 	bindVerifyFlags(f, &vf)
 	return cmd
 }

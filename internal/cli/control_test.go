@@ -32,6 +32,7 @@ func TestRollbackFreezeDoraReportCommands(t *testing.T) {
 	}{
 		{[]string{"rollback", "--app", "sample-app", "--env", "production"}, 2, "--reason is required"},
 		{[]string{"rollback", "--app", "sample-app", "--env", "production", "--steps", "5", "--reason", "x"}, 1, "past the first deploy"},
+		{[]string{"rollback", "--app", "sample-app", "--env", "production", "--steps", "0", "--reason", "x"}, 2, "--steps 0: want 1 or more"},
 		{[]string{"rollback", "--app", "sample-app", "--env", "production", "--to", dig(99), "--reason", "x"}, 1, "never deployed there"},
 		{[]string{"rollback", "--app", "sample-app", "--env", "production", "--to", "ghcr.io/acme/x:v1", "--reason", "x"}, 2, "digests only"},
 		{[]string{"freeze", "--env", "production", "--until", "2020-01-01T00:00:00Z", "--reason", "x"}, 2, "in the past"},

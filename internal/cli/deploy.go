@@ -39,6 +39,7 @@ func bindDeployGuardFlags(f *pflag.FlagSet, df *deployFlags) {
 	f.BoolVar(&df.allowUnknownSource, "allow-unknown-source", false, "deploy even when the source repository cannot tell how the source commit relates to the deployed one")
 	f.BoolVar(&df.supersededOK, "superseded-ok", false, "when a newer build already runs in the environment, end as \"superseded\" (exit 0) instead of refusing a rollback")
 	f.DurationVar(&df.retryTimeout, "retry-timeout", 5*time.Minute, "keep retrying a deploy that loses races to concurrent pushes for this long")
+	positive(f, "retry-timeout")
 	f.BoolVar(&df.unpin, "unpin", false, "deploy into an environment a rollback pinned, lifting the pin (recorded)")
 	f.StringVar(&df.breakGlass, "break-glass", "", "deploy into a frozen environment; the REASON is recorded in the commit")
 	f.BoolVar(&df.fix, "fix", false, "mark this deploy as the fix of a failed one (counts that one as a failure in dora)")

@@ -46,6 +46,7 @@ func (o *options) bind(root *cobra.Command) {
 	f.StringVar(&o.layout, "layout", "", "where an app's environment lives in the GitOps repository, as a path template with {app} and {env} (default {app}/overlays/{env}/kustomization.yaml, or the Go configuration's GitOps.Layout); every GitOps command reads it")
 	f.StringVar(&o.images, "images", "", "image lock to use instead of the built-in ci/images.lock (env SLIPWAY_IMAGES)")
 	f.DurationVar(&o.engineTimeout, "engine-timeout", 5*time.Minute, "how long to wait for a Dagger session before giving up")
+	positive(f, "engine-timeout")
 	f.BoolVar(&o.local, "local", false, "in CI (CI is set), still use the embedded registry and out/gitops.git when CI_IMAGE or GITOPS_REPO is empty")
 }
 

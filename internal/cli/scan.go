@@ -42,7 +42,7 @@ func bindScanFlags(f *pflag.FlagSet, sf *scanFlags, p Project) {
 	f.BoolVar(&sf.ignoreUnfixed, "ignore-unfixed", p.IgnoreUnfixed, "do not count vulnerabilities that have no fixed version")
 	f.StringVar(&sf.ignoreFile, "ignorefile", p.IgnoreFile, "Trivy ignore file (.trivyignore or .trivyignore.yaml); default: the source dir's, if present")
 	f.StringVar(&sf.sarif, "sarif", "", "write SARIF 2.1.0 of the counted findings here (the scan stage writes out/trivy.sarif)")
-	f.DurationVar(&sf.dbMaxAge, "db-max-age", 12*time.Hour, "reuse the cached Trivy DB while it is younger than this (no download, no throttling)")
+	f.DurationVar(&sf.dbMaxAge, "db-max-age", 12*time.Hour, "reuse the cached Trivy DB while it is younger than this (no download, no throttling; 0: always download)")
 	f.StringVar(&sf.dbRepository, "db-repository", os.Getenv("TRIVY_DB_REPOSITORY"), "OCI repository of the Trivy DB (mirror or air-gapped registry)")
 	f.StringVar(&sf.javaDBRepository, "java-db-repository", os.Getenv("TRIVY_JAVA_DB_REPOSITORY"), "OCI repository of the Trivy Java DB")
 	f.StringVar(&sf.checksRepository, "checks-bundle-repository", os.Getenv("TRIVY_CHECKS_BUNDLE_REPOSITORY"), "OCI repository of Trivy's misconfiguration checks bundle (mirror or air-gapped registry)")

@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"math/rand"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
@@ -175,5 +179,46 @@ func TestSupersededSaysItOnce(t *testing.T) {
 	}
 	if !strings.Contains(stderr, shas[2][:12]) {
 		t.Errorf("stderr does not name the running commit:\n%s", stderr)
+	}
+}
+
+// zeroMeans are the count and duration flags whose zero means something
+// (their help says what); every other one is positiveFlag.
+var zeroMeans = map[string]bool{"cache-max-size": true, "db-max-age": true}
+
+// Every count or duration flag of every command, given as zero, is a usage
+// error (exit 2) before anything runs, unless its zero means something
+// (rollback --steps 0 rolled back one step and pinned).
+func TestZeroCountsAndDurationsAreUsageErrors(t *testing.T) {
+	noEngineEnv(t)
+	for _, p := range []Project{testProject(), {Name: "slipway", BinaryOnly: true, ImageLock: testProject().ImageLock}} {
+		root := newRootCmd(p.withDefaults(), io.Discard, io.Discard)
+		var walk func(c *cobra.Command)
+		walk = func(c *cobra.Command) {
+			c.Flags().VisitAll(func(f *pflag.Flag) {
+				switch f.Value.Type() {
+				case "duration", "int", "int64":
+				default:
+					return
+				}
+				if zeroMeans[f.Name] {
+					return
+				}
+				if _, ok := f.Annotations[positiveFlag]; !ok {
+					t.Errorf("%s --%s: a count or duration flag neither positive nor in zeroMeans", c.CommandPath(), f.Name)
+					return
+				}
+				args := append(strings.Fields(c.CommandPath())[1:], "--"+f.Name, "0")
+				var stdout, stderr bytes.Buffer
+				code := Execute(context.Background(), p, args, &stdout, &stderr)
+				if code != 2 || !strings.Contains(stderr.String(), "--"+f.Name+" 0") {
+					t.Errorf("%s: exit %d, want 2 naming the flag\n%s", strings.Join(args, " "), code, stderr.String())
+				}
+			})
+			for _, s := range c.Commands() {
+				walk(s)
+			}
+		}
+		walk(root)
 	}
 }

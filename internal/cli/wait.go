@@ -38,6 +38,7 @@ func bindWaitFlags(f *pflag.FlagSet, wf *waitFlags, withSwitch bool, def waitFla
 		f.BoolVar(&wf.wait, "wait", def.wait, "after the GitOps commit, wait until Argo CD reports it synced and healthy (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN)")
 	}
 	f.DurationVar(&wf.timeout, "wait-timeout", def.timeout, "give up waiting for Argo CD after this long (exit 1 naming what is not synced or healthy)")
+	positive(f, "wait-timeout")
 	f.StringArrayVar(&wf.apps, "argocd-app", def.apps, "Argo CD Application to wait for (repeatable; default: those whose source is the GitOps repository and the environment's path)")
 	f.BoolVar(&wf.sync, "sync", false, "when an Application does not sync automatically, ask Argo CD to sync exactly the deploy commit (the token's role needs applications, sync)")
 }
