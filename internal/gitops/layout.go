@@ -2,8 +2,10 @@ package gitops
 
 import (
 	"bytes"
+	"errors"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,6 +18,10 @@ import (
 // envFile is one environment of one app and the file it lives in.
 type envFile struct {
 	App, Env, File string
+	// ambiguous: the path splits into more than one app and environment
+	// (apps/{app}-{env}.yaml holding my-api-staging-eu.yaml); only the
+	// deploy records say which pair it is.
+	ambiguous bool
 }
 
 var placeholderRE = regexp.MustCompile(`\{(app|env)\}`)
@@ -23,13 +29,23 @@ var placeholderRE = regexp.MustCompile(`\{(app|env)\}`)
 // segmentRE turns one segment of a layout ("values-{env}.yaml") into a
 // regular expression whose groups capture the placeholders.
 func segmentRE(seg string) (*regexp.Regexp, []string) {
+	return segmentREx(seg, false)
+}
+
+// segmentREx is segmentRE with lazy captures: where it captures other
+// values than the greedy segmentRE, the segment is ambiguous.
+func segmentREx(seg string, lazy bool) (*regexp.Regexp, []string) {
+	rep := `([a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?)`
+	if lazy {
+		rep = `([a-z0-9](?:[a-z0-9._-]{0,61}?[a-z0-9])??)`
+	}
 	var b strings.Builder
 	var names []string
 	b.WriteString("^")
 	last := 0
 	for _, m := range placeholderRE.FindAllStringSubmatchIndex(seg, -1) {
 		b.WriteString(regexp.QuoteMeta(seg[last:m[0]]))
-		b.WriteString(`([a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?)`)
+		b.WriteString(rep)
 		names = append(names, seg[m[2]:m[3]])
 		last = m[1]
 	}
@@ -83,14 +99,22 @@ func (s *snapshot) layoutFiles(layout string) []envFile {
 			return
 		}
 		re, names := segmentRE(seg)
+		lazy, _ := segmentREx(seg, true)
 		for _, e := range s.entries(dir) {
 			m := re.FindStringSubmatch(e.name)
 			if m == nil || e.dir == last {
 				continue
 			}
+			amb := bound["?"] != ""
+			if lm := lazy.FindStringSubmatch(e.name); len(names) > 1 && !slices.Equal(lm, m) {
+				amb = true
+			}
 			next := map[string]string{}
 			for k, v := range bound {
 				next[k] = v
+			}
+			if amb {
+				next["?"] = "ambiguous"
 			}
 			ok := true
 			for j, n := range names {
@@ -103,7 +127,7 @@ func (s *snapshot) layoutFiles(layout string) []envFile {
 				continue
 			}
 			if last {
-				found = append(found, envFile{App: next["app"], Env: next["env"], File: path.Join(dir, e.name)})
+				found = append(found, envFile{App: next["app"], Env: next["env"], File: path.Join(dir, e.name), ambiguous: amb})
 				continue
 			}
 			walk(path.Join(dir, e.name), i+1, next)
@@ -114,34 +138,60 @@ func (s *snapshot) layoutFiles(layout string) []envFile {
 }
 
 // fillLayout fills what the layout does not name from the records and the
-// files themselves.
+// files themselves. The records decide: a file a record's app and
+// environment resolve to (through the layout, as deploy resolved it) is that
+// pair's, whatever its path seems to say; a path is read as a pair only
+// where it splits one way (apps/{app}-{env}.yaml holding
+// my-api-staging-eu.yaml does not). A file shared by several apps (no {app}
+// in the layout) is a record's app's only when it holds that app.
 func (s *snapshot) fillLayout(layout string, found []envFile, recs []Record) []envFile {
 	var out []envFile
 	seen := map[envFile]bool{}
 	add := func(e envFile) {
+		e = envFile{App: e.App, Env: e.Env, File: e.File}
 		if e.App != "" && e.Env != "" && !seen[e] {
 			seen[e] = true
 			out = append(out, e)
 		}
 	}
-	for _, e := range found {
-		if e.App != "" && e.Env != "" {
-			add(e)
+	shared := !strings.Contains(layout, "{app}")
+	type pair struct{ app, env string }
+	var pairs []pair
+	done := map[pair]bool{}
+	for _, r := range recs {
+		p := pair{r.App, r.Env}
+		if r.App == "" || r.Env == "" || done[p] {
 			continue
 		}
-		for _, r := range recs {
-			if r.App == "" || r.Env == "" || (e.App != "" && r.App != e.App) || (e.Env != "" && r.Env != e.Env) {
+		done[p] = true
+		pairs = append(pairs, p)
+	}
+	for _, e := range found {
+		claimed := false
+		for _, p := range pairs {
+			lp := LayoutPath(layout, p.app, p.env)
+			if lp != e.File && !(isKustomizationFile(e.File) && isKustomizationFile(lp) && path.Dir(lp) == path.Dir(e.File)) {
 				continue
 			}
-			if LayoutPath(layout, r.App, r.Env) != e.File && !(isKustomizationFile(e.File) && path.Dir(LayoutPath(layout, r.App, r.Env)) == path.Dir(e.File)) {
+			if shared && !s.holds(e.File, p.app, recs) {
 				continue
 			}
-			add(envFile{App: r.App, Env: r.Env, File: e.File})
+			claimed = true
+			add(envFile{App: p.app, Env: p.env, File: e.File})
+		}
+		if claimed {
+			continue
+		}
+		if e.App != "" && e.Env != "" {
+			if !e.ambiguous {
+				add(e)
+			}
+			continue
 		}
 		// A file shared by several apps (no {app} in the layout) names
 		// them itself: its images: entries and containers, as deploy
 		// matches them (an entry named ghcr.io/acme/web is web's).
-		if e.App == "" && e.Env != "" {
+		if e.App == "" && e.Env != "" && !e.ambiguous {
 			for _, app := range s.appsIn(e.File) {
 				add(envFile{App: app, Env: e.Env, File: e.File})
 			}
@@ -154,6 +204,28 @@ func (s *snapshot) fillLayout(layout string, found []envFile, recs []Record) []e
 		return out[i].Env < out[j].Env
 	})
 	return out
+}
+
+// holds reports whether a file shared by several apps holds app: an
+// images: entry or container deploy would edit for it.
+func (s *snapshot) holds(file, app string, recs []Record) bool {
+	if slices.Contains(s.appsIn(file), app) {
+		return true
+	}
+	data, ok := s.readFile(file)
+	if !ok {
+		return false
+	}
+	var repos []string
+	for _, r := range recs {
+		if r.App == app {
+			if img, err := ParseImage(r.Image); err == nil {
+				repos = append(repos, img.Repo)
+			}
+		}
+	}
+	_, err := manifest.CurrentSet(file, data, manifest.Set{App: app, Repos: repos})
+	return err == nil || !errors.Is(err, manifest.ErrNoMatch)
 }
 
 type treeEntry struct {
