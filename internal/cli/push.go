@@ -34,7 +34,7 @@ type pushFlags struct {
 func bindPushFlags(f *pflag.FlagSet, pf *pushFlags, withImage bool) {
 	if withImage {
 		f.StringVar(&pf.image, "image", "", "image repository to push to (env CI_IMAGE; default outside CI: Slipway's local registry under out/registry)")
-		f.StringSliceVar(&pf.tags, "tag", nil, "extra tag (repeatable); the commit SHA, <branch>-<sha> and a semver tag are added")
+		f.Var(&tagsValue{tags: &pf.tags}, "tag", "extra tag (repeatable); the commit SHA, <branch>-<sha> and a semver tag are added")
 		f.BoolVar(&pf.allowTagMove, "allow-tag-move", false, "let an existing tag move to a new digest (tags are immutable by default)")
 		f.StringVar(&pf.skipGate, "skip-gate", "", "push even though the image was not scanned or failed the scan gate; the REASON is recorded in result.json")
 	}
@@ -143,7 +143,7 @@ referrers, then read back and verified (out/attestations.json).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&pf.image, "image", "", "image repository to push to (required; env CI_IMAGE)")
-	f.StringSliceVar(&pf.tags, "tag", nil, "tag to apply (repeatable); only these tags are applied")
+	f.Var(&tagsValue{tags: &pf.tags}, "tag", "tag to apply (repeatable); only these tags are applied")
 	f.BoolVar(&pf.allowTagMove, "allow-tag-move", false, "let an existing tag move to a new digest (tags are immutable by default)")
 	f.StringVar(&tarball, "tarball", "", "image tarball: Docker archive or OCI layout tar")
 	f.StringVar(&sbom, "sbom", "", "CycloneDX SBOM of the image to attest (out/sbom.cdx.json from the scan stage)")
@@ -363,4 +363,34 @@ func (r *runState) facts(label string) release.Facts {
 		},
 		Label: label,
 	}
+}
+
+// tagRE is an OCI tag: up to 128 of [A-Za-z0-9_.-], not starting with . or -.
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// tagsValue is --tag: repeatable and comma-separated, each tag checked when
+// the flag is parsed (a bad tag is a usage error before anything is pushed).
+type tagsValue struct {
+	tags *[]string
+	set  bool
+}
+
+func (v *tagsValue) String() string {
+	if len(*v.tags) == 0 {
+		return ""
+	}
+	return "[" + strings.Join(*v.tags, ",") + "]"
+}
+func (v *tagsValue) Type() string { return "strings" }
+func (v *tagsValue) Set(s string) error {
+	if !v.set {
+		*v.tags, v.set = nil, true
+	}
+	for _, t := range strings.Split(s, ",") {
+		if !tagRE.MatchString(t) {
+			return fmt.Errorf("%q is not a tag: want up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'", t)
+		}
+		*v.tags = append(*v.tags, t)
+	}
+	return nil
 }

@@ -125,6 +125,15 @@ func TestPushErrors(t *testing.T) {
 		{[]string{"push", "--tarball", notTar, "--image", host + "/a"}, 2, "notes.txt"},
 		{[]string{"push", "--tarball", tar, "--image", "Not A Ref"}, 2, "Not A Ref"},
 		{[]string{"push", "--tarball", tar, "--image", host + "/a:tagged"}, 2, "without tag"},
+		// A tag the registry would refuse is a usage error before anything
+		// is pushed, in the push command and the pipeline's push stage.
+		{[]string{"push", "--tarball", tar, "--image", host + "/a", "--tag", "bad tag"}, 2, `"bad tag" is not a tag`},
+		{[]string{"push", "--tarball", tar, "--image", host + "/a", "--tag", "v1,-x"}, 2, `"-x" is not a tag`},
+		{[]string{"push", "--tarball", tar, "--image", host + "/a", "--tag", ".hidden"}, 2, "is not a tag"},
+		{[]string{"push", "--tarball", tar, "--image", host + "/a", "--tag", "a/b"}, 2, "is not a tag"},
+		{[]string{"push", "--tarball", tar, "--image", host + "/a", "--tag", strings.Repeat("x", 129)}, 2, "is not a tag"},
+		{[]string{"push", "--tarball", tar, "--image", host + "/a", "--tag", ""}, 2, "is not a tag"},
+		{[]string{"--publish", "--tag", "bad tag"}, 2, `"bad tag" is not a tag`},
 	}
 	for _, c := range cases {
 		_, stderr, code := run(t, c.args...)
