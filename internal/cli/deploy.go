@@ -357,10 +357,9 @@ func writeRendered(w io.Writer, r *gitops.Rendered) {
 	if r == nil {
 		return
 	}
-	what := r.How + " " + r.Root
-	if r.Unproven != "" {
-		fmt.Fprintf(w, "rendered %s: not proven: %s\n", what, r.Unproven)
-	}
+	// An unproven render was already warned about by the deploy itself
+	// ("warning: APP/ENV: not proven by a render: …").
+	what := strings.TrimSpace(r.How + " " + r.Root)
 	for _, wl := range r.Workloads {
 		fmt.Fprintf(w, "rendered %s: %s: %s -> %s\n", what, wl.Workload, orNothing(wl.Before), wl.After)
 	}

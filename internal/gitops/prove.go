@@ -75,6 +75,10 @@ func (d *Deployer) prove(ctx context.Context, snap *snapshot, req Request, root 
 	opts := render.Options{Charts: d.Charts, Release: req.App}
 	before, berr := render.Render(ctx, snap.fs(nil), root, opts)
 	after, aerr := render.Render(ctx, snap.fs(edits), root, opts)
+	if err := ctx.Err(); err != nil {
+		// Interrupted while rendering: nothing is pushed.
+		return nil, err
+	}
 	edited := ch.File
 	if aerr != nil {
 		if berr != nil {

@@ -152,7 +152,7 @@ func application(ctx context.Context, fsys fs.FS, o *yaml.RNode, opts Options, r
 		if !ok {
 			rf = &readFS{FS: fsys}
 		}
-		objs, err := kustomize(rf, dir)
+		objs, err := kustomize(ctx, rf, dir)
 		return objs, "", err
 	}
 	if !exists(fsys, path.Join(dir, "Chart.yaml")) {

@@ -13,7 +13,12 @@ import (
 // kfs is kustomize's filesys.FileSystem over an fs.FS, rooted at "/":
 // kustomize reads files on demand, so a build reads only what its
 // kustomizations reference. It is read-only.
-type kfs struct{ fsys *readFS }
+type kfs struct {
+	fsys *readFS
+	// remote is the first remote reference met: kustomize is refused the
+	// kustomization naming it, so it never fetches from the network.
+	remote error
+}
 
 var _ filesys.FileSystem = (*kfs)(nil)
 
@@ -88,7 +93,20 @@ func (k *kfs) Glob(pattern string) ([]string, error) {
 }
 
 func (k *kfs) ReadFile(p string) ([]byte, error) {
-	return k.fsys.ReadFile(k.name(p))
+	name := k.name(p)
+	data, err := k.fsys.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	if IsKustomization(name) {
+		if ref := remoteIn(k, name, data); ref != "" {
+			if k.remote == nil {
+				k.remote = remoteError(ref, name)
+			}
+			return nil, k.remote
+		}
+	}
+	return stripDirectives(data), nil
 }
 
 func (k *kfs) Walk(p string, walkFn filepath.WalkFunc) error {

@@ -110,11 +110,11 @@ func Render(ctx context.Context, fsys fs.FS, root string, opts Options) (*Result
 	switch {
 	case IsKustomization(root):
 		res.How = "kustomize"
-		objs, err = kustomize(rf, dir)
+		objs, err = kustomize(ctx, rf, dir)
 	case isDir(rf, root):
 		if k := kustomizationIn(rf, root); k != "" {
 			res.How, res.Root = "kustomize", k
-			objs, err = kustomize(rf, root)
+			objs, err = kustomize(ctx, rf, root)
 		} else if exists(rf, path.Join(root, "Chart.yaml")) {
 			res.How = "helm"
 			objs, err = chart(ctx, rf, root, nil, nil, opts, res)
@@ -136,7 +136,7 @@ func Render(ctx context.Context, fsys fs.FS, root string, opts Options) (*Result
 		// What Argo CD does with the directory: a kustomization there wins.
 		if k := kustomizationIn(rf, dir); k != "" {
 			res.How, res.Root = "kustomize", k
-			objs, err = kustomize(rf, dir)
+			objs, err = kustomize(ctx, rf, dir)
 			break
 		}
 		data, rerr := rf.ReadFile(root)
@@ -221,17 +221,41 @@ func objectID(o *yaml.RNode) string {
 // kustomize runs kustomize build over dir with the default options (no
 // plugins, no Helm inflation, no remote exec): what Argo CD and Flux's
 // kustomize-controller run by default.
-func kustomize(fsys *readFS, dir string) ([]*yaml.RNode, error) {
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	m, err := k.Run(&kfs{fsys: fsys}, "/"+strings.TrimPrefix(dir, "."))
-	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+// A kustomization naming a remote resource is not built (ErrRemote): the
+// render is offline. The build returns when ctx is done.
+func kustomize(ctx context.Context, fsys *readFS, dir string) ([]*yaml.RNode, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	out, err := m.AsYaml()
-	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	type built struct {
+		out []byte
+		err error
 	}
-	return parse(dir, out)
+	kf := &kfs{fsys: fsys}
+	done := make(chan built, 1)
+	go func() {
+		k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+		m, err := k.Run(kf, "/"+strings.TrimPrefix(dir, "."))
+		if err != nil {
+			done <- built{err: err}
+			return
+		}
+		out, err := m.AsYaml()
+		done <- built{out: out, err: err}
+	}()
+	var b built
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case b = <-done:
+	}
+	if kf.remote != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, kf.remote)
+	}
+	if b.err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, b.err)
+	}
+	return parse(dir, b.out)
 }
 
 func kustomizationIn(fsys fs.FS, dir string) string {
@@ -245,7 +269,7 @@ func kustomizationIn(fsys fs.FS, dir string) string {
 
 // parse reads the objects of a YAML stream.
 func parse(name string, data []byte) ([]*yaml.RNode, error) {
-	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	data = bytes.TrimPrefix(stripDirectives(data), []byte("\ufeff"))
 	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
 	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(data), OmitReaderAnnotations: true}).Read()
 	if err != nil {
