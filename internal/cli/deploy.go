@@ -36,7 +36,7 @@ type deployFlags struct {
 
 func bindDeployGuardFlags(f *pflag.FlagSet, df *deployFlags) {
 	f.BoolVar(&df.allowRollback, "allow-rollback", false, "deploy even when the source commit does not contain the one the environment runs (older or diverged: it drops commits)")
-	f.BoolVar(&df.allowUnknownSource, "allow-unknown-source", false, "deploy even when the source repository cannot tell how the source commit relates to the deployed one")
+	f.BoolVar(&df.allowUnknownSource, "allow-unknown-source", false, "deploy even when the source commit is unknown (recorded as Source-Commit: unknown) or the source repository cannot tell how it relates to the deployed one")
 	f.BoolVar(&df.supersededOK, "superseded-ok", false, "when a newer build already runs in the environment, end as \"superseded\" (exit 0) instead of refusing a rollback")
 	f.DurationVar(&df.retryTimeout, "retry-timeout", 5*time.Minute, "keep retrying a deploy that loses races to concurrent pushes for this long")
 	positive(f, "retry-timeout")
@@ -138,55 +138,71 @@ func gitUserEmail() string {
 	return strings.TrimSpace(string(out))
 }
 
-// sourceCommit is --source-commit, else HEAD of the source repository.
-func sourceCommit(flag, repo string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	info, err := version.Detect(repo)
-	if err != nil || info.Commit == "" {
-		return "", usageErr("no source commit: %s is not a git checkout with a commit; pass --source-commit SHA (the commit the image was built from)", repo)
-	}
-	return info.Commit, nil
-}
-
 // labelTimeout bounds reading an image's revision label from its registry.
 const labelTimeout = 20 * time.Second
 
-// checkRevisionLabel refuses a standalone deploy whose source commit
-// (--source-commit, else HEAD of --source-repo) the image's own
-// org.opencontainers.image.revision label contradicts: the image says it was
-// built from another commit. A label saying "-dirty" records Source-Dirty.
-// An image whose registry cannot be read is deployed with a warning (deploy
-// needs only the GitOps repository); a verification policy still checks its
-// provenance.
-func (o *options) checkRevisionLabel(ctx context.Context, app, sourceRepo string, img gitops.Image, sha string, given bool, dirty *bool) error {
+// deploySource is the source commit a standalone deploy records:
+// --source-commit (refused, exit 1, when the image's revision label
+// contradicts it: release.CheckLabel, the rule push applies), else the commit
+// the image's revision label names, else the commit its verified provenance
+// names; never the HEAD of the directory deploy runs in. "" when none is
+// known: refused unless --allow-unknown-source, which records
+// "Source-Commit: unknown". A label ending in -dirty sets dirty. An image
+// whose registry cannot be read is checked no further (a warning: deploy
+// needs only the GitOps repository); a verification policy still verifies
+// it before the commit.
+func (o *options) deploySource(ctx context.Context, app, sourceRepo string, img gitops.Image, given string, vf *verifyFlags, allowUnknown bool, dirty *bool) (string, error) {
 	ref, err := registry.ParseReference(img.String())
 	if err != nil {
-		return usageErr("deploy: %v", err)
+		return "", usageErr("deploy: %v", err)
 	}
 	d, ok := ref.(name.Digest)
 	if !ok {
-		return usageErr("deploy: %s: give the image by digest", img)
+		return "", usageErr("deploy: %s: give the image by digest", img)
 	}
-	ctx, cancel := context.WithTimeout(ctx, labelTimeout)
-	defer cancel()
-	label, err := release.RegistryLabel(ctx, d, o.registryOpts(d.Context())...)
-	if err != nil {
-		o.logf("warning: deploy: cannot read %s's %s label (%s): Source-Commit %s is not checked against it", img.Short(), release.RevisionLabel, firstLineOf(err.Error()), version.Short(sha))
-		return nil
+	lctx, cancel := context.WithTimeout(ctx, labelTimeout)
+	label, labelErr := release.RegistryLabel(lctx, d, o.registryOpts(d.Context())...)
+	cancel()
+	if labelErr != nil {
+		o.logf("warning: deploy: cannot read %s's %s label (%s)", img.Short(), release.RevisionLabel, firstLineOf(labelErr.Error()))
+		label = ""
 	}
-	if err := o.checkLabel(app, sourceRepo, label, sha); err != nil {
-		return failErr(fmt.Errorf("deploy: refusing %s: %w", img, err))
-	}
-	if label == "" && !given {
-		o.logf("note: deploy: %s has no %s label to check it against: Source-Commit is HEAD of --source-repo (%s); pass --source-commit to state it", img.Short(), release.RevisionLabel, version.Short(sha))
-	}
-	if _, labelDirty, ok := release.LabelCommit(label); ok && labelDirty && !*dirty {
+	lc, labelDirty, named := release.LabelCommit(label)
+	if labelDirty && !*dirty {
 		*dirty = true
 		o.logf("deploy: %s's %s label says %s: recording Source-Dirty: true", img.Short(), release.RevisionLabel, label)
 	}
-	return nil
+	if given != "" {
+		if err := o.checkLabel(app, sourceRepo, label, given); err != nil {
+			return "", failErr(fmt.Errorf("deploy: refusing %s: %w", img, err))
+		}
+		return given, nil
+	}
+	if named && isSHA(lc) {
+		o.logf("deploy: Source-Commit %s: %s's %s label", version.Short(lc), img.Short(), release.RevisionLabel)
+		return lc, nil
+	}
+	if pol, err := o.policy(vf); err != nil {
+		return "", err
+	} else if pol != nil {
+		rep, err := o.verifyImage(ctx, img.String(), pol, "")
+		if err == nil {
+			err = rep.Err()
+		}
+		if err != nil {
+			return "", deployErr(fmt.Errorf("%w: %w", gitops.ErrUnverified, err))
+		}
+		if rep.Provenance != nil && isSHA(rep.Provenance.SourceCommit) {
+			o.logf("deploy: Source-Commit %s: %s's verified provenance", version.Short(rep.Provenance.SourceCommit), img.Short())
+			return rep.Provenance.SourceCommit, nil
+		}
+	}
+	why := fmt.Sprintf("nothing states which commit %s was built from (no --source-commit, no %s label naming one, no verified provenance naming one)", img, release.RevisionLabel)
+	if !allowUnknown {
+		return "", failErr(fmt.Errorf("deploy: refusing: %s; pass --source-commit SHA (the commit it was built from), or --allow-unknown-source to record Source-Commit: unknown", why))
+	}
+	o.logf("warning: deploy: %s; recording Source-Commit: unknown (--allow-unknown-source)", why)
+	return "", nil
 }
 
 // deployErr maps gitops errors to exit codes.
@@ -238,12 +254,15 @@ an overlay that overrides it, an entry that cannot reach a HelmRelease) is
 refused (exit 1) naming the file and what wins instead. --dry-run prints
 each workload's rendered image before -> after and commits nothing.
 
-Source-Commit is --source-commit, else HEAD of --source-repo. The image's
-org.opencontainers.image.revision label is read from its registry: a deploy
-whose source commit that label contradicts is refused (exit 1), unless the
-label names the newest commit up to it that changed the configured app's
-inputs (what the pipeline stamps on an app that commit did not touch); a label
-ending in -dirty records Source-Dirty. An unreadable registry is a warning.
+Source-Commit is --source-commit, else the commit the image's
+org.opencontainers.image.revision label names, else the commit its verified
+provenance names (with a verification policy); never the HEAD of the
+directory deploy runs in. When none is known the deploy is refused (exit 1)
+unless --allow-unknown-source, which records Source-Commit: unknown. The label
+is read from the image's registry: a --source-commit it contradicts is
+refused (exit 1), unless the label names the newest commit up to it that
+changed the configured app's inputs (the rule push applies); a label ending
+in -dirty records Source-Dirty. An unreadable registry is a warning.
 
 With a verification policy (--verify-key, or --certificate-identity and
 --certificate-oidc-issuer, or SLIPWAY_VERIFY_KEY, or the Go configuration)
@@ -266,11 +285,11 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 			if err != nil {
 				return err
 			}
-			sha, err := sourceCommit(commit, sourceRepo)
-			if err != nil {
-				return err
+			if commit != "" && !isSHA(commit) {
+				return usageErr("deploy: --source-commit %q: want the full 40-hex commit SHA", commit)
 			}
-			if err := o.checkRevisionLabel(cmd.Context(), app, sourceRepo, img, sha, commit != "", &dirty); err != nil {
+			sha, err := o.deploySource(cmd.Context(), app, sourceRepo, img, commit, &vf, df.allowUnknownSource, &dirty)
+			if err != nil {
 				return err
 			}
 			var argo *argocd.Client
@@ -311,8 +330,8 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 	f.StringVar(&app, "app", "", "application (directory in the GitOps repository)")
 	f.StringVar(&env, "env", "", "environment (overlay name)")
 	f.StringVar(&image, "image", "", "REPO[:TAG]@sha256:<64 hex>; a tag alone is refused; a tag before the digest is written where the file keeps one (newTag, a Flux :tag field, a chart that only takes a tag)")
-	f.StringVar(&commit, "source-commit", "", "source commit the image was built from (default: HEAD of --source-repo)")
-	f.StringVar(&sourceRepo, "source-repo", ".", "source repository, to read HEAD and to refuse rollbacks")
+	f.StringVar(&commit, "source-commit", "", "source commit the image was built from (default: the image's revision label, else its verified provenance; never HEAD)")
+	f.StringVar(&sourceRepo, "source-repo", ".", "source repository, to refuse rollbacks (how the source commit relates to the running one)")
 	f.StringVar(&path, "path", "", "file to edit instead of the layout's (default APP/overlays/ENV/kustomization.yaml)")
 	f.StringVar(&imageName, "image-name", "", "image name the app's container uses in the resources, for a kustomization with no images: entry yet (default: the container named APP)")
 	bindHelmValueFlag(f, &helmFlags)

@@ -100,7 +100,7 @@ func TestDeployUsageErrors(t *testing.T) {
 		{[]string{"deploy", "--app", "sample-app", "--env", "staging", "--image", "ghcr.io/acme/sample-app:v1"}, 2, "digests only"},
 		{[]string{"deploy", "--app", "sample-app", "--env", "staging"}, 2, "required"},
 		{[]string{"deploy", "--app", "sample-app", "--env", "qa", "--image", dig(1), "--source-commit", strings.Repeat("a", 40)}, 2, "environments: development, production, staging"},
-		{[]string{"deploy", "--app", "sample-app", "--env", "staging", "--image", dig(1), "--source-repo", t.TempDir()}, 2, "--source-commit"},
+		{[]string{"deploy", "--app", "sample-app", "--env", "staging", "--image", dig(1), "--source-commit", "HEAD"}, 2, "--source-commit"},
 		{[]string{"deploy", "--app", "sample-app", "--env", "staging", "--image", dig(1), "--source-commit", strings.Repeat("a", 40), "--gitops-repo", filepath.Join(out, "none.git")}, 2, "none.git"},
 		{[]string{"history", "--since", "last tuesday"}, 2, "--since"},
 		{[]string{"promote", "--app", "sample-app", "--from", "staging"}, 2, "required"},

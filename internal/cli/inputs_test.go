@@ -182,11 +182,11 @@ func TestDeployAcceptsTheInputsCommitLabel(t *testing.T) {
 		t.Fatalf("push: exit %d\n%s", code, stderr)
 	}
 	ref := lastLine(stdout)
-	_, stderr, code = exec("deploy", "--app", "orders", "--env", "development", "--image", ref, "--out", out)
+	_, stderr, code = exec("deploy", "--app", "orders", "--env", "development", "--image", ref, "--source-commit", c2, "--out", out)
 	if code != 0 || !strings.Contains(stderr, "the newest commit up to "+c2[:12]+" that changed orders's inputs") {
 		t.Fatalf("deploy of orders at %s, image labelled %s (its inputs' commit): exit %d\n%s", c2[:12], c1[:12], code, stderr)
 	}
-	_, stderr, code = exec("deploy", "--app", "billing", "--env", "development", "--image", ref, "--out", out)
+	_, stderr, code = exec("deploy", "--app", "billing", "--env", "development", "--image", ref, "--source-commit", c2, "--out", out)
 	if code != 1 || !strings.Contains(stderr, "label says it was built from "+c1) {
 		t.Fatalf("deploy of billing (inputs at %s) with an image labelled %s: exit %d, want 1\n%s", c2[:12], c1[:12], code, stderr)
 	}

@@ -120,3 +120,73 @@ func TestLabelRuleIsOneForPushAndDeploy(t *testing.T) {
 		}
 	}
 }
+
+// TestDeploySourceCommitIsNeverTheWorkingDirectorysHEAD (issue 17.3): a
+// standalone deploy run inside a checkout takes Source-Commit from
+// --source-commit, else the image's revision label, else its verified
+// provenance, and never from that checkout's HEAD. When none is known it is
+// refused (exit 1, one line, nothing committed) unless
+// --allow-unknown-source, which records Source-Commit: unknown.
+func TestDeploySourceCommitIsNeverTheWorkingDirectorysHEAD(t *testing.T) {
+	noEngineEnv(t)
+	host := ggcrRegistry(t, true)
+	dir, out := t.TempDir(), t.TempDir()
+	pubPath, _ := useSigningKey(t, dir)
+	sample, _ := filepath.Abs("../../sample-app")
+	src, shas := gitRepo(t, 2) // HEAD is shas[1]
+	proj := testProject()
+	proj.Apps[0].Source = sample
+	t.Chdir(src)
+	run := func(t *testing.T, args ...string) (string, string, int) {
+		var o, e strings.Builder
+		code := Execute(context.Background(), proj, args, &o, &e)
+		return o.String(), e.String(), code
+	}
+	push := func(label string, args ...string) string {
+		t.Helper()
+		stdout, stderr, code := run(t, append([]string{"push", "--tarball", labelledImageTar(t, dir, label), "--image", host + "/acme/sample-app", "--out", out}, args...)...)
+		if code != 0 {
+			t.Fatalf("push: exit %d\n%s", code, stderr)
+		}
+		return lastLine(stdout)
+	}
+	gitopsRepo := filepath.Join(out, "gitops.git")
+	deploy := func(ref string, args ...string) (string, int) {
+		t.Helper()
+		_, stderr, code := run(t, append([]string{"deploy", "--app", "sample-app", "--env", "development", "--image", ref, "--out", out, "--source", sample}, args...)...)
+		return stderr, code
+	}
+	lastMsg := func() string { return gitOut(t, gitopsRepo, "log", "-1", "--format=%B", "main") }
+
+	nolabel := push("")
+	stderr, code := deploy(nolabel)
+	if code != 1 || !strings.Contains(stderr, "--allow-unknown-source") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("deploy of an image nothing names a commit for: exit %d, want 1 with one line\n%s", code, stderr)
+	}
+	if _, err := os.Stat(gitopsRepo); err == nil && strings.Contains(gitOut(t, gitopsRepo, "log", "--format=%B", "main"), "Source-Commit") {
+		t.Fatal("a refused deploy committed")
+	}
+	if stderr, code = deploy(nolabel, "--verify-key", pubPath, "--verify-require", "signature,provenance"); code != 1 {
+		t.Fatalf("deploy --verify-key of an image whose provenance says unknown: exit %d, want 1\n%s", code, stderr)
+	}
+	if stderr, code = deploy(nolabel, "--allow-unknown-source"); code != 0 {
+		t.Fatalf("deploy --allow-unknown-source: exit %d\n%s", code, stderr)
+	}
+	if msg := lastMsg(); !strings.Contains(msg, "Source-Commit: unknown") || strings.Contains(msg, shas[1]) {
+		t.Fatalf("the record of an unknown source:\n%s", msg)
+	}
+	if stderr, code = deploy(push(shas[0])); code != 0 {
+		t.Fatalf("deploy of an image labelled %s: exit %d\n%s", shas[0][:12], code, stderr)
+	}
+	if msg := lastMsg(); !strings.Contains(msg, "Source-Commit: "+shas[0]) {
+		t.Fatalf("the record of a labelled image names another commit than its label:\n%s", msg)
+	}
+	// No label; its signed provenance names shas[0].
+	proven := push("", "--source-commit", shas[0])
+	if stderr, code = deploy(proven, "--verify-key", pubPath, "--verify-require", "signature,provenance"); code != 0 {
+		t.Fatalf("deploy of an image with a verified provenance: exit %d\n%s", code, stderr)
+	}
+	if msg := lastMsg(); !strings.Contains(msg, "Source-Commit: "+shas[0]) || !strings.Contains(msg, "Image: "+proven) {
+		t.Fatalf("the record of an image with a verified provenance:\n%s", msg)
+	}
+}

@@ -71,11 +71,11 @@ func TestPushOfForeignImageStatesOnlyWhatIsKnown(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); code != 0 || err != nil || rep.Provenance.SourceCommit != "" {
 		t.Fatalf("verify: exit %d %v\n%s", code, err, stdout)
 	}
-	// A deploy naming a commit (HEAD of the source repository) is refused.
+	// A deploy of it is refused: nothing names its commit, and HEAD is never assumed.
 	gitopsArgs := []string{"--out", out, "--source", "../../sample-app", "--source-repo", src}
 	_, stderr, code = run(t, append([]string{"deploy", "--app", "sample-app", "--env", "development", "--image", ref, "--verify-key", pubPath, "--verify-require", "signature,provenance"}, gitopsArgs...)...)
-	if code != 1 || !strings.Contains(stderr, "names no source commit") {
-		t.Fatalf("deploy of a foreign image as HEAD: exit %d, want 1\n%s", code, stderr)
+	if code != 1 || !strings.Contains(stderr, "nothing states which commit") {
+		t.Fatalf("deploy of a foreign image nothing names a commit for: exit %d, want 1\n%s", code, stderr)
 	}
 
 	// A label naming shas[1]: --source-commit shas[0] contradicts it.
@@ -117,7 +117,7 @@ func TestDeployRefusesACommitTheImageLabelContradicts(t *testing.T) {
 	ref := lastLine(stdout)
 	common := []string{"--app", "sample-app", "--env", "development", "--image", ref, "--out", out, "--source", "../../sample-app", "--source-repo", src}
 	gitopsRepo := filepath.Join(out, "gitops.git")
-	for _, extra := range [][]string{nil, {"--source-commit", shas[1]}} {
+	for _, extra := range [][]string{{"--source-commit", shas[1]}} {
 		_, stderr, code := run(t, append(append([]string{"deploy"}, common...), extra...)...)
 		if code != 1 || !strings.Contains(stderr, "label says it was built from "+shas[0]) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 			t.Fatalf("deploy %v of an image labelled %s: exit %d, want 1 with one line\n%s", extra, shas[0][:12], code, stderr)

@@ -77,7 +77,9 @@ type Request struct {
 	App          string
 	Env          string
 	Image        Image
-	SourceCommit string // 40 hex
+	// SourceCommit is the commit the image was built from (40 hex); ""
+	// only with AllowUnknownSource, recorded as "Source-Commit: unknown".
+	SourceCommit string
 	// SourceDirty records that the image was built from a modified working tree.
 	SourceDirty bool
 	SourceRepo  string // repository to judge ancestry in
@@ -203,6 +205,9 @@ func (r *Request) Validate() error {
 	}
 	if err := checkName("environment", r.Env); err != nil {
 		return err
+	}
+	if r.SourceCommit == "" && r.AllowUnknownSource {
+		return r.validatePath()
 	}
 	if !shaRE.MatchString(r.SourceCommit) {
 		return usage.Errorf("source commit %q: want 40 lowercase hex (--source-commit, or run inside the source repository)", r.SourceCommit)
@@ -560,12 +565,18 @@ func (d *Deployer) guard(ctx context.Context, req Request, prev *Record) (rollba
 		return false, nil
 	}
 	unknown := func(why string) (bool, error) {
+		if req.SourceCommit == "" {
+			why = "the new image's source commit is unknown: nothing can tell whether it drops commits that run now"
+		}
 		if req.AllowUnknownSource {
 			fmt.Fprintf(d.Log, "warning: %s; deploying (--allow-unknown-source)\n", why)
 			return false, nil
 		}
 		return false, fmt.Errorf("%w: %s/%s runs source commit %s and %s; pass --source-repo (a full clone of the source repository) or --allow-unknown-source",
 			ErrUnknownSource, req.App, req.Env, prev.SourceCommit, why)
+	}
+	if req.SourceCommit == "" {
+		return unknown("")
 	}
 	if req.SourceRepo == "" {
 		return unknown("no source repository was given to compare " + version.Short(req.SourceCommit) + " with it")

@@ -120,7 +120,7 @@ func message(m messageFields) string {
 	fmt.Fprintf(&b, "deploy(%s): %s -> sha256:%s\n\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n",
 		m.App, m.Env, m.Image.Short(),
 		trImage, m.Image.String(),
-		trSource, m.SourceCommit,
+		trSource, orUnknown(m.SourceCommit),
 		trApp, m.App,
 		trEnv, m.Env,
 		trPipelineRun, run)
@@ -242,6 +242,9 @@ func recordOf(c *object.Commit) (Record, bool) {
 		return Record{}, false
 	}
 	base.App, base.Env, base.Image, base.SourceCommit = t[trApp], t[trEnv], t[trImage], t[trSource]
+	if base.SourceCommit == "unknown" {
+		base.SourceCommit = "" // a deploy of an image nobody could name a commit for
+	}
 	base.SourceDirty = t[trDirty] == "true"
 	base.Rollback = t[trRollback] == "true"
 	base.RollbackOf, base.Reason, base.BreakGlass = t[trRollbackOf], t[trReason], t[trBreakGlass]
