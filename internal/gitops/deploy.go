@@ -74,9 +74,9 @@ type Deployer struct {
 
 // Request is one deployment.
 type Request struct {
-	App          string
-	Env          string
-	Image        Image
+	App   string
+	Env   string
+	Image Image
 	// SourceCommit is the commit the image was built from (40 hex); ""
 	// only with AllowUnknownSource, recorded as "Source-Commit: unknown".
 	SourceCommit string
