@@ -30,7 +30,12 @@ type Wrappers struct {
 	Branch string
 	// Environment is the GitHub environment of the publish job (its
 	// protection rules and secrets apply); empty: none.
-	Environment string
+	Environment  string
+	registryHost string // the Jenkinsfile's REGISTRY_HOST
+
+	// CacheRepo is the GitHub workflow's SLIPWAY_CACHE_REPO (default:
+	// ghcr.io/<repo>/slipway-cache, which needs packages: write).
+	CacheRepo string
 }
 
 // Pinned actions: full commit SHAs (a tag can be re-pointed; a SHA cannot).
@@ -117,6 +122,34 @@ func (p Project) privileged() map[string]bool {
 	return memo
 }
 
+// publishing reports, per stage, whether it publishes (a publish stage, the
+// built-in push and deploy) or needs a stage that does; every other stage
+// verifies, and runs before any publishing one.
+func (p Project) publishing() map[string]bool {
+	byName := map[string]StageSpec{}
+	for _, s := range p.Stages {
+		byName[s.Name] = s
+	}
+	memo := map[string]bool{}
+	var visit func(name string, depth int) bool
+	visit = func(name string, depth int) bool {
+		if v, ok := memo[name]; ok || depth > len(byName) {
+			return v
+		}
+		s := byName[name]
+		v := s.Publish || s.Builtin == StagePush || s.Builtin == StageDeploy
+		for _, n := range s.Needs {
+			v = visit(n, depth+1) || v
+		}
+		memo[name] = v
+		return v
+	}
+	for name := range byName {
+		visit(name, 0)
+	}
+	return memo
+}
+
 // stageCommand is how a wrapper runs one stage.
 func (p Project) stageCommand(s StageSpec) string {
 	switch s.Builtin {
@@ -147,6 +180,70 @@ func (p Project) registries() (hosts []string, unset []string, err error) {
 	return hosts, unset, nil
 }
 
+// registryLogins renders the publish job's login steps: one per registry
+// other than ghcr.io (which takes the job's GITHUB_TOKEN), each with its own
+// secrets (registrySecret), the password on docker login's stdin, so no
+// secret is given to a registry it does not belong to. Cloud registries
+// (ECR, GAR, ACR) take no static secret: refused. usesGHCR reports whether
+// anything (an image, the engine cache) goes to ghcr.io.
+func registryLogins(hosts []string, cacheRepo string) (steps string, usesGHCR bool, err error) {
+	all := append([]string(nil), hosts...)
+	if cacheRepo == "" {
+		all = append(all, ghcr)
+	} else {
+		repo, err := registry.ParseRepo(cacheRepo)
+		if err != nil {
+			return "", false, fmt.Errorf("Wrappers.CacheRepo: %w", err)
+		}
+		all = append(all, repo.RegistryStr())
+	}
+	var b strings.Builder
+	seen := map[string]bool{}
+	secretOf := map[string]string{}
+	for _, h := range all {
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		if h == ghcr {
+			usesGHCR = true
+			continue
+		}
+		if cloud := registry.CloudRegistry(h); cloud != "" {
+			return "", false, fmt.Errorf("generate: %s is %s, which takes no static user name and password: push there from a workflow of your own that logs in with the cloud's credential helper (docker-credential-%s), or use another registry", h, cloud, map[string]string{"ECR": "ecr-login", "GAR": "gcloud", "ACR": "acr-env"}[cloud])
+		}
+		sec := registrySecret(h)
+		if other, ok := secretOf[sec]; ok {
+			return "", false, fmt.Errorf("generate: registries %s and %s would share the secrets %s_USERNAME/_PASSWORD: use one of them", other, h, sec)
+		}
+		secretOf[sec] = h
+		fmt.Fprintf(&b, `      # %[1]s only: its own robot account (secrets %[2]s_USERNAME, %[2]s_PASSWORD).
+      - name: docker login %[1]s
+        env:
+          REGISTRY_USERNAME: ${{ secrets.%[2]s_USERNAME }}
+          REGISTRY_PASSWORD: ${{ secrets.%[2]s_PASSWORD }}
+        run: printf '%%s' "$REGISTRY_PASSWORD" | docker login %[1]s --username "$REGISTRY_USERNAME" --password-stdin
+`, h, sec)
+	}
+	return b.String(), usesGHCR, nil
+}
+
+// registrySecret is the prefix of the GitHub secrets holding one
+// registry's credentials: REGISTRY_ and the host in upper case with every
+// other character an underscore (registry.acme.io: REGISTRY_REGISTRY_ACME_IO).
+func registrySecret(host string) string {
+	var b strings.Builder
+	b.WriteString("REGISTRY_")
+	for _, r := range strings.ToUpper(host) {
+		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
 // jenkinsGuard is the condition of every Jenkins stage that holds a
 // credential or publishes: the publishing branch, never a change request.
 func jenkinsGuard(indent, branch string) string {
@@ -167,7 +264,8 @@ func GenerateJenkinsfile(p Project) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, unset, err := p.registries(); err != nil {
+	hosts, unset, err := p.registries()
+	if err != nil {
 		return "", err
 	} else if len(unset) > 0 {
 		return "", fmt.Errorf("generate jenkinsfile: App.Image of %s is empty: set it in the Go configuration (e.g. registry.acme.io/team/%s); Jenkins has no registry of its own to default to", strings.Join(unset, ", "), unset[0])
@@ -175,6 +273,37 @@ func GenerateJenkinsfile(p Project) (string, error) {
 	if p.GitOpsRepo == "" {
 		return "", errors.New("generate jenkinsfile: GitOps.Repo is empty: set it in the Go configuration (or pass --gitops-repo) to the repository deploys commit to")
 	}
+	// The one registry credential (Wrappers.JenkinsRegistryCredentials) is
+	// bound to the one registry it belongs to (REGISTRY_HOST): never given
+	// to another.
+	if len(hosts) > 1 {
+		return "", fmt.Errorf("generate jenkinsfile: App.Image names %s, and the Jenkinsfile binds one registry credential (%s) to one registry: push to one registry, or log the agent in to each (docker login) and set Wrappers.JenkinsRegistryCredentials per pipeline", strings.Join(hosts, ", "), w.JenkinsRegistryCredentials)
+	}
+	if cloud := registry.CloudRegistry(hosts[0]); cloud != "" {
+		return "", fmt.Errorf("generate jenkinsfile: %s is %s, which takes no static user name and password: configure its credential helper (docker-credential-%s) on the agent instead", hosts[0], cloud, map[string]string{"ECR": "ecr-login", "GAR": "gcloud", "ACR": "acr-env"}[cloud])
+	}
+	w.registryHost = hosts[0]
+	// Every verification stage runs before any publishing one: a failing
+	// check stops the pipeline before anything is pushed.
+	pub := p.publishing()
+	var verifyWaves, publishWaves [][]StageSpec
+	for _, wave := range waves {
+		var v, pw []StageSpec
+		for _, s := range wave {
+			if pub[s.Name] {
+				pw = append(pw, s)
+			} else {
+				v = append(v, s)
+			}
+		}
+		if len(v) > 0 {
+			verifyWaves = append(verifyWaves, v)
+		}
+		if len(pw) > 0 {
+			publishWaves = append(publishWaves, pw)
+		}
+	}
+	waves = append(verifyWaves, publishWaves...)
 	priv := p.privileged()
 	var b strings.Builder
 	fmt.Fprintf(&b, `// Generated by `+"`go run ./ci generate jenkinsfile`"+` from ci/main.go; edit the Go
@@ -198,10 +327,11 @@ pipeline {
   environment {
     GITOPS_REPO   = '%s'
     GITOPS_BRANCH = '%s'
+    REGISTRY_HOST = '%s' // the only registry the registry credential is given to
   }
 
   stages {
-`, w.Branch, w.JenkinsAgent, p.GitOpsRepo, orDefault(p.GitOpsBranch, "main"))
+`, w.Branch, w.JenkinsAgent, p.GitOpsRepo, orDefault(p.GitOpsBranch, "main"), w.registryHost)
 	for _, wave := range waves {
 		if len(wave) == 1 {
 			writeJenkinsStage(&b, p, w, wave[0], priv[wave[0].Name], "    ")
@@ -298,6 +428,10 @@ func GenerateGitHubActions(p Project) (string, error) {
 	if len(unset) > 0 {
 		hosts = append(hosts, ghcr)
 	}
+	logins, usesGHCR, err := registryLogins(hosts, w.CacheRepo)
+	if err != nil {
+		return "", err
+	}
 	priv := p.privileged()
 	// The verify job runs every stage a pull request may run.
 	verifyCmd := "go run ./ci"
@@ -328,18 +462,13 @@ func GenerateGitHubActions(p Project) (string, error) {
 		line("# Apps without App.Image push here (ghcr.io: GITHUB_TOKEN below).")
 		line("CI_IMAGE: %s", image)
 	}
-	line("# ghcr.io (images, the engine cache) takes the job's own token.")
-	line("GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}")
-	var others []string
-	for _, h := range hosts {
-		if h != ghcr {
-			others = append(others, h)
-		}
+	if w.CacheRepo != "" {
+		line("# The engine's caches (Wrappers.CacheRepo).")
+		line("SLIPWAY_CACHE_REPO: %s", w.CacheRepo)
 	}
-	if len(others) > 0 {
-		line("# %s: a robot account's user name and password or token.", strings.Join(others, ", "))
-		line("REGISTRY_USERNAME: ${{ secrets.REGISTRY_USERNAME }}")
-		line("REGISTRY_PASSWORD: ${{ secrets.REGISTRY_PASSWORD }}")
+	if usesGHCR {
+		line("# ghcr.io (images, the engine cache) takes the job's own token.")
+		line("GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}")
 	}
 	if p.GitOpsRepo == "" {
 		line("# GitOps.Repo is not set in the Go configuration: the repository comes from this secret.")
@@ -362,6 +491,15 @@ func GenerateGitHubActions(p Project) (string, error) {
 				line("%s: ${{ secrets.%s }}", sec, sec)
 			}
 		}
+	}
+	// publish needs every verification job: a failing one stops it.
+	needs := "verify"
+	if len(w.TestCommands) > 0 {
+		needs = "[verify, tests]"
+	}
+	packages := ""
+	if usesGHCR {
+		packages = "      packages: write # ghcr.io: push images and the engine cache, attach signature, SBOM and provenance\n"
 	}
 	environment := ""
 	if w.Environment != "" {
@@ -429,14 +567,13 @@ jobs:
 
   publish:
     name: publish (go run ./ci --publish --all)
-    needs: verify
+    needs: %[8]s
     if: ${{ github.event_name == 'push' && github.ref == 'refs/heads/%[1]s' }}
     runs-on: ubuntu-24.04
 %[6]s    timeout-minutes: 45
     permissions:
       contents: read
-      packages: write # push images to ghcr.io, attach signature, SBOM and provenance; save the engine cache
-      security-events: write # upload the scan's SARIF to code scanning
+%[9]s      security-events: write # upload the scan's SARIF to code scanning
       id-token: write # keyless signing: the job's OIDC token for a Sigstore certificate
     steps:
       - uses: %[3]s
@@ -449,14 +586,14 @@ jobs:
           # Every go.sum, ci/go.sum included: the cache holds the compiled
           # pipeline (~900 packages), not only the service's modules.
           cache-dependency-path: "**/go.sum"
-      # Every app: lint, test, build, scan, then push by digest (signed, SBOM
+%[10]s      # Every app: lint, test, build, scan, then push by digest (signed, SBOM
       # and provenance attached) and deploy, all apps in one GitOps push. The
       # engine's caches are restored from ghcr.io/<repo>/slipway-cache and
       # saved back after a successful run (SLIPWAY_CACHE_REPO changes where).
       - name: go run ./ci --publish --all
         run: go run ./ci --publish --all
         env:
-%[7]s`, w.Branch, verifyCmd, actionCheckout, actionSetupGo, actionUploadArtifact, environment, env.String())
+%[7]s`, w.Branch, verifyCmd, actionCheckout, actionSetupGo, actionUploadArtifact, environment, env.String(), needs, packages, logins)
 	for _, a := range p.Apps {
 		sarif := "out/trivy.sarif"
 		name := "Upload scan results to code scanning"

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/slipway-ci/slipway/internal/dag"
+	"github.com/slipway-ci/slipway/internal/registry"
 )
 
 // genProject is a generated pipeline configuration: one to four apps on
@@ -53,7 +54,32 @@ func genProject(r *rand.Rand) Project {
 	if r.Intn(2) == 0 {
 		p.Wrappers.TestCommands = []string{"make test"}
 	}
+	p.Wrappers.CacheRepo = []string{"", "", "registry.acme.io/team/cache", "quay.io/acme/cache"}[r.Intn(4)]
 	return p
+}
+
+// ciHosts are the registries a generated workflow pushes to: the apps'
+// (ghcr.io for an app without App.Image) and the engine cache's.
+func ciHosts(p Project) (hosts []string, cloud string) {
+	hs, unset, _ := p.registries()
+	if len(unset) > 0 {
+		hs = append(hs, ghcr)
+	}
+	cache := ghcr
+	if p.Wrappers.CacheRepo != "" {
+		cache = strings.SplitN(p.Wrappers.CacheRepo, "/", 2)[0]
+	}
+	seen := map[string]bool{}
+	for _, h := range append(hs, cache) {
+		if !seen[h] {
+			seen[h] = true
+			hosts = append(hosts, h)
+			if c := registry.CloudRegistry(h); c != "" {
+				cloud = h
+			}
+		}
+	}
+	return hosts, cloud
 }
 
 // excludesPullRequests reports whether a job's `if:` can only hold on a
@@ -301,11 +327,17 @@ func TestGeneratedCIGivesPullRequestsNoPrivilege(t *testing.T) {
 	for i := 0; i < 150; i++ {
 		p := genProject(r)
 		branch := p.Wrappers.withDefaults().Branch
+		hosts, cloud := ciHosts(p)
 		data, err := GenerateGitHubActions(p)
-		if err != nil {
+		if cloud != "" {
+			// ECR, GAR, ACR: no static pair can work; refused, one line.
+			if err == nil || !strings.Contains(err.Error(), cloud) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("seed %d config %d: a workflow for %s: %v", seed, i, cloud, err)
+			}
+		} else if err != nil {
 			t.Fatalf("seed %d config %d: %v", seed, i, err)
 		}
-		if problems := prPrivileges(t, data); len(problems) > 0 {
+		if problems := prPrivileges(t, data); err == nil && len(problems) > 0 {
 			t.Fatalf("seed %d config %d: %s\n%s", seed, i, strings.Join(problems, "\n"), data)
 		}
 		var wf struct {
@@ -324,14 +356,37 @@ func TestGeneratedCIGivesPullRequestsNoPrivilege(t *testing.T) {
 			t.Fatal(err)
 		}
 		pub, ok := wf.Jobs["publish"]
-		if !ok || fmt.Sprint(pub.Needs) != "verify" || pub.If != "${{ github.event_name == 'push' && github.ref == 'refs/heads/"+branch+"' }}" ||
-			pub.Permissions["id-token"] != "write" || pub.Permissions["packages"] != "write" || pub.Environment != p.Wrappers.Environment {
-			t.Fatalf("seed %d config %d: publish job %+v", seed, i, pub)
+		usesGHCR := false
+		for _, h := range hosts {
+			usesGHCR = usesGHCR || h == ghcr
 		}
-		if err := checkRegistryEnv(p, pub.Steps); err != nil {
-			t.Fatalf("seed %d config %d: %v\n%s", seed, i, err, data)
+		if cloud == "" {
+			// publish needs every verification job (a failing make test
+			// stops it), and packages: write only when ghcr.io is used.
+			needs := map[string]bool{}
+			switch n := pub.Needs.(type) {
+			case string:
+				needs[n] = true
+			case []any:
+				for _, x := range n {
+					needs[fmt.Sprint(x)] = true
+				}
+			}
+			for job := range wf.Jobs {
+				if job != "publish" && !needs[job] {
+					t.Fatalf("seed %d config %d: publish does not need %s (needs %v)\n%s", seed, i, job, pub.Needs, data)
+				}
+			}
+			_, pkg := pub.Permissions["packages"]
+			if !ok || pub.If != "${{ github.event_name == 'push' && github.ref == 'refs/heads/"+branch+"' }}" ||
+				pub.Permissions["id-token"] != "write" || pkg != usesGHCR || (pkg && pub.Permissions["packages"] != "write") || pub.Environment != p.Wrappers.Environment {
+				t.Fatalf("seed %d config %d: publish job %+v (ghcr.io used: %v)\n%s", seed, i, pub, usesGHCR, data)
+			}
+			if err := checkRegistryEnv(p, hosts, data, pub.Steps); err != nil {
+				t.Fatalf("seed %d config %d: %v\n%s", seed, i, err, data)
+			}
 		}
-		if actionlint != "" && i < 12 {
+		if actionlint != "" && data != "" && i < 16 {
 			f := filepath.Join(t.TempDir(), "ci.yml")
 			os.WriteFile(f, []byte(data), 0o644)
 			if out, err := exec.Command(actionlint, f).CombinedOutput(); err != nil {
@@ -340,14 +395,54 @@ func TestGeneratedCIGivesPullRequestsNoPrivilege(t *testing.T) {
 		}
 
 		jf, err := GenerateJenkinsfile(p)
-		if _, unset, _ := p.registries(); len(unset) > 0 || p.GitOpsRepo == "" {
+		appHosts, unset, _ := p.registries()
+		if len(unset) > 0 || p.GitOpsRepo == "" {
 			if err == nil || strings.Contains(err.Error(), "\n") || (!strings.Contains(err.Error(), "App.Image") && !strings.Contains(err.Error(), "GitOps.Repo")) {
 				t.Fatalf("seed %d config %d: a Jenkinsfile without App.Image or GitOps.Repo: %v", seed, i, err)
 			}
 			continue
 		}
+		if len(appHosts) > 1 || registry.CloudRegistry(appHosts[0]) != "" {
+			// One credential is bound to one registry; never shared.
+			if err == nil || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("seed %d config %d: a Jenkinsfile for %v: %v", seed, i, appHosts, err)
+			}
+			continue
+		}
 		if err != nil {
 			t.Fatalf("seed %d config %d: %v", seed, i, err)
+		}
+		if !strings.Contains(jf, "REGISTRY_HOST = '"+appHosts[0]+"'") || strings.Count(jf, "REGISTRY_HOST") != 1 {
+			t.Fatalf("seed %d config %d: the registry credential is not bound to %s\n%s", seed, i, appHosts[0], jf)
+		}
+		// Every verification stage runs before any publishing one.
+		pubs := p.withDefaults().publishing()
+		firstPub, lastVerify := len(jf), -1
+		for _, st := range p.withDefaults().Stages {
+			at := strings.Index(jf, "stage('"+st.Name+"')")
+			if at < 0 {
+				at = strings.Index(jf, st.Name)
+			}
+			if pubs[st.Name] && at < firstPub {
+				firstPub = at
+			}
+			if !pubs[st.Name] && at > lastVerify {
+				lastVerify = at
+			}
+		}
+		for _, l := range strings.Split(jf, "\n") {
+			if m := regexp.MustCompile(`stage\('([^']+ & [^']+)'\)`).FindStringSubmatch(l); m != nil {
+				kinds := map[bool]bool{}
+				for _, n := range strings.Split(m[1], " & ") {
+					kinds[pubs[n]] = true
+				}
+				if len(kinds) > 1 {
+					t.Fatalf("seed %d config %d: %s runs a verification stage in parallel with a publishing one\n%s", seed, i, m[1], jf)
+				}
+			}
+		}
+		if lastVerify > firstPub {
+			t.Fatalf("seed %d config %d: a verification stage runs with or after a publishing one\n%s", seed, i, jf)
 		}
 		if problems := changeRequestPrivileges(t, jf, branch); len(problems) > 0 {
 			t.Fatalf("seed %d config %d: %s\n%s", seed, i, strings.Join(problems, "\n"), jf)
@@ -359,11 +454,12 @@ func TestGeneratedCIGivesPullRequestsNoPrivilege(t *testing.T) {
 }
 
 // checkRegistryEnv is issue 17 item 13: the publish step's environment
-// follows the configuration: registry credentials for every registry of
-// an App.Image (GITHUB_TOKEN for ghcr.io, REGISTRY_USERNAME/PASSWORD for
-// any other), CI_IMAGE only for apps without one, GITOPS_REPO only when the
+// follows the configuration: GITHUB_TOKEN only when ghcr.io is used, a
+// login step per other registry with that registry's own secrets (the
+// password on stdin, never argv), each registry secret given to exactly one
+// host, CI_IMAGE only for apps without one, GITOPS_REPO only when the
 // configuration has none, and no placeholder.
-func checkRegistryEnv(p Project, steps []struct {
+func checkRegistryEnv(p Project, hosts []string, data string, steps []struct {
 	Run string            `json:"run"`
 	Env map[string]string `json:"env"`
 }) error {
@@ -376,17 +472,44 @@ func checkRegistryEnv(p Project, steps []struct {
 	if env == nil {
 		return fmt.Errorf("no publishing step")
 	}
-	hosts, unset, _ := p.registries()
+	_, unset, _ := p.registries()
+	secretRE := regexp.MustCompile(`secrets\.(REGISTRY_[A-Z0-9_]+)`)
+	owner := map[string]string{} // registry secret -> the one host given it
 	for _, h := range hosts {
 		if h == ghcr {
 			if env["GITHUB_TOKEN"] != "${{ secrets.GITHUB_TOKEN }}" {
-				return fmt.Errorf("ghcr.io image without GITHUB_TOKEN")
+				return fmt.Errorf("ghcr.io used without GITHUB_TOKEN")
 			}
 			continue
 		}
-		if env["REGISTRY_USERNAME"] != "${{ secrets.REGISTRY_USERNAME }}" || env["REGISTRY_PASSWORD"] != "${{ secrets.REGISTRY_PASSWORD }}" {
-			return fmt.Errorf("image on %s without REGISTRY_USERNAME/REGISTRY_PASSWORD", h)
+		logins := 0
+		for _, s := range steps {
+			if !strings.Contains(s.Run, "docker login "+h+" ") {
+				continue
+			}
+			logins++
+			if !strings.Contains(s.Run, "--password-stdin") || strings.Contains(s.Run, "${{") || strings.Contains(s.Run, "--password ") || strings.Contains(s.Run, " -p ") {
+				return fmt.Errorf("login to %s: the password is not on stdin: %q", h, s.Run)
+			}
+			for _, v := range s.Env {
+				for _, m := range secretRE.FindAllStringSubmatch(v, -1) {
+					if o, ok := owner[m[1]]; ok && o != h {
+						return fmt.Errorf("secret %s given to %s and %s", m[1], o, h)
+					}
+					owner[m[1]] = h
+				}
+			}
 		}
+		if logins != 1 {
+			return fmt.Errorf("%d login steps for %s", logins, h)
+		}
+	}
+	if _, ghcrUsed := env["GITHUB_TOKEN"]; ghcrUsed != contains(hosts, ghcr) {
+		return fmt.Errorf("GITHUB_TOKEN given: %v; ghcr.io used: %v", ghcrUsed, contains(hosts, ghcr))
+	}
+	// No registry secret anywhere else (the publish step, another job).
+	if got := len(secretRE.FindAllString(data, -1)); got != len(owner) || len(owner) != 2*(len(hosts)-btoi(contains(hosts, ghcr))) {
+		return fmt.Errorf("%d registry secret references, %d secrets for %d hosts", got, len(owner), len(hosts))
 	}
 	if _, ok := env["CI_IMAGE"]; ok != (len(unset) > 0) {
 		return fmt.Errorf("CI_IMAGE set: %v, apps without App.Image: %v", ok, unset)
@@ -403,6 +526,22 @@ func checkRegistryEnv(p Project, steps []struct {
 		}
 	}
 	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // The checkers themselves: each catches the privilege it looks for (the
@@ -470,8 +609,30 @@ func TestGeneratedCIFollowsConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(data, "CI_IMAGE") || !strings.Contains(data, "REGISTRY_PASSWORD: ${{ secrets.REGISTRY_PASSWORD }}") || !strings.Contains(data, "registry.acme.io") {
+	if strings.Contains(data, "CI_IMAGE") || !strings.Contains(data, "REGISTRY_PASSWORD: ${{ secrets.REGISTRY_REGISTRY_ACME_IO_PASSWORD }}") ||
+		strings.Contains(data, "secrets.REGISTRY_PASSWORD") || !strings.Contains(data, "docker login registry.acme.io --username \"$REGISTRY_USERNAME\" --password-stdin") {
 		t.Errorf("workflow for registry.acme.io:\n%s", data)
+	}
+	// The reported configuration: four registries, each its own secret; the
+	// ECR host refused rather than given a static pair.
+	multi := testProject()
+	multi.Apps = []App{{Name: "a", Source: "../../sample-app", Image: "registry.acme.io/t/a"}, {Name: "b", Source: "../../sample-app", Image: "ghcr.io/acme/b"},
+		{Name: "c", Source: "../../sample-app", Image: "quay.io/acme/c"}}
+	data, err = GenerateGitHubActions(multi)
+	if err != nil || !strings.Contains(data, "secrets.REGISTRY_QUAY_IO_PASSWORD") || !strings.Contains(data, "secrets.REGISTRY_REGISTRY_ACME_IO_PASSWORD") || strings.Contains(data, "secrets.REGISTRY_PASSWORD") {
+		t.Errorf("workflow for three registries: %v\n%s", err, data)
+	}
+	multi.Apps = append(multi.Apps, App{Name: "d", Source: "../../sample-app", Image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/d"})
+	if _, err := GenerateGitHubActions(multi); err == nil || !strings.Contains(err.Error(), "ECR") {
+		t.Errorf("an ECR host: %v", err)
+	}
+	// The tests job gates publishing; without ghcr.io, no packages: write.
+	gated := p
+	gated.Wrappers.TestCommands = []string{"make test"}
+	gated.Wrappers.CacheRepo = "registry.acme.io/payments/cache"
+	data, _ = GenerateGitHubActions(gated)
+	if !strings.Contains(data, "needs: [verify, tests]") || strings.Contains(data, "packages: write") || strings.Contains(data, "GITHUB_TOKEN") {
+		t.Errorf("workflow with a tests job and no ghcr.io:\n%s", data)
 	}
 	dir := t.TempDir()
 	for _, c := range []struct {

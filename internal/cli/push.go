@@ -56,8 +56,11 @@ nothing written (--allow-tag-move to permit), and a tag that names another
 digest when read back (a concurrent push moved it) fails the push (exit 1).
 Re-pushing the same digest is a no-op.
 
-Credentials: REGISTRY_USERNAME/REGISTRY_PASSWORD, else GITHUB_TOKEN for ghcr.io,
-else the Docker config (docker login, credential helpers). Plain HTTP is used
+Credentials: REGISTRY_USERNAME/REGISTRY_PASSWORD for the one registry
+REGISTRY_HOST names (default: the registry of the configured App.Image when
+they are all on one host; otherwise exit 2) and never for another, else
+GITHUB_TOKEN for ghcr.io, else the Docker config (docker login, credential
+helpers). Plain HTTP is used
 only for loopback registries.
 
 Slipway did not build this image, so its provenance states only what is
@@ -91,6 +94,9 @@ referrers, then read back and verified (out/attestations.json).`,
 			repo, err := registry.ParseRepo(image)
 			if err != nil {
 				return usageErr("push: %v", err)
+			}
+			if _, err := o.credentialHost(); err != nil {
+				return err
 			}
 			a, err := openTarball(tarball)
 			if err != nil {
@@ -243,6 +249,10 @@ func pushStage(r *runState) pipeline.Stage {
 				image = addr + "/slipway/" + r.app.Name
 				opts = append(opts, registry.WithKeychain(registry.Anonymous()))
 				r.o.logf("push: no --image or CI_IMAGE: using Slipway's local registry at %s (stored in %s)", addr, filepath.Join(r.o.out, "registry"))
+			} else if host, err := r.o.credentialHost(); err != nil {
+				return err
+			} else {
+				opts = append(opts, registry.WithKeychain(registry.KeychainFor(host, os.Getenv)))
 			}
 			repo, err := registry.ParseRepo(image)
 			if err != nil {

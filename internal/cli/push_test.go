@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,6 +90,7 @@ func TestPushCommand(t *testing.T) {
 	tar := imageTar(t, dir)
 	t.Setenv("REGISTRY_USERNAME", "bot")
 	t.Setenv("REGISTRY_PASSWORD", regPass)
+	t.Setenv("REGISTRY_HOST", host)
 
 	stdout, stderr, code := run(t, "push", "--tarball", tar, "--image", host+"/acme/app", "--tag", "v1")
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
@@ -153,6 +155,7 @@ func TestRegistryPasswordNeverLeaks(t *testing.T) {
 	wrong := "wrong-" + regPass
 	t.Setenv("REGISTRY_USERNAME", "bot")
 	t.Setenv("REGISTRY_PASSWORD", wrong)
+	t.Setenv("REGISTRY_HOST", host)
 
 	var all strings.Builder
 	stdout, stderr, code := run(t, "push", "--tarball", tar, "--image", host+"/acme/app")
@@ -201,5 +204,45 @@ func TestPushStageToLocalRegistry(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "registry", "blobs")); err != nil {
 		t.Error("local registry did not persist under out/registry")
+	}
+}
+
+// TestPushGivesStaticCredentialsToTheirHostOnly is the reported defect:
+// REGISTRY_USERNAME/REGISTRY_PASSWORD went to any registry pushed to. With
+// no REGISTRY_HOST and no configured App.Image the push is refused (exit 2,
+// one line, nothing sent); bound to another host, the registry pushed to
+// never receives them.
+func TestPushGivesStaticCredentialsToTheirHostOnly(t *testing.T) {
+	noEngineEnv(t)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization"))
+		mu.Unlock()
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	tar := imageTar(t, t.TempDir())
+	t.Setenv("REGISTRY_USERNAME", "acmebot")
+	t.Setenv("REGISTRY_PASSWORD", "AcmeSecretPw123456")
+	t.Setenv("REGISTRY_HOST", "")
+	_, stderr, code := run(t, "push", "--tarball", tar, "--image", u.Host+"/other/x", "--out", t.TempDir())
+	if code != 2 || !strings.Contains(stderr, "REGISTRY_HOST") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || len(got) != 0 {
+		t.Fatalf("no REGISTRY_HOST: exit %d, %d requests, stderr %q; want exit 2, one line, nothing sent", code, len(got), stderr)
+	}
+	t.Setenv("REGISTRY_HOST", "registry.acme.io")
+	if _, stderr, code := run(t, "push", "--tarball", tar, "--image", u.Host+"/other/x", "--out", t.TempDir()); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, a := range got {
+		if a != "" {
+			t.Errorf("%s received Authorization %q; the credentials belong to registry.acme.io", u.Host, a)
+		}
 	}
 }

@@ -289,6 +289,7 @@ func TestNoSecretEchoed(t *testing.T) {
 			}
 			t.Setenv("REGISTRY_USERNAME", "bot")
 			t.Setenv("REGISTRY_PASSWORD", regPass)
+			t.Setenv("REGISTRY_HOST", host)
 			push := []string{"push", "--tarball", tar, "--image", host + "/acme/app", "--out", out}
 			deploy := []string{"deploy", "--app", "sample-app", "--env", "development", "--image", dig(1), "--source-commit", shas[0], "--source-repo", src, "--source", "../../sample-app", "--out", out}
 			proj := testProject()

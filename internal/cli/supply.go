@@ -328,12 +328,32 @@ func (o *options) verifyImage(ctx context.Context, ref string, p *attest.Policy,
 }
 
 // registryOpts reads Slipway's own loopback registry without asking
-// credential helpers.
+// credential helpers; any other registry gets REGISTRY_USERNAME/PASSWORD
+// only when it is the one registry they belong to (credentialHost; when
+// that is unknown, no registry gets them).
 func (o *options) registryOpts(repo name.Repository) []registry.Option {
 	if registry.IsLoopback(repo.RegistryStr()) && os.Getenv("REGISTRY_USERNAME") == "" {
 		return []registry.Option{registry.WithKeychain(registry.Anonymous())}
 	}
-	return nil
+	host, _ := o.credentialHost()
+	return []registry.Option{registry.WithKeychain(registry.KeychainFor(host, os.Getenv))}
+}
+
+// credentialHost is the one registry REGISTRY_USERNAME/REGISTRY_PASSWORD
+// are given to: REGISTRY_HOST, else the registry of the configured
+// App.Image when they are all on one host; otherwise a usage error (exit 2).
+func (o *options) credentialHost() (string, error) {
+	var images []string
+	for _, a := range o.proj.Apps {
+		if a.Image != "" {
+			images = append(images, a.Image)
+		}
+	}
+	host, err := registry.CredentialHost(os.Getenv, images)
+	if err != nil {
+		return "", usageErr("%v", err)
+	}
+	return host, nil
 }
 
 // signOnceState is embedded in options.

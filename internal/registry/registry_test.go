@@ -51,9 +51,9 @@ func authRegistry(t *testing.T) (host string) {
 	return u.Host
 }
 
-func creds(user, pass string) Option {
+func creds(host, user, pass string) Option {
 	return WithKeychain(Keychain(func(k string) string {
-		return map[string]string{"REGISTRY_USERNAME": user, "REGISTRY_PASSWORD": pass}[k]
+		return map[string]string{"REGISTRY_USERNAME": user, "REGISTRY_PASSWORD": pass, "REGISTRY_HOST": host}[k]
 	}))
 }
 
@@ -98,7 +98,7 @@ func TestPushBothFormatsVerifiesAndTags(t *testing.T) {
 				t.Fatal(err)
 			}
 			var log bytes.Buffer
-			res, err := Push(context.Background(), a, repo, []string{"abc123", "main-abc123"}, creds(testUser, testPass), WithProgress(&log, false))
+			res, err := Push(context.Background(), a, repo, []string{"abc123", "main-abc123"}, creds(host, testUser, testPass), WithProgress(&log, false))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +120,7 @@ func TestPushBothFormatsVerifiesAndTags(t *testing.T) {
 				}
 			}
 			// Re-push: no blob bytes, same digest, tags unchanged.
-			again, err := Push(context.Background(), a, repo, []string{"abc123"}, creds(testUser, testPass))
+			again, err := Push(context.Background(), a, repo, []string{"abc123"}, creds(host, testUser, testPass))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +136,7 @@ func TestInteractiveProgress(t *testing.T) {
 	img, _ := random.Image(1<<20, 3)
 	repo, _ := ParseRepo(host + "/team/progress")
 	var out bytes.Buffer
-	if _, err := Push(context.Background(), open(t, archives(t, img)["oci-layout"]), repo, nil, creds(testUser, testPass), WithProgress(&out, true)); err != nil {
+	if _, err := Push(context.Background(), open(t, archives(t, img)["oci-layout"]), repo, nil, creds(host, testUser, testPass), WithProgress(&out, true)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "\rpushing: ") || !strings.Contains(out.String(), "4 blobs done\n") || !strings.Contains(out.String(), "MiB") {
@@ -151,11 +151,11 @@ func TestTagsAreImmutable(t *testing.T) {
 	second, _ := random.Image(1024, 1)
 	pa, pb := archives(t, first)["oci-layout"], archives(t, second)["oci-layout"]
 	ctx := context.Background()
-	r1, err := Push(ctx, open(t, pa), repo, []string{"v1.0.0"}, creds(testUser, testPass))
+	r1, err := Push(ctx, open(t, pa), repo, []string{"v1.0.0"}, creds(host, testUser, testPass))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Push(ctx, open(t, pb), repo, []string{"fresh", "v1.0.0"}, creds(testUser, testPass))
+	_, err = Push(ctx, open(t, pb), repo, []string{"fresh", "v1.0.0"}, creds(host, testUser, testPass))
 	if !errors.Is(err, ErrTagMove) || !strings.Contains(err.Error(), "v1.0.0") || !strings.Contains(err.Error(), "--allow-tag-move") {
 		t.Fatalf("moving v1.0.0: %v", err)
 	}
@@ -173,7 +173,7 @@ func TestTagsAreImmutable(t *testing.T) {
 	if _, err := remote.Head(repo.Digest(d2.String()), auth); err == nil {
 		t.Error("refused push still wrote the manifest")
 	}
-	r2, err := Push(ctx, open(t, pb), repo, []string{"v1.0.0"}, creds(testUser, testPass), WithAllowTagMove(true))
+	r2, err := Push(ctx, open(t, pb), repo, []string{"v1.0.0"}, creds(host, testUser, testPass), WithAllowTagMove(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestWrongCredentials(t *testing.T) {
 	repo, _ := ParseRepo(host + "/team/app")
 	img, _ := random.Image(512, 1)
 	wrong := "wrong-" + testPass
-	_, err := Push(context.Background(), open(t, archives(t, img)["oci-layout"]), repo, []string{"x"}, creds(testUser, wrong), fast())
+	_, err := Push(context.Background(), open(t, archives(t, img)["oci-layout"]), repo, []string{"x"}, creds(host, testUser, wrong), fast())
 	if !errors.Is(err, ErrAuth) {
 		t.Fatalf("err %v, want ErrAuth", err)
 	}
@@ -270,7 +270,7 @@ func TestPushIndex(t *testing.T) {
 		t.Fatal("multi-platform layout not read as an index")
 	}
 	repo, _ := ParseRepo(host + "/team/multi")
-	res, err := Push(context.Background(), a, repo, []string{"multi"}, creds(testUser, testPass))
+	res, err := Push(context.Background(), a, repo, []string{"multi"}, creds(host, testUser, testPass))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,8 +315,14 @@ func TestKeychain(t *testing.T) {
 	env["REGISTRY_USERNAME"], env["REGISTRY_PASSWORD"] = "u", "p"
 	a, _ = kc.Resolve(ghcr)
 	cfg, _ = a.Authorization()
+	if cfg.Username != "octocat" {
+		t.Errorf("a static pair without REGISTRY_HOST went to ghcr.io: %+v", cfg)
+	}
+	env["REGISTRY_HOST"] = "ghcr.io"
+	a, _ = Keychain(func(k string) string { return env[k] }).Resolve(ghcr)
+	cfg, _ = a.Authorization()
 	if cfg.Username != "u" {
-		t.Errorf("explicit credentials must win: %+v", cfg)
+		t.Errorf("explicit credentials for their host must win: %+v", cfg)
 	}
 }
 
@@ -379,7 +385,7 @@ func TestCorruptLayerIsNotTagged(t *testing.T) {
 			}
 			a := open(t, archives(t, bad)[format])
 			repo, _ := ParseRepo(host + "/team/corrupt-" + format)
-			_, err = Push(context.Background(), a, repo, []string{"v1"}, creds(testUser, testPass))
+			_, err = Push(context.Background(), a, repo, []string{"v1"}, creds(host, testUser, testPass))
 			if !errors.Is(err, ErrCorruptLayer) || !strings.Contains(err.Error(), "nothing was tagged") {
 				t.Fatalf("corrupt layer: %v", err)
 			}
