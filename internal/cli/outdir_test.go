@@ -25,6 +25,7 @@ func TestOutputNeverDirtiesTheCheckout(t *testing.T) {
 	t.Setenv("REGISTRY_PASSWORD", regPass)
 	t.Setenv("SLIPWAY_IMAGES", "")
 	host := basicAuthRegistry(t)
+	t.Setenv("REGISTRY_HOST", host)
 	tar := imageTar(t, t.TempDir())
 	bin := Project{Name: "slipway", BinaryOnly: true, ImageLock: testProject().ImageLock}
 
