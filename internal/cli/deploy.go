@@ -333,7 +333,7 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 	f.StringVar(&commit, "source-commit", "", "source commit the image was built from (default: the image's revision label, else its verified provenance; never HEAD)")
 	f.StringVar(&sourceRepo, "source-repo", ".", "source repository, to refuse rollbacks (how the source commit relates to the running one)")
 	f.StringVar(&path, "path", "", "file to edit instead of the layout's (default APP/overlays/ENV/kustomization.yaml)")
-	f.StringVar(&imageName, "image-name", "", "image name the app's container uses in the resources, for a kustomization with no images: entry yet (default: the container named APP)")
+	f.StringVar(&imageName, "image-name", "", "image name the app's container uses (an images: entry's name or newName, a container's image): authoritative when several images could be the app's, and for a kustomization with no images: entry yet (default: ranked matching)")
 	bindHelmValueFlag(f, &helmFlags)
 	f.BoolVar(&dryRun, "dry-run", false, "edit and render, print each workload's rendered image before -> after, and commit nothing (last line \"dry-run\")")
 	f.BoolVar(&dirty, "source-dirty", false, "record that the image was built from a modified working tree (Source-Dirty: true)")

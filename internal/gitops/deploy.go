@@ -442,7 +442,7 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 	if err != nil {
 		return nil, nil, err
 	}
-	edited, ch, err := EditSet(file, data, manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest, Tag: req.Tag, Values: req.Values, Helm: snap.isChartDir(path.Dir(file))})
+	edited, ch, err := EditSet(file, data, manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest, Tag: req.Tag, Values: req.Values, ImageName: req.ImageName, Helm: snap.isChartDir(path.Dir(file))})
 	if errors.Is(err, ErrNoMatch) && isKustomizationFile(file) {
 		edited, ch, err = snap.addImageEntry(file, data, req)
 	}

@@ -92,13 +92,21 @@ func (d *Deployer) prove(ctx context.Context, snap *snapshot, req Request, root 
 	} else if ch.Before != "" {
 		repos = append(repos, repoOf(ch.Before))
 	}
-	mine := func(name, image string) bool {
-		return name == req.App || manifest.MatchImage(req.App, image, repos...)
+	// The one matcher, ranked: only the strongest candidates present are
+	// the app's (a vendor image sharing the app's last path segment is not).
+	m := manifest.NewMatcher(req.App, req.ImageName, req.Image.Repo, repos[1:]...)
+	rank := func(c render.Diff) int {
+		return max(m.Container(c.Container.Container, c.Image), m.Container(c.Container.Container, c.Before))
+	}
+	diffs := render.Compare(before, after)
+	best := 0
+	for _, c := range diffs {
+		best = max(best, rank(c))
 	}
 	out := &Rendered{Root: after.Root, How: after.How}
 	var app, stale []render.Diff
-	for _, c := range render.Compare(before, after) {
-		if !mine(c.Container.Container, c.Image) && !mine(c.Container.Container, c.Before) {
+	for _, c := range diffs {
+		if r := rank(c); r == 0 || r < best {
 			continue
 		}
 		app = append(app, c)

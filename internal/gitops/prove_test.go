@@ -56,8 +56,10 @@ func TestDeployRefusesEditsThatRenderNoChange(t *testing.T) {
 		want               []string
 	}{
 		{
-			name: "two entries for one app: the first shadows nothing, the second wins",
-			repo: "shadow", req: Request{App: "twoimg", Env: "staging", Image: imgN("ghcr.io/acme/twoimg", 1)},
+			// (Deploying ghcr.io/acme/twoimg edits the second, the exact
+			// repository, which renders: TestDeployNeverGivesAVendorSidecarTheAppsImage.)
+			name: "two entries for one app: the one named as the app shadows nothing, the other wins",
+			repo: "shadow", req: Request{App: "twoimg", Env: "staging", Image: imgN("reg.example.com/acme/twoimg", 1)},
 			want: []string{"twoimg/overlays/staging/kustomization.yaml: refusing deploy: the edit renders no change", "ghcr.io/acme/twoimg:1.0", "Deployment/twoimg container twoimg", "images[name=ghcr.io/acme/twoimg] in twoimg/overlays/staging/kustomization.yaml"},
 		},
 		{

@@ -26,7 +26,7 @@ import (
 func (s *snapshot) addImageEntry(file string, data []byte, req Request) ([]byte, Change, error) {
 	var found []string
 	seen := map[string]bool{}
-	originals := map[string]string{} // image name -> full reference seen
+	originals := map[string]candidate{} // image name -> full reference seen
 	var walk func(kfile string, depth int) error
 	walk = func(kfile string, depth int) error {
 		if depth > 10 || seen[kfile] {
@@ -75,6 +75,16 @@ func (s *snapshot) addImageEntry(file string, data []byte, req Request) ([]byte,
 	if err := walk(file, 0); err != nil {
 		return nil, Change{}, err
 	}
+	// Only the strongest candidates count, whatever their order.
+	best := 0
+	for _, o := range originals {
+		best = max(best, o.rank)
+	}
+	for n, o := range originals {
+		if o.rank < best {
+			delete(originals, n)
+		}
+	}
 	if len(originals) == 0 {
 		if len(found) == 0 {
 			found = []string{"no containers"}
@@ -95,25 +105,32 @@ func (s *snapshot) addImageEntry(file string, data []byte, req Request) ([]byte,
 	for n := range originals {
 		name = n
 	}
-	out, ch, err := manifest.AddImage(file, data, name, manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest})
-	ch.Before = originals[name]
+	out, ch, err := manifest.AddImage(file, data, name, manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest, ImageName: req.ImageName})
+	ch.Before = originals[name].ref
 	return out, ch, err
 }
 
 // collectContainers records the images of containers in a resource file that
 // belong to the app.
-func collectContainers(file string, data []byte, req Request, originals map[string]string, found *[]string) error {
+func collectContainers(file string, data []byte, req Request, originals map[string]candidate, found *[]string) error {
 	cs, err := manifest.Containers(file, data)
 	if err != nil {
 		return err
 	}
+	m := manifest.NewMatcher(req.App, req.ImageName, req.Image.Repo)
 	for _, c := range cs {
 		*found = append(*found, c.Kind+"/"+c.Workload+" container "+c.Name+" ("+c.Image+")")
-		if c.Name == req.App || (req.ImageName != "" && repoOf(c.Image) == req.ImageName) || (req.ImageName == "" && manifest.MatchImage(req.App, c.Image, req.Image.Repo)) {
-			originals[repoOf(c.Image)] = c.Image
+		if r := m.Container(c.Name, c.Image); r > 0 && r >= originals[repoOf(c.Image)].rank {
+			originals[repoOf(c.Image)] = candidate{c.Image, r}
 		}
 	}
 	return nil
+}
+
+// candidate is an image the app's container may use, and its match rank.
+type candidate struct {
+	ref  string
+	rank int
 }
 
 // unmarshalAll parses every document of a YAML file.

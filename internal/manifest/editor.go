@@ -10,50 +10,177 @@ import (
 )
 
 // matcher answers the one question deploy, promote and status all ask:
-// which images: entry or container is this app's? An entry or container
-// belongs to the app when its name is the app, when its image (name or
-// newName) is a repository known for the app, or when that image's last
-// path segment is the app (the usual kustomize pattern: `name: ghcr.io/acme/app`).
+// which images: entry or container is this app's? Candidates are ranked,
+// and only the strongest rank present in the file counts (order never
+// does):
+//
+//   - rankChosen: the explicit image name (--image-name);
+//   - rankExact: the image (an entry's name or newName, a container's image)
+//     is the repository being deployed;
+//   - rankKnown: a repository known for the app (deployed before);
+//   - rankName: the container (or the image) is named exactly as the app;
+//   - rankSegment: the image's last path segment is the app (the usual
+//     kustomize pattern `name: ghcr.io/acme/app`, and also a vendor's
+//     docker.io/vendor/app: the weakest evidence).
+//
+// An explicit image name (--image-name) is authoritative: only that image
+// matches, or, where the file no longer has it (a container deployed
+// before), the repository being deployed or a known one.
 type matcher struct {
-	app   string
-	repos []string
+	app       string
+	imageName string   // explicit: authoritative
+	repo      string   // the repository being deployed
+	known     []string // repositories known for the app
+	min       int      // the weakest rank that counts (the file's best)
 }
 
-func newMatcher(app string, repos ...string) matcher {
-	m := matcher{app: app}
-	for _, r := range repos {
-		if r != "" {
-			m.repos = append(m.repos, r)
+// Match ranks, weakest to strongest; rankNone is no match.
+const (
+	rankNone = iota
+	rankSegment
+	rankName
+	rankKnown
+	rankExact
+	rankChosen // the explicit image name
+)
+
+func newMatcher(app, imageName, repo string, known ...string) matcher {
+	m := matcher{app: app, imageName: repoOf(imageName), repo: repo, min: rankSegment}
+	for _, r := range known {
+		if r != "" && r != repo {
+			m.known = append(m.known, r)
 		}
 	}
 	return m
 }
 
-// MatchImage reports whether an image reference belongs to app (the
-// matcher Edit and Current use).
+// MatchImage reports whether an image reference belongs to app, at any
+// rank (use Matcher to rank several candidates).
 func MatchImage(app, ref string, repos ...string) bool {
-	return newMatcher(app, repos...).image(ref)
+	return newMatcher(app, "", "", repos...).image(ref) > rankNone
 }
 
-func (m matcher) image(ref string) bool {
+// Matcher ranks containers for an app the way Edit and Current do: callers
+// that look at several containers (rendered workloads, the resources a
+// kustomization builds) keep only those with the best rank present.
+type Matcher struct{ m matcher }
+
+// NewMatcher is the matcher for app: imageName, when set, is authoritative;
+// repo is the repository being deployed; known are other repositories of
+// the app.
+func NewMatcher(app, imageName, repo string, known ...string) Matcher {
+	return Matcher{newMatcher(app, imageName, repo, known...)}
+}
+
+// Container ranks a container (0: not the app's; higher is stronger).
+func (m Matcher) Container(name, image string) int { return m.m.container(name, image) }
+
+// Weak reports whether a rank is too weak to tell two candidates apart
+// (the container name or the last path segment of the image).
+func Weak(rank int) bool { return rank > rankNone && rank < rankKnown }
+
+func (m matcher) image(ref string) int {
 	repo := repoOf(ref)
 	if repo == "" {
-		return false
+		return rankNone
 	}
-	for _, r := range m.repos {
-		if repo == r {
+	switch {
+	case m.imageName != "" && repo == m.imageName:
+		return rankChosen
+	case repo == m.repo:
+		return rankExact
+	case contains(m.known, repo):
+		return rankKnown
+	case m.imageName != "":
+		return rankNone // the explicit name is authoritative
+	case repo == m.app:
+		return rankName
+	case path.Base(repo) == m.app:
+		return rankSegment
+	}
+	return rankNone
+}
+
+func (m matcher) entry(name, newName string) int {
+	r := m.image(name)
+	if newName != "" {
+		r = max(r, m.image(newName))
+	}
+	return r
+}
+
+func (m matcher) container(name, image string) int {
+	r := m.image(image)
+	if m.imageName == "" && name != "" && name == m.app {
+		r = max(r, rankName)
+	}
+	return r
+}
+
+// firstRepo is the repository an error or a default names.
+func (m matcher) firstRepo() string {
+	switch {
+	case m.repo != "":
+		return m.repo
+	case len(m.known) > 0:
+		return m.known[0]
+	}
+	return m.imageName
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
 			return true
 		}
 	}
-	return repo == m.app || path.Base(repo) == m.app
+	return false
 }
 
-func (m matcher) entry(name, newName string) bool {
-	return (name != "" && name == m.app) || m.image(name) || m.image(newName)
+// candidate is a ranked match found by a scan.
+type ranked struct {
+	id   string // what tells candidates apart: an entry's name, a container's image repository
+	what string // how an error names it
+	rank int
 }
 
-func (m matcher) container(name, image string) bool {
-	return (name != "" && name == m.app) || m.image(image)
+// take records a candidate and says whether it counts.
+func (e *editor) take(id, what string, rank int) bool {
+	if rank == rankNone {
+		return false
+	}
+	e.ranked = append(e.ranked, ranked{id, what, rank})
+	return rank >= e.m.min
+}
+
+// settle scans the file once and raises the matcher's minimum to the best
+// rank present, so a weaker candidate never wins over a stronger one,
+// whatever their order. A tie between different weak candidates is refused.
+func settle(f *yfile, s Set, m matcher) (matcher, error) {
+	scan := &editor{f: f, s: Set{App: s.App, Values: s.Values}, m: m, readOnly: true}
+	_, _ = scan.run()
+	best := rankNone
+	for _, c := range scan.ranked {
+		best = max(best, c.rank)
+	}
+	if best == rankNone {
+		return m, nil
+	}
+	m.min = best
+	if Weak(best) {
+		seen := map[string]bool{}
+		var names []string
+		for _, c := range scan.ranked {
+			if c.rank == best && !seen[c.id] {
+				seen[c.id] = true
+				names = append(names, c.what)
+			}
+		}
+		if len(names) > 1 {
+			return m, fmt.Errorf("%s: %w: app %q matches several images equally weakly (%s); pass --image-name with the one to edit", f.name, ErrAmbiguous, s.App, strings.Join(names, ", "))
+		}
+	}
+	return m, nil
 }
 
 var workloadKinds = map[string]bool{
@@ -70,7 +197,8 @@ type editor struct {
 	res      Result
 	matched  bool
 	found    []string
-	helm     bool // the file held Helm values (a values file, a HelmRelease, an Application)
+	ranked   []ranked // every candidate and its rank
+	helm     bool     // the file held Helm values (a values file, a HelmRelease, an Application)
 
 	releases       int          // HelmReleases seen
 	pendingRelease []*yaml.Node // HelmReleases not named after the app
@@ -118,8 +246,8 @@ func (e *editor) run() (Result, error) {
 			found = []string{"nothing"}
 		}
 		img := e.s.Repo
-		if img == "" && len(e.m.repos) > 0 {
-			img = e.m.repos[0]
+		if img == "" {
+			img = e.m.firstRepo()
 		}
 		return Result{}, fmt.Errorf("%s: %w for app %q or image %s (found: %s)", e.f.name, ErrNoMatch, e.s.App, img, strings.Join(found, ", "))
 	}
@@ -160,7 +288,8 @@ func (e *editor) kustomization(r *yaml.Node) error {
 		}
 		name, newName := str(mapValue(it, "name")), str(mapValue(it, "newName"))
 		e.found = append(e.found, "images[name="+name+"]")
-		if !e.m.entry(name, newName) {
+		rank := e.m.entry(name, newName)
+		if rank == rankNone {
 			continue
 		}
 		before := firstNonEmpty(newName, name)
@@ -171,6 +300,9 @@ func (e *editor) kustomization(r *yaml.Node) error {
 			before += "@" + d
 		}
 		e.res.Candidates = append(e.res.Candidates, Candidate{Line: it.Line, Kind: "kustomize-images", Name: name, Ref: before})
+		if !e.take(name, "images[name="+name+"]", rank) {
+			continue
+		}
 		if !e.first("kustomize-images", name, before) || e.readOnly {
 			continue
 		}
@@ -271,10 +403,14 @@ func (e *editor) workload(r *yaml.Node) error {
 		ik, iv := mapGet(c, "image")
 		image := str(iv)
 		e.found = append(e.found, kind+"/"+wname+" container "+name)
-		if !e.m.container(name, image) {
+		rank := e.m.container(name, image)
+		if rank == rankNone {
 			continue
 		}
 		e.res.Candidates = append(e.res.Candidates, Candidate{Line: c.Line, Kind: kind, Name: name, Ref: image})
+		if !e.take(repoOf(image), kind+"/"+wname+" container "+name+" ("+image+")", rank) {
+			continue
+		}
 		e.first(kind, name, image)
 		if e.readOnly {
 			continue

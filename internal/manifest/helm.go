@@ -234,8 +234,8 @@ func (e *editor) helmValues(kind, where string, srcs []*source) error {
 			}
 		}
 	}
-	if repo == "" && len(e.m.repos) > 0 {
-		repo = e.m.repos[0] // the chart's default repository: the file does not say
+	if repo == "" && e.m.firstRepo() != "" {
+		repo = e.m.firstRepo() // the chart's default repository: the file does not say
 	}
 	before := repo
 	switch {
@@ -538,10 +538,14 @@ func (e *editor) argoSource(r *yaml.Node) error {
 			ref, name = name, repoOf(name)
 		}
 		e.found = append(e.found, "kustomize.images["+str(it)+"]")
-		if !e.m.entry(name, repoOf(ref)) {
+		rank := e.m.entry(name, repoOf(ref))
+		if rank == rankNone {
 			continue
 		}
 		e.res.Candidates = append(e.res.Candidates, Candidate{Line: it.Line, Kind: "argocd-source", Name: name, Ref: ref})
+		if !e.take(name, "kustomize.images["+str(it)+"]", rank) {
+			continue
+		}
 		if !e.first("argocd-source", name, ref) || e.readOnly {
 			continue
 		}

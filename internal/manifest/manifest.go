@@ -47,6 +47,10 @@ type Set struct {
 	// Repos are other repositories known for the app (the one deployed
 	// before), for matching only.
 	Repos []string
+	// ImageName, when set, is the image name (an images: entry's name or
+	// newName, a container's image repository) that is the app's: it is
+	// authoritative, other images never match.
+	ImageName string
 	// Values are the Helm value paths of the image (nil: the defaults
 	// image.repository, image.tag, image.digest, used where the file has them).
 	Values *Values
@@ -116,6 +120,10 @@ type Candidate struct {
 // ErrNoMatch means the file has no entry for the app or image.
 var ErrNoMatch = errors.New("no matching image entry")
 
+// ErrAmbiguous means several different images match the app equally
+// weakly (by the container name or the image's last path segment).
+var ErrAmbiguous = errors.New("ambiguous image")
+
 // ErrHelmPaths means a Helm values document holds no image value at the
 // configured (or default) paths.
 var ErrHelmPaths = errors.New("no image value")
@@ -133,7 +141,11 @@ func Edit(file string, data []byte, s Set) ([]byte, Result, error) {
 	if len(f.docs) == 0 {
 		return nil, Result{}, fmt.Errorf("%s: empty file", file)
 	}
-	e := &editor{f: f, s: s, m: newMatcher(s.App, append([]string{s.Repo}, s.Repos...)...)}
+	m, err := settle(f, s, newMatcher(s.App, s.ImageName, s.Repo, s.Repos...))
+	if err != nil {
+		return nil, Result{}, err
+	}
+	e := &editor{f: f, s: s, m: m}
 	res, err := e.run()
 	if err != nil {
 		return nil, Result{}, err
@@ -154,9 +166,17 @@ func Edit(file string, data []byte, s Set) ([]byte, Result, error) {
 	if e.readBack != nil {
 		back.Values = e.readBack
 	}
-	got, err := CurrentSet(file, out, back)
+	rb, err := current(file, out, back)
 	if err != nil {
 		return nil, Result{}, fmt.Errorf("%s: the edited file does not read back (%w); nothing was written", file, err)
+	}
+	got := rb.Before
+	for _, c := range rb.Candidates {
+		// The entry an explicit image name chose, beside one that already
+		// held the deployed repository.
+		if repoOf(c.Ref) == s.Repo && digestOf(c.Ref) == s.Digest && s.ImageName != "" {
+			got = c.Ref
+		}
 	}
 	if repoOf(got) != s.Repo || digestOf(got) != s.Digest {
 		return nil, Result{}, fmt.Errorf("%s: the edited file reads back %s, not %s; nothing was written", file, got, s.Ref())
@@ -173,16 +193,21 @@ func Current(file string, data []byte, app string, repos ...string) (string, err
 // CurrentSet is Current for what a Set names: the app, its repositories
 // (Repo and Repos) and Helm value paths; Digest and Tag are ignored.
 func CurrentSet(file string, data []byte, s Set) (string, error) {
+	res, err := current(file, data, s)
+	return res.Before, err
+}
+
+func current(file string, data []byte, s Set) (Result, error) {
 	f, err := parseFile(file, data)
 	if err != nil {
-		return "", err
+		return Result{}, err
 	}
-	e := &editor{f: f, s: Set{App: s.App, Values: s.Values}, m: newMatcher(s.App, append([]string{s.Repo}, s.Repos...)...), readOnly: true}
-	res, err := e.run()
+	m, err := settle(f, s, newMatcher(s.App, s.ImageName, s.Repo, s.Repos...))
 	if err != nil {
-		return "", err
+		return Result{}, err
 	}
-	return res.Before, nil
+	e := &editor{f: f, s: Set{App: s.App, Values: s.Values}, m: m, readOnly: true}
+	return e.run()
 }
 
 // Documents parses a YAML file (a byte-order mark, CRLF, a %YAML 1.2
