@@ -130,3 +130,36 @@ func TestDeployRendersYAMLDirectives(t *testing.T) {
 		t.Errorf("the manifest changed:\n%s", got)
 	}
 }
+
+// TestDeployAppliesArgoCDOverrides: Argo CD's .argocd-source files in the
+// rendered directory are applied as Argo CD applies them (`kustomize edit
+// set image`: the whole entry replaced); an override that wins over the
+// edit is refused naming the file, remote untouched.
+func TestDeployAppliesArgoCDOverrides(t *testing.T) {
+	for _, f := range []string{".argocd-source-app-staging.yaml", ".argocd-source.yaml"} {
+		t.Run(f, func(t *testing.T) {
+			file := "app/overlays/staging/" + f
+			dir, r := fixtureRemote(t, "override", map[string]string{file: "kustomize:\n  images:\n    - ghcr.io/acme/app:2.0\n"})
+			before := head(t, dir, "main")
+			d := &Deployer{Remote: r, Charts: helm.Render}
+			req := Request{App: "app", Env: "staging", Image: imgN("ghcr.io/acme/app", 2), SourceCommit: fixtureSource}
+			_, err := d.Deploy(context.Background(), req)
+			if !errors.Is(err, ErrNoEffect) || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "ghcr.io/acme/app:2.0") {
+				t.Fatalf("deploy: %v, want ErrNoEffect naming %s", err, file)
+			}
+			if head(t, dir, "main") != before {
+				t.Error("the remote moved")
+			}
+		})
+	}
+	// An override for another image does not stop the deploy.
+	dir, r := fixtureRemote(t, "override", map[string]string{"app/overlays/staging/.argocd-source.yaml": "kustomize:\n  images:\n    - ghcr.io/acme/other:2.0\n"})
+	before := head(t, dir, "main")
+	d := &Deployer{Remote: r, Charts: helm.Render}
+	if _, err := d.Deploy(context.Background(), Request{App: "app", Env: "staging", Image: imgN("ghcr.io/acme/app", 2), SourceCommit: fixtureSource}); err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	if head(t, dir, "main") == before {
+		t.Error("nothing committed")
+	}
+}

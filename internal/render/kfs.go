@@ -18,6 +18,8 @@ type kfs struct {
 	// remote is the first remote reference met: kustomize is refused the
 	// kustomization naming it, so it never fetches from the network.
 	remote error
+	// over replaces a kustomization's bytes (Argo CD's overrides applied).
+	over map[string][]byte
 }
 
 var _ filesys.FileSystem = (*kfs)(nil)
@@ -94,9 +96,12 @@ func (k *kfs) Glob(pattern string) ([]string, error) {
 
 func (k *kfs) ReadFile(p string) ([]byte, error) {
 	name := k.name(p)
-	data, err := k.fsys.ReadFile(name)
-	if err != nil {
-		return nil, err
+	data, ok := k.over[name]
+	if !ok {
+		var err error
+		if data, err = k.fsys.ReadFile(name); err != nil {
+			return nil, err
+		}
 	}
 	if IsKustomization(name) {
 		if ref := remoteIn(k, name, data); ref != "" {

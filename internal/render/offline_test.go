@@ -67,3 +67,20 @@ func TestStripDirectives(t *testing.T) {
 		}
 	}
 }
+
+// TestSetImageReplacesTheWholeEntry: Argo CD's kustomize.images override
+// is `kustomize edit set image`: the entry is replaced, newName and digest
+// dropped; old=new renames.
+func TestSetImageReplacesTheWholeEntry(t *testing.T) {
+	k := "images:\n  - name: ghcr.io/acme/web\n    newName: r.example/acme/web\n    digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n"
+	for spec, want := range map[string]string{
+		"ghcr.io/acme/web:1.0":               "images:\n- name: ghcr.io/acme/web\n  newTag: \"1.0\"\n",
+		"ghcr.io/acme/web=x.io/w:2@sha256:2": "images:\n- name: ghcr.io/acme/web\n  newName: x.io/w\n  newTag: \"2\"\n  digest: sha256:2\n",
+		"other:3":                            "images:\n- name: ghcr.io/acme/web\n  newName: r.example/acme/web\n  digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n- name: other\n  newTag: \"3\"\n",
+	} {
+		got, err := setImage([]byte(k), spec)
+		if err != nil || string(got) != want {
+			t.Errorf("setImage(%q) = %q, %v; want %q", spec, got, err, want)
+		}
+	}
+}

@@ -232,6 +232,24 @@ func kustomize(ctx context.Context, fsys *readFS, dir string) ([]*yaml.RNode, er
 		err error
 	}
 	kf := &kfs{fsys: fsys}
+	// Argo CD's override files in the built directory: their kustomize
+	// images are applied as `kustomize edit set image` would.
+	over, err := argoImages(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	if k := kustomizationIn(fsys, dir); k != "" && len(over) > 0 {
+		data, err := fsys.ReadFile(k)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range over {
+			if data, err = setImage(data, o[0]); err != nil {
+				return nil, fmt.Errorf("%s: kustomize.images %s: %w", o[1], o[0], err)
+			}
+		}
+		kf.over = map[string][]byte{k: data}
+	}
 	done := make(chan built, 1)
 	go func() {
 		k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
