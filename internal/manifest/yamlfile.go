@@ -275,6 +275,22 @@ func (f *yfile) setScalar(n *yaml.Node, value string, flow bool) error {
 	if err != nil {
 		return err
 	}
+	if sp.start == sp.end && n.Tag == "!!null" && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+		// An empty value (`digest:`): the node sits right after the colon.
+		// Write " value", over trailing blanks, before a comment.
+		le := f.lineEnd(sp.start)
+		if le > sp.start && f.body[le-1] == '\r' {
+			le--
+		}
+		end := sp.start
+		if strings.TrimLeft(string(f.body[sp.start:le]), " \t") == "" {
+			end = le
+		} else if !isSpace(f.body[sp.start]) {
+			return f.errAt(n, "cannot locate the value's bytes") // flow: `{digest: }`
+		}
+		f.add(splice{sp.start, end, " " + quoteLike(n.Style, value, flow)})
+		return nil
+	}
 	f.add(splice{sp.start, sp.end, quoteLike(n.Style, value, flow)})
 	return nil
 }
