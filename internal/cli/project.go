@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,8 +16,10 @@ import (
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/imagelock"
 	"github.com/slipway-ci/slipway/internal/manifest"
+	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/render"
+	"github.com/slipway-ci/slipway/internal/version"
 )
 
 // Project is a pipeline configuration: what the public slipway.Config
@@ -257,11 +261,67 @@ func CheckSource(field func(string) string, a App, manifests bool) error {
 	if !hasGoFiles(main) {
 		return fmt.Errorf("%s %q (app %s): no Go package in %s; set Main to the main package's directory, relative to Source (e.g. \"./cmd/%s\")", field("Main"), a.Main, a.Name, main, a.Name)
 	}
+	if pkg := goPackage(main); pkg != "" && pkg != "main" {
+		return fmt.Errorf("%s %q (app %s): %s is package %s, not a main package; set Main to the directory of the program's package main (e.g. \"./cmd/%s\")", field("Main"), a.Main, a.Name, main, pkg, a.Name)
+	}
 	deploy := filepath.Join(a.Source, orDot(a.Deploy))
 	if st, err := os.Stat(deploy); manifests && (err != nil || !st.IsDir()) {
 		return fmt.Errorf("%s %q (app %s): no directory %s; put the app's kustomize base/ and overlays/ENV/ there, or set Deploy to where they are (relative to Source)", field("Deploy"), a.Deploy, a.Name, deploy)
 	}
+	if root := version.Root(a.Source); manifests && root != "" && !outdir.Within(root, realOr(deploy)) {
+		return fmt.Errorf("%s %q (app %s): %s is outside the repository %s; keep the manifests in the repository (relative to Source)", field("Deploy"), a.Deploy, a.Name, deploy, root)
+	}
+	if manifests && !hasManifests(deploy) {
+		return fmt.Errorf("%s %q (app %s): %s holds no manifests (no kustomization.yaml, base/, overlays/ or values*.yaml); put the app's kustomize base/ and overlays/ENV/ there, or set Deploy to where they are (relative to Source)", field("Deploy"), a.Deploy, a.Name, deploy)
+	}
 	return nil
+}
+
+// realOr is p with its symbolic links resolved (as git's top level is), or
+// its absolute form.
+func realOr(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	abs, _ := filepath.Abs(p)
+	return abs
+}
+
+// goPackage is the package name of dir's non-test Go files ("" when none
+// parses).
+func goPackage(dir string) string {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, n), nil, parser.PackageClauseOnly)
+		if err == nil {
+			return f.Name.Name
+		}
+	}
+	return ""
+}
+
+// hasManifests reports whether dir holds what deploy reads: a kustomization,
+// a base/ or overlays/ directory, or Helm values files.
+func hasManifests(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		n := strings.ToLower(e.Name())
+		switch {
+		case e.IsDir() && (n == "base" || n == "overlays" || n == "charts"):
+			return true
+		case !e.IsDir() && (n == "kustomization.yaml" || n == "kustomization.yml" || n == "kustomization" || n == "chart.yaml" ||
+			(strings.HasPrefix(n, "values") && (strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")))):
+			return true
+		}
+	}
+	return false
 }
 
 func orDot(s string) string {
