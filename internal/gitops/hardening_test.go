@@ -209,7 +209,10 @@ func TestThirtyTwoDeployersUnderLoadAllLand(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			d := &Deployer{Remote: r, BaseBackoff: 20 * time.Millisecond}
+			// All must land: the budget is time, and each attempt now renders
+			// the environment, which -race on a loaded 2-core machine makes
+			// slow; the default 5 m is for one real push, not 32 at once.
+			d := &Deployer{Remote: r, BaseBackoff: 20 * time.Millisecond, RetryTimeout: 25 * time.Minute}
 			out, err := d.Deploy(context.Background(), Request{App: "sample-app", Env: "development", Image: digest(5000 + i), SourceCommit: shas[0]})
 			if err != nil {
 				failed.Add(1)
