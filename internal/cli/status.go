@@ -17,8 +17,9 @@ func newStatusCmd(o *options) *cobra.Command {
 		Use:   "status [--app A] [--env E] [--json]",
 		Short: "What each environment runs now, read from the manifests at the GitOps branch head",
 		Long: `For every app and environment of the GitOps repository (found through
---layout, default APP/overlays/ENV/kustomization.yaml), print the digest its
-manifest holds at the branch head, and the source commit, time and GitOps
+--layout, default APP/overlays/ENV/kustomization.yaml), print the digest it
+renders at the branch head (kustomize, a chart, Argo CD's overrides: what it
+runs; the manifest where it cannot be rendered, saying so), and the source commit, time and GitOps
 commit of the deploy record that put that digest there. Manifests are the
 truth: a git revert, a rollback or a hand edit shows as what it did (the NOTE
 column names reverts, rollbacks and digests no record explains).`,
@@ -30,7 +31,7 @@ column names reverts, rollbacks and digests no record explains).`,
 			if err != nil {
 				return err
 			}
-			f.Layout = d.Layout
+			f.Layout, f.Charts = d.Layout, d.Charts
 			sts, err := gitops.Status(cmd.Context(), d.Remote, f)
 			if err != nil {
 				return failErr(err)

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
+
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/storage/memory"
+	"github.com/slipway-ci/slipway/internal/render"
 )
 
 // Filter selects deployments.
@@ -22,6 +24,9 @@ type Filter struct {
 	Since time.Time
 	// Layout is where Status finds environments (default DefaultLayout).
 	Layout string
+	// Charts renders Helm charts when Status renders an environment to
+	// read what it runs (nil: a chart is read from its values file).
+	Charts render.ChartFunc
 }
 
 func (f Filter) match(r Record) bool {

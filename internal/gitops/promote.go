@@ -115,7 +115,26 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 			repos = append(repos, img.Repo)
 		}
 	}
+	// Promote what From runs: what its environment renders (a deploy
+	// through --path into a base, a component or an Argo CD override is
+	// there, not in the layout's file); the file only where the render
+	// cannot tell, saying so.
+	root := snap.envRoot(src, d.Layout, file)
+	rn, rerr := snap.runs(ctx, d.Charts, root, p.App, repos)
+	if rerr != nil {
+		return nil, fmt.Errorf("promote %s: refusing: %w; nothing was pushed", p.App, rerr)
+	}
 	img, err := currentImage(file, data, p.App, p.Values, repos...)
+	switch {
+	case rn.Unrendered == "":
+		if err == nil && img != rn.Image {
+			fmt.Fprintf(d.Log, "note: %s renders %s; %s holds %s: promoting what %s runs\n", root, rn.Image, file, img, p.From)
+		}
+		img, err = rn.Image, nil
+		file = root
+	case err == nil:
+		fmt.Fprintf(d.Log, "warning: %s not rendered (%s); promoting what %s holds\n", p.From, rn.Unrendered, file)
+	}
 	if err != nil {
 		return nil, err
 	}

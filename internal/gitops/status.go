@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/slipway-ci/slipway/internal/render"
 	"github.com/slipway-ci/slipway/internal/usage"
 )
 
@@ -86,7 +87,7 @@ func historyAndStatus(ctx context.Context, r *Remote, f Filter) ([]Record, []Env
 		if (f.App != "" && e.App != f.App) || (f.Env != "" && e.Env != f.Env) {
 			continue
 		}
-		out = append(out, envStatus(snap, all, e))
+		out = append(out, envStatus(ctx, snap, all, e, f.Charts))
 	}
 	if len(out) == 0 && (f.App != "" || f.Env != "") {
 		if err := f.check(snap, all); err != nil {
@@ -104,9 +105,9 @@ func orDefault(layout string) string {
 	return layout
 }
 
-func envStatus(snap *snapshot, all []Record, e envFile) EnvStatus {
+func envStatus(ctx context.Context, snap *snapshot, all []Record, e envFile, charts render.ChartFunc) (st EnvStatus) {
 	app, env, file := e.App, e.Env, e.File
-	st := EnvStatus{App: app, Env: env, File: file}
+	st = EnvStatus{App: app, Env: env, File: file}
 	data, _ := snap.readFile(file)
 	var mine []Record
 	repos := []string{}
@@ -118,12 +119,41 @@ func envStatus(snap *snapshot, all []Record, e envFile) EnvStatus {
 			}
 		}
 	}
+	// What the environment renders is what it runs (a deploy through
+	// --path into a base, a component or an Argo CD override shows there,
+	// not in the layout's file); the file is read only where the render
+	// cannot tell, and the note says so.
 	img, err := currentImage(file, data, app, nil, repos...)
+	rn, rerr := snap.runs(ctx, charts, file, app, repos)
+	var fallback string
+	switch {
+	case rerr != nil:
+		st.Note = firstLine(rerr.Error())
+		if err == nil {
+			st.Image = img.String()
+		}
+		return st
+	case rn.Unrendered == "":
+		if err == nil && img != rn.Image {
+			fallback = "rendered; " + file + " holds " + img.Short()
+		}
+		img, err = rn.Image, nil
+	default:
+		fallback = "read from " + file + ", not rendered: " + rn.Unrendered
+	}
 	if err != nil {
 		st.Note = "not deployed by digest"
+		if rn.Unrendered != "" {
+			st.Note += " (" + rn.Unrendered + ")"
+		}
 		return st
 	}
 	st.Image = img.String()
+	defer func() {
+		if fallback != "" {
+			st.Note = strings.TrimPrefix(st.Note+"; ", "; ") + fallback
+		}
+	}()
 	for i, rec := range mine {
 		if !rec.puts(img.Digest) {
 			continue
