@@ -359,6 +359,9 @@ func printDeploy(o *options, d *gitops.Deployer, app, env string, out *gitops.Ou
 		fmt.Fprintln(o.stdout, "unchanged")
 		return
 	}
+	for _, n := range out.Change.Notes {
+		o.logf("%s", n) // a Flux marker removed: the README promises it is said
+	}
 	if out.DryRun {
 		writeRendered(o.stdout, out.Rendered)
 		o.logf("dry run: %s would change %s (%s -> %s); nothing committed or pushed", out.Change.File, app+"/"+env, orNothing(out.Change.Before), out.Change.After)

@@ -470,8 +470,8 @@ func (e *editor) marker(k, v *yaml.Node, role string) {
 		return
 	}
 	switch {
-	case attr == "name" && (role == "newName" || role == "repository"):
-		return // Flux writes the repository: it does not move the digest
+	case attr == "name" && (role == "newName" || role == "repository") && v.Value == e.s.Repo:
+		return // Flux writes the same repository back: it does not move the digest
 	case attr == "tag" && role == "tag":
 		return // a tag next to the digest: the digest decides
 	}

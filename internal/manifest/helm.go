@@ -343,7 +343,7 @@ func (e *editor) helmValues(kind, where string, srcs []*source) error {
 	}
 	for _, m := range marked {
 		if done[m.v] {
-			if m.attr == "digest" || m.attr == "" {
+			if m.attr == "digest" || m.attr == "" || (m.attr == "name" && m.v.Value != e.s.Repo) {
 				e.dropMarker(m)
 			}
 			continue
@@ -355,6 +355,10 @@ func (e *editor) helmValues(kind, where string, srcs []*source) error {
 			e.dropMarker(m)
 		case "name":
 			err = m.src.f.setScalar(m.v, e.s.Repo, false)
+			if m.v.Value != e.s.Repo {
+				// Flux would write the policy's image name back.
+				e.dropMarker(m)
+			}
 		case "tag":
 			if e.s.Tag != "" {
 				err = m.src.f.setScalar(m.v, e.s.Tag, false)
@@ -372,7 +376,7 @@ func (e *editor) helmValues(kind, where string, srcs []*source) error {
 
 func (e *editor) dropMarker(m markedField) {
 	m.src.f.removeMarkerAt(m.v)
-	what := map[string]string{"": "the image by tag", "digest": "its own digest"}[m.attr]
+	what := map[string]string{"": "the image by tag", "digest": "its own digest", "name": "its image name"}[m.attr]
 	e.note("%s:%d: removed Flux marker {\"$imagepolicy\": %q}: Flux's image automation would write %s over the digest Slipway deployed", e.f.name, m.v.Line, markerText(m.k, m.v), what)
 }
 
