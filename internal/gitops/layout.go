@@ -170,7 +170,7 @@ func (s *snapshot) fillLayout(layout string, found []envFile, recs []Record) []e
 		claimed := false
 		for _, p := range pairs {
 			lp := LayoutPath(layout, p.app, p.env)
-			if lp != e.File && !(isKustomizationFile(e.File) && isKustomizationFile(lp) && path.Dir(lp) == path.Dir(e.File)) {
+			if lp != e.File && (!isKustomizationFile(e.File) || !isKustomizationFile(lp) || path.Dir(lp) != path.Dir(e.File)) {
 				continue
 			}
 			if shared && !s.holds(e.File, p.app, recs) {
@@ -264,17 +264,6 @@ func layoutApps(envs []envFile) []string {
 		if !seen[e.App] {
 			seen[e.App] = true
 			out = append(out, e.App)
-		}
-	}
-	return out
-}
-
-// layoutEnvNames lists an app's environments the layout finds.
-func layoutEnvNames(envs []envFile, app string) []string {
-	var out []string
-	for _, e := range envs {
-		if e.App == app {
-			out = append(out, e.Env)
 		}
 	}
 	return out

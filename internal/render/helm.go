@@ -182,7 +182,7 @@ func application(ctx context.Context, fsys fs.FS, o *yaml.RNode, opts Options, r
 	values := map[string]any{}
 	if s := str(helm["values"]); s != "" {
 		if err := sigyaml.Unmarshal([]byte(s), &values); err != nil {
-			return nil, "", fmt.Errorf("Application %s spec.source.helm.values: %w", o.GetName(), err)
+			return nil, "", fmt.Errorf("spec.source.helm.values of Application %s: %w", o.GetName(), err)
 		}
 	}
 	if vo, ok := helm["valuesObject"].(map[string]any); ok {
