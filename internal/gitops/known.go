@@ -39,25 +39,6 @@ func (s *snapshot) layoutApps(layout string) map[string][]string {
 	return out
 }
 
-// files lists the files directly under p at the head.
-func (s *snapshot) files(p string) []string {
-	t := s.tree
-	if p != "." {
-		sub, err := s.tree.Tree(p)
-		if err != nil {
-			return nil
-		}
-		t = sub
-	}
-	var out []string
-	for _, e := range t.Entries {
-		if e.Mode.IsFile() {
-			out = append(out, e.Name)
-		}
-	}
-	return out
-}
-
 // knownNames are the apps and the environments the repository knows: those
 // with a manifest at the head (by the layout) and those named by a record.
 func knownNames(s *snapshot, layout string, recs []Record) (apps, envs []string) {
