@@ -98,34 +98,23 @@ func (p Project) waves() ([][]StageSpec, error) {
 // and deploy, a custom stage's Secrets), or one that needs such a stage.
 // Pull requests run none of them: their code is not trusted with secrets.
 func (p Project) privileged() map[string]bool {
-	byName := map[string]StageSpec{}
-	for _, s := range p.Stages {
-		byName[s.Name] = s
-	}
-	memo := map[string]bool{}
-	var visit func(name string, depth int) bool
-	visit = func(name string, depth int) bool {
-		if v, ok := memo[name]; ok || depth > len(byName) {
-			return v
-		}
-		s := byName[name]
-		v := s.Publish || len(s.Secrets) > 0 || s.Builtin == StagePush || s.Builtin == StageDeploy
-		for _, n := range s.Needs {
-			v = visit(n, depth+1) || v
-		}
-		memo[name] = v
-		return v
-	}
-	for name := range byName {
-		visit(name, 0)
-	}
-	return memo
+	return p.closure(func(s StageSpec) bool {
+		return s.Publish || len(s.Secrets) > 0 || s.Builtin == StagePush || s.Builtin == StageDeploy
+	})
 }
 
 // publishing reports, per stage, whether it publishes (a publish stage, the
 // built-in push and deploy) or needs a stage that does; every other stage
 // verifies, and runs before any publishing one.
 func (p Project) publishing() map[string]bool {
+	return p.closure(func(s StageSpec) bool {
+		return s.Publish || s.Builtin == StagePush || s.Builtin == StageDeploy
+	})
+}
+
+// closure reports, per stage, whether has holds for it or for any stage it
+// needs, directly or not (a cycle is cut at the number of stages).
+func (p Project) closure(has func(StageSpec) bool) map[string]bool {
 	byName := map[string]StageSpec{}
 	for _, s := range p.Stages {
 		byName[s.Name] = s
@@ -137,7 +126,7 @@ func (p Project) publishing() map[string]bool {
 			return v
 		}
 		s := byName[name]
-		v := s.Publish || s.Builtin == StagePush || s.Builtin == StageDeploy
+		v := has(s)
 		for _, n := range s.Needs {
 			v = visit(n, depth+1) || v
 		}
