@@ -95,7 +95,11 @@ if want kwok && { ! stamp kwok "$KWOK_VERSION" || ! test -d "$LAB/kwok-stage"; }
   mark kwok "$KWOK_VERSION"
   moddir=$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION
   rm -rf "$LAB/kwok-stage"; mkdir -p "$LAB/kwok-stage"
-  cp "$moddir"/kustomize/stage/node/fast/*.yaml "$moddir"/kustomize/stage/pod/fast/*.yaml "$LAB/kwok-stage/"
+  # The stage files only: each directory also holds a kustomization.yaml.
+  for f in "$moddir"/kustomize/stage/node/fast/*.yaml "$moddir"/kustomize/stage/pod/fast/*.yaml; do
+    case $(basename "$f") in kustomization.yaml) continue;; esac
+    cp "$f" "$LAB/kwok-stage/"
+  done
   chmod -R u+w "$LAB/kwok-stage"
 fi
 
