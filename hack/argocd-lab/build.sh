@@ -92,7 +92,6 @@ fi
 if want kwok && { ! stamp kwok "$KWOK_VERSION" || ! test -d "$LAB/kwok-stage"; }; then
   log "kwok $KWOK_VERSION"
   GOBIN=$BIN go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  mark kwok "$KWOK_VERSION"
   moddir=$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION
   rm -rf "$LAB/kwok-stage"; mkdir -p "$LAB/kwok-stage"
   # The stage files only: each directory also holds a kustomization.yaml.
@@ -101,6 +100,7 @@ if want kwok && { ! stamp kwok "$KWOK_VERSION" || ! test -d "$LAB/kwok-stage"; }
     cp "$f" "$LAB/kwok-stage/"
   done
   chmod -R u+w "$LAB/kwok-stage"
+  mark kwok "$KWOK_VERSION"   # last: a failed copy builds again
 fi
 
 # kustomize: the repo-server renders kustomizations with the binary.
