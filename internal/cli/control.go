@@ -77,6 +77,10 @@ rollback: restoring service stays possible.`,
 			if err != nil {
 				return controlErr(err)
 			}
+			for _, n := range out.Change.Notes {
+				o.logf("%s", n) // a Flux marker removed: said as deploy and promote say it
+			}
+			writeRendered(o.stderr, out.Rendered)
 			o.logf("rolled %s/%s back to %s (was %s); the environment is pinned until `unpin --app %s --env %s`", rr.App, rr.Env, out.Change.After, orNothing(out.Change.Before), rr.App, rr.Env)
 			fmt.Fprintln(o.stdout, orUnchanged(out.Commit))
 			return nil

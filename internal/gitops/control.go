@@ -483,6 +483,7 @@ func (d *Deployer) Rollback(ctx context.Context, rr RollbackRequest) (*Outcome, 
 		App: rr.App, Env: rr.Env, Image: img, SourceCommit: target.SourceCommit,
 		AllowRollback: true, AllowUnknownSource: true, PipelineRun: rr.PipelineRun,
 		RollbackOf: current.Commit, Reason: rr.Reason, Pinned: true, Path: rr.Path,
+		command: "rollback",
 	})
 }
 

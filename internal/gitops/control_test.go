@@ -189,3 +189,43 @@ func TestStatusNamesThePin(t *testing.T) {
 		t.Errorf("status after unpin: %+v", sts[0])
 	}
 }
+
+// TestRefusalNamesTheCommand: a promote or a rollback refused by one of a
+// deploy's checks (here the verification hook) says "refusing promote" or
+// "refusing rollback", never "refusing deploy"; errors.Is still finds the
+// deploy's error, and nothing is written.
+func TestRefusalNamesTheCommand(t *testing.T) {
+	dir, r := localGitOps(t)
+	src, shas := sourceRepo(t, 3)
+	ctx := context.Background()
+	d := &Deployer{Remote: r}
+	for i := 1; i <= 2; i++ {
+		if _, err := d.Deploy(ctx, Request{App: "sample-app", Env: "staging", Image: digest(i), SourceCommit: shas[i], SourceRepo: src}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := head(t, dir, "main")
+	d.Verify = func(context.Context, Request) (*Verification, error) { return nil, errors.New("no signature") }
+	for cmd, run := range map[string]func() error{
+		"rollback": func() error {
+			_, err := d.Rollback(ctx, RollbackRequest{App: "sample-app", Env: "staging", Steps: 1, Reason: "x"})
+			return err
+		},
+		"promote": func() error {
+			_, err := d.Promote(ctx, Promotion{App: "sample-app", From: "staging", To: "production", SourceRepo: src})
+			return err
+		},
+		"deploy": func() error {
+			_, err := d.Deploy(ctx, Request{App: "sample-app", Env: "staging", Image: digest(3), SourceCommit: shas[2], SourceRepo: src})
+			return err
+		},
+	} {
+		err := run()
+		if !errors.Is(err, ErrUnverified) || !strings.HasPrefix(err.Error(), "refusing "+cmd+":") {
+			t.Errorf("%s: %v", cmd, err)
+		}
+	}
+	if head(t, dir, "main") != before {
+		t.Fatal("a refusal wrote")
+	}
+}

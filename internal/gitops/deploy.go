@@ -127,6 +127,9 @@ type Request struct {
 	DryRun bool
 
 	verified *Verification
+	// command is the command whose deploy this is ("promote", "rollback";
+	// "" is deploy): a refusal names it.
+	command string
 }
 
 // Verification is what a Deployer's Verify hook proved about an image: the
@@ -265,6 +268,29 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (*Outcome, error) {
 // They land together or not at all. Requests must name distinct app and
 // environment pairs and go to the remote's branch (no PushBranch).
 func (d *Deployer) DeployAll(ctx context.Context, reqs []Request) ([]*Outcome, error) {
+	outs, err := d.deployAll(ctx, reqs)
+	if err != nil && len(reqs) > 0 && reqs[0].command != "" {
+		return nil, &commandError{cmd: reqs[0].command, err: err}
+	}
+	return outs, err
+}
+
+// commandError names the command that refuses: a promote or a rollback
+// refused by a deploy's checks (verification, the source guard, the render
+// proof) says "refusing promote" or "refusing rollback", not "refusing
+// deploy". errors.Is still finds the deploy's error.
+type commandError struct {
+	cmd string
+	err error
+}
+
+func (e *commandError) Error() string {
+	return strings.Replace(e.err.Error(), "refusing deploy", "refusing "+e.cmd, 1)
+}
+
+func (e *commandError) Unwrap() error { return e.err }
+
+func (d *Deployer) deployAll(ctx context.Context, reqs []Request) ([]*Outcome, error) {
 	d.defaults()
 	if len(reqs) == 0 {
 		return nil, errors.New("deploy: nothing to deploy")

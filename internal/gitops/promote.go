@@ -164,6 +164,7 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 		App: p.App, Env: p.To, Image: img, SourceCommit: source, SourceRepo: p.SourceRepo,
 		AllowRollback: p.AllowRollback, AllowUnknownSource: p.AllowUnknownSource, PipelineRun: p.PipelineRun,
 		SourceDirty: dirty, Unpin: p.Unpin, BreakGlass: p.BreakGlass, Values: p.Values, Path: p.ToPath,
+		command: "promote",
 	}
 	if p.ViaBranch {
 		req.PushBranch = path.Join("promote", p.App, p.To, img.Short())

@@ -116,7 +116,7 @@ func (s *source) put(p, value string, style yaml.Style) error {
 		return s.f.setScalar(n, value, false)
 	}
 	if s.params {
-		item := []kv{{key: "name", value: quoteLike(style, p, false)}, {key: "value", value: quoteLike(style, value, false)}, {key: "forceString", value: "true"}}
+		item := []kv{{key: "name", value: quoteLike(style, p, false)}, {key: "value", value: quoteLike(style, value, false)}, {key: s.forceStringKey(), value: "true"}}
 		if len(s.root.Content) == 0 && !isFlow(s.root) {
 			return fmt.Errorf("%s:%d: empty %s: write [] or a list", s.f.name, s.root.Line, s.what)
 		}
@@ -156,6 +156,23 @@ func (s *source) put(p, value string, style yaml.Style) error {
 	}
 	s.pending[m] = mergeKV(s.pending[m], leaf)
 	return nil
+}
+
+// forceStringKey is how the parameters spell forceString: Argo CD reads
+// the key case-insensitively, and a new parameter keeps the file's own
+// spelling (forcestring in some repositories).
+func (s *source) forceStringKey() string {
+	for _, it := range s.root.Content {
+		if it.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i < len(it.Content); i += 2 {
+			if k := it.Content[i].Value; strings.EqualFold(k, "forceString") {
+				return k
+			}
+		}
+	}
+	return "forceString"
 }
 
 // markers lists the fields of a source that carry a Flux setter marker.

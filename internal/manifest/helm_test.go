@@ -79,7 +79,7 @@ spec:
 			"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: podinfo-prod\nspec:\n  source:\n    helm:\n      parameters:\n      - name: image.digest\n        value: " + dig1 + "\n      values: |\n        image:\n          repository: ghcr.io/acme/podinfo\n          digest: sha256:" + strings.Repeat("00", 32) + "\n", setPI, 0},
 		{"argocd-source helm parameters", "charts/podinfo/.argocd-source-podinfo.yaml",
 			"helm:\n  parameters:\n  - name: image.repository\n    value: ghcr.io/acme/podinfo\n    forcestring: true\n  - name: image.tag\n    value: 6.7.0\n    forcestring: true\n",
-			"helm:\n  parameters:\n  - name: image.repository\n    value: ghcr.io/acme/podinfo\n    forcestring: true\n  - name: image.tag\n    value: 6.7.0\n    forcestring: true\n  - name: image.digest\n    value: " + dig1 + "\n    forceString: true\n",
+			"helm:\n  parameters:\n  - name: image.repository\n    value: ghcr.io/acme/podinfo\n    forcestring: true\n  - name: image.tag\n    value: 6.7.0\n    forcestring: true\n  - name: image.digest\n    value: " + dig1 + "\n    forcestring: true\n", // the file's own spelling
 			Set{App: "podinfo", Repo: "ghcr.io/acme/podinfo", Digest: dig1, Values: &Values{Repository: "image.repository", Digest: "image.digest"}}, 0},
 		{"argocd-source kustomize images", "overlays/prod/.argocd-source-podinfo.yaml",
 			"kustomize:\n  images:\n  - ghcr.io/acme/podinfo:6.7.0\n",
