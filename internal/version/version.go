@@ -425,12 +425,17 @@ func hasCommit(repo *git.Repository, sha string) bool {
 	return err == nil
 }
 
-// gitFetch runs `git fetch` from origin without prompting for credentials.
+// gitFetch runs `git fetch` from origin without prompting for credentials
+// and without origin's credential on any argv (fetchEnv).
 func gitFetch(ctx context.Context, root string, args ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	env, err := fetchEnv(root)
+	if err != nil {
+		return err
+	}
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", root, "fetch", "--quiet", "--no-tags", "origin"}, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_SSH_COMMAND=ssh -o BatchMode=yes")
+	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		msg := strings.TrimSpace(string(out))
