@@ -19,8 +19,6 @@ import (
 	"github.com/slipway-ci/slipway/internal/flow"
 	"github.com/slipway-ci/slipway/internal/imagelock"
 	"github.com/slipway-ci/slipway/internal/pipeline"
-	"github.com/slipway-ci/slipway/internal/registry"
-	"github.com/slipway-ci/slipway/internal/scan"
 	"github.com/slipway-ci/slipway/internal/version"
 )
 
@@ -113,86 +111,14 @@ type invocation struct {
 	base    string            // the ref changes were measured from
 	started time.Time
 
-	engineOnce sync.Once
-	session    *dag.Session
-	engineErr  error
-
-	localOnce sync.Once
-	local     *registry.Local
-	localErr  error
+	*flow.Shared // the engine session, the local registry, the policy, the Trivy metadata
 
 	versions *flow.Versions // by checkout root: apps of one repository share it
-
-	// policy is the configured verification policy (nil: the signer's own),
-	// resolved when push or deploy first needs it.
-	policyOnce sync.Once
-	policy     *attest.Policy
-	policyErr  error
-
-	// scanMu keeps the apps' scans apart: they share one Trivy cache
-	// volume, whose vulnerability DB one Trivy process opens at a time.
-	scanMu sync.Mutex
-
-	metaOnce sync.Once
-	metaDone chan struct{}
-	meta     string
-	metaErr  error
-}
-
-// prefetchTrivyMeta reads the Trivy cache's metadata as soon as the session
-// is open and, when the DB is older than --db-max-age, downloads it right
-// then, alongside lint, test and build: neither depends on the image, so
-// the scan finds a fresh DB and its metadata ready instead of starting
-// containers (and a download of tens of megabytes) on its critical path.
-func (run *invocation) prefetchTrivyMeta(ctx context.Context, st *dag.Stages) {
-	run.metaOnce.Do(func() {
-		run.metaDone = make(chan struct{})
-		go func() {
-			defer close(run.metaDone)
-			run.meta, run.metaErr = st.CacheMetadata(ctx, dag.ScanOptions{})
-			if run.metaErr != nil {
-				return
-			}
-			sf := &run.flags.scan
-			db, checks := scan.ParseCacheState(run.meta).Refresh(time.Now(), sf.dbMaxAge, sf.skipCheckUpdate)
-			if !db && !checks {
-				return
-			}
-			if err := st.Refresh(ctx, sf.dagOptions(), db, checks); err != nil {
-				// The scan stage tries again and explains a failure.
-				run.o.logf("warning: scan: prefetching the Trivy DB and checks: %v", firstLineOf(dag.ExplainExec("scan", err).Error()))
-				return
-			}
-			run.meta, run.metaErr = st.CacheMetadata(ctx, dag.ScanOptions{})
-		}()
-	})
-}
-
-// trivyMeta waits for the prefetched metadata (reading it now if nothing
-// prefetched it).
-func (run *invocation) trivyMeta(ctx context.Context, st *dag.Stages) (string, error) {
-	run.prefetchTrivyMeta(ctx, st)
-	select {
-	case <-run.metaDone:
-		return run.meta, run.metaErr
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
 }
 
 // detect reads the source version once per git checkout (flow.Versions).
 func (run *invocation) detect(src string) (version.Info, error) {
 	return run.versions.Detect(src)
-}
-
-// close stops what the run started.
-func (run *invocation) close() {
-	if run.local != nil {
-		run.local.Close()
-	}
-	if run.session != nil {
-		run.session.Close()
-	}
 }
 
 // runState is one app of a run: its configuration and flags, bound to its
@@ -215,12 +141,6 @@ type runState struct {
 
 	contentOnce sync.Once
 	content     string // see contentKey()
-}
-
-// verifyPolicy is the run's configured verification policy, or nil.
-func (run *invocation) verifyPolicy() (*attest.Policy, error) {
-	run.policyOnce.Do(func() { run.policy, run.policyErr = run.o.policy(&run.flags.verify) })
-	return run.policy, run.policyErr
 }
 
 func newInvocation(ctx context.Context, o *options, rf *runFlags) (*invocation, error) {
@@ -251,6 +171,10 @@ func newInvocation(ctx context.Context, o *options, rf *runFlags) (*invocation, 
 		return nil, err
 	}
 	run := &invocation{o: o, flags: rf, lock: lock, versions: flow.NewVersions(o.out), started: time.Now()}
+	run.Shared = &flow.Shared{
+		EngineTimeout: o.engineTimeout, Progress: o.stderr, Out: o.out, Scan: rf.scan.settings(), Log: o.logf,
+		Policy: func() (*attest.Policy, error) { return o.policy(&rf.verify) },
+	}
 	multi := len(o.proj.Apps) > 1
 	for _, a := range apps {
 		r, err := newRunState(run, a, multi)
@@ -367,7 +291,7 @@ func repoRoot() (string, error) {
 
 // engine opens the engine session once per invocation and binds the app to it.
 func (r *runState) engine(ctx context.Context) (*dag.Stages, error) {
-	s, err := r.run.engine(ctx)
+	s, err := r.run.Engine(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -379,13 +303,6 @@ func (r *runState) engine(ctx context.Context) (*dag.Stages, error) {
 		})
 	})
 	return r.stages, nil
-}
-
-func (run *invocation) engine(ctx context.Context) (*dag.Session, error) {
-	run.engineOnce.Do(func() {
-		run.session, run.engineErr = dag.OpenSession(ctx, run.o.engineTimeout, run.o.stderr)
-	})
-	return run.session, run.engineErr
 }
 
 // update, snapshot and outPath are the app's flow.App, for the stages.
@@ -406,7 +323,7 @@ func (run *invocation) graph() (*pipeline.Graph, error) {
 		prefixes[i] = r.Prefix
 	}
 	var stages []pipeline.Stage
-	for _, b := range pipeline.Bind(graphSpecs(specs), prefixes) {
+	for _, b := range pipeline.Bind(flow.GraphSpecs(specs), prefixes) {
 		spec := specs[b.Spec]
 		if b.App < 0 {
 			stages = append(stages, run.deployStage(spec.Name, run.apps, b.Needs))
@@ -513,7 +430,7 @@ func (run *invocation) expand(g *pipeline.Graph, names []string) ([]string, erro
 
 func (run *invocation) stageNames() []string {
 	specs, _ := orderStages(run.o.proj.Stages)
-	return stageNames(specs)
+	return flow.StageNames(specs)
 }
 
 // runPipeline runs the default stages, or the named ones.
@@ -570,7 +487,7 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 			}
 		}()
 		// Fail fast, before any stage prints "started", when no engine exists.
-		_, err := run.engine(ctx)
+		_, err := run.Engine(ctx)
 		<-pulled
 		defer cleanup()
 		if err != nil {
@@ -590,12 +507,12 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 		for _, s := range g.Stages() {
 			if s.Engine && strings.HasSuffix("/"+s.Name, "/"+StageScan) {
 				st, _ := run.apps[0].engine(ctx)
-				run.prefetchTrivyMeta(ctx, st)
+				run.PrefetchTrivyMeta(ctx, st)
 				break
 			}
 		}
 	}
-	defer run.close()
+	defer run.Close()
 	runner := pipeline.Runner{Events: pipeline.LineEvents{W: o.stderr}, KeepGoing: rf.keepGoing, MaxParallel: run.maxParallel(), Redact: o.secrets.String}
 	byApp := map[*flow.App]*runState{}
 	var apps []*flow.App
@@ -614,7 +531,7 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 	if _, err := ex.Run(ctx, runner, g); err != nil {
 		return failErr(err)
 	}
-	if cacheRepo != "" && run.session != nil {
+	if cacheRepo != "" && run.EngineOpen() {
 		st, _ := run.apps[0].engine(ctx)
 		run.saveCaches(ctx, cacheRepo, st)
 	}
@@ -636,27 +553,9 @@ func runPipeline(ctx context.Context, o *options, rf *runFlags, names ...string)
 	return nil
 }
 
-// maxParallel bounds how many stages run at once (see stageBound).
+// maxParallel bounds how many stages run at once (see flow.StageBound).
 func (run *invocation) maxParallel() int {
-	return stageBound(len(run.apps), run.o.proj.Concurrency, runtime.NumCPU())
-}
-
-// stageBound is how many stages of a run of apps may run at once: none for
-// one app (its lint, test and build start together); 3 × concurrency when
-// the configuration sets Concurrency; otherwise bounded by the cores, not by
-// the apps: max(3, cores+1). On 2 cores that is one app's lint ∥ test ∥
-// build at a time, in the graph's order, so a cold run compiles the
-// standard library and shared dependencies once into the shared build cache
-// instead of once per app at the same time (each Go process already uses
-// every core).
-func stageBound(apps, concurrency, cores int) int {
-	switch {
-	case apps <= 1:
-		return 0
-	case concurrency > 0:
-		return 3 * concurrency
-	}
-	return max(3, cores+1)
+	return flow.StageBound(len(run.apps), run.o.proj.Concurrency, runtime.NumCPU())
 }
 
 func (run *invocation) skippedMarkdown() string {

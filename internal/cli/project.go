@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -12,12 +11,11 @@ import (
 	"time"
 
 	"github.com/slipway-ci/slipway/internal/affected"
-	"github.com/slipway-ci/slipway/internal/dag"
+	"github.com/slipway-ci/slipway/internal/flow"
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/imagelock"
 	"github.com/slipway-ci/slipway/internal/manifest"
 	"github.com/slipway-ci/slipway/internal/outdir"
-	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/render"
 	"github.com/slipway-ci/slipway/internal/version"
 )
@@ -60,20 +58,8 @@ type Project struct {
 	Verify VerifyConfig
 }
 
-// App is one application the pipeline builds.
-type App struct {
-	Name   string   // GitOps app directory and kustomize image name
-	Source string   // its directory (a Go module, or inside one), relative to the working directory
-	Main   string   // main package relative to Source (default ".")
-	Binary string   // binary name (default Name)
-	Deploy string   // kustomize base/ and overlays/ inside Source (default "deploy")
-	Image  string   // image repository (default: CI_IMAGE, or CI_IMAGE/NAME with several apps)
-	Port   int      // exposed port (default 8080)
-	Base   string   // image-lock name of the base image (default "distroless")
-	Tags   []string // extra tags on every push
-	// Values are where the app's Helm chart takes the image (nil: the defaults).
-	Values *manifest.Values
-}
+// App is one application the pipeline builds (flow.AppSpec).
+type App = flow.AppSpec
 
 // appValues is an app's Helm value paths from the Go configuration, nil
 // when the app is not configured or has none.
@@ -88,43 +74,19 @@ func (p Project) appValues(name string) *manifest.Values {
 
 // Built-in stage names.
 const (
-	StageLint   = "lint"
-	StageTest   = "test"
-	StageBuild  = "build"
-	StageScan   = "scan"
-	StagePush   = "push"
-	StageDeploy = "deploy"
+	StageLint   = flow.StageLint
+	StageTest   = flow.StageTest
+	StageBuild  = flow.StageBuild
+	StageScan   = flow.StageScan
+	StagePush   = flow.StagePush
+	StageDeploy = flow.StageDeploy
 )
 
-// StageSpec is a stage of every app's graph: a built-in one (Builtin set) or
-// a custom one (Run set).
-type StageSpec struct {
-	Name        string
-	Builtin     string
-	Description string
-	Needs       []string
-	Secrets     []string
-	Host        bool     // custom: runs on the host, no engine session
-	Publish     bool     // runs only with --publish (or when named)
-	Advisory    bool     // push does not wait for it
-	Args        []string // built-in lint/test: extra tool arguments
-	Run         func(ctx context.Context, env dag.StageEnv) error
-}
+// StageSpec is a stage of every app's graph (flow.StageSpec).
+type StageSpec = flow.StageSpec
 
-// DefaultStages are lint ∥ test ∥ build → scan, then push (which needs lint,
-// test and scan) → deploy. Build and scan do not wait for lint and test:
-// nothing they produce leaves the machine unless all four passed, and the
-// critical path becomes max(lint, test, build + scan) instead of their sum.
-func DefaultStages() []StageSpec {
-	return []StageSpec{
-		{Name: StageLint, Builtin: StageLint},
-		{Name: StageTest, Builtin: StageTest},
-		{Name: StageBuild, Builtin: StageBuild},
-		{Name: StageScan, Builtin: StageScan, Needs: []string{StageBuild}},
-		{Name: StagePush, Builtin: StagePush, Needs: []string{StageLint, StageTest, StageScan}, Publish: true},
-		{Name: StageDeploy, Builtin: StageDeploy, Needs: []string{StagePush}, Publish: true},
-	}
-}
+// DefaultStages are the built-in stages (flow.DefaultStages).
+func DefaultStages() []StageSpec { return flow.DefaultStages() }
 
 var appNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
 
@@ -364,60 +326,5 @@ func hasGoMod(dir string) bool {
 	}
 }
 
-// orderStages checks names and needs and returns the stages in an order
-// where every stage comes after what it needs (stable otherwise), push's
-// Needs completed with every other non-publish stage of the app that is
-// not Advisory and does not come after push. A need on an unknown stage and
-// a cycle (named) are configuration errors.
-func orderStages(specs []StageSpec) ([]StageSpec, error) {
-	byName := map[string]int{}
-	for i, s := range specs {
-		field := fmt.Sprintf("Config.Stages[%d]", i)
-		if s.Name == "" || strings.ContainsAny(s.Name, "/ \t") {
-			return nil, fmt.Errorf("%s.Name %q: want a name without spaces or '/'", field, s.Name)
-		}
-		if _, dup := byName[s.Name]; dup {
-			return nil, fmt.Errorf("%s.Name %q: two stages have this name", field, s.Name)
-		}
-		if s.Builtin == "" && s.Run == nil {
-			return nil, fmt.Errorf("%s (%s): no Run function", field, s.Name)
-		}
-		byName[s.Name] = i
-	}
-	for i, s := range specs {
-		for _, n := range s.Needs {
-			if _, ok := byName[n]; !ok {
-				return nil, fmt.Errorf("Config.Stages[%d] (%s).Needs: unknown stage %q (stages: %s)", i, s.Name, n, strings.Join(stageNames(specs), ", "))
-			}
-		}
-	}
-	ordered, err := pipeline.Order(graphSpecs(specs))
-	if err != nil {
-		return nil, fmt.Errorf("Config.Stages: %w", err)
-	}
-	out := make([]StageSpec, len(ordered))
-	for i, o := range ordered {
-		out[i] = specs[byName[o.Name]]
-		out[i].Needs = o.Needs
-	}
-	return out, nil
-}
-
-// graphSpecs are the stages as the stage graph sees them: push gates each
-// app's publishing on its other stages, deploy is one stage for all apps.
-func graphSpecs(specs []StageSpec) []pipeline.Spec {
-	out := make([]pipeline.Spec, len(specs))
-	for i, s := range specs {
-		out[i] = pipeline.Spec{Name: s.Name, Needs: s.Needs, Publish: s.Publish, Ungated: s.Advisory,
-			Gate: s.Builtin == StagePush, Shared: s.Builtin == StageDeploy}
-	}
-	return out
-}
-
-func stageNames(specs []StageSpec) []string {
-	out := make([]string, len(specs))
-	for i, s := range specs {
-		out[i] = s.Name
-	}
-	return out
-}
+// orderStages is flow.OrderStages.
+func orderStages(specs []StageSpec) ([]StageSpec, error) { return flow.OrderStages(specs) }

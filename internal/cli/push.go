@@ -16,7 +16,6 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/ocitar"
-	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/release"
@@ -198,22 +197,6 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// localRegistry starts Slipway's embedded registry once per run (every
-// app pushes to it), stored in out/registry; it stops when the run ends.
-func (run *invocation) localRegistry() (string, error) {
-	run.localOnce.Do(func() {
-		dir := filepath.Join(run.o.out, "registry")
-		if run.localErr = outdir.MkdirAll(run.o.out, dir, 0o755); run.localErr != nil {
-			return
-		}
-		run.local, run.localErr = registry.StartLocal(dir, registry.DefaultLocalAddr)
-	})
-	if run.localErr != nil {
-		return "", run.localErr
-	}
-	return run.local.Addr, nil
-}
-
 func pushStage(r *runState) pipeline.Stage {
 	return pipeline.Stage{
 		Name:        "push",
@@ -242,7 +225,7 @@ func pushStage(r *runState) pipeline.Stage {
 			image := r.imageRepoConfigured()
 			opts := pushOptions(r.o.stderr, &r.flags.push)
 			if image == "" {
-				addr, err := r.run.localRegistry()
+				addr, err := r.run.LocalRegistry()
 				if err != nil {
 					return err
 				}
@@ -260,7 +243,7 @@ func pushStage(r *runState) pipeline.Stage {
 			}
 			// The release flow signs, attaches and verifies before any tag:
 			// a tag only ever names a signed digest.
-			pol, err := r.run.verifyPolicy()
+			pol, err := r.run.VerifyPolicy()
 			if err != nil {
 				return err
 			}

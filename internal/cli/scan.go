@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/slipway-ci/slipway/internal/dag"
+	"github.com/slipway-ci/slipway/internal/flow"
 	"github.com/slipway-ci/slipway/internal/ocitar"
 	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/pipeline"
@@ -49,25 +50,13 @@ func bindScanFlags(f *pflag.FlagSet, sf *scanFlags, p Project) {
 	f.BoolVar(&sf.skipCheckUpdate, "skip-check-update", false, "never download the checks bundle (air-gapped runners): use the cached bundle, else Trivy's embedded checks")
 }
 
-// gateOptions turns the flags into the gate's options.
-func (sf *scanFlags) gateOptions(srcDir string) (scan.Options, error) {
-	sev, err := scan.ParseSeverities(sf.severity)
-	if err != nil {
-		return scan.Options{}, usageErr("--severity %s: %v", sf.severity, err)
+// settings are the flags as the scan stage and the gate take them.
+func (sf *scanFlags) settings() flow.ScanSettings {
+	return flow.ScanSettings{
+		Severity: sf.severity, IgnoreUnfixed: sf.ignoreUnfixed, IgnoreFile: sf.ignoreFile, DBMaxAge: sf.dbMaxAge,
+		DBRepository: sf.dbRepository, JavaDBRepository: sf.javaDBRepository, ChecksRepository: sf.checksRepository,
+		SkipCheckUpdate: sf.skipCheckUpdate,
 	}
-	opts := scan.Options{Severities: sev, IgnoreUnfixed: sf.ignoreUnfixed, Now: time.Now()}
-	path := sf.ignoreFile
-	if path == "" && srcDir != "" {
-		path = scan.DefaultIgnoreFile(srcDir)
-	}
-	if path != "" {
-		ig, err := scan.LoadIgnores(path)
-		if err != nil {
-			return scan.Options{}, usageErr("--ignorefile: %v", err)
-		}
-		opts.Ignores = ig
-	}
-	return opts, nil
 }
 
 func newScanCmd(o *options) *cobra.Command {
@@ -100,7 +89,7 @@ anywhere. Exit 1 when findings remain at --severity, 2 on a bad report.`,
 			if apps, _ := o.apps(); src == "" && len(apps) == 1 {
 				src = apps[0].Source
 			}
-			opts, err := sf.gateOptions(src)
+			opts, err := sf.settings().Gate(src)
 			if err != nil {
 				return err
 			}
@@ -177,7 +166,7 @@ func scanStage(r *runState) pipeline.Stage {
 			r.update(func(res *pipeline.Result) { res.Gate = nil })
 			sbomPath := r.outPath("sbom.cdx.json")
 			_ = os.Remove(sbomPath)
-			opts, err := sf.gateOptions(r.Src)
+			opts, err := sf.settings().Gate(r.Src)
 			if err != nil {
 				return err
 			}
@@ -189,20 +178,21 @@ func scanStage(r *runState) pipeline.Stage {
 			if err != nil {
 				return err
 			}
-			so := sf.dagOptions()
-			meta, err := r.run.trivyMeta(ctx, st)
+			so := sf.settings().DagOptions()
+			meta, err := r.run.TrivyMeta(ctx, st)
 			if err != nil {
 				return dag.ExplainExec("scan: read the Trivy cache metadata", err)
 			}
-			r.run.scanMu.Lock()
-			state, err := r.refreshTrivy(ctx, st, scan.ParseCacheState(meta), so, rec)
-			if err == nil {
+			err = r.run.Scanning(func() error {
+				state, err := r.refreshTrivy(ctx, st, scan.ParseCacheState(meta), so, rec)
+				if err != nil {
+					return err
+				}
 				// Keyed on what the scan reads (the DB's UpdatedAt, the
 				// checks bundle's digest), never on how they got there.
 				so.ScanKey = state.ScanKey()
-				err = st.RunScan(ctx, tarball, filepath.Join(r.Src, r.app.Deploy), r.Out, so)
-			}
-			r.run.scanMu.Unlock()
+				return st.RunScan(ctx, tarball, filepath.Join(r.Src, r.app.Deploy), r.Out, so)
+			})
 			if err != nil {
 				return err
 			}
@@ -298,21 +288,4 @@ func (r *runState) recordVerdict(tarball string, outcome *scan.Outcome) error {
 		res.Gate = &pipeline.GateResult{Digest: d.String(), Verdict: verdict, Summary: outcome.Summary(), Time: time.Now().UTC()}
 	})
 	return nil
-}
-
-// dagOptions are the scanner's options: mirrors, the registry credentials
-// (as secrets resolved by the engine), and a per-run cache-bust.
-func (sf *scanFlags) dagOptions() dag.ScanOptions {
-	so := dag.ScanOptions{
-		Severity: strings.Join(scan.Severities, ","), DBRepository: sf.dbRepository, JavaDBRepository: sf.javaDBRepository,
-		ChecksBundleRepository: sf.checksRepository,
-		// Changes every run: what reads or downloads outside state is never recalled from the engine's cache.
-		CacheBust: time.Now().UTC().Format(time.RFC3339Nano),
-	}
-	for _, k := range []string{"TRIVY_USERNAME", "TRIVY_PASSWORD"} {
-		if os.Getenv(k) != "" {
-			so.SecretEnv = append(so.SecretEnv, k)
-		}
-	}
-	return so
 }

@@ -399,7 +399,7 @@ func (o *options) attachVerify(d *gitops.Deployer, vf *verifyFlags) error {
 // else, when this run signs, its own key or identity (what push attached
 // must verify again, read back from the registry, before the commit).
 func (run *invocation) attachVerify(d *gitops.Deployer, apps []*runState) error {
-	p, err := run.verifyPolicy()
+	p, err := run.VerifyPolicy()
 	if err != nil {
 		return err
 	}
