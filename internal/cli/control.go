@@ -403,7 +403,7 @@ func writeReportSince(ctx context.Context, o *options, d *gitops.Deployer, path,
 	if err != nil {
 		return err
 	}
-	recs, sts, err := gitops.HistoryAndStatus(ctx, d.Remote, d.Layout)
+	recs, sts, err := gitops.HistoryAndStatus(ctx, d.Remote, d.Layout, d.Charts)
 	if err != nil {
 		return err
 	}

@@ -519,13 +519,24 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 	msg := message(messageFields{App: req.App, Env: req.Env, Image: req.Image, SourceCommit: req.SourceCommit,
 		PipelineRun: req.PipelineRun, Actor: d.Actor, Dirty: req.SourceDirty, Rollback: rollback,
 		RollbackOf: req.RollbackOf, Reason: req.Reason, Pinned: req.Pinned, Unpin: req.Unpin && st.pin != nil,
-		BreakGlass: req.BreakGlass, Fix: req.Fix, Verified: req.verified})
+		BreakGlass: req.BreakGlass, Fix: req.Fix, Verified: req.verified, Path: recordedPath(req, file)})
 	hash, err := snap.commit(tree, msg, sig, d.Signer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("commit: %w", err)
 	}
 	out.Commit = hash.String()
 	return out, append(objs, hash), nil
+}
+
+// recordedPath is the Path trailer of a deploy that edited file: the file,
+// unless it is the default layout's (records stay as they were for the
+// default layout; any other file is named, so status and history can tell
+// which file a record edited).
+func recordedPath(req Request, file string) string {
+	if file == DefaultPath(req.App, req.Env) {
+		return ""
+	}
+	return file
 }
 
 // missing explains a missing file: which apps or environments exist.

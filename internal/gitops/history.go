@@ -268,6 +268,9 @@ func (r Record) note() string {
 	if r.SourceDirty {
 		parts = append(parts, "dirty source")
 	}
+	if r.Path != "" {
+		parts = append(parts, "path: "+r.Path)
+	}
 	if t := r.RunningText(); t != "" {
 		parts = append(parts, "argo cd: "+t)
 	}

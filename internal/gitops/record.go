@@ -57,6 +57,11 @@ type Record struct {
 	// Actor is who made the change, as the CI environment names them
 	// (`Actor:` trailer; see Actor); "" on records older than the trailer.
 	Actor string `json:"actor,omitempty"`
+	// Path is the file the deploy edited (`Path:` trailer), recorded when
+	// the deploy went through --path or a layout other than the default;
+	// "" when it edited the default layout's file (or the record is older
+	// than the trailer).
+	Path string `json:"path,omitempty"`
 }
 
 // IsDeploy reports whether the record put an image into the environment (a
@@ -85,6 +90,7 @@ const (
 	trBundle      = "Signature-Bundle"
 	trSignedBy    = "Signed-By"
 	trActor       = "Actor"
+	trPath        = "Path"
 )
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
@@ -109,6 +115,7 @@ type messageFields struct {
 	Fix          bool
 	Verified     *Verification
 	Actor        string
+	Path         string
 }
 
 func message(m messageFields) string {
@@ -125,6 +132,9 @@ func message(m messageFields) string {
 		trEnv, m.Env,
 		trPipelineRun, run)
 	fmt.Fprintf(&b, "%s: %s\n", trActor, orUnknown(m.Actor))
+	if m.Path != "" {
+		fmt.Fprintf(&b, "%s: %s\n", trPath, oneLine(m.Path))
+	}
 	if m.Dirty {
 		fmt.Fprintf(&b, "%s: true\n", trDirty)
 	}
@@ -251,6 +261,7 @@ func recordOf(c *object.Commit) (Record, bool) {
 	base.Pinned, base.Unpin, base.Fix = t[trPinned] == "true", t[trUnpin] == "true", t[trFix] == "true"
 	base.SignatureBundle, base.SignedBy = t[trBundle], t[trSignedBy]
 	base.Actor = t[trActor]
+	base.Path = t[trPath]
 	return base, true
 }
 

@@ -48,10 +48,11 @@ func Status(ctx context.Context, r *Remote, f Filter) ([]EnvStatus, error) {
 	return sts, err
 }
 
-// HistoryAndStatus is History (no filter) and Status (through layout) in
-// one read of the repository and one walk of its log: what a report needs.
-func HistoryAndStatus(ctx context.Context, r *Remote, layout string) ([]Record, []EnvStatus, error) {
-	return historyAndStatus(ctx, r, Filter{Layout: layout})
+// HistoryAndStatus is History (no filter) and Status (through layout,
+// rendering charts with charts, as status and promote do) in one read of
+// the repository and one walk of its log: what a report needs.
+func HistoryAndStatus(ctx context.Context, r *Remote, layout string, charts render.ChartFunc) ([]Record, []EnvStatus, error) {
+	return historyAndStatus(ctx, r, Filter{Layout: layout, Charts: charts})
 }
 
 func historyAndStatus(ctx context.Context, r *Remote, f Filter) ([]Record, []EnvStatus, error) {
@@ -139,7 +140,17 @@ func envStatus(ctx context.Context, snap *snapshot, all []Record, e envFile, cha
 		}
 		img, err = rn.Image, nil
 	default:
-		fallback = "read from " + file + ", not rendered: " + rn.Unrendered
+		// Not rendered: read the file the last deploy edited (its Path
+		// trailer), which holds what that deploy wrote, else the layout's.
+		read := file
+		if p := lastPath(mine); p != "" && p != file {
+			if pdata, ok := snap.readFile(p); ok {
+				if pimg, perr := currentImage(p, pdata, app, nil, repos...); perr == nil {
+					img, err, read = pimg, nil, p
+				}
+			}
+		}
+		fallback = "read from " + read + ", not rendered: " + rn.Unrendered
 	}
 	if err != nil {
 		st.Note = "not deployed by digest"
@@ -179,6 +190,17 @@ func envStatus(ctx context.Context, snap *snapshot, all []Record, e envFile, cha
 	}
 	st.Note = "no deploy record put this digest here (edited by hand?)"
 	return st
+}
+
+// lastPath is the Path trailer of the environment's newest deploy record
+// (the file it edited), or "".
+func lastPath(mine []Record) string {
+	for _, r := range mine {
+		if r.IsDeploy() && !r.Reverted {
+			return r.Path
+		}
+	}
+	return ""
 }
 
 // pinNote names a pin in force: the newest deploy or unpin record decides.
