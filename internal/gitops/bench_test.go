@@ -82,6 +82,13 @@ func bigRepoSized(b testing.TB, apps, commits, bigBytes int) string {
 	if err := cmd.Wait(); err != nil {
 		b.Fatal(err)
 	}
+	// Served as GitHub and GitLab serve: object filters (partial clone) and
+	// wants by object id.
+	for _, kv := range [][2]string{{"uploadpack.allowFilter", "true"}, {"uploadpack.allowAnySHA1InWant", "true"}} {
+		if out, err := exec.Command("git", "--git-dir", dir, "config", kv[0], kv[1]).CombinedOutput(); err != nil {
+			b.Fatalf("%v %s", err, out)
+		}
+	}
 	return dir
 }
 

@@ -38,10 +38,14 @@ type snapshot struct {
 	tip    plumbing.Hash  // the last chained commit (zero: none yet); the next commit's parent
 	depth  int
 	remote *Remote
+	lazy   *lazyStorage // a partial clone's store (nil: a whole clone)
 }
 
 // cloneBare fetches the branch without a checkout; depth 0 is the whole history.
 func (r *Remote) cloneBare(ctx context.Context, depth int) (*snapshot, error) {
+	if snap, ok, err := r.partialClone(ctx, depth); ok || err != nil {
+		return snap, err
+	}
 	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
 		URL:           r.URL,
 		Auth:          r.Auth,
@@ -400,6 +404,17 @@ func (s *snapshot) remoteBranch(ctx context.Context, branch string) (plumbing.Ha
 // a lost race costs one small fetch, not a new clone.
 func (s *snapshot) refresh(ctx context.Context) error {
 	r := s.remote
+	if s.lazy != nil {
+		if err := s.refreshPartial(ctx); err != nil {
+			// Anything odd: start over.
+			next, cerr := r.cloneBare(ctx, s.depth)
+			if cerr != nil {
+				return cerr
+			}
+			*s = *next
+		}
+		return nil
+	}
 	spec := config.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/heads/%s", r.Branch, r.Branch))
 	err := s.repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin", RefSpecs: []config.RefSpec{spec}, Auth: r.Auth, Tags: git.NoTags, Force: true,

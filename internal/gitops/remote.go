@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -30,6 +31,9 @@ type Remote struct {
 	secret []string
 	// knownHosts names the files SSH host keys are checked against.
 	knownHosts string
+	// noFilter: the server advertised no object filter (no partial clone);
+	// nil for a Remote not made by NewRemote (then asked every clone).
+	noFilter *atomic.Bool
 }
 
 var scpLike = regexp.MustCompile(`^([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:[^/]`)
@@ -49,7 +53,7 @@ func NewRemote(repo, branch string, getenv func(string) string) (*Remote, error)
 	if !plumbing.NewBranchReferenceName(branch).IsBranch() || strings.ContainsAny(branch, " ~^:?*[\\") {
 		return nil, fmt.Errorf("gitops branch %q is not a valid branch name", branch)
 	}
-	r := &Remote{URL: repo, Branch: branch}
+	r := &Remote{URL: repo, Branch: branch, noFilter: new(atomic.Bool)}
 	switch {
 	case strings.HasPrefix(repo, "https://") || strings.HasPrefix(repo, "http://"):
 		if err := r.httpRemote(repo, getenv); err != nil {
