@@ -283,7 +283,8 @@ func (e *editor) kustomization(r *yaml.Node) error {
 		return nil
 	}
 	for _, it := range images.Content {
-		if it.Kind != yaml.MappingNode {
+		it = resolve(it) // an alias of an entry: the anchor's (a write refuses if shared)
+		if it == nil || it.Kind != yaml.MappingNode {
 			continue
 		}
 		name, newName := str(mapValue(it, "name")), str(mapValue(it, "newName"))
@@ -292,6 +293,7 @@ func (e *editor) kustomization(r *yaml.Node) error {
 		if rank == rankNone {
 			continue
 		}
+		e.f.appUse(mapValue(it, "name"), mapValue(it, "newName"), mapValue(it, "newTag"), mapValue(it, "digest"))
 		before := firstNonEmpty(newName, name)
 		if t := str(mapValue(it, "newTag")); t != "" {
 			before += ":" + t
@@ -388,7 +390,7 @@ func containersOf(n *yaml.Node) []*yaml.Node {
 			continue
 		}
 		for _, c := range list.Content {
-			if c.Kind == yaml.MappingNode {
+			if c = resolve(c); c != nil && c.Kind == yaml.MappingNode {
 				out = append(out, c)
 			}
 		}
@@ -407,6 +409,7 @@ func (e *editor) workload(r *yaml.Node) error {
 		if rank == rankNone {
 			continue
 		}
+		e.f.appUse(iv)
 		e.res.Candidates = append(e.res.Candidates, Candidate{Line: c.Line, Kind: kind, Name: name, Ref: image})
 		if !e.take(repoOf(image), kind+"/"+wname+" container "+name+" ("+image+")", rank) {
 			continue

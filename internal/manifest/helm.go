@@ -66,7 +66,7 @@ func (s *source) get(p string) *yaml.Node {
 	if s.params {
 		for _, it := range s.root.Content {
 			if str(mapValue(it, "name")) == p {
-				if v := mapValue(it, "value"); v != nil && v.Kind == yaml.ScalarNode {
+				if v := mapValue(it, "value"); v != nil && resolve(v) != nil && resolve(v).Kind == yaml.ScalarNode {
 					return v
 				}
 			}
@@ -74,7 +74,7 @@ func (s *source) get(p string) *yaml.Node {
 		return nil
 	}
 	n := lookup(s.root, strings.Split(p, ".")...)
-	if n == nil || n.Kind != yaml.ScalarNode {
+	if r := resolve(n); r == nil || r.Kind != yaml.ScalarNode {
 		return nil
 	}
 	return n // a null value too: the key says the chart takes it
@@ -649,6 +649,9 @@ func (f *yfile) removeMarkerAt(v *yaml.Node) {
 
 // appendScalar adds a scalar item to a sequence in its style.
 func (f *yfile) appendScalar(seq *yaml.Node, value string) error {
+	if err := f.shared(seq); err != nil {
+		return err
+	}
 	if isFlow(seq) {
 		if len(seq.Content) == 0 {
 			start := f.valueStart(seq)

@@ -52,6 +52,9 @@ func (f *yfile) insertAfter(m *yaml.Node, after *yaml.Node, kvs []kv) error {
 	if len(kvs) == 0 {
 		return nil
 	}
+	if err := f.shared(m); err != nil {
+		return err
+	}
 	var val *yaml.Node
 	if after == nil && len(m.Content) >= 2 {
 		after = m.Content[len(m.Content)-2]
@@ -60,6 +63,10 @@ func (f *yfile) insertAfter(m *yaml.Node, after *yaml.Node, kvs []kv) error {
 		if m.Content[i] == after {
 			val = m.Content[i+1]
 		}
+	}
+	if val == nil && after != nil && len(m.Content) >= 2 {
+		// after is a key a merge key brought (<<: *anchor): after the last key.
+		val = m.Content[len(m.Content)-1]
 	}
 	if isFlow(m) {
 		if val == nil {
@@ -92,6 +99,9 @@ func (f *yfile) insertAfter(m *yaml.Node, after *yaml.Node, kvs []kv) error {
 // the key up to the next key when it shares a line with a sequence dash,
 // ", k: v" in flow style.
 func (f *yfile) deleteKey(m *yaml.Node, key *yaml.Node) error {
+	if err := f.shared(m); err != nil {
+		return err
+	}
 	idx := -1
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i] == key {
@@ -99,7 +109,8 @@ func (f *yfile) deleteKey(m *yaml.Node, key *yaml.Node) error {
 		}
 	}
 	if idx < 0 {
-		return nil
+		// A key a merge key brought: it is the anchor's.
+		return f.shared(key)
 	}
 	val := m.Content[idx+1]
 	end, err := f.nodeEnd(val)
@@ -212,6 +223,9 @@ func (f *yfile) seqStyle() (dashIndent, afterDash int) {
 
 // appendItem adds a mapping item to a sequence in the sequence's style.
 func (f *yfile) appendItem(seq *yaml.Node, kvs []kv) error {
+	if err := f.shared(seq); err != nil {
+		return err
+	}
 	if isFlow(seq) {
 		if len(seq.Content) == 0 {
 			start := f.valueStart(seq)

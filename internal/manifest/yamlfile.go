@@ -27,6 +27,15 @@ type yfile struct {
 	eol   string // the file's line end: "\n" or "\r\n"
 	docs  []*yaml.Node
 	edits []splice
+
+	// Anchors and aliases: an anchored node's alias users, the shared
+	// node each node of an anchored collection belongs to, and the values
+	// written to anchored scalars and to aliases (see checkAnchors).
+	users        map[*yaml.Node][]*yaml.Node
+	sharedBy     map[*yaml.Node]*yaml.Node
+	anchorWrites map[*yaml.Node]string
+	aliasWrites  map[*yaml.Node]string
+	appUses      map[*yaml.Node]bool // aliases that stand for the app's image too
 }
 
 // splice replaces body[start:end] with text.
@@ -71,7 +80,110 @@ func parseFile(name string, data []byte) (*yfile, error) {
 		}
 		f.docs = append(f.docs, &n)
 	}
+	f.indexAnchors()
 	return f, nil
+}
+
+// indexAnchors records who uses each anchor (its aliases) and, for an
+// anchored mapping or sequence that aliases use, every node inside it.
+func (f *yfile) indexAnchors() {
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n == nil {
+			return
+		}
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			if f.users == nil {
+				f.users = map[*yaml.Node][]*yaml.Node{}
+			}
+			f.users[n.Alias] = append(f.users[n.Alias], n)
+			return
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	for _, d := range f.docs {
+		walk(d)
+	}
+	var mark func(n, owner *yaml.Node)
+	mark = func(n, owner *yaml.Node) {
+		if n == nil || n.Kind == yaml.AliasNode {
+			return
+		}
+		if f.sharedBy == nil {
+			f.sharedBy = map[*yaml.Node]*yaml.Node{}
+		}
+		f.sharedBy[n] = owner
+		for _, c := range n.Content {
+			mark(c, owner)
+		}
+	}
+	for a := range f.users {
+		if a.Kind == yaml.MappingNode || a.Kind == yaml.SequenceNode {
+			mark(a, a)
+		}
+	}
+}
+
+// shared refuses a write into an anchored mapping or sequence that aliases
+// use elsewhere: the edit would change every user of the anchor.
+func (f *yfile) shared(n *yaml.Node) error {
+	if a := f.sharedBy[n]; a != nil {
+		return f.anchorError(a, f.users[a])
+	}
+	return nil
+}
+
+func (f *yfile) anchorError(a *yaml.Node, users []*yaml.Node) error {
+	var lines []string
+	for _, u := range users {
+		lines = append(lines, fmt.Sprintf("line %d", u.Line))
+	}
+	return fmt.Errorf("%s:%d: refusing to edit anchor &%s: its aliases (*%s, %s) would change with it; write the app's image without the anchor", f.name, a.Line, a.Anchor, a.Anchor, strings.Join(lines, ", "))
+}
+
+// checkAnchors refuses an edit of an anchored scalar that an alias uses
+// for something the edit does not set to the same value.
+func (f *yfile) checkAnchors() error {
+	for a, v := range f.anchorWrites {
+		if v == a.Value {
+			continue // unchanged: its users keep what they had
+		}
+		var other []*yaml.Node
+		for _, u := range f.users[a] {
+			if w, ok := f.aliasWrites[u]; (!ok || w != v) && !f.appUses[u] {
+				other = append(other, u)
+			}
+		}
+		if len(other) > 0 {
+			return f.anchorError(a, other)
+		}
+	}
+	return nil
+}
+
+// appUse marks the nodes that are aliases as standing for the app's image
+// (a container of the app, an entry the matcher ranks as the app's): an
+// edit of their anchor writes the app's new image there too, which is what
+// the anchor says.
+func (f *yfile) appUse(ns ...*yaml.Node) {
+	for _, n := range ns {
+		if n != nil && n.Kind == yaml.AliasNode {
+			if f.appUses == nil {
+				f.appUses = map[*yaml.Node]bool{}
+			}
+			f.appUses[n] = true
+		}
+	}
+}
+
+// resolve follows an alias to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
 }
 
 // roots are the documents' top-level nodes that are mappings.
@@ -268,6 +380,18 @@ func plainSafe(s string, flow bool) bool {
 // setScalar replaces a scalar's value in its own quoting style; no splice
 // when it already holds the value.
 func (f *yfile) setScalar(n *yaml.Node, value string, flow bool) error {
+	if n.Kind == yaml.AliasNode {
+		return f.setAlias(n, value, flow)
+	}
+	if err := f.shared(n); err != nil {
+		return err
+	}
+	if len(f.users[n]) > 0 {
+		if f.anchorWrites == nil {
+			f.anchorWrites = map[*yaml.Node]string{}
+		}
+		f.anchorWrites[n] = value
+	}
 	if n.Value == value {
 		return nil
 	}
@@ -295,16 +419,58 @@ func (f *yfile) setScalar(n *yaml.Node, value string, flow bool) error {
 	return nil
 }
 
+// setAlias writes value where an alias (*name) stands: nothing when its
+// anchor holds the value (or is written with it), else the value in place
+// of the alias, in the anchor's quoting style; the anchor and its other
+// users stay as they are.
+func (f *yfile) setAlias(n *yaml.Node, value string, flow bool) error {
+	if f.aliasWrites == nil {
+		f.aliasWrites = map[*yaml.Node]string{}
+	}
+	f.aliasWrites[n] = value
+	a := resolve(n)
+	if a == nil || a.Kind != yaml.ScalarNode {
+		return f.errAt(n, "an alias (*"+n.Value+") of a mapping or list where a value goes")
+	}
+	if w, ok := f.anchorWrites[a]; ok && w == value || !ok && str(a) == value {
+		return nil
+	}
+	start := f.offset(n.Line, n.Column)
+	text := "*" + n.Value
+	if !bytes.HasPrefix(f.body[start:], []byte(text)) {
+		return f.errAt(n, "cannot locate the alias' bytes")
+	}
+	f.add(splice{start, start + len(text), quoteLike(a.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle), value, flow)})
+	return nil
+}
+
 func (f *yfile) add(s splice) { f.edits = append(f.edits, s) }
 
 // mapGet returns a mapping's key and value nodes for a key.
+// An alias is followed; keys a merge key (<<: *anchor) brings are found
+// too (they are the anchor's nodes: writing them is refused as shared).
 func mapGet(m *yaml.Node, key string) (k, v *yaml.Node) {
+	m = resolve(m)
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil, nil
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
+		if m.Content[i].Value == key && m.Content[i].Tag != "!!merge" {
 			return m.Content[i], m.Content[i+1]
+		}
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Tag != "!!merge" {
+			continue
+		}
+		merged := []*yaml.Node{m.Content[i+1]}
+		if s := resolve(m.Content[i+1]); s != nil && s.Kind == yaml.SequenceNode {
+			merged = s.Content
+		}
+		for _, x := range merged {
+			if k, v := mapGet(x, key); k != nil {
+				return k, v
+			}
 		}
 	}
 	return nil, nil
@@ -328,6 +494,7 @@ func lookup(n *yaml.Node, keys ...string) *yaml.Node {
 
 // str is a scalar's value, "" for anything else.
 func str(n *yaml.Node) string {
+	n = resolve(n)
 	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		return ""
 	}
@@ -444,6 +611,9 @@ func (f *yfile) column(off int) int {
 
 // apply splices the edits into the original bytes, and records which lines changed.
 func (f *yfile) apply() ([]byte, error) {
+	if err := f.checkAnchors(); err != nil {
+		return nil, err
+	}
 	edits := append([]splice(nil), f.edits...)
 	sortSplices(edits)
 	for i := 1; i < len(edits); i++ {
