@@ -717,3 +717,10 @@ differs (CI runs it).`,
 	cmd.Flags().StringVar(&output, "output", "", "file to write (default .github/workflows/ci.yml or Jenkinsfile)")
 	return cmd
 }
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

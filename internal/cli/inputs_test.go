@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,68 +70,6 @@ func shopRepo(t *testing.T) (string, []byte, func(string, time.Time) string, Pro
 		ImageLock: lock, Global: affected.Global{Dirs: []string{"ci"}},
 	}.withDefaults()
 	return root, lock, commit, proj
-}
-
-// Issue 19.3: an app's image is a function of its inputs. Its version (the
-// revision label, created time, version and -ldflags the build stage
-// stamps) is the newest commit that changed what the affected-app analysis
-// says it depends on: a commit to another app, or to its docs, leaves it
-// as it was, so its digest, its stages and its deploy ("unchanged") too.
-func TestImageRevisionFollowsInputs(t *testing.T) {
-	noEngineEnv(t)
-	root, lock, commit, proj := shopRepo(t)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c1 := commit("base", t0)
-	t.Chdir(root)
-	inputs := func() map[string]string {
-		t.Helper()
-		o := &options{stdout: io.Discard, stderr: io.Discard, proj: proj, out: t.TempDir()}
-		run, err := newInvocation(context.Background(), o, &runFlags{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string]string{}
-		for _, r := range run.apps {
-			in := r.inputs()
-			got[r.app.Name] = in.Revision() + " " + in.CommitTime.Format(time.RFC3339) + " " + in.Version()
-			if r.Version.Commit != gitIn(t, root, "rev-parse", "HEAD") {
-				t.Errorf("%s: the checked-out commit is %s, not HEAD", r.app.Name, r.Version.Commit)
-			}
-		}
-		return got
-	}
-	want := func(c string, at time.Time) string { return c + " " + at.Format(time.RFC3339) + " " + c[:12] }
-	check := func(step string, orders, billing string) {
-		t.Helper()
-		got := inputs()
-		if got["orders"] != orders || got["billing"] != billing {
-			t.Errorf("%s:\n orders  %s, want %s\n billing %s, want %s", step, got["orders"], orders, got["billing"], billing)
-		}
-	}
-	check("first commit", want(c1, t0), want(c1, t0))
-
-	writeIn(t, root, "services/billing/main.go", "package main\n\nfunc main() { println() }\n")
-	c2 := commit("billing", t0.Add(time.Hour))
-	check("a billing change", want(c1, t0), want(c2, t0.Add(time.Hour)))
-
-	// (A file directly in Source, such as README.md, is an input of every
-	// app of the module, as .golangci.yml is: the analysis cannot tell.)
-	writeIn(t, root, "docs/guide.md", "# shop, the docs\n")
-	commit("docs", t0.Add(2*time.Hour))
-	check("a docs change", want(c1, t0), want(c2, t0.Add(time.Hour)))
-
-	writeIn(t, root, "internal/money/money.go", "package money\n\nconst Cents = 100\n")
-	c4 := commit("money", t0.Add(3*time.Hour))
-	check("a change to a package orders imports", want(c4, t0.Add(3*time.Hour)), want(c2, t0.Add(time.Hour)))
-
-	writeIn(t, root, "ci/images.lock", string(lock)+"\n")
-	c5 := commit("lock", t0.Add(4*time.Hour))
-	check("the image lock", want(c5, t0.Add(4*time.Hour)), want(c5, t0.Add(4*time.Hour)))
-
-	// A modified file marks only the apps whose inputs it is.
-	writeIn(t, root, "services/billing/main.go", "package main\n\nfunc main() { println(1) }\n")
-	writeIn(t, root, "services/billing/new.go", "package main\n")
-	check("billing modified", want(c5, t0.Add(4*time.Hour)), c5+"-dirty "+t0.Add(4*time.Hour).Format(time.RFC3339)+" "+c5[:12]+"-dirty")
 }
 
 // A standalone deploy (a Jenkins deploy stage, `go run ./ci deploy`) at a

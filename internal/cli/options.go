@@ -196,18 +196,6 @@ func (o *options) lock() (*imagelock.Lock, error) {
 	return l, nil
 }
 
-// sourceDir checks an application directory.
-func sourceDir(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", usageErr("source %s: %v", dir, err)
-	}
-	if !hasGoMod(abs) {
-		return "", usageErr("source %s: no go.mod there or above it; point --source (or App.Source) at the application's Go module", dir)
-	}
-	return abs, nil
-}
-
 // invocation is how a user runs this program: "slipway", or "go run ./ci".
 func (o *options) invocation() string {
 	if o.proj.BinaryOnly {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slipway-ci/slipway/internal/affected"
+	"github.com/slipway-ci/slipway/internal/flow"
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/version"
 )
@@ -85,11 +86,11 @@ func newPlanCmd(o *options) *cobra.Command {
 		Short: "Print what the pipeline would do: stages, pinned images, caches, secret names, push and commit targets (no engine)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			run, err := newInvocation(cmd.Context(), o, rf)
+			run, err := newRun(cmd.Context(), o, rf)
 			if err != nil {
 				return err
 			}
-			doc, err := run.plan()
+			doc, err := plan(o, rf, run)
 			if err != nil {
 				return err
 			}
@@ -114,24 +115,25 @@ func newPlanCmd(o *options) *cobra.Command {
 	return cmd
 }
 
-func (run *invocation) plan() (planDoc, error) {
-	doc := planDoc{ImageLock: run.lock.Source, Images: map[string]string{}, Skipped: run.skipped, Since: run.base, Apps: []planApp{}, Stages: []planStage{}, Waves: [][]string{}}
-	for _, img := range run.lock.Images() {
+// plan is what the run would do.
+func plan(o *options, rf *runFlags, run *flow.Run) (planDoc, error) {
+	doc := planDoc{ImageLock: run.Lock().Source, Images: map[string]string{}, Skipped: run.Skipped(), Since: run.Base(), Apps: []planApp{}, Stages: []planStage{}, Waves: [][]string{}}
+	for _, img := range run.Lock().Images() {
 		doc.Images[img.Name] = img.Ref()
 	}
-	if len(run.apps) == 0 {
+	if len(run.Apps()) == 0 {
 		return doc, nil
 	}
-	g, err := run.graph()
+	g, err := run.Graph()
 	if err != nil {
 		return planDoc{}, err
 	}
-	if err := run.checkManifests(g.Names()); err != nil {
+	if err := run.CheckManifests(g.Names()); err != nil {
 		return planDoc{}, err
 	}
 	doc.Waves = g.Waves()
 	publish := map[string]bool{}
-	for _, s := range run.o.proj.Stages {
+	for _, s := range o.proj.Stages {
 		publish[s.Name] = s.Publish
 	}
 	for _, s := range g.Stages() {
@@ -142,29 +144,29 @@ func (run *invocation) plan() (planDoc, error) {
 			Secrets: nonNil(s.Secrets), Artifacts: nonNil(s.Artifacts),
 		})
 	}
-	repo := run.o.GitOpsRepo()
+	repo := o.GitOpsRepo()
 	if repo == "" {
-		repo = filepath.Join(run.o.out, "gitops.git") + " (local, created on first use)"
+		repo = filepath.Join(o.out, "gitops.git") + " (local, created on first use)"
 	} else {
 		repo = version.PublicURL(repo)
 	}
-	env := run.o.proj.PublishEnv
-	for _, r := range run.apps {
+	env := o.proj.PublishEnv
+	for _, r := range run.Apps() {
 		pa := planApp{
-			Name: r.app.Name, Source: r.app.Source, Main: r.app.Main, Commit: r.Version.Commit,
-			Push: planPush{Repository: r.imageRepo(), Tags: nonNil(r.pushTags())},
+			Name: r.Spec.Name, Source: r.Spec.Source, Main: r.Spec.Main, Commit: r.Version.Commit,
+			Push: planPush{Repository: imageRepo(o, r), Tags: nonNil(r.PushTags())},
 			GitOps: planCommit{
-				Repository: repo, Branch: run.o.GitOpsBranch(),
-				File:    gitops.LayoutPath(run.o.layoutOrConfig(), r.app.Name, env),
-				Subject: "deploy(" + r.app.Name + "): " + env + " -> sha256:<digest of the build>",
+				Repository: repo, Branch: o.GitOpsBranch(),
+				File:    gitops.LayoutPath(o.layoutOrConfig(), r.Spec.Name, env),
+				Subject: "deploy(" + r.Spec.Name + "): " + env + " -> sha256:<digest of the build>",
 			},
 		}
-		pa.GitOps.Rendered, pa.GitOps.Refused = run.planRender(r, env)
+		pa.GitOps.Rendered, pa.GitOps.Refused = planRender(o, r, env)
 		doc.Apps = append(doc.Apps, pa)
 	}
-	doc.Caches = run.planCaches()
-	first := run.apps[0]
-	doc.Source, doc.Commit, doc.Branch = first.app.Source, first.Version.Commit, first.Version.Branch
+	doc.Caches = planCaches(run, rf.cache.cacheRepo())
+	first := run.Apps()[0]
+	doc.Source, doc.Commit, doc.Branch = first.Spec.Source, first.Version.Commit, first.Version.Branch
 	doc.Push, doc.GitOps = doc.Apps[0].Push, doc.Apps[0].GitOps
 	return doc, nil
 }
@@ -176,12 +178,12 @@ var planDigest = "sha256:" + strings.Repeat("f", 64)
 // image of each of the app's workloads before -> after, or why the deploy
 // would be refused. Nothing when the GitOps repository does not exist yet or
 // the image repository is not known.
-func (run *invocation) planRender(r *runState, env string) ([]string, string) {
-	repo := r.imageRepoConfigured()
+func planRender(o *options, r *flow.App, env string) ([]string, string) {
+	repo := r.ImageRepo()
 	if repo == "" {
 		return nil, ""
 	}
-	d, err := run.o.reader()
+	d, err := o.reader()
 	if err != nil {
 		return nil, ""
 	}
@@ -189,7 +191,7 @@ func (run *invocation) planRender(r *runState, env string) ([]string, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := d.Deploy(ctx, gitops.Request{
-		App: r.app.Name, Env: env, Image: gitops.Image{Repo: repo, Digest: planDigest},
+		App: r.Spec.Name, Env: env, Image: gitops.Image{Repo: repo, Digest: planDigest},
 		SourceCommit: strings.Repeat("f", 40), AllowUnknownSource: true, AllowRollback: true, DryRun: true,
 	})
 	if err != nil {
@@ -207,17 +209,11 @@ func (run *invocation) planRender(r *runState, env string) ([]string, string) {
 }
 
 // imageRepo is where push sends the app's image.
-func (r *runState) imageRepo() string {
-	if repo := r.imageRepoConfigured(); repo != "" {
+func imageRepo(o *options, r *flow.App) string {
+	if repo := r.ImageRepo(); repo != "" {
 		return repo
 	}
-	return "127.0.0.1:<port>/slipway/" + r.app.Name + " (Slipway's local registry, stored in " + filepath.Join(r.o.out, "registry") + ")"
-}
-
-// pushTags are the git-derived tags, the app's own and --tag.
-func (r *runState) pushTags() []string {
-	tags := append(r.Version.Tags(), r.app.Tags...)
-	return append(tags, r.flags.push.tags...)
+	return "127.0.0.1:<port>/slipway/" + r.Spec.Name + " (Slipway's local registry, stored in " + filepath.Join(o.out, "registry") + ")"
 }
 
 func writePlan(w io.Writer, d planDoc) {

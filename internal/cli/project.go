@@ -44,7 +44,7 @@ type Project struct {
 	IgnoreFile    string
 	IgnoreUnfixed bool
 	Stages        []StageSpec // nil: the built-in stages
-	Concurrency   int         // apps whose stages run at once (0: by cores, see stageBound)
+	Concurrency   int         // apps whose stages run at once (0: by cores, see flow.StageBound)
 	Out           string      // default "out"
 	Global        affected.Global
 	// ConfigErr is a problem found while building the project (reported by Validate).
@@ -216,7 +216,7 @@ func lockNames(l *imagelock.Lock) []string {
 // Commands that do not read the source (deploy of a given image, history,
 // status, rollback, …) never call it: they work from any directory.
 func CheckSource(field func(string) string, a App, manifests bool) error {
-	if !hasGoMod(a.Source) {
+	if !flow.HasGoMod(a.Source) {
 		return fmt.Errorf("%s %q (app %s): no go.mod there or above it; point Source at the app's Go module (or a directory inside one)", field("Source"), a.Source, a.Name)
 	}
 	main := filepath.Join(a.Source, orDot(a.Main))
@@ -305,25 +305,6 @@ func hasGoFiles(dir string) bool {
 		}
 	}
 	return false
-}
-
-// hasGoMod reports whether dir is inside a Go module.
-func hasGoMod(dir string) bool {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return false
-	}
-	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-		return false
-	}
-	for d := abs; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return true
-		}
-		if filepath.Dir(d) == d {
-			return false
-		}
-	}
 }
 
 // orderStages is flow.OrderStages.

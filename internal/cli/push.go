@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/ocitar"
-	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/release"
 )
@@ -195,167 +192,6 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func pushStage(r *runState) pipeline.Stage {
-	return pipeline.Stage{
-		Name:        "push",
-		Description: "push out/image.tar by digest; sign it, attach SBOM and SLSA provenance as referrers and verify them; then immutable tags",
-		Artifacts:   []string{r.outPath("provenance.json"), r.outPath("attestations.json")},
-		Needs:       []string{"scan"},
-		Secrets:     []string{"REGISTRY_USERNAME", "REGISTRY_PASSWORD", envSigningKey, envSigningPassword},
-		Run: func(ctx context.Context, rec *pipeline.Record) error {
-			// This stage's record is replaced whatever the outcome.
-			r.update(func(res *pipeline.Result) {
-				res.Image.Ref, res.Image.Tags, res.Image.Signature, res.Image.SignedBy = "", nil, "", ""
-			})
-			_ = os.Remove(r.outPath("attestations.json"))
-			tarball := r.outPath("image.tar")
-			a, err := openTarball(tarball)
-			if err != nil {
-				return fmt.Errorf("push: %w (run the build stage first)", err)
-			}
-			defer a.Close()
-			if err := r.checkBuilt(a, tarball); err != nil {
-				return err
-			}
-			if err := r.checkGate(a, tarball); err != nil {
-				return err
-			}
-			image := r.imageRepoConfigured()
-			opts := pushOptions(r.o.stderr, &r.flags.push)
-			if image == "" {
-				addr, err := r.run.LocalRegistry()
-				if err != nil {
-					return err
-				}
-				image = addr + "/slipway/" + r.app.Name
-				opts = append(opts, registry.WithKeychain(registry.Anonymous()))
-				r.o.logf("push: no --image or CI_IMAGE: using Slipway's local registry at %s (stored in %s)", addr, filepath.Join(r.o.out, "registry"))
-			} else if host, err := r.o.credentialHost(); err != nil {
-				return err
-			} else {
-				opts = append(opts, registry.WithKeychain(registry.KeychainFor(host, os.Getenv)))
-			}
-			repo, err := registry.ParseRepo(image)
-			if err != nil {
-				return usageErr("push: %v", err)
-			}
-			// The release flow signs, attaches and verifies before any tag:
-			// a tag only ever names a signed digest.
-			pol, err := r.run.VerifyPolicy()
-			if err != nil {
-				return err
-			}
-			label, err := release.Label(a)
-			if err != nil {
-				return fmt.Errorf("push: %s: %w", tarball, err)
-			}
-			out, err := release.Publish(ctx, release.Request{
-				Archive: a, Repo: repo, Tags: r.pushTags(), Facts: r.facts(label),
-				Signing: func() (*release.Signing, error) { return r.o.releaseSigning(r.flags.verify.trustedRoot) },
-				Policy:  pol, SBOM: r.outPath("sbom.cdx.json"),
-				Provenance: r.outPath("provenance.json"), Report: r.outPath("attestations.json"), Out: r.Out,
-				Registry: opts, Log: r.o.logf, Started: r.run.started, PipelineRun: gitops.PipelineRun(os.Getenv),
-			})
-			if out != nil && out.Provenance != "" {
-				rec.Artifact(out.Provenance)
-			}
-			if out != nil && out.Report != nil {
-				rec.Artifact(r.outPath("attestations.json"))
-			}
-			if err != nil {
-				return fmt.Errorf("push: %w", err)
-			}
-			res, rep, who := out.Result, out.Report, out.SignedBy
-			r.update(func(p *pipeline.Result) {
-				p.Image.Ref, p.Image.Digest, p.Image.Tags = res.Ref, res.Digest, res.Tags
-				if p.Image.Tarball == "" {
-					p.Image.Tarball = tarball
-				}
-			})
-			rec.Set("ref", res.Ref)
-			rec.Set("uploaded", fmt.Sprintf("%d/%d bytes", res.BlobBytes, res.TotalBytes))
-			if rep != nil {
-				rec.Set("signed", who)
-				rec.Set("attached", release.Summary(rep))
-				r.update(func(p *pipeline.Result) {
-					p.Image.Signature, p.Image.SignedBy = rep.Signature.Bundle, rep.Signature.Signer
-				})
-			}
-			return nil
-		},
-	}
-}
-
-// checkGate refuses to push a digest the scan gate did not pass, however the
-// stages were split across jobs: the verdict in result.json must name this
-// very digest. --skip-gate REASON overrides, and the reason is recorded.
-func (r *runState) checkGate(a *ocitar.Archive, tarball string) error {
-	d, err := a.Digest()
-	if err != nil {
-		return fmt.Errorf("push: digest of %s: %w", tarball, err)
-	}
-	g := r.snapshot().Gate
-	var problem string
-	switch {
-	case g == nil:
-		problem = fmt.Sprintf("%s (%s) has no scan verdict in %s", tarball, d, r.outPath(pipeline.ResultFile))
-	case g.Digest != d.String():
-		problem = fmt.Sprintf("%s is %s, but the scan gate judged %s", tarball, d, g.Digest)
-	case g.Verdict != pipeline.GatePassed:
-		problem = fmt.Sprintf("%s failed the scan gate (%s)", d, g.Summary)
-	default:
-		return nil
-	}
-	reason := strings.TrimSpace(r.flags.push.skipGate)
-	if reason == "" {
-		return fmt.Errorf("push: refusing: %s; run the scan stage on this image, or pass --skip-gate \"REASON\" to push anyway (recorded)", problem)
-	}
-	r.o.logf("warning: push: %s; pushing anyway (--skip-gate %q)", problem, reason)
-	r.update(func(res *pipeline.Result) {
-		gr := pipeline.GateResult{Digest: d.String(), Verdict: "skipped", Summary: problem, Time: time.Now().UTC()}
-		if res.Gate != nil && res.Gate.Digest == d.String() {
-			gr = *res.Gate
-		}
-		gr.SkippedBy = reason
-		res.Gate = &gr
-	})
-	return nil
-}
-
-// checkBuilt refuses to push, as this pipeline's build, an image its build
-// stage did not record: the provenance of the pipeline's push states the
-// build's inputs, which are facts only for the image that build made. An
-// image built elsewhere is pushed with `push --tarball`.
-func (r *runState) checkBuilt(a *ocitar.Archive, tarball string) error {
-	d, err := a.Digest()
-	if err != nil {
-		return fmt.Errorf("push: digest of %s: %w", tarball, err)
-	}
-	built := r.snapshot().Image.Digest
-	switch {
-	case built == "":
-		return fmt.Errorf("push: refusing: %s (%s) has no build record in %s: the pipeline pushes only what its build stage made; run the build stage, or push an image built elsewhere with `push --tarball`", tarball, d, r.outPath(pipeline.ResultFile))
-	case built != d.String():
-		return fmt.Errorf("push: refusing: %s is %s, but the build stage recorded %s: the pipeline pushes only what its build stage made; rebuild, or push an image built elsewhere with `push --tarball`", tarball, d, built)
-	}
-	return nil
-}
-
-// facts are what this pipeline knows of the image its build stage made:
-// the checkout's commit, branch and dirtiness, and the build's inputs (the
-// app's configuration and the image lock).
-func (r *runState) facts(label string) release.Facts {
-	return release.Facts{
-		Source: release.Source{Commit: r.Version.Commit, Repo: r.Version.RepoURL, Ref: r.Version.Branch, Dirty: r.Version.Dirty},
-		Build: &release.Build{
-			App:          map[string]any{"name": r.app.Name, "main": r.app.Main, "binary": r.app.Binary, "base": r.app.Base, "port": float64(r.app.Port)},
-			Lock:         r.lock,
-			InputsCommit: r.inputs().Commit,
-		},
-		Label: label,
-	}
 }
 
 // tagRE is an OCI tag: up to 128 of [A-Za-z0-9_.-], not starting with . or -.

@@ -22,11 +22,11 @@ func passedRun(t testing.TB, src, out string, gateAge time.Duration) {
 	rf := &runFlags{}
 	rf.scan.dbMaxAge = 12 * time.Hour
 	rf.scan.severity = "HIGH,CRITICAL"
-	run, err := newInvocation(context.Background(), o, rf)
+	run, err := newRun(context.Background(), o, rf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp := run.apps[0].fingerprint()
+	fp := run.Apps()[0].Fingerprint()
 	if fp == "" {
 		t.Fatal("no fingerprint for a clean checkout")
 	}

@@ -1,9 +1,14 @@
 // Package flow is one run of the pipeline over the selected apps,
 // without the CLI: each app's state (its out/ directory and the result its
 // stages update, under a lock), the source versions read once per checkout,
-// and the execution of a stage graph whose results it merges into each
-// app's result.json and the run's summary. internal/cli binds flags to it,
-// builds the stages, and prints.
+// the stage graph the configuration makes of the apps and the stages
+// themselves (lint, test, build, scan, push through internal/release,
+// deploy through internal/gitops, custom ones), which --changed-since
+// leaves out, what is reused, the engine caches, and the execution whose
+// results it merges into each app's result.json and the run's summary.
+// It takes plain Options and asks the command line for what it shares with
+// the other commands through Host; internal/cli binds flags, calls, and
+// prints.
 package flow
 
 import (
@@ -31,6 +36,8 @@ type App struct {
 
 	mu     sync.Mutex
 	result *pipeline.Result
+
+	appRunState // set when a Run opened the app
 }
 
 // Open reads the app's result.json from out (a fresh result when there is

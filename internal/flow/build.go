@@ -1,4 +1,4 @@
-package cli
+package flow
 
 import (
 	"context"
@@ -10,8 +10,48 @@ import (
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
-func buildStage(r *runState) pipeline.Stage {
-	tarball := r.outPath("image.tar")
+func lintStage(r *App, args []string) pipeline.Stage {
+	return pipeline.Stage{
+		Name:        "lint",
+		Description: "golangci-lint v2 with the app's .golangci.yml",
+		Engine:      true,
+		Images:      []string{"golangci-lint"},
+		Caches:      []string{dag.CacheGoMod, dag.CacheGoBuild, dag.CacheLint},
+		Run: func(ctx context.Context, _ *pipeline.Record) error {
+			st, err := r.engine(ctx)
+			if err != nil {
+				return err
+			}
+			return st.WithLintArgs(args).RunLint(ctx)
+		},
+	}
+}
+
+func testStage(r *App, args []string) pipeline.Stage {
+	coverage := r.OutPath("coverage.out")
+	return pipeline.Stage{
+		Name:        "test",
+		Description: "go test -race with coverage, in the golang image",
+		Engine:      true,
+		Images:      []string{"go"},
+		Caches:      []string{dag.CacheGoMod, dag.CacheGoBuild},
+		Artifacts:   []string{coverage},
+		Run: func(ctx context.Context, rec *pipeline.Record) error {
+			st, err := r.engine(ctx)
+			if err != nil {
+				return err
+			}
+			if err := st.WithTestArgs(args).RunTest(ctx, coverage); err != nil {
+				return err
+			}
+			rec.Artifact(coverage)
+			return nil
+		},
+	}
+}
+
+func buildStage(r *App) pipeline.Stage {
+	tarball := r.OutPath("image.tar")
 	return pipeline.Stage{
 		Name:        "build",
 		Description: "static binary on distroless nonroot, OCI labels, reproducible (created = commit time)",
@@ -23,12 +63,12 @@ func buildStage(r *runState) pipeline.Stage {
 		Run: func(ctx context.Context, rec *pipeline.Record) error {
 			// A build replaces the image record whatever happens: a failed
 			// build leaves no earlier image for scan and push to pick up.
-			r.update(func(res *pipeline.Result) { res.Image = pipeline.ImageResult{} })
+			r.Update(func(res *pipeline.Result) { res.Image = pipeline.ImageResult{} })
 			st, err := r.engine(ctx)
 			if err != nil {
 				return err
 			}
-			raw := r.outPath(".image-export.tar")
+			raw := r.OutPath(".image-export.tar")
 			defer os.Remove(raw)
 			if err := st.ExportImage(ctx, raw); err != nil {
 				return err
@@ -37,7 +77,7 @@ func buildStage(r *runState) pipeline.Stage {
 			if err != nil {
 				return fmt.Errorf("build: %w", err)
 			}
-			r.update(func(res *pipeline.Result) {
+			r.Update(func(res *pipeline.Result) {
 				res.Image = pipeline.ImageResult{Tarball: tarball, Digest: digest}
 			})
 			rec.Artifact(tarball)
@@ -49,7 +89,7 @@ func buildStage(r *runState) pipeline.Stage {
 
 // normalizeImage rewrites the engine's export so that two builds of one
 // commit have one digest: every timestamp becomes the commit time.
-func normalizeImage(raw, out string, r *runState) (string, error) {
+func normalizeImage(raw, out string, r *App) (string, error) {
 	a, err := ocitar.Open(raw)
 	if err != nil {
 		return "", err
@@ -58,12 +98,12 @@ func normalizeImage(raw, out string, r *runState) (string, error) {
 	if a.Image == nil {
 		return "", fmt.Errorf("engine exported a multi-platform index; the build stage makes one image")
 	}
-	in := r.inputs()
+	in := r.Inputs()
 	img, err := ocitar.Normalize(a.Image, in.CommitTime)
 	if err != nil {
 		return "", err
 	}
-	if err := ocitar.Write(out, img, in.CommitTime, r.app.Name+":"+in.Version()); err != nil {
+	if err := ocitar.Write(out, img, in.CommitTime, r.Spec.Name+":"+in.Version()); err != nil {
 		return "", fmt.Errorf("write %s: %w", out, err)
 	}
 	d, err := img.Digest()

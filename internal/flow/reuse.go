@@ -1,4 +1,4 @@
-package cli
+package flow
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
-// fingerprint names everything an app's engine stages depend on: the
+// Fingerprint names everything an app's engine stages depend on: the
 // content of the app's inputs as they are now (committed or not: tracked,
 // modified and untracked non-ignored files, version.ContentKey), the
 // version its image is stamped with, the app's configuration, the image
@@ -21,17 +21,17 @@ import (
 // its cache for the same inputs anyway; a matching fingerprint lets a run
 // skip even the round trips (a warm no-change run: milliseconds, no
 // session), on a dirty tree as on a clean one.
-func (r *runState) fingerprint() string {
+func (r *App) Fingerprint() string {
 	content := r.contentKey()
 	if content == "" {
 		return ""
 	}
-	in := r.inputs()
+	in := r.Inputs()
 	h := sha256.New()
-	fmt.Fprintf(h, "content=%s\nstamp=%s %s %s\napp=%+v\nlock=%s\n", content, in.Revision(), in.Version(), in.CommitTime.UTC().Format(time.RFC3339), r.app, r.lock.Bytes())
-	sf := r.flags.scan
-	fmt.Fprintf(h, "gate=%s %v %s\n", sf.severity, sf.ignoreUnfixed, sf.ignoreFile)
-	for _, s := range r.o.proj.Stages {
+	fmt.Fprintf(h, "content=%s\nstamp=%s %s %s\napp=%+v\nlock=%s\n", content, in.Revision(), in.Version(), in.CommitTime.UTC().Format(time.RFC3339), r.Spec, r.run.opts.Lock.Bytes())
+	sf := r.run.opts.Scan
+	fmt.Fprintf(h, "gate=%s %v %s\n", sf.Severity, sf.IgnoreUnfixed, sf.IgnoreFile)
+	for _, s := range r.run.opts.Stages {
 		fmt.Fprintf(h, "stage=%s %s %v %v\n", s.Name, s.Builtin, s.Needs, s.Args)
 	}
 	if data, err := os.ReadFile(ignoreFileOf(r)); err == nil {
@@ -40,9 +40,9 @@ func (r *runState) fingerprint() string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-func ignoreFileOf(r *runState) string {
-	if r.flags.scan.ignoreFile != "" {
-		return r.flags.scan.ignoreFile
+func ignoreFileOf(r *App) string {
+	if r.run.opts.Scan.IgnoreFile != "" {
+		return r.run.opts.Scan.IgnoreFile
 	}
 	for _, n := range []string{".trivyignore.yaml", ".trivyignore"} {
 		p := r.Src + string(os.PathSeparator) + n
@@ -58,12 +58,12 @@ func ignoreFileOf(r *runState) string {
 // (otherwise the engine is needed anyway and the cached execs are cheap).
 // The scan's result is reused only while its DB is within --db-max-age:
 // new advisories must be seen.
-func (run *invocation) reuse(g *pipeline.Graph) (*pipeline.Graph, error) {
+func (run *Run) reuse(g *pipeline.Graph) (*pipeline.Graph, error) {
 	if !g.NeedsEngine() {
 		return g, nil
 	}
 	stages := g.Stages()
-	byPrefix := map[string]*runState{}
+	byPrefix := map[string]*App{}
 	for _, r := range run.apps {
 		byPrefix[r.Prefix] = r
 	}
@@ -77,15 +77,15 @@ func (run *invocation) reuse(g *pipeline.Graph) (*pipeline.Graph, error) {
 			return g, nil
 		}
 		base := strings.TrimPrefix(s.Name, r.Prefix)
-		snap := r.snapshot()
+		snap := r.Snapshot()
 		prev, ok := snap.Stages[base]
-		fp := r.fingerprint()
+		fp := r.Fingerprint()
 		if !ok || fp == "" || prev.Status != pipeline.Passed || prev.Fingerprint != fp {
 			return g, nil
 		}
 		switch base {
 		case StageBuild:
-			a, err := ocitar.Open(r.outPath("image.tar"))
+			a, err := ocitar.Open(r.OutPath("image.tar"))
 			if err != nil {
 				return g, nil
 			}
@@ -95,7 +95,7 @@ func (run *invocation) reuse(g *pipeline.Graph) (*pipeline.Graph, error) {
 				return g, nil
 			}
 		case StageScan:
-			if snap.Gate == nil || snap.Gate.Verdict != pipeline.GatePassed || time.Since(snap.Gate.Time) > run.flags.scan.dbMaxAge {
+			if snap.Gate == nil || snap.Gate.Verdict != pipeline.GatePassed || time.Since(snap.Gate.Time) > run.opts.Scan.DBMaxAge {
 				return g, nil
 			}
 		}
@@ -117,7 +117,7 @@ func (run *invocation) reuse(g *pipeline.Graph) (*pipeline.Graph, error) {
 	if len(reused) == 0 {
 		return g, nil
 	}
-	run.o.logf("nothing changed since the last successful run (same commit, configuration, image lock and gate): reusing %s; --force runs them again", strings.Join(reused, ", "))
+	run.logf("nothing changed since the last successful run (same commit, configuration, image lock and gate): reusing %s; --force runs them again", strings.Join(reused, ", "))
 	out, err := pipeline.NewGraph(stages...)
 	if err != nil {
 		return nil, err
