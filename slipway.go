@@ -14,7 +14,8 @@
 // engine, and `go run ./ci --publish` pushes the image by digest and commits
 // image@sha256:… into the GitOps repository that Argo CD or Flux pulls. Every
 // field's zero value is the default; flags and environment variables
-// (--gitops-repo/GITOPS_REPO, --image/CI_IMAGE, …) override at run time.
+// (--gitops-repo/GITOPS_REPO, --image/CI_IMAGE, …) fill what it leaves empty.
+// A flag that contradicts a field set here exits 2 naming both.
 //
 // A monorepo lists several Apps: their stages run in one engine session with
 // bounded concurrency, only the apps a change affects run on pull requests
@@ -51,8 +52,8 @@ type Config struct {
 	// GitOps is where deploys are committed.
 	GitOps GitOps
 	// Images is the path of an image lock file to use instead of the
-	// built-in one (mirrors, air-gapped registries); SLIPWAY_IMAGES and
-	// --images override it. Relative to the working directory.
+	// built-in one (mirrors, air-gapped registries); --images may restate
+	// it, not contradict it. Relative to the working directory.
 	Images string
 	// Gate configures the scan gate (what fails the build).
 	Gate Gate
@@ -77,7 +78,8 @@ type Config struct {
 	// Verify is the verification policy every deploy, promote and rollback
 	// checks before committing: the digest's signature, SBOM and provenance,
 	// read back from the registry. Flags (--verify-key,
-	// --certificate-identity …) and SLIPWAY_VERIFY_KEY override it. Empty:
+	// --certificate-identity …) and SLIPWAY_VERIFY_KEY may restate it, never
+	// contradict it (exit 2). Empty:
 	// --publish verifies against the key or identity it signed with, and
 	// the deploy command verifies nothing.
 	Verify Verify
@@ -214,7 +216,8 @@ type GitOps struct {
 	// {app} and {env} (default "{app}/overlays/{env}/kustomization.yaml";
 	// Flux's "apps/{env}/kustomization.yaml"; a flat "{app}/kustomization.yaml").
 	// Every GitOps command (deploy, promote, rollback, status, history,
-	// dora, the report) finds an app's file through it; --layout overrides it.
+	// dora, the report) finds an app's file through it; --layout may
+	// restate it (a different --layout exits 2).
 	Layout string
 	// Charts renders Helm charts for the proof that a deploy changes what
 	// the cluster runs. Set it to helm.Render (package

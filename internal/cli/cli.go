@@ -124,7 +124,12 @@ func newRootCmd(p Project, stdout, stderr io.Writer) *cobra.Command {
 func newRootCmdWith(p Project, stdout, stderr io.Writer, secrets *redact.Set) *cobra.Command {
 	// Stages of several apps log at once: one write at a time, so lines
 	// never interleave (and a test's buffer is safe).
-	o := &options{stdout: &lockedWriter{w: stdout}, stderr: &lockedWriter{w: stderr}, proj: p, secrets: secrets}
+	return newRootCmdFor(&options{stdout: &lockedWriter{w: stdout}, stderr: &lockedWriter{w: stderr}, proj: p, secrets: secrets})
+}
+
+// newRootCmdFor is the command tree over o.
+func newRootCmdFor(o *options) *cobra.Command {
+	p := o.proj
 	if p.BinaryOnly {
 		return newBinaryCmd(o)
 	}
@@ -160,12 +165,17 @@ commit trailers): ` + contractURL + `.`,
 	}
 	o.bind(root)
 	bindRunFlags(root, rf, p)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(o.stdout)
+	root.SetErr(o.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageErr("%v (see --help)", err)
 	})
-	root.PersistentPreRunE = checkFlagValues
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkFlagValues(cmd, args); err != nil {
+			return err
+		}
+		return o.checkConfigFlags(cmd)
+	}
 	root.AddCommand(
 		newRunCmd(o),
 		newStageCmd(o, "lint"), newStageCmd(o, "test"), newStageCmd(o, "build"),

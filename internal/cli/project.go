@@ -54,7 +54,10 @@ type Project struct {
 	// BinaryOnly is cmd/slipway: the commands that need no Go configuration.
 	BinaryOnly bool
 	Version    string // `version` prints it
-	// Verify is the verification policy deploys check (flags override it).
+	// given is the project before withDefaults: what the Go code set.
+	given *Project
+	// Verify is the verification policy deploys check (a flag may restate
+	// or fill it, never contradict it: checkConfigFlags).
 	Verify VerifyConfig
 }
 
@@ -90,8 +93,13 @@ func DefaultStages() []StageSpec { return flow.DefaultStages() }
 
 var appNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
 
-// withDefaults fills the zero values.
+// withDefaults fills the zero values (and remembers what was given, for
+// checkConfigFlags).
 func (p Project) withDefaults() Project {
+	if p.given == nil {
+		g := p
+		p.given = &g
+	}
 	if p.Name == "" {
 		p.Name = "ci"
 	}

@@ -470,7 +470,8 @@ func TestPublishTwoAppsSignsBoth(t *testing.T) {
 }
 
 // TestConfigVerifyPolicyApplies: the Go configuration's policy guards
-// deploy with no flag given; SLIPWAY_VERIFY_KEY and the flags override it.
+// deploy with no flag given; SLIPWAY_VERIFY_KEY or a flag may restate it,
+// and one that contradicts it exits 2 naming both (issue 17, trust item 3).
 func TestConfigVerifyPolicyApplies(t *testing.T) {
 	noEngineEnv(t)
 	host := ggcrRegistry(t, true)
@@ -494,9 +495,19 @@ func TestConfigVerifyPolicyApplies(t *testing.T) {
 		t.Fatalf("Config.Verify with another key: exit %d\n%s", code, stderr)
 	}
 	t.Setenv("SLIPWAY_VERIFY_KEY", pubPath)
-	if stderr, code := deploy(); code != 0 {
-		t.Fatalf("SLIPWAY_VERIFY_KEY overrides the configuration: exit %d\n%s", code, stderr)
+	if stderr, code := deploy(); code != 2 || !strings.Contains(stderr, "SLIPWAY_VERIFY_KEY=") || !strings.Contains(stderr, "Config.Verify.Key") {
+		t.Fatalf("SLIPWAY_VERIFY_KEY contradicting Config.Verify.Key: exit %d\n%s", code, stderr)
 	}
+	t.Setenv("SLIPWAY_VERIFY_KEY", "")
+	if stderr, code := deploy("--verify-key", pubPath); code != 2 || !strings.Contains(stderr, "--verify-key") || !strings.Contains(stderr, "Config.Verify.Key") {
+		t.Fatalf("--verify-key contradicting Config.Verify.Key: exit %d\n%s", code, stderr)
+	}
+	p.Verify = VerifyConfig{Key: pubPath}
+	t.Setenv("SLIPWAY_VERIFY_KEY", pubPath)
+	if stderr, code := deploy("--verify-key", pubPath); code != 0 {
+		t.Fatalf("SLIPWAY_VERIFY_KEY and --verify-key restating Config.Verify.Key: exit %d\n%s", code, stderr)
+	}
+	t.Setenv("SLIPWAY_VERIFY_KEY", "")
 	p.Verify = VerifyConfig{Key: filepath.Join(dir, "missing.pub")}
 	var o, e strings.Builder
 	if code := Execute(t.Context(), p, []string{"plan"}, &o, &e); code != 2 || !strings.Contains(e.String(), "Config.Verify.Key") {
