@@ -193,7 +193,7 @@ func TestEveryConfigFieldIsClassified(t *testing.T) {
 	}
 	for _, typ := range []reflect.Type{reflect.TypeOf(Project{}), reflect.TypeOf(App{})} {
 		for i := 0; i < typ.NumField(); i++ {
-			name := typ.Name() + "." + typ.Field(i).Name
+			name := map[string]string{"Project": "Project", "AppSpec": "App", "App": "App"}[typ.Name()] + "." + typ.Field(i).Name
 			flag, ok := flagOf[name]
 			switch {
 			case !ok:
