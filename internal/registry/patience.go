@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // How long Slipway waits for a registry, unless told otherwise
@@ -88,8 +92,12 @@ type BusyError struct {
 }
 
 func (e *BusyError) Error() string {
-	return fmt.Sprintf("registry %s answered %d %s to %s %d times; waited %s in all; %s",
-		e.Registry, e.Status, http.StatusText(e.Status), e.Request, e.Attempts, round(e.Waited), e.Why)
+	times := "once"
+	if e.Attempts != 1 {
+		times = fmt.Sprintf("%d times", e.Attempts)
+	}
+	return fmt.Sprintf("registry %s answered %d %s to %s %s; waited %s in all; %s",
+		e.Registry, e.Status, http.StatusText(e.Status), e.Request, times, round(e.Waited), e.Why)
 }
 
 func round(d time.Duration) time.Duration {
@@ -119,7 +127,54 @@ type patient struct {
 
 func (c *config) patient(t http.RoundTripper) http.RoundTripper {
 	return &patient{inner: t, requestTimeout: c.requestTimeout, overall: c.overallTimeout,
-		retryAfterCap: c.retryAfterCap, attempts: c.busyAttempts, backoff: c.backoff.Duration, start: time.Now()}
+		retryAfterCap: c.retryAfterCap, attempts: c.busyAttempts, backoff: c.backoff.Duration, start: c.start}
+}
+
+// bounded makes the transport's own limits agree with the per-request
+// silence limit: dial, TLS handshake and response headers each get
+// requestTimeout, never less (go-containerregistry's default transport
+// gives a handshake 10 s, which then failed with a bare "TLS handshake
+// timeout" and was retried by another layer). A transport that is not an
+// *http.Transport is used as it is: the watchdog still bounds it.
+func (c *config) bounded(t http.RoundTripper) http.RoundTripper {
+	ht, ok := t.(*http.Transport)
+	if !ok {
+		return t
+	}
+	ht = ht.Clone()
+	if t == remote.DefaultTransport {
+		ht.DialContext = (&net.Dialer{Timeout: c.requestTimeout, KeepAlive: 30 * time.Second}).DialContext
+	}
+	ht.TLSHandshakeTimeout = c.requestTimeout
+	ht.ResponseHeaderTimeout = c.requestTimeout
+	return ht
+}
+
+// ggcrRetryStatusCodes are the statuses go-containerregistry's retry layer
+// may send again (its defaults but 429 and 503, which patient answers by
+// their Retry-After).
+var ggcrRetryStatusCodes = []int{http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout, 499, 522}
+
+// retryable is go-containerregistry's retry predicate: network flakes (a
+// reset, a cut stream) are sent again; what Slipway gave up on (a timeout,
+// a registry still busy, a Retry-After beyond the budget) is not.
+func retryable(err error) bool {
+	var slow *TimeoutError
+	var busy *BusyError
+	switch {
+	case err == nil, errors.As(err, &slow), errors.As(err, &busy),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, net.ErrClosed):
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false // patient names a timeout; nothing sends it again
+	}
+	var tmp interface{ Temporary() bool }
+	return errors.As(err, &tmp) && tmp.Temporary()
 }
 
 func (p *patient) deadline() time.Time { return p.start.Add(p.overall) }
@@ -140,8 +195,14 @@ func (p *patient) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		wait := p.backoff << min(attempt-1, 6)
 		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			if ra > p.retryAfterCap {
-				return busy(fmt.Sprintf("it asks to retry after %s, longer than the %s Slipway waits", round(ra), round(p.retryAfterCap)))
+			// The budget: what is left of the operation's, and at most
+			// the cap on one Retry-After.
+			budget, of := time.Until(p.deadline()), fmt.Sprintf("left of the %s overall registry timeout", round(p.overall))
+			if p.retryAfterCap < budget {
+				budget, of = p.retryAfterCap, "Slipway waits for one Retry-After"
+			}
+			if ra > budget {
+				return busy(fmt.Sprintf("its Retry-After %s is more than the %s budget (%s)", round(ra), round(max(budget, 0)), of))
 			}
 			wait = ra
 		}
@@ -194,11 +255,16 @@ func (p *patient) once(req *http.Request) (*http.Response, error) {
 // timeoutOr names a timeout as such; other errors pass unchanged.
 func (p *patient) timeoutOr(req *http.Request, w *watchdog, ctx context.Context, err error) error {
 	what := req.Method + " " + req.URL.Path
+	var ne net.Error
 	switch {
 	case w.fired():
 		return &TimeoutError{Registry: req.URL.Host, Request: what, Limit: p.requestTimeout, Waited: time.Since(p.start)}
 	case req.Context().Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &TimeoutError{Registry: req.URL.Host, Request: what, Limit: p.overall, Overall: true, Waited: time.Since(p.start)}
+	case req.Context().Err() == nil && errors.As(err, &ne) && ne.Timeout():
+		// The transport's own limit (dial, TLS handshake, headers), which
+		// bounded sets to the per-request one.
+		return &TimeoutError{Registry: req.URL.Host, Request: what, Limit: p.requestTimeout, Waited: time.Since(p.start)}
 	}
 	return err
 }

@@ -57,6 +57,9 @@ type config struct {
 	// How long to wait for the registry (patience.go).
 	requestTimeout, overallTimeout, retryAfterCap time.Duration
 	busyAttempts                                  int
+	// start is when the operation began: every wait reported, and the
+	// overall budget, count from it.
+	start time.Time
 }
 
 // Option configures Push, Resolve and Pin.
@@ -91,6 +94,7 @@ func WithTransport(t http.RoundTripper) Option { return func(c *config) { c.tran
 
 func newConfig(opts []Option) *config {
 	c := &config{
+		start:     time.Now(),
 		keychain:  Keychain(os.Getenv),
 		backoff:   remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 5},
 		jobs:      8,
@@ -105,6 +109,7 @@ func newConfig(opts []Option) *config {
 	if s, ok := c.keychain.(secretHolder); ok {
 		c.secrets = s.secretValues()
 	}
+	c.transport = c.bounded(c.transport)
 	return c
 }
 
@@ -305,7 +310,12 @@ func (c *config) remote(ctx context.Context, t http.RoundTripper) []remote.Optio
 		remote.WithAuthFromKeychain(c.keychain),
 		remote.WithTransport(c.patient(t)),
 		remote.WithJobs(c.jobs),
+		// One policy decides (patience.go): go-containerregistry's retry
+		// layer never sends again what Slipway gave up on, and leaves 429
+		// and 503 to Retry-After.
 		remote.WithRetryBackoff(c.backoff),
+		remote.WithRetryPredicate(retryable),
+		remote.WithRetryStatusCodes(ggcrRetryStatusCodes...),
 		remote.WithUserAgent("slipway"),
 	}
 }
