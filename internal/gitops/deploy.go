@@ -468,9 +468,10 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 	if err != nil {
 		return nil, nil, err
 	}
-	edited, ch, err := EditSet(file, data, manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest, Tag: req.Tag, Values: req.Values, ImageName: req.ImageName, Helm: snap.isChartDir(path.Dir(file))})
+	set := manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest, Tag: req.Tag, Values: req.Values, ImageName: req.ImageName, Helm: snap.isChartDir(path.Dir(file))}
+	edited, ch, err := EditSet(file, data, set)
 	if errors.Is(err, ErrNoMatch) && isKustomizationFile(file) {
-		edited, ch, err = snap.addImageEntry(file, data, req)
+		edited, ch, err = snap.addImageEntry(ctx, file, data, req)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -501,7 +502,13 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 	// The proof: rendered as Argo CD or Flux would, the app now runs the
 	// digest. Nothing is written before it holds.
 	root := snap.envRoot(req, d.Layout, file)
-	if out.Rendered, err = d.prove(ctx, snap, req, root, map[string][]byte{file: edited}, ch); err != nil {
+	if len(ch.Alternatives) > 1 {
+		// Several entries match the app equally: edit the one the render proves.
+		if edited, ch, out.Rendered, err = d.pickEntry(ctx, snap, req, root, file, data, set, ch); err != nil {
+			return nil, nil, err
+		}
+		out.Change = ch
+	} else if out.Rendered, err = d.prove(ctx, snap, req, root, map[string][]byte{file: edited}, ch); err != nil {
 		return nil, nil, err
 	}
 	if out.Rendered.Unproven != "" {

@@ -143,6 +143,64 @@ func (d *Deployer) prove(ctx context.Context, snap *snapshot, req Request, root 
 		edited, ErrNoEffect, how, c.Image, c.ID(), wins, req.Image)
 }
 
+// pickEntry edits each of several images: entries that match the app
+// equally (a kustomization and a Component's, or one renaming the image
+// another would have matched) and proves each by render: the one whose
+// edit makes the app run the digest is the edit. None: the first one's
+// refusal (what wins instead). Several: refused, naming them.
+func (d *Deployer) pickEntry(ctx context.Context, snap *snapshot, req Request, root, file string, data []byte, set manifest.Set, ch Change) ([]byte, Change, *Rendered, error) {
+	type proven struct {
+		edited []byte
+		ch     Change
+		r      *Rendered
+	}
+	var pass []proven
+	var lines []string
+	var firstErr error
+	for _, line := range ch.Alternatives {
+		s := set
+		s.Line = line
+		edited, c, err := EditSet(file, data, s)
+		if err == nil && !c.Changed {
+			continue // it holds the digest already: not the edit that changes what runs
+		}
+		var r *Rendered
+		if err == nil {
+			r, err = d.prove(ctx, snap, req, root, map[string][]byte{file: edited}, c)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrNoEffect) {
+				return nil, Change{}, nil, err
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		pass = append(pass, proven{edited, c, r})
+		lines = append(lines, fmt.Sprint(line))
+	}
+	switch len(pass) {
+	case 0:
+		if firstErr == nil {
+			firstErr = fmt.Errorf("%s: %w: no images: entry of %s changes what renders (lines %s)", file, ErrNoEffect, req.App, joinInts(ch.Alternatives))
+		}
+		return nil, Change{}, nil, firstErr
+	case 1:
+		return pass[0].edited, pass[0].ch, pass[0].r, nil
+	}
+	return nil, Change{}, nil, fmt.Errorf("%s: refusing deploy: %w: the images: entries of %s at lines %s each make the render run %s; keep one of them, or pass --image-name with its name; nothing was pushed",
+		file, manifest.ErrAmbiguous, req.App, strings.Join(lines, ", "), req.Image)
+}
+
+func joinInts(a []int) string {
+	var s []string
+	for _, n := range a {
+		s = append(s, fmt.Sprint(n))
+	}
+	return strings.Join(s, ", ")
+}
+
 // opaqueChanged names an object the edit changed that cannot be rendered
 // here, or "".
 func opaqueChanged(before, after *render.Result) string {

@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"context"
 	"fmt"
 	"path"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/slipway-ci/slipway/internal/manifest"
+	"github.com/slipway-ci/slipway/internal/render"
 )
 
 // addImageEntry handles a kustomization with no images: entry for the app
@@ -23,7 +25,7 @@ import (
 //	  digest: sha256:…
 //
 // keeping the rest of the file byte for byte (manifest.AddImage).
-func (s *snapshot) addImageEntry(file string, data []byte, req Request) ([]byte, Change, error) {
+func (s *snapshot) addImageEntry(ctx context.Context, file string, data []byte, req Request) ([]byte, Change, error) {
 	var found []string
 	seen := map[string]bool{}
 	originals := map[string]candidate{} // image name -> full reference seen
@@ -105,6 +107,13 @@ func (s *snapshot) addImageEntry(file string, data []byte, req Request) ([]byte,
 	for n := range originals {
 		name = n
 	}
+	// A Component (or a base's own images: entry) may rename the image
+	// before this kustomization's images: transformer sees it: the entry
+	// must be named as the image arrives here, which the kustomization's
+	// build before the edit shows.
+	if got := s.arrivingName(ctx, file, originals[name]); got != "" && got != name {
+		name = got
+	}
 	out, ch, err := manifest.AddImage(file, data, name, manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest, ImageName: req.ImageName})
 	ch.Before = originals[name].ref
 	return out, ch, err
@@ -121,7 +130,7 @@ func collectContainers(file string, data []byte, req Request, originals map[stri
 	for _, c := range cs {
 		*found = append(*found, c.Kind+"/"+c.Workload+" container "+c.Name+" ("+c.Image+")")
 		if r := m.Container(c.Name, c.Image); r > 0 && r >= originals[repoOf(c.Image)].rank {
-			originals[repoOf(c.Image)] = candidate{c.Image, r}
+			originals[repoOf(c.Image)] = candidate{c.Image, r, c.Kind + "/" + c.Workload + "/" + c.Name}
 		}
 	}
 	return nil
@@ -131,6 +140,24 @@ func collectContainers(file string, data []byte, req Request, originals map[stri
 type candidate struct {
 	ref  string
 	rank int
+	id   string // KIND/WORKLOAD/CONTAINER
+}
+
+// arrivingName is the image name the app's container has when the
+// kustomization's own transformers run: its resources and components
+// built, without the kustomization's images: (none of which is the
+// app's). "" when the build cannot tell.
+func (s *snapshot) arrivingName(ctx context.Context, file string, c candidate) string {
+	res, err := render.Render(ctx, s.fs(nil), file, render.Options{})
+	if err != nil {
+		return ""
+	}
+	for _, rc := range res.Containers {
+		if rc.Kind+"/"+rc.Name+"/"+rc.Container == c.id {
+			return repoOf(rc.Image)
+		}
+	}
+	return ""
 }
 
 // unmarshalAll parses every document of a YAML file.

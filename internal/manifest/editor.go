@@ -305,6 +305,10 @@ func (e *editor) kustomization(r *yaml.Node) error {
 		if !e.take(name, "images[name="+name+"]", rank) {
 			continue
 		}
+		e.res.Alternatives = append(e.res.Alternatives, it.Line)
+		if e.s.Line != 0 && it.Line != e.s.Line {
+			continue
+		}
 		if !e.first("kustomize-images", name, before) || e.readOnly {
 			continue
 		}

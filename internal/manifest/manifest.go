@@ -57,6 +57,10 @@ type Set struct {
 	// Helm says the file feeds a Helm chart, for a new Argo CD
 	// .argocd-source-<app>.yaml (Helm parameters instead of kustomize images).
 	Helm bool
+	// Line, when set, picks the images: entry starting at that line among
+	// several that match the app equally (Result.Alternatives): the one a
+	// render proves.
+	Line int
 }
 
 // Values are the dotted paths of a Helm chart's image values. An empty path
@@ -98,6 +102,12 @@ type Result struct {
 	Candidates []Candidate `json:"candidates,omitempty"`
 	// Notes say what else was done: a Flux marker removed or kept, and why.
 	Notes []string `json:"notes,omitempty"`
+	// Alternatives are the lines of the app's images: entries when several
+	// match it equally (the strongest rank present): which one kustomize
+	// applies depends on the resources and on other entries (one renames
+	// the image before another could match), so the caller proves each by
+	// render and edits the one that changes what runs (Set.Line).
+	Alternatives []int `json:"-"`
 }
 
 // LineChange is one changed region: Old lines became New lines, from Line
@@ -151,6 +161,9 @@ func Edit(file string, data []byte, s Set) ([]byte, Result, error) {
 		return nil, Result{}, err
 	}
 	res.File = file
+	if len(res.Alternatives) < 2 {
+		res.Alternatives = nil
+	}
 	if len(f.edits) == 0 {
 		res.Changed = false
 		return data, res, nil
@@ -206,7 +219,7 @@ func current(file string, data []byte, s Set) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	e := &editor{f: f, s: Set{App: s.App, Values: s.Values}, m: m, readOnly: true}
+	e := &editor{f: f, s: Set{App: s.App, Values: s.Values, Line: s.Line}, m: m, readOnly: true}
 	return e.run()
 }
 
