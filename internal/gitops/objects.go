@@ -39,6 +39,7 @@ type snapshot struct {
 	depth  int
 	remote *Remote
 	lazy   *lazyStorage // a partial clone's store (nil: a whole clone)
+	apps   *appIndex    // the tree's Argo CD Applications, found once
 }
 
 // cloneBare fetches the branch without a checkout; depth 0 is the whole history.

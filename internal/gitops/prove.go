@@ -72,9 +72,16 @@ func (s *snapshot) envRoot(req Request, layout, file string) string {
 // environment unrenderable is ErrBreaksRender. What cannot be rendered here
 // (a chart from a Helm repository) is reported in Unproven, not refused.
 func (d *Deployer) prove(ctx context.Context, snap *snapshot, req Request, root string, edits map[string][]byte, ch Change) (*Rendered, error) {
-	opts := render.Options{Charts: d.Charts, Release: req.App}
-	before, berr := render.Render(ctx, snap.fs(nil), root, opts)
-	after, aerr := render.Render(ctx, snap.fs(edits), root, opts)
+	bopts, err := snap.renderOptions(ctx, d.Charts, req.App, nil)
+	if err != nil {
+		return nil, err
+	}
+	aopts, err := snap.renderOptions(ctx, d.Charts, req.App, edits)
+	if err != nil {
+		return nil, err
+	}
+	before, berr := render.Render(ctx, snap.fs(nil), root, bopts)
+	after, aerr := render.Render(ctx, snap.fs(edits), root, aopts)
 	if err := ctx.Err(); err != nil {
 		// Interrupted while rendering: nothing is pushed.
 		return nil, err
@@ -138,7 +145,10 @@ func (d *Deployer) prove(ctx context.Context, snap *snapshot, req Request, root 
 			edited, ErrNoEffect, req.App, how, orNone(found))
 	}
 	c := stale[0]
-	wins := attribute(snap.fs(edits), after.Read, c.Image)
+	wins := overrideFor(after.Overrides, c.Image)
+	if wins == "" {
+		wins = attribute(snap.fs(edits), after.Read, c.Image)
+	}
 	return nil, fmt.Errorf("%s: %w: %s still runs %s in %s%s, not %s; nothing was pushed",
 		edited, ErrNoEffect, how, c.Image, c.ID(), wins, req.Image)
 }
@@ -251,6 +261,29 @@ func attribute(fsys fs.FS, read []string, image string) string {
 		}
 	}
 	return literal
+}
+
+// overrideFor names the Argo CD setting (an Application's, an override
+// file's) that sets the image a workload still runs, or "". The last one
+// applied wins, as in Argo CD.
+func overrideFor(overs []render.Override, image string) string {
+	repo := repoOf(image)
+	ref, dig, _ := strings.Cut(image, "@")
+	tag := ""
+	if len(ref) > len(repo) {
+		tag = strings.TrimPrefix(ref[len(repo):], ":")
+	}
+	for i := len(overs) - 1; i >= 0; i-- {
+		o := overs[i]
+		v := o.Value
+		switch {
+		case dig != "" && strings.Contains(v, dig),
+			dig == "" && tag != "" && (strings.Contains(v, repo+":"+tag) || strings.HasSuffix(v, "="+tag) || strings.Contains(v, "tag="+tag+" ")),
+			dig == "" && tag == "" && strings.Contains(v, repo):
+			return " (set by " + o.String() + ")"
+		}
+	}
+	return ""
 }
 
 func imagesEntryFor(data []byte, repo, tag, dig string) string {

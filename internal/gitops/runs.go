@@ -22,7 +22,11 @@ type runs struct {
 }
 
 func (s *snapshot) runs(ctx context.Context, charts render.ChartFunc, root, app string, repos []string) (runs, error) {
-	res, err := render.Render(ctx, s.fs(nil), root, render.Options{Charts: charts, Release: app})
+	opts, err := s.renderOptions(ctx, charts, app, nil)
+	if err != nil {
+		return runs{}, err
+	}
+	res, err := render.Render(ctx, s.fs(nil), root, opts)
 	if err != nil {
 		return runs{Unrendered: "cannot render " + root + ": " + firstLine(err.Error())}, nil
 	}

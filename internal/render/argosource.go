@@ -51,6 +51,86 @@ func argoImages(fsys *readFS, dir string) ([][2]string, error) {
 	return out, nil
 }
 
+// kustomizeEdits are an Argo CD Application's kustomize settings, applied
+// to the kustomization of its path as Argo CD applies them (`kustomize edit
+// set image`, `set nameprefix`, `set namesuffix`, `set namespace`, `add
+// component`, and its patches appended). Labels, annotations and replicas
+// change no image and are not applied.
+type kustomizeEdits struct {
+	images                            []string
+	imageFrom                         []string // per image, the file setting it ("": from[kustomize.images])
+	namePrefix, nameSuffix, namespace string
+	components                        []string
+	patches                           []any
+	from                              map[string]string // field -> the file that set it
+}
+
+func (e *kustomizeEdits) empty() bool {
+	return len(e.images) == 0 && e.namePrefix == "" && e.nameSuffix == "" && e.namespace == "" && len(e.components) == 0 && len(e.patches) == 0
+}
+
+func (e *kustomizeEdits) apply(data []byte) ([]byte, error) {
+	var err error
+	for i, img := range e.images {
+		if data, err = setImage(data, img); err != nil {
+			f := e.from["kustomize.images"]
+			if i < len(e.imageFrom) {
+				f = e.imageFrom[i]
+			}
+			return nil, fmt.Errorf("%s: kustomize.images %s: %w", f, img, err)
+		}
+	}
+	if e.namePrefix == "" && e.nameSuffix == "" && e.namespace == "" && len(e.components) == 0 && len(e.patches) == 0 {
+		return data, nil
+	}
+	doc, err := yaml.Parse(string(stripDirectives(data)))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range [][2]string{{"namePrefix", e.namePrefix}, {"nameSuffix", e.nameSuffix}, {"namespace", e.namespace}} {
+		if f[1] != "" {
+			if err := doc.PipeE(yaml.SetField(f[0], yaml.NewStringRNode(f[1]))); err != nil {
+				return nil, fmt.Errorf("%s: kustomize.%s: %w", e.from["kustomize."+f[0]], f[0], err)
+			}
+		}
+	}
+	if len(e.components) > 0 {
+		list, err := doc.Pipe(yaml.LookupCreate(yaml.SequenceNode, "components"))
+		if err != nil {
+			return nil, err
+		}
+		have := map[string]bool{}
+		elems, _ := list.Elements()
+		for _, c := range elems {
+			have[strings.TrimSpace(c.YNode().Value)] = true
+		}
+		for _, c := range e.components {
+			if !have[c] {
+				list.YNode().Content = append(list.YNode().Content, yaml.NewStringRNode(c).YNode())
+			}
+		}
+	}
+	if len(e.patches) > 0 {
+		list, err := doc.Pipe(yaml.LookupCreate(yaml.SequenceNode, "patches"))
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range e.patches {
+			pm, ok := p.(map[string]any)
+			if !ok {
+				continue
+			}
+			n, err := yaml.FromMap(pm)
+			if err != nil {
+				return nil, fmt.Errorf("%s: kustomize.patches: %w", e.from["kustomize.patches"], err)
+			}
+			list.YNode().Content = append(list.YNode().Content, n.YNode())
+		}
+	}
+	s, err := doc.String()
+	return []byte(s), err
+}
+
 // setImage applies `kustomize edit set image SPEC` to a kustomization, as
 // Argo CD does for its kustomize.images overrides: the entry named by SPEC
 // is replaced whole (dropping its newName, newTag, digest) or appended.

@@ -125,77 +125,35 @@ func helmRelease(ctx context.Context, fsys fs.FS, o *yaml.RNode, opts Options, r
 	return objs, why, err
 }
 
-// application renders an Argo CD Application whose source is a path of
-// this repository: a chart (helm.valueFiles, values, valuesObject,
-// parameters, and the .argocd-source-<app>.yaml override file) or a
-// kustomization.
+// application renders an Argo CD Application found in what is rendered
+// (root names the file or directory it came from): each of its sources
+// that is a path of this repository, as Argo CD renders it (see renderView).
 func application(ctx context.Context, fsys fs.FS, o *yaml.RNode, opts Options, res *Result) ([]*yaml.RNode, string, error) {
-	m, err := o.Map()
-	if err != nil {
-		return nil, "", err
+	a, ok := applicationOf(res.Root, o)
+	if !ok || len(a.Sources) == 0 {
+		return nil, "it has no source", nil
 	}
-	spec, _ := m["spec"].(map[string]any)
-	src, _ := spec["source"].(map[string]any)
-	if src == nil {
-		return nil, "it has several sources (spec.sources)", nil
+	rf, ok := fsys.(*readFS)
+	if !ok {
+		rf = &readFS{FS: fsys}
 	}
-	if c := str(src["chart"]); c != "" {
-		return nil, fmt.Sprintf("its chart %s comes from the Helm repository %s", c, str(src["repoURL"])), nil
-	}
-	dir := path.Clean(strings.TrimPrefix(str(src["path"]), "./"))
-	ns := str(dig(spec, "destination")["namespace"])
-	if kustomizationIn(fsys, dir) != "" {
-		if _, ok := src["kustomize"]; ok {
-			return nil, "its spec.source.kustomize overrides are not rendered", nil
-		}
-		rf, ok := fsys.(*readFS)
-		if !ok {
-			rf = &readFS{FS: fsys}
-		}
-		objs, err := kustomize(ctx, rf, dir)
-		return objs, "", err
-	}
-	if !exists(fsys, path.Join(dir, "Chart.yaml")) {
-		return nil, fmt.Sprintf("its path %s holds neither a chart nor a kustomization in this repository", dir), nil
-	}
-	helm := dig(src, "helm")
-	// The override file Argo CD (and its Image Updater) writes next to the source.
-	for _, f := range []string{".argocd-source.yaml", ".argocd-source-" + o.GetName() + ".yaml"} {
-		data, err := fs.ReadFile(fsys, path.Join(dir, f))
+	var all []*yaml.RNode
+	var whys []string
+	for _, s := range a.Sources {
+		objs, why, err := renderView(ctx, rf, view{app: a, src: s}, opts, res)
 		if err != nil {
+			return nil, "", err
+		}
+		if why != "" {
+			whys = append(whys, why)
 			continue
 		}
-		var ov map[string]any
-		if err := sigyaml.Unmarshal(data, &ov); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", path.Join(dir, f), err)
-		}
-		if h := dig(ov, "helm"); h != nil {
-			helm = mergeParams(helm, h)
-		}
+		all = append(all, objs...)
 	}
-	var files []string
-	if vf, ok := helm["valueFiles"].([]any); ok {
-		for _, f := range vf {
-			files = append(files, path.Clean(path.Join(dir, str(f))))
-		}
+	if len(all) == 0 && len(whys) > 0 {
+		return nil, strings.Join(whys, "; "), nil
 	}
-	values := map[string]any{}
-	if s := str(helm["values"]); s != "" {
-		if err := sigyaml.Unmarshal([]byte(s), &values); err != nil {
-			return nil, "", fmt.Errorf("spec.source.helm.values of Application %s: %w", o.GetName(), err)
-		}
-	}
-	if vo, ok := helm["valuesObject"].(map[string]any); ok {
-		values = merge(values, vo)
-	}
-	if ps, ok := helm["parameters"].([]any); ok {
-		for _, p := range ps {
-			pm, _ := p.(map[string]any)
-			setPath(values, str(pm["name"]), str(pm["value"]))
-		}
-	}
-	rel := firstNonEmpty(str(helm["releaseName"]), o.GetName())
-	return renderChart(ctx, fsys, dir, files, values, rel, ns, opts)
+	return all, "", nil
 }
 
 // argoSourceChart renders the chart next to an Argo CD override file with
@@ -233,46 +191,13 @@ func argoSourceChart(ctx context.Context, fsys fs.FS, file string, opts Options,
 	return chart(ctx, fsys, dir, files, values, opts, res)
 }
 
-// mergeParams lays an override file's helm section over the Application's:
-// parameters by name, the rest key by key.
-func mergeParams(base, over map[string]any) map[string]any {
-	out := merge(map[string]any{}, base)
-	for k, v := range over {
-		if k != "parameters" {
-			if bm, ok := out[k].(map[string]any); ok {
-				if om, ok := v.(map[string]any); ok {
-					out[k] = merge(bm, om)
-					continue
-				}
-			}
-			out[k] = v
-			continue
-		}
-		ps, _ := out["parameters"].([]any)
-		for _, p := range asList(v) {
-			pm, _ := p.(map[string]any)
-			replaced := false
-			for i, q := range ps {
-				if qm, _ := q.(map[string]any); str(qm["name"]) == str(pm["name"]) {
-					ps[i], replaced = p, true
-				}
-			}
-			if !replaced {
-				ps = append(ps, p)
-			}
-		}
-		out["parameters"] = ps
-	}
-	return out
-}
-
 func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
 }
 
 // setPath sets a Helm --set style dotted path (a\.b escapes a dot).
-func setPath(values map[string]any, name, value string) {
+func setPath(values map[string]any, name string, value any) {
 	var parts []string
 	var cur strings.Builder
 	for i := 0; i < len(name); i++ {

@@ -38,6 +38,20 @@ type Options struct {
 	// Release is the release name for a chart rendered from a values file
 	// (default: the chart's name).
 	Release string
+	// Applications are the repository's Argo CD Applications
+	// (FindApplications). A kustomization or chart directory that one of
+	// them tracks is rendered as each such Application renders it (its
+	// kustomize images and settings, its Helm values and parameters, its
+	// .argocd-source files): that is what Argo CD runs. nil: the directory
+	// is rendered as it stands (with the override files next to it).
+	Applications []Application
+	// RepoURL is the GitOps repository's URL: an Application tracks a
+	// directory only when its repoURL names this repository. "": any
+	// repoURL (the repository's public URL is not known).
+	RepoURL string
+	// Branch is the branch rendered: an Application pinned to another
+	// targetRevision does not track it. "": any.
+	Branch string
 }
 
 // Container is one container of a rendered workload.
@@ -48,13 +62,21 @@ type Container struct {
 	Container string `json:"container"`
 	Init      bool   `json:"init,omitempty"`
 	Image     string `json:"image"`
+	// Via names the Argo CD Application (or override file) whose render
+	// holds the container, when the rendered directory is one that
+	// Applications track: Application web-staging (argocd/web-staging.yaml).
+	Via string `json:"via,omitempty"`
 }
 
-// ID names the container for people: Deployment/web container app.
+// ID names the container for people: Deployment/web container app (of
+// Application web-staging (argocd/web-staging.yaml)).
 func (c Container) ID() string {
 	s := c.Kind + "/" + c.Name + " container " + c.Container
 	if c.Init {
 		s = c.Kind + "/" + c.Name + " init container " + c.Container
+	}
+	if c.Via != "" {
+		s += " of " + c.Via
 	}
 	return s
 }
@@ -74,6 +96,10 @@ type Result struct {
 	How        string      `json:"how"`  // kustomize, helm, manifests
 	Containers []Container `json:"containers"`
 	Opaque     []Opaque    `json:"opaque,omitempty"`
+	// Overrides are the Argo CD settings the render applied (an
+	// Application's kustomize images or Helm values and parameters, an
+	// .argocd-source file's).
+	Overrides []Override `json:"overrides,omitempty"`
 	// Read lists the files the render read, in order.
 	Read []string `json:"-"`
 }
@@ -107,38 +133,69 @@ func Render(ctx context.Context, fsys fs.FS, root string, opts Options) (*Result
 	var objs []*yaml.RNode
 	var err error
 	dir := path.Dir(root)
+	// What Argo CD would render, and from which directory.
+	how, src := "", ""
 	switch {
 	case IsKustomization(root):
-		res.How = "kustomize"
-		objs, err = kustomize(ctx, rf, dir)
+		how, src = "kustomize", dir
 	case isDir(rf, root):
 		if k := kustomizationIn(rf, root); k != "" {
-			res.How, res.Root = "kustomize", k
-			objs, err = kustomize(ctx, rf, root)
+			how, src, res.Root = "kustomize", root, k
 		} else if exists(rf, path.Join(root, "Chart.yaml")) {
-			res.How = "helm"
-			objs, err = chart(ctx, rf, root, nil, nil, opts, res)
+			how, src = "helm", root
 		} else {
 			return nil, fmt.Errorf("%s: neither a kustomization nor a chart", root)
 		}
-	case isValuesFile(root) && exists(rf, path.Join(dir, "Chart.yaml")):
-		res.How = "helm"
-		var files []string
-		if path.Base(root) != "values.yaml" {
-			files = []string{root}
-		}
-		objs, err = chart(ctx, rf, dir, files, nil, opts, res)
-	case isArgoSource(root) && exists(rf, path.Join(dir, "Chart.yaml")):
-		// Argo CD's override file next to a chart: the chart with its helm section.
-		res.How = "helm"
-		objs, err = argoSourceChart(ctx, rf, root, opts, res)
+	case (isValuesFile(root) || isArgoSource(root)) && exists(rf, path.Join(dir, "Chart.yaml")):
+		how, src = "helm", dir
 	default:
 		// What Argo CD does with the directory: a kustomization there wins.
 		if k := kustomizationIn(rf, dir); k != "" {
-			res.How, res.Root = "kustomize", k
-			objs, err = kustomize(ctx, rf, dir)
-			break
+			how, src, res.Root = "kustomize", dir, k
 		}
+	}
+	if how != "" {
+		if vs := opts.views(rf, how, src, root); len(vs) > 0 {
+			// The Applications tracking the directory: what they render is
+			// what runs, each with its own overrides.
+			res.How = how
+			for _, v := range vs {
+				objs, why, err := renderView(ctx, rf, v, opts, res)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", v.app.ID(), err)
+				}
+				if why != "" {
+					res.Opaque = append(res.Opaque, Opaque{ID: v.app.ID(), Reason: why, Content: flat(v.src)})
+					continue
+				}
+				n := len(res.Containers)
+				if err := res.add(ctx, rf, objs, opts); err != nil {
+					return nil, err
+				}
+				for i := n; i < len(res.Containers); i++ {
+					res.Containers[i].Via = v.app.ID()
+				}
+			}
+			res.Read = rf.read
+			return res, nil
+		}
+	}
+	switch {
+	case how == "kustomize":
+		res.How = how
+		objs, err = kustomize(ctx, rf, src, nil)
+	case how == "helm" && isArgoSource(root):
+		// Argo CD's override file next to a chart: the chart with its helm section.
+		res.How = how
+		objs, err = argoSourceChart(ctx, rf, root, opts, res)
+	case how == "helm":
+		res.How = how
+		var files []string
+		if root != src && path.Base(root) != "values.yaml" {
+			files = []string{root}
+		}
+		objs, err = chart(ctx, rf, src, files, nil, opts, res)
+	default:
 		data, rerr := rf.ReadFile(root)
 		if rerr != nil {
 			return nil, fmt.Errorf("%s: %w", root, rerr)
@@ -223,7 +280,7 @@ func objectID(o *yaml.RNode) string {
 // kustomize-controller run by default.
 // A kustomization naming a remote resource is not built (ErrRemote): the
 // render is offline. The build returns when ctx is done.
-func kustomize(ctx context.Context, fsys *readFS, dir string) ([]*yaml.RNode, error) {
+func kustomize(ctx context.Context, fsys *readFS, dir string, edits *kustomizeEdits) ([]*yaml.RNode, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -232,21 +289,27 @@ func kustomize(ctx context.Context, fsys *readFS, dir string) ([]*yaml.RNode, er
 		err error
 	}
 	kf := &kfs{fsys: fsys}
-	// Argo CD's override files in the built directory: their kustomize
-	// images are applied as `kustomize edit set image` would.
-	over, err := argoImages(fsys, dir)
-	if err != nil {
-		return nil, err
+	if edits == nil {
+		// No Application known: Argo CD's override files in the built
+		// directory, their kustomize images applied as `kustomize edit set
+		// image` would.
+		over, err := argoImages(fsys, dir)
+		if err != nil {
+			return nil, err
+		}
+		edits = &kustomizeEdits{from: map[string]string{}}
+		for _, o := range over {
+			edits.images = append(edits.images, o[0])
+			edits.imageFrom = append(edits.imageFrom, o[1])
+		}
 	}
-	if k := kustomizationIn(fsys, dir); k != "" && len(over) > 0 {
+	if k := kustomizationIn(fsys, dir); k != "" && !edits.empty() {
 		data, err := fsys.ReadFile(k)
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range over {
-			if data, err = setImage(data, o[0]); err != nil {
-				return nil, fmt.Errorf("%s: kustomize.images %s: %w", o[1], o[0], err)
-			}
+		if data, err = edits.apply(data); err != nil {
+			return nil, err
 		}
 		kf.over = map[string][]byte{k: data}
 	}

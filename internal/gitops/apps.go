@@ -1,0 +1,68 @@
+package gitops
+
+import (
+	"context"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/slipway-ci/slipway/internal/render"
+)
+
+// appIndex caches the Argo CD Applications of a tree: found once per tree
+// (a deploy renders before and after, status every environment), not once
+// per render.
+type appIndex struct {
+	mu   sync.Mutex
+	tree plumbing.Hash
+	apps []render.Application
+	err  error
+}
+
+// applications are the Argo CD Applications of the snapshot's tree, with
+// the edited files' own Applications in place of theirs.
+func (s *snapshot) applications(ctx context.Context, edits map[string][]byte) ([]render.Application, error) {
+	if s.apps == nil {
+		s.apps = &appIndex{}
+	}
+	idx := s.apps
+	idx.mu.Lock()
+	if idx.tree != s.tree.Hash || (idx.err != nil && ctx.Err() == nil) {
+		idx.apps, idx.err = render.FindApplications(ctx, s.fs(nil))
+		idx.tree = s.tree.Hash
+	}
+	apps, err := idx.apps, idx.err
+	idx.mu.Unlock()
+	if err != nil || len(edits) == 0 {
+		return apps, err
+	}
+	var out []render.Application
+	for _, a := range apps {
+		if _, edited := edits[a.File]; !edited {
+			out = append(out, a)
+		}
+	}
+	for f, data := range edits {
+		out = append(out, render.ApplicationsIn(f, data)...)
+	}
+	return out, nil
+}
+
+// renderOptions are the options every render of this snapshot uses (the
+// deploy's proof, status, promote): one way to read what an environment runs.
+func (s *snapshot) renderOptions(ctx context.Context, charts render.ChartFunc, app string, edits map[string][]byte) (render.Options, error) {
+	apps, err := s.applications(ctx, edits)
+	if err != nil {
+		return render.Options{}, err
+	}
+	opts := render.Options{Charts: charts, Release: app, Applications: apps}
+	if s.remote != nil {
+		opts.Branch = s.remote.Branch
+		if s.remote.local == "" {
+			// A network URL is what Argo CD's repoURL names; a local path
+			// is a clone whose public URL Slipway does not know.
+			opts.RepoURL = s.remote.public
+		}
+	}
+	return opts, nil
+}
