@@ -2,9 +2,16 @@ package gitops
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/slipway-ci/slipway/internal/render"
 )
@@ -28,7 +35,7 @@ func (s *snapshot) applications(ctx context.Context, edits map[string][]byte) ([
 	idx := s.apps
 	idx.mu.Lock()
 	if idx.tree != s.tree.Hash || (idx.err != nil && ctx.Err() == nil) {
-		idx.apps, idx.err = render.FindApplications(ctx, s.fs(nil))
+		idx.apps, idx.err = s.findApplications(ctx)
 		idx.tree = s.tree.Hash
 	}
 	apps, err := idx.apps, idx.err
@@ -46,6 +53,56 @@ func (s *snapshot) applications(ctx context.Context, edits map[string][]byte) ([
 		out = append(out, render.ApplicationsIn(f, data)...)
 	}
 	return out, nil
+}
+
+// maxAppBlob bounds the blobs searched for Applications: an Application
+// manifest is small; another app's multi-megabyte file is not read for it.
+const maxAppBlob = 1 << 20
+
+// findApplications lists the Argo CD Applications of the tree from its
+// entries: only YAML blobs the clone holds (a partial clone's left-out large
+// blobs are never fetched for this) of at most maxAppBlob bytes, never a
+// chart's templates.
+func (s *snapshot) findApplications(ctx context.Context) ([]render.Application, error) {
+	w := object.NewTreeWalker(s.tree, true, nil)
+	defer w.Close()
+	var out []render.Application
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		name, e, err := w.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", s.remote, err)
+		}
+		if !e.Mode.IsFile() || (!strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml")) {
+			continue
+		}
+		if dir := path.Dir(name); path.Base(dir) == "templates" && s.isChartDir(path.Dir(dir)) {
+			continue
+		}
+		var store storer.EncodedObjectStorer = s.repo.Storer
+		if s.lazy != nil {
+			store = s.lazy.Storage // what the clone holds: nothing is fetched
+		}
+		o, err := store.EncodedObject(plumbing.BlobObject, e.Hash)
+		if err != nil || o.Size() > maxAppBlob {
+			continue
+		}
+		r, err := o.Reader()
+		if err != nil {
+			continue
+		}
+		data, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			continue
+		}
+		out = append(out, render.ApplicationsIn(name, data)...)
+	}
 }
 
 // renderOptions are the options every render of this snapshot uses (the
