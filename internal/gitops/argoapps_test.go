@@ -34,17 +34,17 @@ func TestDeployAppliesTheApplicationsTrackingThePath(t *testing.T) {
 			want:  []string{"app/overlays/staging/kustomization.yaml: refusing deploy: the edit renders no change", "still runs ghcr.io/acme/app:2.0", "of Application app-staging (argocd/app-staging.yaml)", "set by spec.source.kustomize.images ghcr.io/acme/app:2.0 in argocd/app-staging.yaml"},
 		},
 		{
-			name: "spec.sources[] with kustomize images",
-			repo: "override",
+			name:  "spec.sources[] with kustomize images",
+			repo:  "override",
 			extra: map[string]string{"clusters/prod/apps.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: app-staging\nspec:\n  sources:\n  - repoURL: https://github.com/acme/gitops.git\n    path: ./app/overlays/staging\n    kustomize:\n      images: [\"ghcr.io/acme/app=ghcr.io/acme/app@sha256:" + strings.Repeat("9", 64) + "\"]\n  - repoURL: https://github.com/acme/config.git\n    ref: values\n  destination:\n    namespace: app\n"},
-			req:  Request{App: "app", Env: "staging", Image: imgN("ghcr.io/acme/app", 82)},
-			want: []string{"refusing deploy: the edit renders no change", "still runs ghcr.io/acme/app@sha256:9999", "set by spec.sources[].kustomize.images ghcr.io/acme/app=ghcr.io/acme/app@sha256:9999", "in clusters/prod/apps.yaml"},
+			req:   Request{App: "app", Env: "staging", Image: imgN("ghcr.io/acme/app", 82)},
+			want:  []string{"refusing deploy: the edit renders no change", "still runs ghcr.io/acme/app@sha256:9999", "set by spec.sources[].kustomize.images ghcr.io/acme/app=ghcr.io/acme/app@sha256:9999", "in clusters/prod/apps.yaml"},
 		},
 		{
 			name: "an .argocd-source file's images replace the Application's (a JSON merge patch)",
 			repo: "override",
 			extra: map[string]string{
-				"argocd/app-staging.yaml": argoApp("app-staging", "app/overlays/staging", "    kustomize:\n      images:\n      - ghcr.io/acme/other:1.0\n"),
+				"argocd/app-staging.yaml":                              argoApp("app-staging", "app/overlays/staging", "    kustomize:\n      images:\n      - ghcr.io/acme/other:1.0\n"),
 				"app/overlays/staging/.argocd-source-app-staging.yaml": "kustomize:\n  images:\n  - ghcr.io/acme/app:2.5\n",
 			},
 			req:  Request{App: "app", Env: "staging", Image: imgN("ghcr.io/acme/app", 83)},
@@ -68,7 +68,7 @@ func TestDeployAppliesTheApplicationsTrackingThePath(t *testing.T) {
 			name: "an .argocd-source file's helm parameters next to a chart, no Application in the repository",
 			repo: "argocd",
 			extra: map[string]string{
-				"apps/helm-guestbook-staging.yaml":                        "# moved to another repository\n",
+				"apps/helm-guestbook-staging.yaml":                          "# moved to another repository\n",
 				"helm-guestbook/.argocd-source-helm-guestbook-staging.yaml": "helm:\n  parameters:\n  - name: image.digest\n    value: sha256:" + strings.Repeat("8", 64) + "\n    forcestring: true\n",
 			},
 			req:  Request{App: "helm-guestbook", Env: "staging", Image: imgN("ghcr.io/acme/helm-guestbook", 86), Path: "helm-guestbook/values-staging.yaml", Tag: "1.1"},
@@ -113,18 +113,18 @@ func TestDeployThroughTrackingApplications(t *testing.T) {
 		via        string // the Application the rendered workload names ("": none)
 	}{
 		{
-			name: "kustomize images for another image",
-			repo: "override",
+			name:  "kustomize images for another image",
+			repo:  "override",
 			extra: map[string]string{"argocd/app-staging.yaml": argoApp("app-staging", "app/overlays/staging", "    kustomize:\n      namePrefix: staging-\n      images:\n      - ghcr.io/acme/sidecar:1.0\n")},
-			req: Request{App: "app", Env: "staging", Image: imgN("ghcr.io/acme/app", 91)},
-			via: "Deployment/staging-app container app of Application app-staging (argocd/app-staging.yaml)",
+			req:   Request{App: "app", Env: "staging", Image: imgN("ghcr.io/acme/app", 91)},
+			via:   "Deployment/staging-app container app of Application app-staging (argocd/app-staging.yaml)",
 		},
 		{
-			name: "an Application pinned to another revision does not track the branch",
-			repo: "override",
+			name:  "an Application pinned to another revision does not track the branch",
+			repo:  "override",
 			extra: map[string]string{"argocd/app-staging.yaml": strings.Replace(argoApp("app-staging", "app/overlays/staging", "    kustomize:\n      images:\n      - ghcr.io/acme/app:2.0\n"), "targetRevision: HEAD", "targetRevision: v1.2.0", 1)},
-			req: Request{App: "app", Env: "staging", Image: imgN("ghcr.io/acme/app", 92)},
-			via: "Deployment/app container app",
+			req:   Request{App: "app", Env: "staging", Image: imgN("ghcr.io/acme/app", 92)},
+			via:   "Deployment/app container app",
 		},
 		{
 			name: "the production Application uses another values file",
