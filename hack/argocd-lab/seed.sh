@@ -2,7 +2,7 @@
 # Seeds the lab's bare GitOps repository (argument: its path) with apps in
 # Slipway's default layout, APP/overlays/ENV/kustomization.yaml:
 #   web: staging (automated), production (manual sync), unschedulable (a
-#        nodeSelector no node has: never ready), invalid (replicas -1: the
+#        nodeSelector no node has: never ready, Degraded after 15s), invalid (replicas -1: the
 #        API server refuses it, so Argo CD's sync fails)
 #   api: staging (automated)
 #   canary: staging, an Argo Rollout (the lab runs no Rollouts controller:
@@ -20,7 +20,7 @@ metadata:
   name: $1
 spec:
   replicas: 1
-  progressDeadlineSeconds: 15
+  progressDeadlineSeconds: 120
   selector:
     matchLabels: {app: $1}
   template:
@@ -70,6 +70,9 @@ overlay web production
 overlay web unschedulable 'patches:
   - target: {kind: Deployment, name: web}
     patch: |
+      - op: replace
+        path: /spec/progressDeadlineSeconds
+        value: 15
       - op: add
         path: /spec/template/spec/nodeSelector
         value: {lab.slipway/never: "true"}'

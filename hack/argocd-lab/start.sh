@@ -56,6 +56,14 @@ stop_stack() {
   rm -f "$RUN/pids"
 }
 
+apps_ready() {
+  local st
+  st=$(kubectl -n argocd get applications -o jsonpath='{range .items[*]}{.metadata.name}={.status.sync.status}/{.status.health.status} {end}') || return 1
+  case " $st " in *"=/"*) return 1;; esac
+  case " $st " in *" web-staging=Synced/Healthy "*) ;; *) return 1;; esac
+  case " $st " in *" api-staging=Synced/Healthy "*) ;; *) return 1;; esac
+}
+
 start_stack() {
   local t0; t0=$(date +%s)
   rm -rf "$RUN"; mkdir -p "$RUN/logs" "$RUN/pki" "$RUN/home" "$RUN/tmp"
@@ -88,16 +96,26 @@ KC
     --authorization-mode=AlwaysAllow --disable-admission-plugins=ServiceAccount \
     --enable-priority-and-fairness=false --profiling=false --v=0
   wait_for 120 kube-apiserver kubectl get --raw /readyz
+  # A node monitor grace period of an hour: kwok's lease renewals conflict
+  # now and then (etcd 3.4), the node lifecycle controller would then mark
+  # the node not-ready and every pod on it NotReady, and kwok never sets a
+  # pod Ready again. (The controller stays: it lifts the not-ready taint the
+  # apiserver puts on a new node.)
   start_bg kube-controller-manager kube-controller-manager --kubeconfig="$KUBECONFIG" --leader-elect=false \
     --service-account-private-key-file="$RUN/pki/sa.key" --use-service-account-credentials=false \
     --authentication-kubeconfig="$KUBECONFIG" --authorization-kubeconfig="$KUBECONFIG" \
-    --bind-address=127.0.0.1 --secure-port=10257 --profiling=false --concurrent-deployment-syncs=2
+    --bind-address=127.0.0.1 --secure-port=10257 --profiling=false --concurrent-deployment-syncs=2 \
+    --node-monitor-grace-period=1h --node-startup-grace-period=1h
   start_bg kube-scheduler kube-scheduler --kubeconfig="$KUBECONFIG" --leader-elect=false \
     --authentication-kubeconfig="$KUBECONFIG" --authorization-kubeconfig="$KUBECONFIG" \
     --bind-address=127.0.0.1 --secure-port=10259 --profiling=false
   local cfg=()
   for f in "$LAB"/kwok-stage/*.yaml; do cfg+=(--config="$f"); done
-  start_bg kwok kwok --kubeconfig="$KUBECONFIG" "${cfg[@]}" --manage-all-nodes=false \
+  # kwok's client-go (v0.36) asks for watch-list streams, which this
+  # apiserver cannot serve on etcd 3.4 (no RequestWatchProgress): each watch
+  # would end at once and kwok see a new pod only at its next re-list, tens of
+  # seconds later.
+  start_bg kwok env KUBE_FEATURE_WatchListClient=false kwok --kubeconfig="$KUBECONFIG" "${cfg[@]}" --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-ip=10.0.0.1 --cidr=10.0.0.0/24 --node-lease-duration-seconds=40 --server-address=127.0.0.1:10247
   wait_for 60 "namespace default" kubectl get namespace default
@@ -203,9 +221,9 @@ export KUBECONFIG='$KUBECONFIG'
 export ARGOCD_LAB_STARTED_SECONDS=$(( $(date +%s) - t0 ))
 ENV
   chmod 600 "$RUN/env"
-  # The first sync of every automated Application: the lab is ready when
-  # web-staging is synced and healthy.
-  wait_for 180 "web-staging synced and healthy" bash -c "curl -sf -H 'Authorization: Bearer $t_wait' http://127.0.0.1:8080/api/v1/applications/web-staging | grep -q '\"health\":{\"status\":\"Healthy\"'"
+  # Ready when every Application has been compared (a sync status) and the
+  # two plain automated ones are synced and healthy.
+  wait_for 180 "the Applications' first sync" apps_ready
   sed -i "s/^export ARGOCD_LAB_STARTED_SECONDS=.*/export ARGOCD_LAB_STARTED_SECONDS=$(( $(date +%s) - t0 ))/" "$RUN/env"
   log "stack up in $(( $(date +%s) - t0 ))s (Argo CD at http://127.0.0.1:8080, logs in $RUN/logs)"
 }
@@ -229,7 +247,8 @@ case "$cmd" in
     ;;
   up)
     need
-    unshare -n sleep infinity &
+    # The holder must not keep the caller's stdout open (a pipe would never end).
+    unshare -n sleep infinity </dev/null >/dev/null 2>&1 &
     holder=$!
     sleep 0.5
     mkdir -p "$RUN"

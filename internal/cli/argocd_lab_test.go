@@ -25,21 +25,26 @@ import (
 	"time"
 
 	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
 // lab is the running stack, from the environment start.sh gives.
 type lab struct {
-	gitops, server, token, syncToken, noRights, kubectl string
+	gitops, server, token, syncToken, noRights, kubectl, kubeconfig, captureDir string
 }
 
 func argoLab(t *testing.T) lab {
 	t.Helper()
-	l := lab{gitops: os.Getenv("ARGOCD_LAB_GITOPS"), server: os.Getenv("ARGOCD_SERVER"), token: os.Getenv("ARGOCD_AUTH_TOKEN"),
-		syncToken: os.Getenv("ARGOCD_LAB_SYNC_TOKEN"), noRights: os.Getenv("ARGOCD_LAB_NORIGHTS_TOKEN")}
+	// TestMain scrubbed ARGOCD_*, SLIPWAY_* and KUBECONFIG: the lab's
+	// values are what the shell (start.sh) gave.
+	env := testenv.Saved
+	l := lab{gitops: env("ARGOCD_LAB_GITOPS"), server: env("ARGOCD_SERVER"), token: env("ARGOCD_AUTH_TOKEN"),
+		syncToken: env("ARGOCD_LAB_SYNC_TOKEN"), noRights: env("ARGOCD_LAB_NORIGHTS_TOKEN"),
+		kubeconfig: env("KUBECONFIG"), captureDir: env("SLIPWAY_ARGOCD_CAPTURE")}
 	if l.gitops == "" || l.server == "" {
 		t.Skip("no Argo CD lab: run `make argocd-lab` (builds it, ~25 min) then `make test-argocd` (starts it and runs these tests inside its network namespace)")
 	}
-	l.kubectl = filepath.Join(os.Getenv("ARGOCD_LAB_BIN"), "kubectl")
+	l.kubectl = filepath.Join(env("ARGOCD_LAB_BIN"), "kubectl")
 	noEngineEnv(t)
 	t.Setenv("ARGOCD_PLAINTEXT", "true")
 	t.Setenv("ARGOCD_SERVER", l.server)
@@ -51,8 +56,14 @@ func argoLab(t *testing.T) lab {
 // and one Argo CD.
 var labMu sync.Mutex
 
+// args are a command's arguments for the lab's GitOps repository; a deploy
+// also names the sample app's source repository.
 func (l lab) args(t *testing.T, src string, more ...string) []string {
-	return append(more, "--gitops-repo", l.gitops, "--out", t.TempDir(), "--source", "../../sample-app", "--source-repo", src)
+	more = append(more, "--gitops-repo", l.gitops, "--out", t.TempDir())
+	if more[0] == "deploy" {
+		more = append(more, "--source", "../../sample-app", "--source-repo", src)
+	}
+	return more
 }
 
 // errorLine is the first stderr line starting with "error:".
@@ -77,7 +88,7 @@ func nextImage(app string) string {
 // capture saves what Argo CD answers for an Application (the shapes the
 // unit tests replay) when SLIPWAY_ARGOCD_CAPTURE names a directory.
 func (l lab) capture(t *testing.T, name, app, commit, want string, extra ...string) {
-	dir := os.Getenv("SLIPWAY_ARGOCD_CAPTURE")
+	dir := l.captureDir
 	if dir == "" {
 		return
 	}
@@ -287,7 +298,7 @@ func TestArgoCDTokenWithoutRights(t *testing.T) {
 		if code != 1 || !strings.Contains(e, "ARGOCD_AUTH_TOKEN") || !strings.Contains(e, tc.want) || strings.Contains(stdout+stderr, tc.token) {
 			t.Errorf("exit %d:\n%s\n%s", code, stdout, stderr)
 		}
-		if dir := os.Getenv("SLIPWAY_ARGOCD_CAPTURE"); dir != "" {
+		if dir := l.captureDir; dir != "" {
 			req, _ := http.NewRequest(http.MethodGet, "http://"+l.server+"/api/v1/applications/web-staging", nil)
 			req.Header.Set("Authorization", "Bearer "+tc.token)
 			if resp, err := http.DefaultClient.Do(req); err == nil {
@@ -357,7 +368,9 @@ func TestArgoCDSlowAPI(t *testing.T) {
 }
 
 func (l lab) kubectlOut(t *testing.T, args ...string) string {
-	out, err := exec.Command(l.kubectl, args...).CombinedOutput()
+	cmd := exec.Command(l.kubectl, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+l.kubeconfig)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Logf("kubectl %v: %v %s", args, err, out)
 	}

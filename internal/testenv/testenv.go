@@ -92,3 +92,12 @@ func Engine(t testing.TB) {
 		t.Setenv(k, v)
 	}
 }
+
+// Saved is the value the shell gave a variable Main removed ("" if none):
+// for tests that are told where a lab runs (the argocd-tagged tests read
+// the addresses and tokens hack/argocd-lab/start.sh gives them).
+func Saved(name string) string {
+	mu.Lock()
+	defer mu.Unlock()
+	return saved[name]
+}
