@@ -159,8 +159,12 @@ func (o *options) deploySource(ctx context.Context, app, sourceRepo string, img 
 	if !ok {
 		return "", usageErr("deploy: %s: give the image by digest", img)
 	}
+	ropts, err := o.registryOpts(d.Context())
+	if err != nil {
+		return "", err
+	}
 	lctx, cancel := context.WithTimeout(ctx, labelTimeout)
-	label, labelErr := release.RegistryLabel(lctx, d, o.registryOpts(d.Context())...)
+	label, labelErr := release.RegistryLabel(lctx, d, ropts...)
 	cancel()
 	if labelErr != nil {
 		o.logf("warning: deploy: cannot read %s's %s label (%s)", img.Short(), release.RevisionLabel, firstLineOf(labelErr.Error()))

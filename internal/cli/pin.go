@@ -27,12 +27,19 @@ images are still reported (and, without --check, written).`,
   go run ./ci pin --images mirror.lock`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path := envDefault(o.images, "SLIPWAY_IMAGES", "ci/images.lock")
+			path := envDefault(o.images, "SLIPWAY_IMAGES", o.proj.LockPath)
+			if path == "" {
+				path = "ci/images.lock"
+			}
 			lock, err := imagelock.Load(path)
 			if err != nil {
 				return usageErr("pin: %v (run from the repository root, or pass --images)", err)
 			}
-			changes, pinErr := registry.Pin(cmd.Context(), lock)
+			kc, err := o.keychain()
+			if err != nil {
+				return err
+			}
+			changes, pinErr := registry.Pin(cmd.Context(), lock, registry.WithKeychain(kc))
 			for _, c := range changes {
 				fmt.Fprintf(o.stdout, "%s: %s %s -> %s\n", c.Name, c.Tag, c.Old, c.New)
 			}

@@ -91,7 +91,8 @@ referrers, then read back and verified (out/attestations.json).`,
 			if err != nil {
 				return usageErr("push: %v", err)
 			}
-			if _, err := o.credentialHost(); err != nil {
+			ropts, err := o.registryOpts(repo)
+			if err != nil {
 				return err
 			}
 			a, err := openTarball(tarball)
@@ -126,7 +127,7 @@ referrers, then read back and verified (out/attestations.json).`,
 				Signing: func() (*release.Signing, error) { return o.releaseSigning(vf.trustedRoot) },
 				Policy:  pol, SBOM: sbom,
 				Provenance: o.outPath("provenance.json"), Report: o.outPath("attestations.json"), Out: o.out,
-				Registry: append(pushOptions(o.stderr, pf), o.registryOpts(repo)...),
+				Registry: append(pushOptions(o.stderr, pf), ropts...),
 				Log:      o.logf, Started: time.Now(), PipelineRun: gitops.PipelineRun(os.Getenv),
 			}
 			if src.Commit == "" {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/sign"
@@ -319,7 +320,11 @@ func (o *options) verifyImage(ctx context.Context, ref string, p *attest.Policy,
 	}
 	pol := *p
 	pol.SourceCommit = commit
-	ropts, scrub := registry.Remote(ctx, append(o.registryOpts(d.Context()), opts...)...)
+	kc, err := o.registryOpts(d.Context())
+	if err != nil {
+		return nil, err
+	}
+	ropts, scrub := registry.Remote(ctx, append(kc, opts...)...)
 	rep, err := attest.Verify(ctx, d, pol, ropts...)
 	if err != nil {
 		return nil, scrub(err)
@@ -329,14 +334,29 @@ func (o *options) verifyImage(ctx context.Context, ref string, p *attest.Policy,
 
 // registryOpts reads Slipway's own loopback registry without asking
 // credential helpers; any other registry gets REGISTRY_USERNAME/PASSWORD
-// only when it is the one registry they belong to (credentialHost; when
-// that is unknown, no registry gets them).
-func (o *options) registryOpts(repo name.Repository) []registry.Option {
-	if registry.IsLoopback(repo.RegistryStr()) && os.Getenv("REGISTRY_USERNAME") == "" {
-		return []registry.Option{registry.WithKeychain(registry.Anonymous())}
+// only when it is the one registry they belong to (credentialHost). When
+// they are set and that registry is unknown it is a usage error naming
+// REGISTRY_HOST, never a silent anonymous request.
+func (o *options) registryOpts(repo name.Repository) ([]registry.Option, error) {
+	if registry.IsLoopback(repo.RegistryStr()) && os.Getenv("REGISTRY_USERNAME") == "" && os.Getenv("REGISTRY_PASSWORD") == "" {
+		return []registry.Option{registry.WithKeychain(registry.Anonymous())}, nil
 	}
-	host, _ := o.credentialHost()
-	return []registry.Option{registry.WithKeychain(registry.KeychainFor(host, os.Getenv))}
+	kc, err := o.keychain()
+	if err != nil {
+		return nil, err
+	}
+	return []registry.Option{registry.WithKeychain(kc)}, nil
+}
+
+// keychain is the credential resolution of every registry request: the
+// static pair bound to credentialHost, GITHUB_TOKEN for ghcr.io, the Docker
+// config.
+func (o *options) keychain() (authn.Keychain, error) {
+	host, err := o.credentialHost()
+	if err != nil {
+		return nil, err
+	}
+	return registry.KeychainFor(host, os.Getenv), nil
 }
 
 // credentialHost is the one registry REGISTRY_USERNAME/REGISTRY_PASSWORD

@@ -59,7 +59,7 @@ func (run *Run) pullCaches(ctx context.Context, repo string) (map[string]string,
 	if err != nil {
 		return nil, func() {}
 	}
-	keys := run.CacheKeys()
+	keys, kc := run.CacheKeys(), run.cacheKeychain()
 	var mu sync.Mutex
 	dirs := map[string]string{}
 	var wg sync.WaitGroup
@@ -68,7 +68,7 @@ func (run *Run) pullCaches(ctx context.Context, repo string) (map[string]string,
 		go func(vol string, ks []string) {
 			defer wg.Done()
 			dir := filepath.Join(tmp, vol)
-			st, err := registry.PullCache(ctx, r, ks, dir)
+			st, err := registry.PullCache(ctx, r, ks, dir, kc)
 			switch {
 			case err != nil:
 				run.logf("warning: cache: restore %s: %v; it starts cold", vol, err)
@@ -84,6 +84,20 @@ func (run *Run) pullCaches(ctx context.Context, repo string) (map[string]string,
 	}
 	wg.Wait()
 	return dirs, func() { os.RemoveAll(tmp) }
+}
+
+// cacheKeychain is the push's credential resolution for the cache
+// repository: REGISTRY_USERNAME/PASSWORD bound to their one registry
+// (Host.CredentialHost), GITHUB_TOKEN for ghcr.io, the Docker config. When
+// that registry is unknown the cache still runs (it never fails a run) with
+// no static pair, saying why.
+func (run *Run) cacheKeychain() registry.Option {
+	host, err := run.host.CredentialHost()
+	if err != nil {
+		run.logf("warning: cache: %v; the cache repository gets no REGISTRY_USERNAME/PASSWORD", err)
+		host = ""
+	}
+	return registry.WithKeychain(registry.KeychainFor(host, os.Getenv))
 }
 
 // saveCaches exports the cache volumes and pushes each under its first key.
@@ -103,12 +117,13 @@ func (run *Run) saveCaches(ctx context.Context, repo string, st *dag.Stages) {
 		run.logf("warning: cache: export from the engine: %v; not saved", dag.ExplainExec("cache", err))
 		return
 	}
+	kc := run.cacheKeychain()
 	var wg sync.WaitGroup
 	for vol, ks := range run.CacheKeys() {
 		wg.Add(1)
 		go func(vol, tag string) {
 			defer wg.Done()
-			stats, err := registry.PushCache(ctx, r, tag, filepath.Join(tmp, vol), run.opts.Cache.MaxSize)
+			stats, err := registry.PushCache(ctx, r, tag, filepath.Join(tmp, vol), run.opts.Cache.MaxSize, kc)
 			if err != nil {
 				run.logf("warning: cache: save %s: %v", vol, err)
 				return
