@@ -38,6 +38,18 @@ type Promotion struct {
 // digest into the source environment, so its source commit is unknown.
 var ErrHandEdit = errors.New("refusing promote")
 
+// ErrPromoteUnknownSource is a promotion refused because the deploy record
+// that put the digest into the source environment says its source commit
+// is unknown (a deploy with --allow-unknown-source).
+var ErrPromoteUnknownSource = errors.New("refusing promote")
+
+func orUnknownCommit(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
 // envRecords are the deploy records of app in env (reverts filled in with
 // what they restored), newest first, read with the one walker over the
 // whole history (a shallow snapshot is replaced by a full one when the walk
@@ -144,14 +156,22 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	put := recordPutting(mine, img.Digest)
 	var source string
 	var dirty bool
+	known := put != nil && shaRE.MatchString(put.SourceCommit)
 	switch {
-	case put != nil && p.SourceCommit != "" && p.SourceCommit != put.SourceCommit:
+	case known && p.SourceCommit != "" && p.SourceCommit != put.SourceCommit:
 		return nil, fmt.Errorf("promote %s: --source-commit %s contradicts the deploy record %s, which put %s into %s as built from %s", p.App, p.SourceCommit, short(put.Commit), img, p.From, put.SourceCommit)
-	case put != nil && shaRE.MatchString(put.SourceCommit):
+	case known:
 		source, dirty = put.SourceCommit, put.SourceDirty
 		if last != nil && put.Commit != last.Commit && put.Reverts == "" {
 			fmt.Fprintf(d.Log, "warning: %s holds %s, which record %s put there, not the last record %s (edited by hand back to it?); promoting it with that record's Source-Commit %s\n", file, img, short(put.Commit), short(last.Commit), short(source))
 		}
+	case put != nil && p.SourceCommit != "":
+		// The record that put it there says its source is unknown
+		// (deploy --allow-unknown-source): the user states it now.
+		source, dirty = p.SourceCommit, put.SourceDirty
+		fmt.Fprintf(d.Log, "note: deploy record %s put %s into %s with Source-Commit: unknown; promoting it as built from %s (--source-commit)\n", short(put.Commit), img, p.From, short(source))
+	case put != nil:
+		return nil, fmt.Errorf("%w: the deploy record %s that put %s into %s records Source-Commit: %s (deployed with --allow-unknown-source): which commit it was built from is unknown; pass --source-commit SHA (the commit it was built from)", ErrPromoteUnknownSource, short(put.Commit), img, p.From, orUnknownCommit(put.SourceCommit))
 	case p.SourceCommit != "":
 		source = p.SourceCommit
 		fmt.Fprintf(d.Log, "warning: no deploy record put %s into %s's %s (edited by hand?); promoting it as built from %s (--source-commit)\n", img, p.From, file, short(source))

@@ -178,3 +178,31 @@ func TestPromoteNeverBorrowsASourceCommit(t *testing.T) {
 		t.Fatalf("promote of a digest an earlier record put there: %+v %v", out, err)
 	}
 }
+
+// Issue 17 (trust, item 4c): a digest whose deploy record says
+// Source-Commit: unknown (deploy --allow-unknown-source) is not a hand edit:
+// promote refuses saying the record's source commit is unknown and asking
+// for --source-commit, and with it promotes as built from that commit.
+func TestPromoteOfAnUnknownSourceSaysSo(t *testing.T) {
+	dir, r := localGitOps(t)
+	src, shas := sourceRepo(t, 2)
+	d := &Deployer{Remote: r}
+	ctx := context.Background()
+	put, err := d.Deploy(ctx, Request{App: "sample-app", Env: "staging", Image: digest(5), SourceRepo: src, AllowUnknownSource: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := head(t, dir, "main")
+	_, err = d.Promote(ctx, Promotion{App: "sample-app", From: "staging", To: "production", SourceRepo: src})
+	if !errors.Is(err, ErrPromoteUnknownSource) || strings.Contains(err.Error(), "hand") || !strings.Contains(err.Error(), "Source-Commit: unknown") ||
+		!strings.Contains(err.Error(), short(put.Commit)) || !strings.Contains(err.Error(), "--source-commit") {
+		t.Fatalf("promote of a digest deployed with an unknown source: %v", err)
+	}
+	if head(t, dir, "main") != before {
+		t.Fatal("a refused promote committed")
+	}
+	out, err := d.Promote(ctx, Promotion{App: "sample-app", From: "staging", To: "production", SourceRepo: src, SourceCommit: shas[1]})
+	if err != nil || out.Image != digest(5) || out.Source != shas[1] {
+		t.Fatalf("promote --source-commit of an unknown-source record: %+v %v", out, err)
+	}
+}
