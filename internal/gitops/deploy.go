@@ -468,7 +468,8 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 	if err != nil {
 		return nil, nil, err
 	}
-	set := manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest, Tag: req.Tag, Values: req.Values, ImageName: req.ImageName, Helm: snap.isChartDir(path.Dir(file))}
+	set := manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest, Tag: req.Tag, Values: req.Values, ImageName: req.ImageName, Helm: snap.isChartDir(path.Dir(file)),
+		ChartValues: snap.chartValues(file, data, req.App)}
 	edited, ch, err := EditSet(file, data, set)
 	if errors.Is(err, ErrNoMatch) && isKustomizationFile(file) {
 		edited, ch, err = snap.addImageEntry(ctx, file, data, req)

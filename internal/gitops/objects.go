@@ -22,6 +22,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/storage/memory"
+	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/slipway-ci/slipway/internal/manifest"
 )
@@ -462,6 +463,70 @@ func isKustomizationFile(p string) bool {
 func (s *snapshot) isChartDir(dir string) bool {
 	_, ok := s.readFile(path.Join(dir, "Chart.yaml"))
 	return ok
+}
+
+// chartValues is the values.yaml of the chart a file's Helm values feed,
+// when the chart is in the repository: a values file or Argo CD override
+// next to its Chart.yaml, an Argo CD Application whose source path is the
+// chart, a Flux HelmRelease whose chart is a path in the repository. Its
+// defaults say which value paths the chart takes (manifest.Set.ChartValues).
+func (s *snapshot) chartValues(file string, data []byte, app string) []byte {
+	valuesIn := func(dir string) []byte {
+		dir = path.Clean(strings.TrimPrefix(dir, "./"))
+		if !s.isChartDir(dir) || path.Join(dir, "values.yaml") == path.Clean(file) {
+			return nil
+		}
+		v, _ := s.readFile(path.Join(dir, "values.yaml"))
+		return v
+	}
+	if v := valuesIn(path.Dir(file)); v != nil {
+		return v
+	}
+	docs, err := manifest.Documents(file, data)
+	if err != nil {
+		return nil
+	}
+	var first []byte
+	for _, d := range docs {
+		kind, name := yamlStr(yamlField(d, "kind")), yamlStr(yamlField(yamlField(d, "metadata"), "name"))
+		var dirs []string
+		switch {
+		case kind == "Application" && strings.HasPrefix(yamlStr(yamlField(d, "apiVersion")), "argoproj.io/"):
+			spec := yamlField(d, "spec")
+			dirs = append(dirs, yamlStr(yamlField(yamlField(spec, "source"), "path")))
+			if ss := yamlField(spec, "sources"); ss != nil {
+				for _, src := range ss.Content {
+					dirs = append(dirs, yamlStr(yamlField(src, "path")))
+				}
+			}
+		case kind == "HelmRelease" && strings.HasPrefix(yamlStr(yamlField(d, "apiVersion")), "helm.toolkit.fluxcd.io/"):
+			cs := yamlField(yamlField(yamlField(yamlField(d, "spec"), "chart"), "spec"), "chart")
+			dirs = append(dirs, yamlStr(cs))
+		}
+		for _, dir := range dirs {
+			if dir == "" || path.IsAbs(dir) || strings.HasPrefix(path.Clean(dir), "..") {
+				continue
+			}
+			v := valuesIn(dir)
+			if v == nil {
+				continue
+			}
+			if name == app || strings.HasPrefix(name, app+"-") || strings.HasSuffix(name, "-"+app) {
+				return v
+			}
+			if first == nil {
+				first = v
+			}
+		}
+	}
+	return first
+}
+
+func yamlStr(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return strings.TrimSpace(n.Value)
 }
 
 // resolveFile finds the file a request edits: req.Path, the layout's file

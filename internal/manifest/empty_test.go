@@ -60,7 +60,7 @@ func TestEditRemovesANameMarkerWhenTheRepositoryChanges(t *testing.T) {
 // repository changes, with a note.
 func TestHelmRemovesANameMarkerWhenTheRepositoryChanges(t *testing.T) {
 	in := "image:\n  repository: ghcr.io/stefanprodan/podinfo # {\"$imagepolicy\": \"flux-system:podinfo:name\"}\n  tag: 6.7.0\n"
-	out, res, err := Edit("values.yaml", []byte(in), Set{App: "podinfo", Repo: "reg.example.com/acme/podinfo", Digest: dig1})
+	out, res, err := Edit("values.yaml", []byte(in), Set{App: "podinfo", Repo: "reg.example.com/acme/podinfo", Digest: dig1, Tag: "6.7.0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,10 @@ type source struct {
 	f      *yfile     // the file its nodes are in (an embedded one for a values string)
 	root   *yaml.Node // a mapping, or the parameters sequence
 	params bool
-	outer  *embedded // set for a values string inside the manifest
+	// defaults: the chart's own values.yaml, read for the paths it takes
+	// and what it renders; never written (a value goes to the file).
+	defaults bool
+	outer    *embedded // set for a values string inside the manifest
 
 	// pending are new keys per mapping, merged so that two new paths
 	// under one new parent make one block.
@@ -116,7 +119,7 @@ func (s *source) put(p, value string, style yaml.Style) error {
 		return s.f.setScalar(n, value, false)
 	}
 	if s.params {
-		item := []kv{{key: "name", value: quoteLike(style, p, false)}, {key: "value", value: quoteLike(style, value, false)}, {key: s.forceStringKey(), value: "true"}}
+		item := []kv{{key: "name", value: quoteLike(0, p, false)}, {key: "value", value: quoteLike(style, value, false)}, {key: s.forceStringKey(), value: "true"}}
 		if len(s.root.Content) == 0 && !isFlow(s.root) {
 			return fmt.Errorf("%s:%d: empty %s: write [] or a list", s.f.name, s.root.Line, s.what)
 		}
@@ -220,6 +223,9 @@ func (e *editor) paths() (Values, bool) {
 func (e *editor) helmValues(kind, where string, srcs []*source) error {
 	e.helm = true
 	vp, explicit := e.paths()
+	if d := e.chartDefaults(); d != nil {
+		srcs = append(srcs[:len(srcs):len(srcs)], d) // lowest precedence
+	}
 	find := func(p string) (*source, *yaml.Node) {
 		for _, s := range srcs {
 			if n := s.get(p); n != nil {
@@ -230,7 +236,9 @@ func (e *editor) helmValues(kind, where string, srcs []*source) error {
 	}
 	var marked []markedField
 	for _, s := range srcs {
-		marked = append(marked, s.markers()...)
+		if !s.defaults {
+			marked = append(marked, s.markers()...)
+		}
 	}
 	rs, rn := find(vp.Repository)
 	ts, tn := find(vp.Tag)
@@ -279,13 +287,14 @@ func (e *editor) helmValues(kind, where string, srcs []*source) error {
 		style = rn.Style & (yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle)
 	}
 	done := map[*yaml.Node]bool{}
-	write := func(s *source, n *yaml.Node, p, v string) error {
-		if n != nil {
+	writeStyled := func(s *source, n *yaml.Node, p, v string, style yaml.Style) error {
+		if n != nil && !s.defaults {
 			done[n] = true
 			return s.put(p, v, style)
 		}
 		return top.put(p, v, style)
 	}
+	write := func(s *source, n *yaml.Node, p, v string) error { return writeStyled(s, n, p, v, style) }
 	switch {
 	case in != nil || (explicit && vp.Image != ""):
 		if err := write(is, in, vp.Image, e.s.Ref()); err != nil {
@@ -310,9 +319,13 @@ func (e *editor) helmValues(kind, where string, srcs []*source) error {
 		tag := e.s.Tag
 		if tag == "" {
 			tag, _, _ = strings.Cut(str(tn), "@")
+			if old := str(rn); tag != "" && old != "" && old != e.s.Repo {
+				// The tag is the old repository's: it says nothing of the new one.
+				return fmt.Errorf("%s: %s: the chart takes only a tag, and %s %q is %s's tag, not %s's: pass the image's tag (--image %s:TAG@%s) to set %s to \"TAG@%s\"", e.f.name, where, vp.Tag, str(tn), old, e.s.Repo, e.s.Repo, e.s.Digest, vp.Tag, e.s.Digest)
+			}
 		}
 		if tag == "" {
-			return fmt.Errorf("%s: %s: the chart takes only a tag (%s) and no tag is known to write \"<tag>@%s\": pass the image's tag, or --helm-value digest=PATH if the chart takes a digest", e.f.name, where, vp.Tag, e.s.Digest)
+			return fmt.Errorf("%s: %s: the chart takes only a tag (%s) and no tag is known to write \"TAG@%s\": pass the image's tag (--image %s:TAG@%s), or --helm-value digest=PATH if the chart takes a digest", e.f.name, where, vp.Tag, e.s.Digest, e.s.Repo, e.s.Digest)
 		}
 		value := tag + "@" + e.s.Digest
 		if !digestRefRE.MatchString(e.s.Repo + ":" + value) {
@@ -323,10 +336,12 @@ func (e *editor) helmValues(kind, where string, srcs []*source) error {
 				return err
 			}
 		}
-		if err := write(ts, tn, vp.Tag, value); err != nil {
+		// A new tag value is quoted: "TAG@sha256:…" reads as one string
+		// in every YAML parser, in flow style too.
+		if err := writeStyled(ts, tn, vp.Tag, value, yaml.DoubleQuotedStyle); err != nil {
 			return err
 		}
-		if tn != nil {
+		if tn != nil && !ts.defaults {
 			if _, attr, ok := markerOf(nil, tn); ok && attr == "tag" {
 				ts.f.removeMarkerAt(tn)
 				e.note("%s:%d: removed Flux marker {\"$imagepolicy\": %q}: the chart takes only a tag, and Flux would write a tag without the digest", e.f.name, tn.Line, markerText(nil, tn))
@@ -389,6 +404,22 @@ func (e *editor) helmValues(kind, where string, srcs []*source) error {
 		}
 	}
 	return nil
+}
+
+// chartDefaults is the chart's values.yaml as a read-only source, or nil.
+func (e *editor) chartDefaults() *source {
+	if len(e.s.ChartValues) == 0 {
+		return nil
+	}
+	cf, err := parseFile("values.yaml (the chart's)", e.s.ChartValues)
+	if err != nil {
+		return nil
+	}
+	roots := cf.roots()
+	if len(roots) != 1 {
+		return nil
+	}
+	return &source{what: "the chart's values.yaml", f: cf, root: roots[0], defaults: true}
 }
 
 func (e *editor) dropMarker(m markedField) {
@@ -630,12 +661,28 @@ func newArgoSource(file string, s Set) ([]byte, Result, error) {
 
 func (e *editor) helmError() error {
 	vp, explicit := e.paths()
-	found := strings.Join(e.found, "; ")
 	if explicit {
-		return fmt.Errorf("%s: %w for app %q at the configured Helm value paths (%s)", e.f.name, ErrHelmPaths, e.s.App, found)
+		return fmt.Errorf("%s: %w for app %q at the configured Helm value paths (%s)", e.f.name, ErrHelmPaths, e.s.App, strings.Join(e.found, "; "))
 	}
-	return fmt.Errorf("%s: %w: Helm values are not supported at this path without value paths: no %s (%s); set where the chart takes the image: --helm-value repository=PATH --helm-value digest=PATH (or --helm-value tag=PATH for a chart that only takes a tag)",
-		e.f.name, ErrHelmPaths, strings.Join(nonEmpty(vp.Repository, vp.Tag, vp.Digest), ", "), found)
+	paths := strings.Join(nonEmpty(vp.Repository, vp.Tag, vp.Digest), ", ")
+	// What else was looked at (a HelmRelease of another app), not the
+	// values that merely lack the paths: the message says that once.
+	var other []string
+	for _, f := range e.found {
+		if !strings.HasSuffix(f, ": no "+paths) {
+			other = append(other, f)
+		}
+	}
+	where := "the values hold"
+	if len(e.s.ChartValues) > 0 {
+		where = "neither the values nor the chart's values.yaml hold"
+	}
+	also := ""
+	if len(other) > 0 {
+		also = " (also looked at: " + strings.Join(other, "; ") + ")"
+	}
+	return fmt.Errorf("%s: %w: %s no %s%s; set where the chart takes the image: --helm-value repository=PATH --helm-value digest=PATH (or --helm-value tag=PATH for a chart that only takes a tag)",
+		e.f.name, ErrHelmPaths, where, paths, also)
 }
 
 // removeMarkerAt deletes the Flux marker comment on a value's line.

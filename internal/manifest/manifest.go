@@ -57,6 +57,11 @@ type Set struct {
 	// Helm says the file feeds a Helm chart, for a new Argo CD
 	// .argocd-source-<app>.yaml (Helm parameters instead of kustomize images).
 	Helm bool
+	// ChartValues, optional, is the chart's own values.yaml (the chart the
+	// file's values feed, in the repository): where the file holds no image
+	// value at the paths, the chart's defaults say which paths it takes and
+	// what it renders now. Read only: what is written goes into the file.
+	ChartValues []byte
 	// Line, when set, picks the images: entry starting at that line among
 	// several that match the app equally (Result.Alternatives): the one a
 	// render proves.

@@ -228,8 +228,17 @@ func (f *yfile) appendItem(seq *yaml.Node, kvs []kv) error {
 	}
 	if isFlow(seq) {
 		if len(seq.Content) == 0 {
+			// An empty [] takes a second item after a comma.
+			sep := ""
+			if f.flowFilled[seq] {
+				sep = ", "
+			}
+			if f.flowFilled == nil {
+				f.flowFilled = map[*yaml.Node]bool{}
+			}
+			f.flowFilled[seq] = true
 			start := f.valueStart(seq)
-			f.add(splice{start + 1, start + 1, "{" + renderFlow(kvs) + "}"})
+			f.add(splice{start + 1, start + 1, sep + "{" + renderFlow(kvs) + "}"})
 			return nil
 		}
 		end, err := f.nodeEnd(seq.Content[len(seq.Content)-1])

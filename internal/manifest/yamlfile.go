@@ -36,6 +36,7 @@ type yfile struct {
 	anchorWrites map[*yaml.Node]string
 	aliasWrites  map[*yaml.Node]string
 	appUses      map[*yaml.Node]bool // aliases that stand for the app's image too
+	flowFilled   map[*yaml.Node]bool // empty flow sequences an item was added to
 }
 
 // splice replaces body[start:end] with text.
