@@ -44,7 +44,7 @@ type Project struct {
 	IgnoreFile    string
 	IgnoreUnfixed bool
 	Stages        []StageSpec // nil: the built-in stages
-	Concurrency   int         // apps whose stages run at once (0: by cores, see flow.StageBound)
+	Concurrency   int         // apps whose stages run at once (0: by cores, see flow.Options.Concurrency)
 	Out           string      // default "out"
 	Global        affected.Global
 	// ConfigErr is a problem found while building the project (reported by Validate).

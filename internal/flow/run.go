@@ -44,7 +44,7 @@ type Options struct {
 	// Multi: the configuration has several apps (each has out/APP/, its
 	// stages are APP/STAGE, its image CI_IMAGE/APP).
 	Multi bool
-	// Concurrency is the configuration's apps at once (0: by cores, see StageBound).
+	// Concurrency is the configuration's apps at once (0: by cores, see stageBound).
 	Concurrency int
 	// PublishEnv is the environment the deploy stage deploys to.
 	PublishEnv string
@@ -296,7 +296,7 @@ func (run *Run) Graph() (*pipeline.Graph, error) {
 		prefixes[i] = r.Prefix
 	}
 	var stages []pipeline.Stage
-	for _, b := range pipeline.Bind(GraphSpecs(specs), prefixes) {
+	for _, b := range pipeline.Bind(graphSpecs(specs), prefixes) {
 		spec := specs[b.Spec]
 		if b.App < 0 {
 			stages = append(stages, run.deployStage(spec.Name, run.apps, b.Needs))
@@ -412,7 +412,7 @@ func (run *Run) expand(g *pipeline.Graph, names []string) ([]string, error) {
 
 func (run *Run) stageNames() []string {
 	specs, _ := OrderStages(run.opts.Stages)
-	return StageNames(specs)
+	return stageNames(specs)
 }
 
 // Pipeline runs the default stages, or the named ones, and returns what a
@@ -529,9 +529,9 @@ func (run *Run) Pipeline(ctx context.Context, names ...string) ([]string, error)
 	return lines, nil
 }
 
-// maxParallel bounds how many stages run at once (see StageBound).
+// maxParallel bounds how many stages run at once (see stageBound).
 func (run *Run) maxParallel() int {
-	return StageBound(len(run.apps), run.opts.Concurrency, runtime.NumCPU())
+	return stageBound(len(run.apps), run.opts.Concurrency, runtime.NumCPU())
 }
 
 func (run *Run) skippedMarkdown() string {

@@ -88,11 +88,11 @@ func OrderStages(specs []StageSpec) ([]StageSpec, error) {
 	for i, s := range specs {
 		for _, n := range s.Needs {
 			if _, ok := byName[n]; !ok {
-				return nil, fmt.Errorf("Config.Stages[%d] (%s).Needs: unknown stage %q (stages: %s)", i, s.Name, n, strings.Join(StageNames(specs), ", "))
+				return nil, fmt.Errorf("Config.Stages[%d] (%s).Needs: unknown stage %q (stages: %s)", i, s.Name, n, strings.Join(stageNames(specs), ", "))
 			}
 		}
 	}
-	ordered, err := pipeline.Order(GraphSpecs(specs))
+	ordered, err := pipeline.Order(graphSpecs(specs))
 	if err != nil {
 		return nil, fmt.Errorf("Config.Stages: %w", err)
 	}
@@ -104,9 +104,9 @@ func OrderStages(specs []StageSpec) ([]StageSpec, error) {
 	return out, nil
 }
 
-// GraphSpecs are the stages as the stage graph sees them: push gates each
+// graphSpecs are the stages as the stage graph sees them: push gates each
 // app's publishing on its other stages, deploy is one stage for all apps.
-func GraphSpecs(specs []StageSpec) []pipeline.Spec {
+func graphSpecs(specs []StageSpec) []pipeline.Spec {
 	out := make([]pipeline.Spec, len(specs))
 	for i, s := range specs {
 		out[i] = pipeline.Spec{Name: s.Name, Needs: s.Needs, Publish: s.Publish, Ungated: s.Advisory,
@@ -115,8 +115,8 @@ func GraphSpecs(specs []StageSpec) []pipeline.Spec {
 	return out
 }
 
-// StageNames are the specs' names, in order.
-func StageNames(specs []StageSpec) []string {
+// stageNames are the specs' names, in order.
+func stageNames(specs []StageSpec) []string {
 	out := make([]string, len(specs))
 	for i, s := range specs {
 		out[i] = s.Name
@@ -124,7 +124,7 @@ func StageNames(specs []StageSpec) []string {
 	return out
 }
 
-// StageBound is how many stages of a run of apps may run at once: none for
+// stageBound is how many stages of a run of apps may run at once: none for
 // one app (its lint, test and build start together); 3 × concurrency when
 // the configuration sets Concurrency; otherwise bounded by the cores, not by
 // the apps: max(3, cores+1). On 2 cores that is one app's lint ∥ test ∥
@@ -132,7 +132,7 @@ func StageNames(specs []StageSpec) []string {
 // standard library and shared dependencies once into the shared build cache
 // instead of once per app at the same time (each Go process already uses
 // every core).
-func StageBound(apps, concurrency, cores int) int {
+func stageBound(apps, concurrency, cores int) int {
 	switch {
 	case apps <= 1:
 		return 0

@@ -10,7 +10,7 @@ func TestStageBound(t *testing.T) {
 		{2, 0, 2, 3}, {10, 0, 2, 3}, {2, 0, 1, 3}, {10, 0, 8, 9},
 		{2, 2, 2, 6}, {10, 1, 64, 3},
 	} {
-		if got := StageBound(c.apps, c.concurrency, c.cores); got != c.want {
+		if got := stageBound(c.apps, c.concurrency, c.cores); got != c.want {
 			t.Errorf("%d apps, Concurrency %d, %d cores: %d stages at once, want %d", c.apps, c.concurrency, c.cores, got, c.want)
 		}
 	}
