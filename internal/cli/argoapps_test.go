@@ -141,3 +141,41 @@ func TestArgoCDHelmApplicationEndToEnd(t *testing.T) {
 		t.Fatalf("status after promote: %v", got)
 	}
 }
+
+// TestPlanNamesAMissingFile: plan, given a GitOps repository, says in one
+// line that the app's file is not there, naming the file and the layout
+// (the deploy would fail), with or without a known image repository.
+func TestPlanNamesAMissingFile(t *testing.T) {
+	noEngineEnv(t)
+	bare := layoutRepo(t, map[string]string{
+		"web/base/deployment.yaml": layoutDeployment, "web/base/kustomization.yaml": "resources:\n  - deployment.yaml\n",
+		"web/overlays/development/kustomization.yaml": layoutOverlay("../../base"),
+	})
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "missing: not in the GitOps repository: sample-app/overlays/development/kustomization.yaml in " + bare + ": app \"sample-app\" not found (apps: web) (layout {app}/overlays/{env}/kustomization.yaml)"},
+		{[]string{"--image", "127.0.0.1:1/acme/sample-app"}, "missing: not in the GitOps repository: sample-app/overlays/development/kustomization.yaml in " + bare + ": app \"sample-app\" not found"},
+		{[]string{"--layout", "envs/{env}/{app}.yaml"}, "missing: not in the GitOps repository: envs/development/sample-app.yaml in " + bare + ": file not found (layout envs/{env}/{app}.yaml, app \"sample-app\", environment \"development\")"},
+	} {
+		var o, e bytes.Buffer
+		args := append([]string{"plan", "--publish", "--gitops-repo", bare, "--out", t.TempDir()}, tc.args...)
+		code := execute(context.Background(), args, &o, &e)
+		if code != 0 || !strings.Contains(o.String(), tc.want) || strings.Contains(o.String(), "would be refused") {
+			t.Errorf("%v: exit %d\n%s\n%s\nwant %s", tc.args, code, o.String(), e.String(), tc.want)
+		}
+	}
+	var o, e bytes.Buffer
+	if code := execute(context.Background(), []string{"plan", "--publish", "--json", "--gitops-repo", bare, "--out", t.TempDir()}, &o, &e); code != 0 {
+		t.Fatalf("plan --json: exit %d %s", code, e.String())
+	}
+	var doc struct {
+		GitOps struct {
+			Missing string `json:"missing"`
+		} `json:"gitops"`
+	}
+	if err := json.Unmarshal(o.Bytes(), &doc); err != nil || !strings.Contains(doc.GitOps.Missing, "sample-app/overlays/development/kustomization.yaml") {
+		t.Errorf("plan --json: %v %s", err, o.String())
+	}
+}

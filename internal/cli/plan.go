@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -75,6 +76,10 @@ type planCommit struct {
 	// Refused says why the deploy would be refused now (a pin, a freeze,
 	// an edit that renders no change).
 	Refused string `json:"refused,omitempty"`
+	// Missing says that the file is not in the GitOps repository (given
+	// with --gitops-repo or GITOPS_REPO and readable), naming the file and
+	// the layout: the deploy would fail.
+	Missing string `json:"missing,omitempty"`
 }
 
 func newPlanCmd(o *options) *cobra.Command {
@@ -161,7 +166,14 @@ func plan(o *options, rf *runFlags, run *flow.Run) (planDoc, error) {
 				Subject: "deploy(" + r.Spec.Name + "): " + env + " -> sha256:<digest of the build>",
 			},
 		}
-		pa.GitOps.Rendered, pa.GitOps.Refused = planRender(o, r, env)
+		if file, missing := planLocate(o, r.Spec.Name, env); missing != "" {
+			pa.GitOps.Missing = missing
+		} else {
+			if file != "" {
+				pa.GitOps.File = file
+			}
+			pa.GitOps.Rendered, pa.GitOps.Refused = planRender(o, r, env)
+		}
 		doc.Apps = append(doc.Apps, pa)
 	}
 	doc.Caches = planCaches(run, rf.cache.cacheRepo())
@@ -169,6 +181,31 @@ func plan(o *options, rf *runFlags, run *flow.Run) (planDoc, error) {
 	doc.Source, doc.Commit, doc.Branch = first.Spec.Source, first.Version.Commit, first.Version.Branch
 	doc.Push, doc.GitOps = doc.Apps[0].Push, doc.Apps[0].GitOps
 	return doc, nil
+}
+
+// planLocate resolves the app's file in the GitOps repository given with
+// --gitops-repo or GITOPS_REPO: the file deploy would edit, or why it is
+// missing. Nothing when no repository is given (the local one is created
+// on first use) or it cannot be read.
+func planLocate(o *options, app, env string) (file, missing string) {
+	if o.GitOpsRepo() == "" {
+		return "", ""
+	}
+	d, err := o.reader()
+	if err != nil {
+		return "", ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	file, err = d.Locate(ctx, app, env)
+	if errors.Is(err, gitops.ErrNoFile) {
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		return "", msg
+	}
+	if err != nil {
+		return "", ""
+	}
+	return file, ""
 }
 
 // planDigest stands for the digest the build will have.
@@ -293,6 +330,9 @@ func writePlan(w io.Writer, d planDoc) {
 		}
 		if a.GitOps.Refused != "" {
 			fmt.Fprintf(w, "         would be refused now: %s\n", a.GitOps.Refused)
+		}
+		if a.GitOps.Missing != "" {
+			fmt.Fprintf(w, "         missing: %s\n", a.GitOps.Missing)
 		}
 	}
 	if len(d.Apps) > 1 {

@@ -123,3 +123,26 @@ func (s *snapshot) renderOptions(ctx context.Context, charts render.ChartFunc, a
 	}
 	return opts, nil
 }
+
+// ErrNoFile is an environment whose file is not in the GitOps repository.
+var ErrNoFile = errors.New("not in the GitOps repository")
+
+// Locate is the file a deploy of app to env would edit at the branch head,
+// resolved through the layout as deploy resolves it. A file that is not
+// there is ErrNoFile, naming the file and the layout; a repository that
+// cannot be read is another error.
+func (d *Deployer) Locate(ctx context.Context, app, env string) (string, error) {
+	d.defaults()
+	snap, err := d.Remote.cloneBare(ctx, 1)
+	if err != nil {
+		return "", err
+	}
+	file, _, err := snap.resolveFile(Request{App: app, Env: env}, d.Layout)
+	if err != nil {
+		if d.Layout == "" || d.Layout == DefaultLayout {
+			return "", fmt.Errorf("%w: %w (layout %s)", ErrNoFile, err, DefaultLayout)
+		}
+		return "", fmt.Errorf("%w: %w", ErrNoFile, err)
+	}
+	return file, nil
+}
