@@ -191,10 +191,13 @@ YAML
   "$HERE/seed.sh" "$RUN/gitops.git" >/dev/null
   # Applications: the GitOps repository over file://.
   local apps=""
-  for spec in "web staging auto" "web production manual" "web unschedulable auto" "web invalid auto" "api staging auto" "canary staging auto"; do
+  # web-invalid retries a failed sync once (Argo CD's default for an
+  # automated sync is 5 retries, 5s doubling: about 3 minutes to "Failed").
+  for spec in "web staging auto" "web production manual" "web unschedulable auto" "web invalid auto-retry1" "api staging auto" "canary staging auto"; do
     set -- $spec
     local policy=""
     [ "$3" = auto ] && policy="syncPolicy: {automated: {prune: true}, syncOptions: [CreateNamespace=true]}"
+    [ "$3" = auto-retry1 ] && policy="syncPolicy: {automated: {prune: true}, syncOptions: [CreateNamespace=true], retry: {limit: 1}}"
     [ "$3" = manual ] && policy="syncPolicy: {syncOptions: [CreateNamespace=true]}"
     apps+="---
 apiVersion: argoproj.io/v1alpha1

@@ -110,6 +110,9 @@ type OperationState struct {
 	SyncResult *SyncResult `json:"syncResult,omitempty"`
 	StartedAt  time.Time   `json:"startedAt"`
 	FinishedAt *time.Time  `json:"finishedAt,omitempty"`
+	// RetryCount is how many times Argo CD retried the operation (an
+	// automated sync retries 5 times by default, Phase Running meanwhile).
+	RetryCount int64 `json:"retryCount,omitempty"`
 }
 
 // Operation is what was asked.

@@ -22,6 +22,7 @@ import (
 //	commit <sha>
 //	repo <url>
 //	rel <sha> carries|replaced|behind
+//	app <name>             (the Application the wait names, as --argocd-app)
 //	status <http status>   (the answer is NAME.body, for every request)
 //	want ok|<Kind>
 func TestReplayCaptured(t *testing.T) {
@@ -64,7 +65,7 @@ func TestReplayCaptured(t *testing.T) {
 					return Unrelated, "", nil
 				}}
 			file := spec.path + "/kustomization.yaml"
-			obs, err := w.Wait(context.Background(), Target{Repo: spec.repo, Branch: "main", File: file, Commit: spec.commit})
+			obs, err := w.Wait(context.Background(), Target{Repo: spec.repo, Branch: "main", File: file, Commit: spec.commit, Applications: spec.apps})
 			if spec.want == "ok" {
 				if err != nil || len(obs) == 0 || obs[0].Result != Healthy {
 					t.Fatalf("want synced and healthy: %v %+v", err, obs)
@@ -85,6 +86,7 @@ func TestReplayCaptured(t *testing.T) {
 
 type wantSpec struct {
 	commit, repo, path, want string
+	apps                     []string
 	status                   int
 	rels                     map[string]Relation
 }
@@ -109,6 +111,8 @@ func readWant(t *testing.T, fn string) wantSpec {
 			s.repo = fs[1]
 		case "path":
 			s.path = fs[1]
+		case "app":
+			s.apps = append(s.apps, fs[1])
 		case "want":
 			s.want = fs[1]
 		case "status":

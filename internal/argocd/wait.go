@@ -153,6 +153,7 @@ type appState struct {
 	degraded    int             // consecutive looks that saw Degraded
 	syncAsked   bool
 	manual      bool
+	retry       *OperationState // a failed attempt of the commit's sync that Argo CD retries
 	tree        *ResourceTree
 }
 
@@ -375,9 +376,9 @@ func (w *Waiter) requestFailure(app string, err error) error {
 	case errors.As(err, &ae) && ae.Status == http.StatusNotFound && app != "":
 		return &Failure{Kind: KindNotFound, Application: app, Msg: fmt.Sprintf("Argo CD at %s has no Application %s (--argocd-app)", w.Client, app)}
 	case errors.As(err, &ne) && ne.Timeout:
-		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) did not answer in time: %s; gave up at the wait timeout (--wait-timeout %s)", w.Client, EnvServer, ne.Op, w.Timeout)}
+		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) did not answer in time: %s; gave up at the wait timeout (--wait-timeout %s)", w.Client, EnvServer, ne.Op, roundDur(w.Timeout))}
 	case errors.As(err, &ne):
-		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) is unreachable: %v; gave up at the wait timeout (--wait-timeout %s)", w.Client, EnvServer, ne, w.Timeout)}
+		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) is unreachable: %v; gave up at the wait timeout (--wait-timeout %s)", w.Client, EnvServer, ne, roundDur(w.Timeout))}
 	}
 	return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s: %v", w.Client, err)}
 }
@@ -419,11 +420,17 @@ func (w *Waiter) step(ctx context.Context, t Target, st *appState, relate func(s
 		if orel, _, err := relate(pick(op.revisions(), st.source)); err == nil && (orel == Same || orel == Carries) {
 			msg := fmt.Sprintf("Argo CD could not sync %s to %s: %s", st.name, short(pick(op.revisions(), st.source)), oneLine(op.Message))
 			if r := failedResources(op); r != "" {
-				msg += " (" + r + ")"
+				msg = strings.TrimSuffix(msg, ".") + " (" + r + ")"
 			}
 			st.done = w.observe(st, SyncFailed, msg)
 			return &Failure{Kind: KindSyncFailed, Application: st.name, Msg: msg}
 		}
+	}
+	// A failed attempt that Argo CD retries: said once per attempt; the
+	// wait goes on, Argo CD may still succeed (or give up: Failed above).
+	if st.retry = st.retrying(relate); st.retry != nil {
+		op := st.retry
+		st.sayOnce(w.Log, "argocd: %s: Argo CD's sync of %s failed and is retried (retry %d): %s", st.name, short(pick(op.revisions(), st.source)), op.RetryCount, oneLine(op.Message))
 	}
 	switch rel {
 	case Replaced:
@@ -499,6 +506,19 @@ func (w *Waiter) step(ctx context.Context, t Target, st *appState, relate func(s
 	return nil
 }
 
+// retrying is the Application's sync operation of the deploy commit (or a
+// descendant carrying it) when an attempt failed and Argo CD retries it.
+func (st *appState) retrying(relate func(string) (Relation, string, error)) *OperationState {
+	op := st.app.Status.OperationState
+	if op == nil || op.Phase != "Running" || op.RetryCount == 0 {
+		return nil
+	}
+	if orel, _, err := relate(pick(op.revisions(), st.source)); err != nil || (orel != Same && orel != Carries) {
+		return nil
+	}
+	return op
+}
+
 // pick is the revision of source i (Revisions, one per source) or the
 // only one.
 func pick(revs []string, i int) string {
@@ -545,9 +565,14 @@ func failedResources(op *OperationState) string {
 		return ""
 	}
 	var parts []string
+	said := oneLine(op.Message)
 	for _, r := range op.SyncResult.Resources {
 		if r.Status == "SyncFailed" || r.HookPhase == "Failed" || r.HookPhase == "Error" {
-			parts = append(parts, resourceName(r.Group, r.Kind, r.Namespace, r.Name)+": "+oneLine(r.Message))
+			m := oneLine(r.Message)
+			if m != "" && strings.Contains(said, m) {
+				continue // Argo CD's operation message already quotes it
+			}
+			parts = append(parts, resourceName(r.Group, r.Kind, r.Namespace, r.Name)+": "+m)
 		}
 	}
 	return limit(parts)
@@ -657,6 +682,13 @@ func (w *Waiter) timeout(ctx context.Context, t Target, states []*appState) erro
 				at = short(st.rev)
 			}
 			msg = fmt.Sprintf("Argo CD Application %s still compares %s, not deploy commit %s (refreshed every %s; does it follow branch %s?)", st.name, at, short(t.Commit), w.RefreshEvery, t.Branch)
+		case st.retry != nil:
+			op := st.retry
+			kind = KindSyncFailed
+			msg = fmt.Sprintf("Argo CD's sync of %s to %s failed and is still retried (retry %d): %s", st.name, short(pick(op.revisions(), st.source)), op.RetryCount, oneLine(op.Message))
+			if r := failedResources(op); r != "" {
+				msg = strings.TrimSuffix(msg, ".") + " (" + r + ")"
+			}
 		case s.Sync.Status == "OutOfSync" && st.manual:
 			kind = KindManual
 			msg = fmt.Sprintf("Argo CD Application %s is waiting for a manual sync of %s (sync it in Argo CD, or pass --sync with a token allowed to sync)", st.name, short(t.Commit))
@@ -675,13 +707,13 @@ func (w *Waiter) timeout(ctx context.Context, t Target, states []*appState) erro
 		if st.err != nil {
 			msg += fmt.Sprintf("; the last request failed: %v", st.err)
 		}
-		msg += fmt.Sprintf(" — gave up after %s (--wait-timeout)", w.Timeout)
+		msg += fmt.Sprintf(" — gave up after %s (--wait-timeout)", roundDur(w.Timeout))
 		if st.done != nil {
 			st.done.Reason = msg
 		}
 		return &Failure{Kind: kind, Application: st.name, Msg: msg}
 	}
-	return &Failure{Kind: KindTimeout, Msg: fmt.Sprintf("gave up after %s (--wait-timeout)", w.Timeout)}
+	return &Failure{Kind: KindTimeout, Msg: fmt.Sprintf("gave up after %s (--wait-timeout)", roundDur(w.Timeout))}
 }
 
 func outOfSync(s Status) string {
@@ -702,6 +734,18 @@ func orUnknown(s string) string {
 		return "Unknown"
 	}
 	return s
+}
+
+// roundDur is a duration as a person reads it: the budget left for a
+// second target is 19.999999s of a 20s --wait-timeout.
+func roundDur(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Millisecond).String()
 }
 
 func short(s string) string {

@@ -59,6 +59,7 @@ type fixture struct {
 	OpResStatus, OpResMsg      string
 	OpHookPhase                string
 	OpDone                     bool
+	OpRetry                    int
 	Conditions                 bool
 	Condition, ConditionMsg    string
 }
@@ -328,6 +329,42 @@ func TestWaitSyncFailed(t *testing.T) {
 	if len(obs) != 1 || obs[0].Result != SyncFailed {
 		t.Errorf("observations %+v", obs)
 	}
+}
+
+// failedAttempt is an automated sync of commit whose attempt failed and
+// that Argo CD retries (phase Running, retryCount n), as v3.2.2 serves it.
+func failedAttempt(t *testing.T, n int) string {
+	d := base(commit)
+	d.Sync, d.Synced, d.OpPhase, d.OpDone, d.OpRetry = "OutOfSync", false, "Running", false, n
+	d.OpMsg = fmt.Sprintf(`one or more objects failed to apply, reason: Deployment.apps \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0. Retrying attempt #%d at 1:33AM.`, n)
+	d.OpResStatus, d.OpResMsg = "SyncFailed", `Deployment.apps \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0`
+	return d.render(t)
+}
+
+func TestWaitSyncRetriedThenFailed(t *testing.T) {
+	// Argo CD retries a failed automated sync (5 times by default): each
+	// failed attempt is said once, and the wait ends at its verdict.
+	f := newFake()
+	final := base(commit)
+	final.Sync, final.Synced, final.OpPhase = "OutOfSync", false, "Failed"
+	final.OpMsg = `one or more objects failed to apply, reason: Deployment.apps \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0 (retried 2 times).`
+	final.OpResStatus = "SyncFailed"
+	f.apps["web-staging"] = []string{failedAttempt(t, 1), failedAttempt(t, 1), failedAttempt(t, 2), final.render(t)}
+	w, log := waiter(t, serve(t, f))
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindSyncFailed, "could not sync web-staging", "retried 2 times")
+	if n := strings.Count(log.String(), "failed and is retried"); n != 2 {
+		t.Errorf("want each of the 2 failed attempts said once, got %d:\n%s", n, log.String())
+	}
+}
+
+func TestWaitSyncStillRetriedAtTimeout(t *testing.T) {
+	f := newFake()
+	f.apps["web-staging"] = []string{failedAttempt(t, 3)}
+	w, _ := waiter(t, serve(t, f))
+	w.Timeout = 300 * time.Millisecond
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindSyncFailed, "sync of web-staging to c0ffee000000 failed and is still retried (retry 3)", "spec.replicas", "--wait-timeout")
 }
 
 func TestWaitOldFailedOperationIsNotOurs(t *testing.T) {

@@ -8,6 +8,7 @@ package cli
 // exit code and the one line a pipeline would see.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -86,7 +87,9 @@ func nextImage(app string) string {
 }
 
 // capture saves what Argo CD answers for an Application (the shapes the
-// unit tests replay) when SLIPWAY_ARGOCD_CAPTURE names a directory.
+// unit tests replay) when SLIPWAY_ARGOCD_CAPTURE names a directory. The
+// lab's directory becomes /lab, so that the files name no machine; they
+// hold no token (Argo CD never echoes it).
 func (l lab) capture(t *testing.T, name, app, commit, want string, extra ...string) {
 	dir := l.captureDir
 	if dir == "" {
@@ -105,15 +108,27 @@ func (l lab) capture(t *testing.T, name, app, commit, want string, extra ...stri
 		return b
 	}
 	os.MkdirAll(dir, 0o755)
-	os.WriteFile(filepath.Join(dir, name+".app.json"), get("/api/v1/applications/"+app), 0o644)
-	os.WriteFile(filepath.Join(dir, name+".tree.json"), get("/api/v1/applications/"+app+"/resource-tree"), 0o644)
-	path := strings.TrimPrefix(app, strings.SplitN(app, "-", 2)[0]+"-")
-	path = strings.SplitN(app, "-", 2)[0] + "/overlays/" + path
-	spec := fmt.Sprintf("commit %s\nrepo file://%s\npath %s\nwant %s\n", commit, l.gitops, path, want)
+	l.saveCapture(t, filepath.Join(dir, name+".app.json"), get("/api/v1/applications/"+app))
+	l.saveCapture(t, filepath.Join(dir, name+".tree.json"), get("/api/v1/applications/"+app+"/resource-tree"))
+	envName := strings.SplitN(app, "-", 2)
+	spec := fmt.Sprintf("commit %s\nrepo file://%s\npath %s/overlays/%s\nwant %s\n", commit, l.gitops, envName[0], envName[1], want)
 	for _, e := range extra {
 		spec += e + "\n"
 	}
-	os.WriteFile(filepath.Join(dir, name+".want"), []byte(spec), 0o644)
+	l.saveCapture(t, filepath.Join(dir, name+".want"), []byte(spec))
+}
+
+// saveCapture writes a captured answer with the lab's directory as /lab,
+// JSON indented for review.
+func (l lab) saveCapture(t *testing.T, fn string, b []byte) {
+	b = []byte(strings.ReplaceAll(string(b), filepath.Dir(l.gitops), "/lab"))
+	var buf bytes.Buffer
+	if json.Indent(&buf, b, "", " ") == nil {
+		b = append(buf.Bytes(), '\n')
+	}
+	if err := os.WriteFile(fn, b, 0o644); err != nil {
+		t.Errorf("capture: %v", err)
+	}
 }
 
 func TestArgoCDSyncedHealthy(t *testing.T) {
@@ -179,11 +194,17 @@ func TestArgoCDSyncError(t *testing.T) {
 	labMu.Lock()
 	defer labMu.Unlock()
 	src, shas := gitRepo(t, 1)
+	// web-invalid retries a failed sync once: the wait reports the failed
+	// attempt, then ends at Argo CD's verdict (Failed), not at the timeout.
+	start := time.Now()
 	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "invalid", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "2m")...)
 	e := errorLine(t, stderr)
-	t.Logf("exit %d: %s", code, e)
-	if code != 1 || !strings.Contains(e, "web-invalid") || !strings.Contains(e, "replicas") {
+	t.Logf("exit %d after %s: %s", code, time.Since(start).Round(100*time.Millisecond), e)
+	if code != 1 || !strings.Contains(e, "could not sync web-invalid") || !strings.Contains(e, "spec.replicas") || strings.Contains(e, "gave up") {
 		t.Errorf("exit %d, want 1 with Argo CD's message:\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "failed and is retried (retry 1)") {
+		t.Errorf("the retried attempt was not reported:\n%s", stderr)
 	}
 	l.capture(t, "sync-failed", "web-invalid", lastLine(stdout), "sync-failed")
 }
@@ -246,12 +267,14 @@ func TestArgoCDOvertaken(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("%s %s", stdout, stderr)
 	}
+	newer := lastLine(stdout)
 	stdout, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--commit", ours, "--wait-timeout", "2m")...)
 	e := errorLine(t, stderr)
 	t.Logf("exit %d: %s", code, e)
 	if code != 1 || !strings.Contains(e, "replaced deploy commit "+ours[:12]) {
 		t.Errorf("exit %d, want 1 naming the newer deploy:\n%s\n%s", code, stdout, stderr)
 	}
+	l.capture(t, "replaced", "web-staging", ours, "replaced", "rel "+newer+" replaced")
 }
 
 func TestArgoCDManualSync(t *testing.T) {
@@ -305,8 +328,8 @@ func TestArgoCDTokenWithoutRights(t *testing.T) {
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				name := fmt.Sprintf("denied-%d", resp.StatusCode)
-				os.WriteFile(filepath.Join(dir, name+".body"), b, 0o644)
-				os.WriteFile(filepath.Join(dir, name+".want"), []byte(fmt.Sprintf("commit %040d\nrepo file://%s\npath web/overlays/staging\nstatus %d\nwant denied\n", 0, l.gitops, resp.StatusCode)), 0o644)
+				l.saveCapture(t, filepath.Join(dir, name+".body"), b)
+				l.saveCapture(t, filepath.Join(dir, name+".want"), []byte(fmt.Sprintf("commit %040d\nrepo file://%s\npath web/overlays/staging\napp web-staging\nstatus %d\nwant denied\n", 0, l.gitops, resp.StatusCode)))
 			}
 		}
 		// Discovery with no rights: the token sees no Application.
