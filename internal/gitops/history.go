@@ -181,6 +181,13 @@ func (r *Remote) openForRead(ctx context.Context) (*git.Repository, error) {
 		}
 		return repo, nil
 	}
+	// The whole history, and only the blobs something reads (a partial
+	// clone, where the server allows filters): history reads commits.
+	if snap, ok, err := r.partialClone(ctx, 0); err != nil {
+		return nil, err
+	} else if ok {
+		return snap.repo, nil
+	}
 	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
 		URL: r.URL, Auth: r.Auth, ReferenceName: plumbing.NewBranchReferenceName(r.Branch),
 		SingleBranch: true, NoCheckout: true, Tags: git.NoTags,

@@ -154,3 +154,32 @@ func TestPartialCloneRetriesOnANewHead(t *testing.T) {
 		t.Fatalf("refreshed tree: %q", data)
 	}
 }
+
+// TestHistoryReadsAPartialClone: history, status and the rest read a remote
+// (here smart HTTP, `git http-backend`) through a partial clone of the whole
+// history: commits and trees, not other apps' large files.
+func TestHistoryReadsAPartialClone(t *testing.T) {
+	ctx := context.Background()
+	dir, big := partialRepo(t, "uploadpack.allowFilter", "true", "uploadpack.allowAnySHA1InWant", "true", "http.receivepack", "true")
+	url := smartHTTP(t, filepath.Dir(dir)) + "/" + filepath.Base(dir)
+	r, err := NewRemote(url, "main", env(map[string]string{"GITOPS_TOKEN": gitToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := Image{Repo: "ghcr.io/acme/web", Digest: fmt.Sprintf("sha256:%064x", 9)}
+	if _, err := (&Deployer{Remote: r}).Deploy(ctx, Request{App: "web", Env: "staging", Image: img, SourceCommit: benchSource, AllowUnknownSource: true}); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := r.openForRead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, ok := repo.Storer.(*lazyStorage)
+	if !ok || st.Storage.HasEncodedObject(big) == nil {
+		t.Fatalf("not a partial clone (%T), or it holds the large file", repo.Storer)
+	}
+	recs, err := History(ctx, r, Filter{})
+	if err != nil || len(recs) != 1 || recs[0].Image != img.String() {
+		t.Fatalf("history: %v %+v", err, recs)
+	}
+}
