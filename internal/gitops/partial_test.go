@@ -91,7 +91,7 @@ func TestPartialCloneLeavesOtherAppsLargeFiles(t *testing.T) {
 			if snap.lazy == nil {
 				t.Fatal("not a partial clone")
 			}
-			if snap.lazy.Storage.HasEncodedObject(big) == nil {
+			if snap.lazy.HasEncodedObject(big) == nil {
 				t.Fatal("the clone holds the other app's large file")
 			}
 			if _, ok := snap.readFile("web/overlays/staging/kustomization.yaml"); !ok || snap.lazy.fetched != 0 {
@@ -147,7 +147,7 @@ func TestPartialCloneRetriesOnANewHead(t *testing.T) {
 	if snap.lazy == nil || snap.head.Hash == old || snap.head.Hash.String() != head(t, dir, "main") {
 		t.Fatalf("refresh: head %s, lazy %v", snap.head.Hash, snap.lazy != nil)
 	}
-	if snap.lazy.Storage.HasEncodedObject(big) == nil {
+	if snap.lazy.HasEncodedObject(big) == nil {
 		t.Fatal("the refresh fetched the other app's large file")
 	}
 	if data, ok := snap.readFile("web/overlays/staging/kustomization.yaml"); !ok || !strings.Contains(string(data), fmt.Sprintf("%064x", 7)) {
@@ -175,7 +175,7 @@ func TestHistoryReadsAPartialClone(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, ok := repo.Storer.(*lazyStorage)
-	if !ok || st.Storage.HasEncodedObject(big) == nil {
+	if !ok || st.HasEncodedObject(big) == nil {
 		t.Fatalf("not a partial clone (%T), or it holds the large file", repo.Storer)
 	}
 	recs, err := History(ctx, r, Filter{})
