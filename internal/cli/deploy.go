@@ -121,6 +121,16 @@ func (o *options) openGitOps(create bool) (*gitops.Deployer, error) {
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
+	// The key deploy commits are signed with: history, status and the
+	// report mark a record whose commit it does not verify (a forgery, or
+	// one from before signing) as unverified.
+	if v := os.Getenv("GITOPS_VERIFY_KEY_FILE"); v != "" {
+		if remote.CommitKey, err = gitops.LoadCommitKey(v); err != nil {
+			return nil, usageErr("%v", err)
+		}
+	} else if d.Signer != nil {
+		remote.CommitKey = gitops.CommitKeyOf(d.Signer)
+	}
 	return d, nil
 }
 

@@ -25,7 +25,10 @@ parent (merged, squashed or rebased promotions count), and a git revert of a
 deploy commit shows as what it restored. --json prints an array with the keys
 time, app, env, image, source_commit, commit, author, plus, only where they
 apply, reverts, reverted, rollback, rollback_of, reason, pinned, unpin,
-break_glass, fix, source_dirty.`,
+break_glass, fix, source_dirty, and signature ("verified", or "unverified"
+for a record whose commit the GitOps commit key does not verify: a forged
+or pre-signing record; only when GITOPS_GPG_KEY_FILE,
+GITOPS_SSH_SIGNING_KEY_FILE or GITOPS_VERIFY_KEY_FILE gives the key).`,
 		Example: `  go run ./ci history
   go run ./ci history --app sample-app --env production --since 2026-11-01
   go run ./ci history --since 168h --json | jq length`,

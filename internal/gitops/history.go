@@ -55,6 +55,7 @@ func History(ctx context.Context, r *Remote, f Filter) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("history %s: %w", r, err)
 	}
+	r.markSignatures(repo, all)
 	fillReverts(all)
 	notes, err := r.readNotes(ctx, repo)
 	if err != nil {
@@ -244,6 +245,9 @@ func WriteHistoryTable(w io.Writer, recs []Record) error {
 // note names what is special about a record: reverts, rollbacks, dirty sources.
 func (r Record) note() string {
 	var parts []string
+	if r.Signature == SignatureUnverified {
+		parts = append(parts, unverifiedNote)
+	}
 	if r.Reverts != "" {
 		parts = append(parts, "revert of "+short(r.Reverts))
 	}

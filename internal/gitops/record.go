@@ -51,6 +51,12 @@ type Record struct {
 	// was verified before this deploy; SignedBy names its signer.
 	SignatureBundle string `json:"signature_bundle,omitempty"`
 	SignedBy        string `json:"signed_by,omitempty"`
+	// Signature is whether the record's commit carries a signature of the
+	// configured commit key (Remote.CommitKey): "verified", or
+	// "unverified" for a commit that is unsigned or signed otherwise (a
+	// forged record, or one from before signing). Empty: no key configured,
+	// nothing checked.
+	Signature string `json:"signature,omitempty"`
 	// Observations are what Argo CD reported after the deploy (git notes
 	// under NotesRef, written by `wait`): synced, healthy, or not.
 	Observations []Observation `json:"observations,omitempty"`

@@ -34,6 +34,10 @@ type Remote struct {
 	// noFilter: the server advertised no object filter (no partial clone);
 	// nil for a Remote not made by NewRemote (then asked every clone).
 	noFilter *atomic.Bool
+	// CommitKey, when set, is the key deploy commits are signed with:
+	// history, status and the report mark each record whose commit it
+	// does not verify as unverified (Record.Signature).
+	CommitKey *CommitKey
 }
 
 var scpLike = regexp.MustCompile(`^([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:[^/]`)

@@ -32,6 +32,8 @@ type EnvStatus struct {
 	// deploy verified nothing).
 	SignatureBundle string `json:"signature_bundle,omitempty"`
 	SignedBy        string `json:"signed_by,omitempty"`
+	// Signature is that record's commit signature state (Record.Signature).
+	Signature string `json:"signature,omitempty"`
 	// Note names what is not a plain forward deploy: "rollback", "revert of
 	// <commit>", "<commit> was reverted", or that no record explains the digest.
 	Note string `json:"note,omitempty"`
@@ -76,6 +78,7 @@ func historyAndStatus(ctx context.Context, r *Remote, f Filter) ([]Record, []Env
 	}); err != nil {
 		return nil, nil, fmt.Errorf("status %s: %w", r, err)
 	}
+	r.markSignatures(repo, all)
 	fillReverts(all)
 	notes, err := r.readNotes(ctx, repo)
 	if err != nil {
@@ -170,7 +173,7 @@ func envStatus(ctx context.Context, snap *snapshot, all []Record, e envFile, cha
 			continue
 		}
 		st.SourceCommit, st.Deployed, st.Commit, st.Actor = rec.SourceCommit, rec.Time, rec.Commit, rec.Who()
-		st.SignatureBundle, st.SignedBy = rec.SignatureBundle, rec.SignedBy
+		st.SignatureBundle, st.SignedBy, st.Signature = rec.SignatureBundle, rec.SignedBy, rec.Signature
 		st.Observations = rec.Observations
 		switch {
 		case rec.Reverts != "":
@@ -230,7 +233,11 @@ func WriteStatusTable(w io.Writer, sts []EnvStatus) error {
 			when = s.Deployed.Format(time.RFC3339)
 		}
 		running := Record{Observations: s.Observations}.RunningText()
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.App, s.Env, orDashStr(shortImage(s.Image)), orDashStr(short(s.SourceCommit)), orDashStr(when), orDashStr(short(s.Commit)), orDashStr(s.Actor), orDashStr(running), s.Note)
+		note := s.Note
+		if s.Signature == SignatureUnverified {
+			note = strings.TrimSuffix(unverifiedNote+"; "+note, "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.App, s.Env, orDashStr(shortImage(s.Image)), orDashStr(short(s.SourceCommit)), orDashStr(when), orDashStr(short(s.Commit)), orDashStr(s.Actor), orDashStr(running), note)
 	}
 	return tw.Flush()
 }

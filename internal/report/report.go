@@ -180,6 +180,9 @@ func Write(w io.Writer, d Data) error {
 // is signed, and neither does the report.
 func signedText(s gitops.EnvStatus) string {
 	switch {
+	case s.Signature == gitops.SignatureUnverified:
+		// Its trailers cannot be trusted, Signed-By included.
+		return "unverified record: its commit is not signed by the GitOps commit key"
 	case s.SignedBy != "":
 		return fmt.Sprintf("verified at deploy: signed by %s (bundle %s)", s.SignedBy, shortDigest(s.SignatureBundle))
 	case s.Commit == "":
