@@ -27,6 +27,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/slipway-ci/slipway/internal/version"
 )
 
 // App is one app of the repository.
@@ -420,7 +422,9 @@ func DefaultBase(getenv func(string) string) string {
 
 func gitOut(ctx context.Context, root string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", root}, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	// A partial clone fetches missing objects on its own: origin's
+	// credential stays off that fetch's argv (version.GitEnv).
+	cmd.Env = version.GitEnv(root, append(os.Environ(), "GIT_TERMINAL_PROMPT=0"))
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError

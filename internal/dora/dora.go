@@ -20,6 +20,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/natural"
+	"github.com/slipway-ci/slipway/internal/version"
 )
 
 // Bands, best first.
@@ -411,7 +412,7 @@ func (g *GitSource) load(ctx context.Context) error {
 	}
 	g.loaded = true
 	cmd := exec.CommandContext(ctx, "git", "-C", g.Dir, "log", "--all", "--format=%H %ct %P")
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	cmd.Env = version.GitEnv(g.Dir, append(os.Environ(), "GIT_TERMINAL_PROMPT=0"))
 	out, err := cmd.Output()
 	if err != nil {
 		g.loadErr = fmt.Errorf("read the commits of %s: not a git repository with history", g.Dir)

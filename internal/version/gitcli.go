@@ -41,17 +41,7 @@ var errNotRepo = errors.New("not a git repository")
 // dropped, as go-git ignores them) and it never prompts.
 func gitCLI(dir string, args ...string) (string, error) {
 	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	env := []string{"GIT_TERMINAL_PROMPT=0", "LC_ALL=C"}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
-			"GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES", "LC_ALL":
-			continue
-		}
-		env = append(env, kv)
-	}
-	cmd.Env = env
+	cmd.Env = GitEnv(dir, scrubbedEnv())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -66,6 +56,22 @@ func gitCLI(dir string, args ...string) (string, error) {
 		return "", &cliError{args: args, msg: firstLineOf(msg), err: err}
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// scrubbedEnv is the process's environment for git: never prompting, and
+// with nothing that redirects it to another repository.
+func scrubbedEnv() []string {
+	env := []string{"GIT_TERMINAL_PROMPT=0", "LC_ALL=C"}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
+			"GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES", "LC_ALL":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 // cliError is a git command that failed; exitCode tells "no" from "broken".

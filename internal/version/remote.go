@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 )
@@ -122,13 +123,32 @@ func remoteEnv(base []string, urls []string) ([]string, error) {
 	return env, nil
 }
 
-// originURLs lists remote.origin.url as configured in the repository at root.
+// originURLs lists remote.origin.url as configured in the repository at
+// root (a local read: it never contacts the remote).
 func originURLs(root string) []string {
-	out, err := gitCLI(root, "config", "--get-all", "remote.origin.url")
-	if err != nil || out == "" {
+	cmd := exec.Command("git", "-C", root, "config", "--get-all", "remote.origin.url")
+	cmd.Env = scrubbedEnv()
+	out, err := cmd.Output()
+	if err != nil || len(out) == 0 {
 		return nil
 	}
-	return strings.Split(out, "\n")
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// GitEnv is the environment for any git command Slipway runs in the
+// repository at dir: base, plus, when origin's URL carries a credential,
+// the rewrite and credential helper that keep it off every argv. A command
+// that reads objects can fetch on its own (a partial clone's lazy fetch of
+// a missing blob or tree, through git-remote-http with origin's URL), so
+// every git command gets it, not only `git fetch`. An origin URL whose
+// credential cannot be decoded leaves base as it is (the explicit fetch
+// reports it).
+func GitEnv(dir string, base []string) []string {
+	env, err := remoteEnv(base, originURLs(dir))
+	if err != nil {
+		return base
+	}
+	return env
 }
 
 // fetchEnv is the environment of a fetch from origin in root: the

@@ -258,3 +258,37 @@ func TestSplitURLCredential(t *testing.T) {
 		t.Errorf("undecodable userinfo: %v", err)
 	}
 }
+
+// Not only `git fetch`: any git command Slipway runs can fetch on its own.
+// In a partial clone (CI checkouts with a blob filter) reading a missing
+// blob makes git fetch it from origin through git-remote-http; that fetch
+// too keeps origin's token off every argv, and still authenticates.
+func TestLazyFetchKeepsOriginTokenOffArgv(t *testing.T) {
+	logFile := argvRecorder(t)
+	src, _ := gittest.SourceRepo(t, 4, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	serveRoot := t.TempDir()
+	gittest.Git(t, serveRoot, nil, "clone", "-q", "--bare", src, "app.git")
+	gittest.Git(t, filepath.Join(serveRoot, "app.git"), nil, "config", "uploadpack.allowFilter", "true")
+	const user, token = "jenkins", "glpat-LazyFetchToken0123456789"
+	base := basicAuthGit(t, serveRoot, user, token)
+	partial := filepath.Join(t.TempDir(), "checkout")
+	gittest.Git(t, filepath.Dir(partial), nil, "clone", "-q", "--filter=blob:none", "--no-local", "file://"+filepath.Join(serveRoot, "app.git"), partial)
+	u, _ := url.Parse(base)
+	gittest.Git(t, partial, nil, "config", "remote.origin.url", u.Scheme+"://"+user+":"+token+"@"+u.Host+"/app.git")
+	if err := os.WriteFile(logFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := gitCLI(partial, "cat-file", "-p", "HEAD~2:f")
+	if err != nil || got != "1" {
+		t.Fatalf("reading a blob the partial clone lacks: %q %v", got, err)
+	}
+	log, _ := os.ReadFile(logFile)
+	if !bytes.Contains(log, []byte("git-remote-http")) {
+		t.Fatalf("no lazy fetch happened:\n%s", log)
+	}
+	for _, p := range pieces(token) {
+		if bytes.Contains(log, []byte(p)) {
+			t.Fatalf("%q (a piece of the token) is on an argv:\n%s", p, log)
+		}
+	}
+}
