@@ -98,11 +98,11 @@ func remoteEnv(base []string, urls []string) ([]string, error) {
 	var env []string
 	for _, kv := range base {
 		k, v, _ := strings.Cut(kv, "=")
-		switch {
-		case k == "GIT_CONFIG_COUNT":
+		switch k {
+		case "GIT_CONFIG_COUNT":
 			n, _ = strconv.Atoi(v)
 			continue
-		case k == envGitUsername || k == envGitPassword:
+		case envGitUsername, envGitPassword:
 			continue
 		}
 		env = append(env, kv)

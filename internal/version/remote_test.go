@@ -292,3 +292,26 @@ func TestLazyFetchKeepsOriginTokenOffArgv(t *testing.T) {
 		}
 	}
 }
+
+// The caller's own GIT_CONFIG_* entries keep their place; Slipway's follow.
+func TestRemoteEnvKeepsCallersConfig(t *testing.T) {
+	base := []string{"PATH=/bin", "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.sslVerify", "GIT_CONFIG_VALUE_0=true", envGitPassword + "=stale"}
+	env, err := remoteEnv(base, []string{"https://ci:tok%2Fen@git.example.com/r.git"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(env, "\n")
+	for _, want := range []string{"GIT_CONFIG_KEY_0=http.sslVerify", "GIT_CONFIG_KEY_1=url.https://git.example.com/r.git.insteadOf",
+		"GIT_CONFIG_VALUE_1=https://ci:tok%2Fen@git.example.com/r.git", "GIT_CONFIG_KEY_2=credential.helper", "GIT_CONFIG_VALUE_2=",
+		"GIT_CONFIG_KEY_3=credential.https://git.example.com.helper", "GIT_CONFIG_COUNT=4", envGitUsername + "=ci", envGitPassword + "=tok/en"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("env lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "stale") || strings.Contains(got, "GIT_CONFIG_COUNT=1") {
+		t.Errorf("stale entries kept:\n%s", got)
+	}
+	if plain, _ := remoteEnv(base, []string{"https://git.example.com/r.git"}); len(plain) != len(base) {
+		t.Errorf("a URL without credentials changed the environment: %v", plain)
+	}
+}
