@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/go-git/go-git/v5"
@@ -37,6 +38,7 @@ type lazyStorage struct {
 
 	mu      sync.Mutex
 	tip     plumbing.Hash // the branch head fetched, for a server that will not send one blob
+	whole   plumbing.Hash // the head whose whole tree was fetched (then a missing blob is not there)
 	fetched int           // lazy fetches, for tests
 }
 
@@ -50,7 +52,9 @@ func (s *lazyStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plu
 	if o, err := s.Storage.EncodedObject(t, h); err == nil {
 		return o, nil
 	}
-	if ferr := s.fetchBlob(h); ferr != nil {
+	if ferr := s.fetchBlob(h); errors.Is(ferr, plumbing.ErrObjectNotFound) {
+		return nil, plumbing.ErrObjectNotFound
+	} else if ferr != nil {
 		return nil, fmt.Errorf("fetch %s from %s: %w", h, s.remote, ferr)
 	}
 	s.fetched++
@@ -69,17 +73,29 @@ func (s *lazyStorage) fetchBlob(h plumbing.Hash) error {
 	defer sess.Close()
 	req := packp.NewUploadPackRequestFromCapabilities(ar.Capabilities)
 	noThin(req)
-	if ar.Capabilities.Supports(capability.AllowReachableSHA1InWant) {
+	byID := ar.Capabilities.Supports(capability.AllowReachableSHA1InWant)
+	if byID {
 		req.Wants = []plumbing.Hash{h}
 	} else {
+		if s.whole == s.tip {
+			return plumbing.ErrObjectNotFound // the head's whole tree is here: not in it
+		}
 		req.Wants = []plumbing.Hash{s.tip}
 		req.Depth = packp.DepthCommits(1)
 		if err := req.Capabilities.Set(capability.Shallow); err != nil {
 			return err
 		}
 	}
-	_, err = receive(s.ctx, sess, req, s.Storage)
-	return err
+	if _, err = receive(s.ctx, sess, req, s.Storage); err != nil {
+		if strings.Contains(err.Error(), "not our ref") {
+			return plumbing.ErrObjectNotFound // the server has no such object
+		}
+		return err
+	}
+	if !byID {
+		s.whole = s.tip
+	}
+	return nil
 }
 
 // noThin asks for a self-contained pack: our haves may lack the blobs a

@@ -101,6 +101,10 @@ func TestPartialCloneLeavesOtherAppsLargeFiles(t *testing.T) {
 			if !ok || len(data) < lazyBlobLimit || snap.lazy.fetched != 1 {
 				t.Fatalf("large file on demand: ok=%v, %d bytes, %d lazy fetches", ok, len(data), snap.lazy.fetched)
 			}
+			// A blob the head does not hold: not found, and asked for once at most.
+			if _, err := snap.lazy.EncodedObject(plumbing.BlobObject, plumbing.NewHash(strings.Repeat("ab", 20))); err != plumbing.ErrObjectNotFound || snap.lazy.fetched != 1 {
+				t.Fatalf("a blob nowhere: %v, %d lazy fetches", err, snap.lazy.fetched)
+			}
 			d := &Deployer{Remote: r}
 			for i, app := range []string{"web", "other"} {
 				img := Image{Repo: "ghcr.io/acme/" + app, Digest: fmt.Sprintf("sha256:%064x", i+1)}
