@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,28 +21,29 @@ import (
 // (a deploy renders before and after, status every environment), not once
 // per render.
 type appIndex struct {
-	mu   sync.Mutex
-	tree plumbing.Hash
-	apps []render.Application
-	err  error
+	mu    sync.Mutex
+	tree  plumbing.Hash
+	apps  []render.Application
+	comps map[string][]string // component directory -> the kustomizations listing it
+	err   error
 }
 
 // applications are the Argo CD Applications of the snapshot's tree, with
 // the edited files' own Applications in place of theirs.
-func (s *snapshot) applications(ctx context.Context, edits map[string][]byte) ([]render.Application, error) {
+func (s *snapshot) applications(ctx context.Context, edits map[string][]byte) ([]render.Application, map[string][]string, error) {
 	if s.apps == nil {
 		s.apps = &appIndex{}
 	}
 	idx := s.apps
 	idx.mu.Lock()
 	if idx.tree != s.tree.Hash || (idx.err != nil && ctx.Err() == nil) {
-		idx.apps, idx.err = s.findApplications(ctx)
+		idx.apps, idx.comps, idx.err = s.findApplications(ctx)
 		idx.tree = s.tree.Hash
 	}
-	apps, err := idx.apps, idx.err
+	apps, comps, err := idx.apps, idx.comps, idx.err
 	idx.mu.Unlock()
 	if err != nil || len(edits) == 0 {
-		return apps, err
+		return apps, comps, err
 	}
 	var out []render.Application
 	for _, a := range apps {
@@ -52,10 +54,11 @@ func (s *snapshot) applications(ctx context.Context, edits map[string][]byte) ([
 	for f, data := range edits {
 		out = append(out, render.ApplicationsIn(f, data)...)
 	}
-	return out, nil
+	return out, comps, nil
 }
 
-// maxAppBlob bounds the blobs searched for Applications: an Application
+// maxAppBlob bounds the blobs searched for Applications (and kustomizations
+// listing components): an Application
 // manifest is small; another app's multi-megabyte file is not read for it.
 const maxAppBlob = 1 << 20
 
@@ -63,22 +66,24 @@ const maxAppBlob = 1 << 20
 // entries: only YAML blobs the clone holds (a partial clone's left-out large
 // blobs are never fetched for this) of at most maxAppBlob bytes, never a
 // chart's templates.
-func (s *snapshot) findApplications(ctx context.Context) ([]render.Application, error) {
+func (s *snapshot) findApplications(ctx context.Context) ([]render.Application, map[string][]string, error) {
 	w := object.NewTreeWalker(s.tree, true, nil)
 	defer w.Close()
 	var out []render.Application
+	kusts := map[string][]byte{}
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		name, e, err := w.Next()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return out, render.ComponentUsers(kusts), nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", s.remote, err)
+			return nil, nil, fmt.Errorf("read %s: %w", s.remote, err)
 		}
-		if !e.Mode.IsFile() || (!strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml")) {
+		kust := isKustomizationFile(name)
+		if !e.Mode.IsFile() || (!kust && !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml")) {
 			continue
 		}
 		if dir := path.Dir(name); path.Base(dir) == "templates" && s.isChartDir(path.Dir(dir)) {
@@ -102,17 +107,23 @@ func (s *snapshot) findApplications(ctx context.Context) ([]render.Application, 
 			continue
 		}
 		out = append(out, render.ApplicationsIn(name, data)...)
+		if kust && bytes.Contains(data, []byte("components")) {
+			kusts[name] = data
+		}
 	}
 }
 
 // renderOptions are the options every render of this snapshot uses (the
 // deploy's proof, status, promote): one way to read what an environment runs.
 func (s *snapshot) renderOptions(ctx context.Context, charts render.ChartFunc, app string, edits map[string][]byte) (render.Options, error) {
-	apps, err := s.applications(ctx, edits)
+	apps, comps, err := s.applications(ctx, edits)
 	if err != nil {
 		return render.Options{}, err
 	}
-	opts := render.Options{Charts: charts, Release: app, Applications: apps}
+	if comps == nil {
+		comps = map[string][]string{}
+	}
+	opts := render.Options{Charts: charts, Release: app, Applications: apps, Components: comps}
 	if s.remote != nil {
 		opts.Branch = s.remote.Branch
 		if s.remote.local == "" {

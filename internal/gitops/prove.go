@@ -87,6 +87,11 @@ func (d *Deployer) prove(ctx context.Context, snap *snapshot, req Request, root 
 		return nil, err
 	}
 	edited := ch.File
+	if errors.Is(aerr, render.ErrUnusedComponent) {
+		// A Component no kustomization lists: nothing the cluster runs
+		// changes.
+		return nil, fmt.Errorf("%s: %w: %s renders nothing: %v; deploy to a kustomization that lists it (--path, or the layout); nothing was pushed", edited, ErrNoEffect, root, firstLine(aerr.Error()))
+	}
 	if aerr != nil {
 		if berr != nil {
 			return &Rendered{Root: root, Unproven: "cannot render " + root + ": " + firstLine(aerr.Error())}, nil

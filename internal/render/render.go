@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigyaml "sigs.k8s.io/yaml"
 )
 
 // ChartFunc renders a Helm chart (its files, rooted at the chart's
@@ -52,6 +53,94 @@ type Options struct {
 	// Branch is the branch rendered: an Application pinned to another
 	// targetRevision does not track it. "": any.
 	Branch string
+	// Components maps a kustomize Component's directory to the
+	// kustomization files of the repository that list it in components:
+	// (ComponentUsers). A Component rendered as the root is rendered
+	// through each of them (a Component alone builds nothing the cluster
+	// runs); none is ErrUnusedComponent. nil: a Component is built alone.
+	Components map[string][]string
+
+	depth int // components rendered through their users, nested
+}
+
+// ErrUnusedComponent is a kustomize Component rendered as an environment
+// that no kustomization of the repository includes: nothing renders it.
+var ErrUnusedComponent = errors.New("no kustomization of the repository lists the component in components:")
+
+// ComponentUsers indexes, for the kustomization files given (path ->
+// content), the directories their components: entries name (relative
+// entries inside the repository) -> the kustomization files naming them.
+func ComponentUsers(files map[string][]byte) map[string][]string {
+	out := map[string][]string{}
+	for f, data := range files {
+		var k struct {
+			Components []string `json:"components"`
+		}
+		if sigyaml.Unmarshal(stripDirectives(bytes.TrimPrefix(data, []byte("\ufeff"))), &k) != nil {
+			continue
+		}
+		for _, c := range k.Components {
+			if c == "" || path.IsAbs(c) || strings.Contains(c, "://") {
+				continue
+			}
+			d := path.Join(path.Dir(f), c)
+			if strings.HasPrefix(d, "..") {
+				continue
+			}
+			out[d] = append(out[d], f)
+		}
+	}
+	for d := range out {
+		sort.Strings(out[d])
+	}
+	return out
+}
+
+// isComponent: the kustomization file is a kind: Component.
+func isComponent(fsys fs.FS, file string) bool {
+	data, err := fs.ReadFile(fsys, file)
+	if err != nil || !bytes.Contains(data, []byte("Component")) {
+		return false
+	}
+	var k struct {
+		Kind string `json:"kind"`
+	}
+	return sigyaml.Unmarshal(stripDirectives(bytes.TrimPrefix(data, []byte("\ufeff"))), &k) == nil && k.Kind == "Component"
+}
+
+// throughUsers renders a Component's directory through the kustomizations
+// that include it: what the cluster runs of it.
+func throughUsers(ctx context.Context, fsys fs.FS, root, dir string, opts Options) (*Result, error) {
+	users := opts.Components[dir]
+	if opts.depth > 8 {
+		return nil, fmt.Errorf("component %s: components include each other in a cycle", dir)
+	}
+	opts.depth++
+	if len(users) == 0 {
+		return nil, fmt.Errorf("component %s: %w", dir, ErrUnusedComponent)
+	}
+	res := &Result{Root: root, How: "kustomize"}
+	for _, u := range users {
+		if u == root {
+			continue
+		}
+		sub, err := Render(ctx, fsys, u, opts)
+		if err != nil {
+			return nil, fmt.Errorf("component %s through %s: %w", dir, u, err)
+		}
+		for _, c := range sub.Containers {
+			via := "kustomization " + u
+			if c.Via != "" {
+				via = c.Via + " via " + via
+			}
+			c.Via = via
+			res.Containers = append(res.Containers, c)
+		}
+		res.Opaque = append(res.Opaque, sub.Opaque...)
+		res.Overrides = append(res.Overrides, sub.Overrides...)
+		res.Read = append(res.Read, sub.Read...)
+	}
+	return res, nil
 }
 
 // Container is one container of a rendered workload.
@@ -153,6 +242,11 @@ func Render(ctx context.Context, fsys fs.FS, root string, opts Options) (*Result
 		if k := kustomizationIn(rf, dir); k != "" {
 			how, src, res.Root = "kustomize", dir, k
 		}
+	}
+	if how == "kustomize" && opts.Components != nil && isComponent(rf, res.Root) {
+		// A Component builds nothing alone: what runs is what the
+		// kustomizations including it build.
+		return throughUsers(ctx, fsys, res.Root, src, opts)
 	}
 	if how != "" {
 		if vs := opts.views(rf, how, src, root); len(vs) > 0 {
