@@ -82,7 +82,7 @@ func bigRepoSized(b testing.TB, apps, commits, bigBytes int) string {
 	if err := cmd.Wait(); err != nil {
 		b.Fatal(err)
 	}
-	// Served as GitHub and GitLab serve: object filters (partial clone) and
+	// Served with object filters (partial clone, uploadpack.allowFilter) and
 	// wants by object id.
 	for _, kv := range [][2]string{{"uploadpack.allowFilter", "true"}, {"uploadpack.allowAnySHA1InWant", "true"}} {
 		if out, err := exec.Command("git", "--git-dir", dir, "config", kv[0], kv[1]).CombinedOutput(); err != nil {
@@ -101,11 +101,17 @@ var benchSource = strings.Repeat("c", 40)
 // read. The environment was deployed recently (the usual case).
 func BenchmarkDeployBigRepo(b *testing.B) {
 	for _, c := range []struct {
-		name string
-		big  int
-	}{{"200apps", 0}, {"200apps+11MB", 11 << 20}} {
+		name     string
+		big      int
+		noFilter bool // a server without object filters: a whole clone
+	}{{"200apps", 0, false}, {"200apps+11MB", 11 << 20, false}, {"200apps+11MB/no-filter", 11 << 20, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			dir := bigRepoSized(b, 200, 5000, c.big)
+			if c.noFilter {
+				if out, err := exec.Command("git", "--git-dir", dir, "config", "uploadpack.allowFilter", "false").CombinedOutput(); err != nil {
+					b.Fatalf("%v %s", err, out)
+				}
+			}
 			r, err := NewRemote(dir, "main", env(nil))
 			if err != nil {
 				b.Fatal(err)

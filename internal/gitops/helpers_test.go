@@ -33,7 +33,7 @@ func localGitOps(t testing.TB, extraApps ...string) (dir string, r *Remote) {
 	if _, err := EnsureLocal(dir, "../../sample-app/deploy", "sample-app", "main", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	// Served with object filters, as GitHub and GitLab serve: deploys make
+	// Served with object filters (uploadpack.allowFilter): deploys make
 	// partial clones (TestPartialClone… covers a server without them).
 	for _, kv := range [][2]string{{"uploadpack.allowFilter", "true"}, {"uploadpack.allowAnySHA1InWant", "true"}} {
 		if out, err := exec.Command("git", "--git-dir", dir, "config", kv[0], kv[1]).CombinedOutput(); err != nil {

@@ -154,9 +154,9 @@ func receive(ctx context.Context, sess transport.UploadPackSession, req *packp.U
 }
 
 // partialClone fetches the branch into a lazyStorage with a blob size
-// filter, where the server supports filters (git's uploadpack.allowFilter;
-// GitHub and GitLab do): a deploy then never transfers, inflates or holds
-// the large files of other apps. ok is false when the server has no filter
+// filter, where the server advertises filters (git's uploadpack.allowFilter,
+// what partial clones need): a deploy then never transfers, inflates or
+// holds the large files of other apps. ok is false when the server has no filter
 // (or anything in the handshake fails): the caller clones as before and
 // reports its errors.
 func (r *Remote) partialClone(ctx context.Context, depth int) (snap *snapshot, ok bool, err error) {
