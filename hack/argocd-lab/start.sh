@@ -88,13 +88,17 @@ current-context: lab
 KC
   export KUBECONFIG=$RUN/kubeconfig
   wait_for 30 etcd curl -sf http://127.0.0.1:2379/health
+  # --watch-cache=false: kwok's client-go (v0.36) asks for watch-list
+  # streams, which the watch cache cannot serve on etcd 3.4 (no
+  # RequestWatchProgress); each of kwok's watches would end at once and kwok
+  # see a new pod only at a re-list, 10-45 s later. etcd's own watch serves them.
   start_bg kube-apiserver kube-apiserver --etcd-servers=http://127.0.0.1:2379 \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=6443 --cert-dir="$RUN/pki" \
     --endpoint-reconciler-type=none --service-cluster-ip-range=10.96.0.0/16 \
     --service-account-issuer=https://kubernetes.default.svc --service-account-key-file="$RUN/pki/sa.pub" \
     --service-account-signing-key-file="$RUN/pki/sa.key" --token-auth-file="$RUN/pki/tokens.csv" \
     --authorization-mode=AlwaysAllow --disable-admission-plugins=ServiceAccount \
-    --enable-priority-and-fairness=false --profiling=false --v=0
+    --enable-priority-and-fairness=false --profiling=false --v=0 --watch-cache=false
   wait_for 120 kube-apiserver kubectl get --raw /readyz
   # A node monitor grace period of an hour: kwok's lease renewals conflict
   # now and then (etcd 3.4), the node lifecycle controller would then mark
@@ -111,11 +115,7 @@ KC
     --bind-address=127.0.0.1 --secure-port=10259 --profiling=false
   local cfg=()
   for f in "$LAB"/kwok-stage/*.yaml; do cfg+=(--config="$f"); done
-  # kwok's client-go (v0.36) asks for watch-list streams, which this
-  # apiserver cannot serve on etcd 3.4 (no RequestWatchProgress): each watch
-  # would end at once and kwok see a new pod only at its next re-list, tens of
-  # seconds later.
-  start_bg kwok env KUBE_FEATURE_WatchListClient=false kwok --kubeconfig="$KUBECONFIG" "${cfg[@]}" --manage-all-nodes=false \
+  start_bg kwok kwok --kubeconfig="$KUBECONFIG" "${cfg[@]}" --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-ip=10.0.0.1 --cidr=10.0.0.0/24 --node-lease-duration-seconds=40 --server-address=127.0.0.1:10247
   wait_for 60 "namespace default" kubectl get namespace default

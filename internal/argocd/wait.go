@@ -154,6 +154,7 @@ type appState struct {
 	syncAsked   bool
 	manual      bool
 	retry       *OperationState // a failed attempt of the commit's sync that Argo CD retries
+	relate      func(string) (Relation, string, error)
 	tree        *ResourceTree
 }
 
@@ -401,7 +402,7 @@ func (w *Waiter) step(ctx context.Context, t Target, st *appState, relate func(s
 		}
 		return w.requestFailure(st.name, err)
 	}
-	st.app, st.err, st.answered = app, nil, true
+	st.app, st.err, st.answered, st.relate = app, nil, true, relate
 	if idx, _, _ := app.matchSource(t.Repo, t.Branch, t.File); idx >= 0 {
 		st.source, st.multi = idx, len(app.Spec.Sources) > 0
 	} else {
@@ -539,9 +540,19 @@ func (w *Waiter) observe(st *appState, res Result, reason string) *Observation {
 	if op := s.OperationState; op != nil && op.FinishedAt != nil && pick(op.revisions(), st.source) == st.rev && (op.Phase == "Succeeded" || res == SyncFailed) {
 		o.SyncedAt = op.FinishedAt.UTC()
 	}
+	// The sync that put the deploy in the cluster: the history entry of the
+	// revision Argo CD reports, else (a descendant whose manifests for this
+	// path did not change syncs nothing) the newest entry of the deploy
+	// commit or a descendant that carries it.
 	for i := len(s.History) - 1; i >= 0; i-- {
 		h := s.History[i]
-		if pick(h.revisions(), st.source) == st.rev {
+		rev := pick(h.revisions(), st.source)
+		ok := rev == st.rev
+		if !ok && st.relate != nil && rev != "" {
+			rel, _, err := st.relate(rev)
+			ok = err == nil && (rel == Same || rel == Carries)
+		}
+		if ok {
 			o.HistoryID = h.ID
 			if o.SyncedAt.IsZero() {
 				o.SyncedAt = h.DeployedAt.UTC()

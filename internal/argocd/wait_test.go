@@ -46,8 +46,8 @@ func lineage(_ context.Context, rev string) (Relation, string, error) {
 	return Unrelated, "", nil
 }
 
-// fixture renders an Application as Argo CD serves it: real captures in
-// testdata/captured (from `make test-argocd`), else testdata/app.json.tmpl.
+// fixture renders an Application as Argo CD v3.2.2 serves it: testdata/app.json.tmpl
+// follows testdata/captured/synced-healthy.app.json (from `make test-argocd`).
 type fixture struct {
 	Name, Repo, Path, Target   string
 	Auto                       bool
@@ -265,6 +265,25 @@ func TestWaitDescendantCarriesCommit(t *testing.T) {
 	}
 }
 
+func TestWaitDescendantSyncedAtFromOurHistoryEntry(t *testing.T) {
+	// Argo CD moved to a descendant whose manifests for this path did not
+	// change: it synced nothing there (no history entry, no operation of
+	// its own). Synced-at is the history entry of the deploy commit.
+	f := newFake()
+	d := base(child)
+	d.Prev, d.Synced, d.OpRev = commit, false, commit
+	f.apps["web-staging"] = []string{d.render(t)}
+	w, _ := waiter(t, serve(t, f))
+	obs, err := w.Wait(context.Background(), target("web-staging"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := obs[0]
+	if o.Revision != child || o.HistoryID != 0 || o.SyncedAt.Format(time.RFC3339) != "2026-11-01T10:40:10Z" {
+		t.Errorf("want synced at the deploy commit's history entry (id 0, 10:40:10): %+v", o)
+	}
+}
+
 func TestWaitReplacedByNewerDeploy(t *testing.T) {
 	f := newFake()
 	f.apps["web-staging"] = []string{base(newer).render(t)}
@@ -280,7 +299,7 @@ func TestWaitDegraded(t *testing.T) {
 	f.apps["web-staging"] = []string{d.render(t)}
 	w, _ := waiter(t, serve(t, f))
 	obs, err := w.Wait(context.Background(), target("web-staging"))
-	failure(t, err, KindDegraded, "web-staging", "Degraded", `Deployment.apps default/web Degraded: Deployment "web" exceeded its progress deadline`)
+	failure(t, err, KindDegraded, "web-staging", "Degraded", `Deployment.apps web-staging/web Degraded: Deployment "web" exceeded its progress deadline`)
 	if len(obs) != 1 || obs[0].Result != Degraded {
 		t.Errorf("a degraded deploy is recorded as such: %+v", obs)
 	}
@@ -585,18 +604,18 @@ func TestWaitRollout(t *testing.T) {
 	aborted := base(commit)
 	aborted.Health = "Degraded"
 	app := func(fx fixture) string {
-		return strings.Replace(fx.render(t), `"kind":"Deployment","namespace":"default","name":"web","status":"Synced"`, `"kind":"Rollout","namespace":"default","name":"web","status":"Synced"`, 1)
+		return strings.Replace(fx.render(t), `"kind":"Deployment","namespace":"web-staging","name":"web","status":"Synced"`, `"kind":"Rollout","namespace":"web-staging","name":"web","status":"Synced"`, 1)
 	}
 	fixRollout := func(s string) string {
 		return strings.ReplaceAll(s, `"group":"apps","version":"v1","kind":"Rollout"`, `"group":"argoproj.io","version":"v1alpha1","kind":"Rollout"`)
 	}
 	f.apps["web-staging"] = []string{fixRollout(app(susp)), fixRollout(app(susp)), fixRollout(app(aborted))}
-	paused := `{"nodes":[{"group":"argoproj.io","version":"v1alpha1","kind":"Rollout","namespace":"default","name":"web","uid":"r1","health":{"status":"Suspended","message":"CanaryPauseStep"}}]}`
-	abort := `{"nodes":[{"group":"argoproj.io","version":"v1alpha1","kind":"Rollout","namespace":"default","name":"web","uid":"r1","health":{"status":"Degraded","message":"RolloutAborted: Rollout aborted update to revision 2"}}]}`
+	paused := `{"nodes":[{"group":"argoproj.io","version":"v1alpha1","kind":"Rollout","namespace":"web-staging","name":"web","uid":"r1","health":{"status":"Suspended","message":"CanaryPauseStep"}}]}`
+	abort := `{"nodes":[{"group":"argoproj.io","version":"v1alpha1","kind":"Rollout","namespace":"web-staging","name":"web","uid":"r1","health":{"status":"Degraded","message":"RolloutAborted: Rollout aborted update to revision 2"}}]}`
 	f.trees["web-staging"] = []string{paused, paused, abort}
 	w, log := waiter(t, serve(t, f))
 	_, err := w.Wait(context.Background(), target("web-staging"))
-	failure(t, err, KindDegraded, "Rollout.argoproj.io default/web Degraded: RolloutAborted")
+	failure(t, err, KindDegraded, "Rollout.argoproj.io web-staging/web Degraded: RolloutAborted")
 	if !strings.Contains(log.String(), "rollout web Suspended: CanaryPauseStep") {
 		t.Errorf("the paused step is not reported: %s", log.String())
 	}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -135,7 +136,7 @@ func TestArgoCDSyncedHealthy(t *testing.T) {
 	l := argoLab(t)
 	labMu.Lock()
 	defer labMu.Unlock()
-	src, shas := gitRepo(t, 1)
+	src, shas := gitRepo(t, 2)
 	start := time.Now()
 	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
 	took := time.Since(start)
@@ -154,20 +155,110 @@ func TestArgoCDSyncedHealthy(t *testing.T) {
 		t.Fatalf("no success line for web-staging at %s:\n%s", commit[:12], stderr)
 	}
 	note, err := exec.Command("git", "--git-dir", l.gitops, "notes", "--ref=slipway", "show", commit).CombinedOutput()
-	if err != nil || !strings.Contains(string(note), "Result: healthy") || !strings.Contains(string(note), "History-Id: ") {
+	if err != nil || !strings.Contains(string(note), "Result: healthy") || !strings.Contains(string(note), "History-Id: ") ||
+		!strings.Contains(string(note), "Argo-CD-Application: web-staging") {
 		t.Errorf("note: %v\n%s", err, note)
 	}
-	// How long wait takes once Argo CD has synced: wait again for the same commit.
+	if strings.Contains(stdout+stderr+string(note), l.token) {
+		t.Error("the token was printed or recorded")
+	}
+	// argoproj/argo-cd#10274: `argocd app wait` can hang on an app that is
+	// already synced. Waiting again for the same commit returns at once.
 	start = time.Now()
-	stdout, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--commit", commit)...)
+	stdout, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--commit", commit, "--wait-timeout", "1m")...)
+	again := time.Since(start)
 	if code != 0 {
 		t.Fatalf("wait: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	t.Logf("wait on an already synced and healthy commit: %s", time.Since(start).Round(10*time.Millisecond))
+	t.Logf("wait on an already synced and healthy commit: %s", again.Round(10*time.Millisecond))
+	if again > 10*time.Second {
+		t.Errorf("waiting on an already synced and healthy commit took %s", again)
+	}
 	l.capture(t, "synced-healthy", "web-staging", commit, "ok")
+	// The record: status, history, dora (lead time to running) and the
+	// report's timeline read the note.
 	stdout, _, _ = run(t, l.args(t, src, "status", "--env", "staging", "--app", "web")...)
 	if !strings.Contains(stdout, "healthy ") {
 		t.Errorf("status:\n%s", stdout)
+	}
+	stdout, _, _ = run(t, l.args(t, src, "history", "--env", "staging", "--app", "web", "--json")...)
+	if !strings.Contains(stdout, `"application": "web-staging"`) && !strings.Contains(stdout, `"application":"web-staging"`) {
+		t.Errorf("history --json lacks the observation:\n%s", stdout)
+	}
+	// dora's lead time needs the previous deploy's source commit in the
+	// source repository: deploy its second commit too.
+	_, stderr, code = run(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[1], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
+	if code != 0 {
+		t.Fatalf("second deploy --wait: exit %d\n%s", code, stderr)
+	}
+	stdout, stderr, _ = run(t, l.args(t, src, "dora", "--env", "staging", "--app", "web", "--json", "--source-repo", src)...)
+	var dora []struct {
+		LeadTime struct {
+			ToRunning int `json:"to_running"`
+		} `json:"lead_time"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &dora); err != nil || len(dora) != 1 || dora[0].LeadTime.ToRunning == 0 {
+		t.Errorf("dora measures no lead time to running (%v):\n%s\n%s", err, stdout, stderr)
+	}
+	html := filepath.Join(t.TempDir(), "report.html")
+	_, stderr, code = run(t, l.args(t, src, "report", "--out-file", html, "--source-repo", src)...)
+	page, _ := os.ReadFile(html)
+	if code != 0 || !strings.Contains(string(page), "→ healthy ") {
+		t.Errorf("report: exit %d, no committed → synced → healthy timeline\n%s", code, stderr)
+	}
+}
+
+// TestArgoCDWaitLatency measures how long `deploy --wait` waits after the
+// GitOps commit until Argo CD reports it synced and healthy (the "waited"
+// of the success line), over several deploys.
+func TestArgoCDWaitLatency(t *testing.T) {
+	l := argoLab(t)
+	labMu.Lock()
+	defer labMu.Unlock()
+	src, shas := gitRepo(t, 1)
+	var waits []time.Duration
+	for i := 0; i < 5; i++ {
+		_, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
+		if code != 0 {
+			t.Fatalf("deploy %d: exit %d\n%s", i, code, stderr)
+		}
+		at := strings.LastIndex(stderr, "(waited ")
+		if at < 0 {
+			t.Fatalf("no waited duration in:\n%s", stderr)
+		}
+		d, err := time.ParseDuration(strings.TrimSuffix(strings.Fields(stderr[at+len("(waited "):])[0], ")"))
+		if err != nil {
+			t.Fatalf("waited: %v\n%s", err, stderr)
+		}
+		waits = append(waits, d)
+	}
+	sorted := append([]time.Duration(nil), waits...)
+	slices.Sort(sorted)
+	t.Logf("GitOps commit to synced and healthy, %d deploys: %v; median %s", len(waits), waits, sorted[len(sorted)/2])
+}
+
+func TestArgoCDApplicationMissing(t *testing.T) {
+	l := argoLab(t)
+	src, _ := gitRepo(t, 1)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		// No Application deploys the path (discovery).
+		{"no application for the path", []string{"--env", "qa"}, "no Argo CD Application deploys web/overlays/qa/kustomization.yaml"},
+		// A named Application Argo CD does not have: 403, as for no rights.
+		{"named application missing", []string{"--env", "staging", "--argocd-app", "web-qa"}, "it does not exist"},
+		// A named Application that deploys another path.
+		{"named application not tracking", []string{"--env", "staging", "--argocd-app", "web-production"}, "does not deploy web/overlays/staging/kustomization.yaml"},
+	} {
+		args := append([]string{"wait", "--app", "web", "--commit", strings.Repeat("a", 40), "--wait-timeout", "30s"}, tc.args...)
+		_, stderr, code := run(t, l.args(t, src, args...)...)
+		e := errorLine(t, stderr)
+		t.Logf("%s: exit %d: %s", tc.name, code, e)
+		if code != 1 || !strings.Contains(e, tc.want) {
+			t.Errorf("%s: exit %d, want 1 with %q:\n%s", tc.name, code, tc.want, stderr)
+		}
 	}
 }
 
@@ -297,14 +388,44 @@ func TestArgoCDManualSync(t *testing.T) {
 	if code != 1 || !strings.Contains(e, "applications, sync") || strings.Contains(stderr, l.token) {
 		t.Errorf("exit %d:\n%s", code, stderr)
 	}
-	// --sync with a role that may sync: exactly our commit is synced.
+	// Another app's deploy moves the branch on: the head is no longer ours.
+	if _, stderr, code := run(t, l.args(t, src, "deploy", "--app", "api", "--env", "staging", "--image", nextImage("api"), "--source-commit", shas[0], "--allow-unknown-source")...); code != 0 {
+		t.Fatalf("deploy api: %s", stderr)
+	}
+	// --sync with a role that may sync: exactly our commit is synced (not
+	// the branch's head).
 	t.Setenv("ARGOCD_AUTH_TOKEN", l.syncToken)
 	start := time.Now()
-	stdout, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "production", "--sync", "--wait-timeout", "2m")...)
-	if code != 0 || !strings.Contains(stdout, "web-production web/production "+commit[:12]) {
+	stdout, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "production", "--commit", commit, "--sync", "--wait-timeout", "2m")...)
+	if code != 0 || !strings.Contains(stdout, "web-production web/production ") {
 		t.Fatalf("--sync: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	t.Logf("--sync to synced and healthy: %s", time.Since(start).Round(100*time.Millisecond))
+	var app struct {
+		Status struct {
+			OperationState struct {
+				Operation struct {
+					Sync struct {
+						Revision string `json:"revision"`
+					} `json:"sync"`
+				} `json:"operation"`
+				Phase string `json:"phase"`
+			} `json:"operationState"`
+		} `json:"status"`
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+l.server+"/api/v1/applications/web-production", nil)
+	req.Header.Set("Authorization", "Bearer "+l.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&app); err != nil {
+		t.Fatal(err)
+	}
+	if op := app.Status.OperationState; op.Operation.Sync.Revision != commit || op.Phase != "Succeeded" {
+		t.Errorf("Argo CD's sync operation: revision %s phase %s, want exactly the deploy commit %s", op.Operation.Sync.Revision, op.Phase, commit)
+	}
 }
 
 func TestArgoCDTokenWithoutRights(t *testing.T) {
