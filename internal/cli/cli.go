@@ -40,6 +40,7 @@ func Execute(ctx context.Context, p Project, args []string, stdout, stderr io.Wr
 	// Every secret this run can read is known before anything prints: no
 	// piece of one reaches stdout or stderr, whoever formed the text.
 	secrets := newSecretSet(p, os.Getenv)
+	learnDiscovered(secrets, p, os.Environ(), args)
 	rout, rerr := secrets.Writer(stdout), secrets.Writer(stderr)
 	defer rout.Flush()
 	defer rerr.Flush()

@@ -98,6 +98,7 @@ var Variables = []string{
 	"TRIVY_PASSWORD",
 	"GITHUB_TOKEN",
 	"ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+	"ARGOCD_AUTH_TOKEN",
 }
 
 // MayBeFile reports whether the variable may name a file holding the secret.

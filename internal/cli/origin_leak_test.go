@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// pktLine is one git pkt-line.
+func pktLine(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
+
+// echoingGitServer serves root's repositories over smart HTTP and, once a
+// client authenticates, answers in the error form mode with the credential
+// it was sent, as a hostile or careless git server or proxy does:
+// "err" an ERR pkt-line (git: "fatal: remote error: …"), "401"/"403" a text
+// body, "remote" a `remote:` line on stderr (pack-objects fails saying it),
+// "ok" serves normally.
+func echoingGitServer(t *testing.T, root, mode string) string {
+	t.Helper()
+	execPath, _ := exec.Command("git", "--exec-path").Output()
+	hook := filepath.Join(t.TempDir(), "hook.sh")
+	// The hook runs as pack-objects: upload-pack relays its stderr to the
+	// client as `remote:` lines.
+	os.WriteFile(hook, []byte("#!/bin/sh\ncred=$(printf '%s' \"${HTTP_AUTHORIZATION#Basic }\" | base64 -d)\necho \"forbidden: credentials $cred ($HTTP_AUTHORIZATION) lack read on this repo\" >&2\nexit 1\n"), 0o755)
+	env := []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}
+	if mode == "remote" {
+		env = append(env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=uploadpack.packObjectsHook", "GIT_CONFIG_VALUE_0="+hook)
+	}
+	backend := &cgi.Handler{Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"), Env: env}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		cred := user + ":" + pass
+		echo := fmt.Sprintf("access denied for %s (%s; token %s; %s)", cred, r.Header.Get("Authorization"), url.QueryEscape(pass), pass)
+		switch mode {
+		case "err":
+			w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+			fmt.Fprint(w, pktLine("# service=git-upload-pack\n")+"0000"+pktLine("ERR "+echo+"\n"))
+		case "401":
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+cred+`"`)
+			http.Error(w, echo, http.StatusUnauthorized)
+		case "403":
+			http.Error(w, echo, http.StatusForbidden)
+		default:
+			backend.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestOriginCredentialNeverEchoed is issue 17 (round 2) item 1 as a
+// property: the source checkout's origin URL carries a credential (in each
+// form a CI checkout writes it: user:token, a token with characters
+// percent-encoded, a token as the user name), the git server echoes it
+// back in each error form while the deploy guard deepens the shallow clone,
+// and no 16-byte piece of the token (nor the whole of user:token) reaches
+// stdout, stderr or out/. Before the fix the redactor never learned the
+// origin's credential: `fatal: remote error: access denied for alice:TOKEN`
+// was printed whole.
+func TestOriginCredentialNeverEchoed(t *testing.T) {
+	noEngineEnv(t)
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	for _, k := range []string{"GITOPS_REPO", "GITOPS_TOKEN", "GIT_CONFIG_COUNT"} {
+		t.Setenv(k, "")
+	}
+	src, shas := gitRepo(t, 3)
+	root := t.TempDir()
+	if out, err := exec.Command("git", "clone", "-q", "--bare", src, filepath.Join(root, "src.git")).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	tokens := []struct{ name, user, token string }{
+		{"user:token", "alice", "S3cr3tT0k3n-ABCDEF0123456789xyzQ"},
+		{"percent-encoded", "ci-bot", "p@ss:w/rd%with?odd#chars-0123456789"},
+		{"token as user", "ghp_AbCdEf0123456789AbCdEf0123456789wxyz", "x-oauth-basic"},
+	}
+	for _, mode := range []string{"err", "401", "403", "remote"} {
+		base := echoingGitServer(t, root, mode)
+		for _, tk := range tokens {
+			t.Run(mode+"/"+tk.name, func(t *testing.T) {
+				out := t.TempDir()
+				common := []string{"--app", "sample-app", "--env", "development", "--source", "../../sample-app", "--out", out}
+				var so, se bytes.Buffer
+				if code := Execute(context.Background(), testProject(), append([]string{"deploy", "--image", dig(1), "--source-commit", shas[0], "--source-repo", src}, common...), &so, &se); code != 0 {
+					t.Fatalf("first deploy: exit %d\n%s%s", code, so.String(), se.String())
+				}
+				shallow := filepath.Join(t.TempDir(), "work")
+				if o, err := exec.Command("git", "clone", "-q", "--depth", "1", "file://"+filepath.Join(root, "src.git"), shallow).CombinedOutput(); err != nil {
+					t.Fatalf("%v %s", err, o)
+				}
+				u, _ := url.Parse(base + "/src.git")
+				u.User = url.UserPassword(tk.user, tk.token)
+				if o, err := exec.Command("git", "-C", shallow, "remote", "set-url", "origin", u.String()).CombinedOutput(); err != nil {
+					t.Fatalf("%v %s", err, o)
+				}
+				so.Reset()
+				se.Reset()
+				code := Execute(context.Background(), testProject(), append([]string{"deploy", "--image", dig(2), "--source-commit", shas[2], "--source-repo", shallow}, common...), &so, &se)
+				seen := map[string]string{"stdout": so.String(), "stderr": se.String()}
+				filepath.Walk(out, func(p string, info os.FileInfo, err error) error {
+					if err == nil && !info.IsDir() && info.Size() < 4<<20 && !strings.Contains(p, "gitops.git") {
+						data, _ := os.ReadFile(p)
+						seen[p] = string(data)
+					}
+					return nil
+				})
+				secret := tk.token
+				if tk.name == "token as user" {
+					secret = tk.user
+				}
+				windows, whole := secretPieces(secret, url.QueryEscape(secret)+"\n"+base64.StdEncoding.EncodeToString([]byte(tk.user+":"+tk.token)), nil)
+				whole = append(whole, tk.user+":"+tk.token)
+				if where := leakIn(seen, windows, whole); where != "" {
+					t.Errorf("exit %d: %s\n%s", code, where, se.String())
+				}
+				if mode != "ok" && code == 0 {
+					t.Errorf("deploy through a refusing origin exit 0:\n%s", se.String())
+				}
+				t.Logf("exit %d: %s", code, strings.TrimSpace(se.String()))
+			})
+		}
+	}
+}
