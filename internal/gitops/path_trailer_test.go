@@ -47,6 +47,18 @@ func TestDeployRecordsThePathItEdited(t *testing.T) {
 		t.Fatalf("status (not rendered): %+v %v", sts, err)
 	}
 
+	// Promote reads From as status does (one function): not rendered, the
+	// file the last deploy edited, not the Application's stale values.
+	var log strings.Builder
+	pd := &Deployer{Remote: r, Layout: layout, Log: &log}
+	po, err := pd.Promote(ctx, Promotion{App: "helm-guestbook", From: "staging", To: "production", ToPath: "helm-guestbook/values-production.yaml", AllowUnknownSource: true})
+	if err != nil || po.Image != img || !strings.Contains(log.String(), "promoting what "+over+" holds") {
+		t.Fatalf("promote: %+v %v\n%s", po, err, log.String())
+	}
+	if got := fileAt(t, dir, "main", "helm-guestbook/values-production.yaml"); !strings.Contains(got, img.Digest) {
+		t.Errorf("values-production.yaml after promote:\n%s", got)
+	}
+
 	// The default layout's own file: no Path trailer (records as before).
 	dir2, r2 := fixtureRemote(t, "override", nil)
 	d2 := &Deployer{Remote: r2}

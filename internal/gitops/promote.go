@@ -109,7 +109,7 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	if err := src.validatePath(); err != nil {
 		return nil, err
 	}
-	file, data, err := snap.resolveFile(src, d.Layout)
+	file, _, err := snap.resolveFile(src, d.Layout)
 	if err != nil {
 		return nil, err
 	}
@@ -121,35 +121,24 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	if err != nil {
 		return nil, err
 	}
-	var repos []string
-	for _, r := range mine {
-		if img, err := ParseImage(r.Image); err == nil {
-			repos = append(repos, img.Repo)
-		}
-	}
-	// Promote what From runs: what its environment renders (a deploy
-	// through --path into a base, a component or an Argo CD override is
-	// there, not in the layout's file); the file only where the render
-	// cannot tell, saying so.
+	// Promote what From runs, read as status reads it (envImage): what
+	// its environment renders (a deploy through --path into a base, a
+	// component or an Argo CD override is there, not in the layout's
+	// file); a file only where the render cannot tell, saying so.
 	root := snap.envRoot(src, d.Layout, file)
-	rn, rerr := snap.runs(ctx, d.Charts, root, p.App, repos)
-	if rerr != nil {
-		return nil, fmt.Errorf("promote %s: refusing: %w; nothing was pushed", p.App, rerr)
-	}
-	img, err := currentImage(file, data, p.App, p.Values, repos...)
+	rd, err := snap.envImage(ctx, d.Charts, root, file, p.App, p.Values, mine)
 	switch {
-	case rn.Unrendered == "":
-		if err == nil && img != rn.Image {
-			fmt.Fprintf(d.Log, "note: %s renders %s; %s holds %s: promoting what %s runs\n", root, rn.Image, file, img, p.From)
-		}
-		img, err = rn.Image, nil
-		file = root
-	case err == nil:
-		fmt.Fprintf(d.Log, "warning: %s not rendered (%s); promoting what %s holds\n", p.From, rn.Unrendered, file)
-	}
-	if err != nil {
+	case err != nil && rd.Unrendered == "":
+		return nil, fmt.Errorf("promote %s: refusing: %w; nothing was pushed", p.App, err)
+	case err != nil:
 		return nil, err
+	case rd.Rendered && rd.Differs != "":
+		fmt.Fprintf(d.Log, "note: %s renders %s; %s: promoting what %s runs\n", root, rd.Image, rd.Differs, p.From)
+	case !rd.Rendered:
+		fmt.Fprintf(d.Log, "warning: %s not rendered (%s); promoting what %s holds\n", p.From, rd.Unrendered, rd.File)
 	}
+	img := rd.Image
+	file = rd.File
 	// The record that put this digest here, by the rule status uses: its
 	// source commit is the digest's. None: the manifest was edited by hand,
 	// and nothing Slipway holds says what the digest was built from.

@@ -59,3 +59,62 @@ func (s *snapshot) runs(ctx context.Context, charts render.ChartFunc, root, app 
 	sort.Strings(all)
 	return runs{}, fmt.Errorf("%s renders %s in more than one image: %s", root, app, strings.Join(all, "; "))
 }
+
+// envRead is what an environment runs for an app, as status, promote and
+// the report read it (one function: envImage).
+type envRead struct {
+	Image Image
+	// Rendered: Image is what the environment renders (else it was read
+	// from File, and Unrendered says why the render could not tell).
+	Rendered   bool
+	File       string
+	Unrendered string
+	// Differs is the file's own digest when the render shows another
+	// (a deploy through --path into a base, a component, an override).
+	Differs string
+}
+
+// envImage reads what an environment runs: its render from root (the
+// layout's file; what the deploy proof renders), else — where the render
+// cannot tell — the file the environment's last deploy edited (its Path
+// trailer), else file. An error names two images of the app in one render,
+// or a file that holds no digest of it (rd.Unrendered then says why the
+// render could not tell, and rd.Image is the file's digest where it has one).
+func (s *snapshot) envImage(ctx context.Context, charts render.ChartFunc, root, file, app string, values *manifest.Values, mine []Record) (envRead, error) {
+	var repos []string
+	for _, r := range mine {
+		if img, err := ParseImage(r.Image); err == nil {
+			repos = append(repos, img.Repo)
+		}
+	}
+	data, _ := s.readFile(file)
+	img, err := currentImage(file, data, app, values, repos...)
+	rn, rerr := s.runs(ctx, charts, root, app, repos)
+	switch {
+	case rerr != nil:
+		rd := envRead{File: file}
+		if err == nil {
+			rd.Image = img
+		}
+		return rd, rerr
+	case rn.Unrendered == "":
+		rd := envRead{Image: rn.Image, Rendered: true, File: root}
+		if err == nil && img != rn.Image {
+			rd.Differs = file + " holds " + img.Short()
+		}
+		return rd, nil
+	}
+	rd := envRead{File: file, Unrendered: rn.Unrendered}
+	if p := lastPath(mine); p != "" && p != file {
+		if pdata, ok := s.readFile(p); ok {
+			if pimg, perr := currentImage(p, pdata, app, values, repos...); perr == nil {
+				img, err, rd.File = pimg, nil, p
+			}
+		}
+	}
+	if err != nil {
+		return rd, err
+	}
+	rd.Image = img
+	return rd, nil
+}

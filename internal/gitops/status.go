@@ -112,55 +112,34 @@ func orDefault(layout string) string {
 func envStatus(ctx context.Context, snap *snapshot, all []Record, e envFile, charts render.ChartFunc) (st EnvStatus) {
 	app, env, file := e.App, e.Env, e.File
 	st = EnvStatus{App: app, Env: env, File: file}
-	data, _ := snap.readFile(file)
 	var mine []Record
-	repos := []string{}
 	for _, rec := range all {
 		if rec.App == app && rec.Env == env {
 			mine = append(mine, rec)
-			if img, err := ParseImage(rec.Image); err == nil {
-				repos = append(repos, img.Repo)
-			}
 		}
 	}
 	// What the environment renders is what it runs (a deploy through
 	// --path into a base, a component or an Argo CD override shows there,
-	// not in the layout's file); the file is read only where the render
-	// cannot tell, and the note says so.
-	img, err := currentImage(file, data, app, nil, repos...)
-	rn, rerr := snap.runs(ctx, charts, file, app, repos)
+	// not in the layout's file); a file is read only where the render
+	// cannot tell, and the note says so. The same reading as promote's.
+	rd, err := snap.envImage(ctx, charts, file, file, app, nil, mine)
+	img := rd.Image
 	var fallback string
 	switch {
-	case rerr != nil:
-		st.Note = firstLine(rerr.Error())
-		if err == nil {
+	case err != nil && rd.Unrendered == "" && !rd.Rendered:
+		// Two images of the app in one render.
+		st.Note = firstLine(err.Error())
+		if img.Digest != "" {
 			st.Image = img.String()
 		}
 		return st
-	case rn.Unrendered == "":
-		if err == nil && img != rn.Image {
-			fallback = "rendered; " + file + " holds " + img.Short()
-		}
-		img, err = rn.Image, nil
-	default:
-		// Not rendered: read the file the last deploy edited (its Path
-		// trailer), which holds what that deploy wrote, else the layout's.
-		read := file
-		if p := lastPath(mine); p != "" && p != file {
-			if pdata, ok := snap.readFile(p); ok {
-				if pimg, perr := currentImage(p, pdata, app, nil, repos...); perr == nil {
-					img, err, read = pimg, nil, p
-				}
-			}
-		}
-		fallback = "read from " + read + ", not rendered: " + rn.Unrendered
-	}
-	if err != nil {
-		st.Note = "not deployed by digest"
-		if rn.Unrendered != "" {
-			st.Note += " (" + rn.Unrendered + ")"
-		}
+	case err != nil:
+		st.Note = "not deployed by digest (" + rd.Unrendered + ")"
 		return st
+	case rd.Rendered && rd.Differs != "":
+		fallback = "rendered; " + rd.Differs
+	case !rd.Rendered:
+		fallback = "read from " + rd.File + ", not rendered: " + rd.Unrendered
 	}
 	st.Image = img.String()
 	defer func() {
