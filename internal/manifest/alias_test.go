@@ -174,3 +174,13 @@ func genAliased(r *rand.Rand) string {
 	}
 	return b.String()
 }
+
+// TestEditAliasesInAValuesString: an Argo CD helm.values string is its own
+// YAML document: an anchor shared there is refused the same way.
+func TestEditAliasesInAValuesString(t *testing.T) {
+	in := "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\nspec:\n  source:\n    helm:\n      values: |\n        image:\n          repository: &r ghcr.io/acme/web\n          digest: \"\"\n        sidecar:\n          repository: *r\n"
+	_, _, err := Edit("app.yaml", []byte(in), Set{App: "web", Repo: "reg.example.com/acme/web", Digest: aliasDigest})
+	if err == nil || !strings.Contains(err.Error(), "anchor &r") {
+		t.Fatalf("want a refusal naming &r, got %v", err)
+	}
+}

@@ -235,7 +235,9 @@ func (e *editor) run() (Result, error) {
 		}
 	}
 	for _, em := range e.embeds {
-		em.flush()
+		if err := em.flush(); err != nil {
+			return Result{}, err
+		}
 	}
 	if !e.matched {
 		if e.helm {

@@ -780,7 +780,10 @@ func (f *yfile) embed(v *yaml.Node) (*embedded, error) {
 }
 
 // flush maps the inner splices into the manifest.
-func (em *embedded) flush() {
+func (em *embedded) flush() error {
+	if err := em.inner.checkAnchors(); err != nil {
+		return err
+	}
 	pad := strings.Repeat(" ", em.indent)
 	for _, s := range em.inner.edits {
 		k := em.inner.lineOf(s.start) - 1
@@ -801,6 +804,7 @@ func (em *embedded) flush() {
 		em.outer.add(splice{off(s.start), off(s.end), strings.ReplaceAll(s.text, em.outer.eol, em.outer.eol+pad)})
 	}
 	em.inner.edits = nil
+	return nil
 }
 
 var valuePathRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
