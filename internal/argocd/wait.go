@@ -509,12 +509,12 @@ func (w *Waiter) step(ctx context.Context, t Target, st *appState, relate func(s
 
 // retrying is the Application's sync operation of the deploy commit (or a
 // descendant carrying it) when an attempt failed and Argo CD retries it.
-func (st *appState) retrying(relate func(string) (Relation, string, error)) *OperationState {
-	op := st.app.Status.OperationState
+func (s *appState) retrying(relate func(string) (Relation, string, error)) *OperationState {
+	op := s.app.Status.OperationState
 	if op == nil || op.Phase != "Running" || op.RetryCount == 0 {
 		return nil
 	}
-	if orel, _, err := relate(pick(op.revisions(), st.source)); err != nil || (orel != Same && orel != Carries) {
+	if orel, _, err := relate(pick(op.revisions(), s.source)); err != nil || (orel != Same && orel != Carries) {
 		return nil
 	}
 	return op
