@@ -55,7 +55,7 @@ func (s *lazyStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plu
 	if ferr := s.fetchBlob(h); errors.Is(ferr, plumbing.ErrObjectNotFound) {
 		return nil, plumbing.ErrObjectNotFound
 	} else if ferr != nil {
-		return nil, fmt.Errorf("fetch %s from %s: %w", h, s.remote, ferr)
+		return nil, s.remote.scrub(fmt.Errorf("fetch %s from %s: %w", h, s.remote, ferr))
 	}
 	s.fetched++
 	return s.Storage.EncodedObject(t, h)
