@@ -153,3 +153,29 @@ func TestDeployThroughTrackingApplications(t *testing.T) {
 		})
 	}
 }
+
+// TestDeployValuesOfAChartFromAHelmRepository: a multi-source Application
+// takes its chart from a Helm repository and its values from this one
+// ($values/…): a deploy into that values file is not refused as "no
+// workload" but goes on unproven (the chart cannot be rendered here),
+// naming the Application.
+func TestDeployValuesOfAChartFromAHelmRepository(t *testing.T) {
+	app := "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: podinfo-staging\nspec:\n  sources:\n  - repoURL: https://stefanprodan.github.io/podinfo\n    chart: podinfo\n    targetRevision: 6.7.0\n    helm:\n      valueFiles:\n      - $values/envs/staging/podinfo/values.yaml\n  - repoURL: https://github.com/acme/gitops.git\n    targetRevision: HEAD\n    ref: values\n  destination:\n    namespace: podinfo\n"
+	dir, r := fixtureRemote(t, "override", map[string]string{
+		"argocd/podinfo-staging.yaml":      app,
+		"envs/staging/podinfo/values.yaml": "replicaCount: 2\nimage:\n  repository: ghcr.io/stefanprodan/podinfo\n  tag: 6.7.0\n  digest: \"\"\n",
+	})
+	var log strings.Builder
+	d := &Deployer{Remote: r, Layout: "envs/{env}/{app}/values.yaml", Charts: helm.Render, Log: &log}
+	img := imgN("ghcr.io/stefanprodan/podinfo", 111)
+	out, err := d.Deploy(context.Background(), Request{App: "podinfo", Env: "staging", Image: img, SourceCommit: fixtureSource})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Rendered == nil || !strings.Contains(out.Rendered.Unproven, "Application podinfo-staging (argocd/podinfo-staging.yaml)") || !strings.Contains(out.Rendered.Unproven, "Helm repository") || !strings.Contains(log.String(), "not proven by a render") {
+		t.Errorf("rendered: %+v\n%s", out.Rendered, log.String())
+	}
+	if got := fileAt(t, dir, "main", "envs/staging/podinfo/values.yaml"); !strings.Contains(got, "digest: \""+img.Digest+"\"") {
+		t.Errorf("values:\n%s", got)
+	}
+}

@@ -507,3 +507,79 @@ func flat(m map[string]any) string {
 	sort.Strings(out)
 	return strings.Join(out, " ")
 }
+
+// renderViews renders the environment as each Application in vs renders
+// it: their workloads (Via the Application) are what runs.
+func renderViews(ctx context.Context, rf *readFS, root, how string, vs []view, opts Options) (*Result, error) {
+	res := &Result{Root: root, How: how}
+	for _, v := range vs {
+		objs, why, err := renderView(ctx, rf, v, opts, res)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", v.app.ID(), err)
+		}
+		if why != "" {
+			// Kept with the values it reads, to tell whether an edit changed it.
+			res.Opaque = append(res.Opaque, Opaque{ID: v.app.ID(), Reason: why, Content: flat(v.src) + valuesContent(rf, v)})
+			continue
+		}
+		n := len(res.Containers)
+		if err := res.add(ctx, rf, objs, opts); err != nil {
+			return nil, err
+		}
+		for i := n; i < len(res.Containers); i++ {
+			res.Containers[i].Via = v.app.ID()
+		}
+	}
+	res.Read = rf.read
+	return res, nil
+}
+
+// valuesViews are the Application sources whose Helm valueFiles name root
+// (relative to their path, or $ref/… through a ref source).
+func (o Options) valuesViews(root string) []view {
+	var out []view
+	for _, a := range o.Applications {
+		for _, s := range a.Sources {
+			if o.RepoURL != "" && str(s["chart"]) == "" && !SameRepo(str(s["repoURL"]), o.RepoURL) {
+				continue
+			}
+			dir := path.Clean(strings.TrimPrefix(str(s["path"]), "./"))
+			for _, f := range asList(dig(s, "helm")["valueFiles"]) {
+				if strings.HasPrefix(str(f), "$") && o.RepoURL != "" && !refIsRepo(a, str(f), o.RepoURL) {
+					continue
+				}
+				if p, ok := valuesPath(str(f), dir, a); ok && p == root {
+					out = append(out, view{app: a, src: s})
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// refIsRepo: the ref source a $ref/… values file names is this repository.
+func refIsRepo(a Application, f, repoURL string) bool {
+	ref, _, _ := strings.Cut(strings.TrimPrefix(f, "$"), "/")
+	for _, s := range a.Sources {
+		if str(s["ref"]) == ref {
+			return SameRepo(str(s["repoURL"]), repoURL)
+		}
+	}
+	return false
+}
+
+// valuesContent is the content of the values files a view reads from this
+// repository.
+func valuesContent(fsys fs.FS, v view) string {
+	var b strings.Builder
+	dir := path.Clean(strings.TrimPrefix(str(v.src["path"]), "./"))
+	for _, f := range asList(dig(v.src, "helm")["valueFiles"]) {
+		if p, ok := valuesPath(str(f), dir, v.app); ok {
+			if data, err := fs.ReadFile(fsys, p); err == nil {
+				b.Write(data)
+			}
+		}
+	}
+	return b.String()
+}

@@ -248,29 +248,20 @@ func Render(ctx context.Context, fsys fs.FS, root string, opts Options) (*Result
 		// kustomizations including it build.
 		return throughUsers(ctx, fsys, res.Root, src, opts)
 	}
+	if how == "" {
+		// A values file outside any chart: the Applications whose Helm
+		// valueFiles name it (a chart from a Helm repository, values from
+		// this one through a ref source) are what renders it.
+		if vs := opts.valuesViews(root); len(vs) > 0 {
+			return renderViews(ctx, rf, root, "helm", vs, opts)
+		}
+	}
 	if how != "" {
 		if vs := opts.views(rf, how, src, root); len(vs) > 0 {
-			// The Applications tracking the directory: what they render is
-			// what runs, each with its own overrides.
-			res.How = how
-			for _, v := range vs {
-				objs, why, err := renderView(ctx, rf, v, opts, res)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", v.app.ID(), err)
-				}
-				if why != "" {
-					res.Opaque = append(res.Opaque, Opaque{ID: v.app.ID(), Reason: why, Content: flat(v.src)})
-					continue
-				}
-				n := len(res.Containers)
-				if err := res.add(ctx, rf, objs, opts); err != nil {
-					return nil, err
-				}
-				for i := n; i < len(res.Containers); i++ {
-					res.Containers[i].Via = v.app.ID()
-				}
+			res, err := renderViews(ctx, rf, res.Root, how, vs, opts)
+			if err != nil {
+				return nil, err
 			}
-			res.Read = rf.read
 			return res, nil
 		}
 	}
