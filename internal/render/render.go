@@ -65,7 +65,7 @@ type Options struct {
 
 // ErrUnusedComponent is a kustomize Component rendered as an environment
 // that no kustomization of the repository includes: nothing renders it.
-var ErrUnusedComponent = errors.New("no kustomization of the repository lists the component in components:")
+var ErrUnusedComponent = errors.New("no kustomization of the repository lists the component in its components")
 
 // ComponentUsers indexes, for the kustomization files given (path ->
 // content), the directories their components: entries name (relative
