@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/redact"
 	"github.com/slipway-ci/slipway/internal/usage"
 )
@@ -175,7 +176,10 @@ commit trailers): ` + contractURL + `.`,
 		if err := checkFlagValues(cmd, args); err != nil {
 			return err
 		}
-		return o.checkConfigFlags(cmd)
+		if err := o.checkConfigFlags(cmd); err != nil {
+			return err
+		}
+		return o.checkConfiguredApps(cmd)
 	}
 	root.AddCommand(
 		newRunCmd(o),
@@ -258,6 +262,19 @@ func positive(f *pflag.FlagSet, names ...string) {
 func checkFlagValues(cmd *cobra.Command, _ []string) error {
 	var bad error
 	cmd.Flags().Visit(func(f *pflag.Flag) {
+		// A name is checked before anything reads a registry or a
+		// repository: `deploy --app ../x` is a usage error at once.
+		if kind := nameFlagKind(cmd, f.Name); kind != "" && bad == nil {
+			for _, v := range strings.Split(flagValue(f), ",") {
+				if v == "" {
+					continue // "no filter": the command says what it needs
+				}
+				if err := gitops.CheckName(kind, v); err != nil {
+					bad = usageErr("--%s: %v", f.Name, err)
+					break
+				}
+			}
+		}
 		switch f.Value.Type() {
 		case "duration", "int", "int64":
 			v := f.Value.String()
@@ -274,6 +291,23 @@ func checkFlagValues(cmd *cobra.Command, _ []string) error {
 		}
 	})
 	return bad
+}
+
+// nameFlagKind is the kind of name a flag of cmd takes ("app",
+// "environment"), "" for a flag that takes none (rollback's --to is a
+// digest, promote's an environment).
+func nameFlagKind(cmd *cobra.Command, flag string) string {
+	switch flag {
+	case "app":
+		return "app"
+	case "env", "from":
+		return "environment"
+	case "to":
+		if cmd.Name() == "promote" {
+			return "environment"
+		}
+	}
+	return ""
 }
 
 // sharedCommands are the commands of both a ci/ program and the slipway

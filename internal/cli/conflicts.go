@@ -8,10 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/slipway-ci/slipway/internal/manifest"
+	"github.com/slipway-ci/slipway/internal/redact"
 )
 
 // The Go configuration and the command line say one thing. A flag may
@@ -47,9 +49,9 @@ type configFlag struct {
 // so is --source, whose whole point is to replace a one-app pipeline's
 // App.Source (it says so: "instead of the configured one").
 var configFlags = []configFlag{
-	{flag: "image", values: imageValues},
+	{flag: "image", values: imageValues, same: sameRepository},
 	{flag: "out", values: field("Config.Out", func(p Project) string { return p.Out }), same: samePath},
-	{flag: "gitops-repo", values: field("Config.GitOps.Repo", func(p Project) string { return p.GitOpsRepo }), env: "GITOPS_REPO"},
+	{flag: "gitops-repo", values: field("Config.GitOps.Repo", func(p Project) string { return p.GitOpsRepo }), same: sameURL, env: "GITOPS_REPO"},
 	{flag: "gitops-branch", values: field("Config.GitOps.Branch", func(p Project) string { return p.GitOpsBranch }), env: "GITOPS_BRANCH"},
 	{flag: "layout", values: field("Config.GitOps.Layout", func(p Project) string { return p.Layout })},
 	{flag: "images", values: field("Config.Images", func(p Project) string { return p.LockPath }), same: samePath, env: "SLIPWAY_IMAGES"},
@@ -102,11 +104,13 @@ func (o *options) checkConfigFlags(cmd *cobra.Command) error {
 				eff = c.want
 			}
 			if !same(eff, c.value) {
-				shown := fmt.Sprintf("%q", v)
+				// A value may be a URL with a credential in it: the
+				// message quotes it with the credential masked.
+				shown := fmt.Sprintf("%q", maskUserinfo(v))
 				if c.want != "" {
-					shown = fmt.Sprintf("%q (%s)", v, c.want)
+					shown = fmt.Sprintf("%q (%s)", maskUserinfo(v), maskUserinfo(c.want))
 				}
-				return usageErr("%s%s conflicts with %s %q in the Go configuration: drop one", given, shown, c.field, c.value)
+				return usageErr("%s%s conflicts with %s %q in the Go configuration: drop one", given, shown, c.field, maskUserinfo(c.value))
 			}
 		}
 	}
@@ -185,10 +189,20 @@ func selectedApps(o *options, cmd *cobra.Command) []App {
 
 // imageValues: --image is the image repository of the apps a run pushes
 // (REPO, or REPO/NAME with several apps); deploy's --image is a reference
-// to deploy, not a repository, and has no counterpart.
+// to deploy (REPO[:TAG]@DIGEST) whose repository must be the app's.
 func imageValues(o *options, cmd *cobra.Command, v string) []configured {
 	if cmd.Name() == "deploy" {
-		return nil
+		apps := selectedApps(o, cmd)
+		if f := cmd.Flags().Lookup("app"); (f == nil || !f.Changed) && len(o.given().Apps) == 1 {
+			apps = o.given().Apps // the one app deploy defaults to
+		}
+		var out []configured
+		for _, a := range apps {
+			if a.Image != "" {
+				out = append(out, configured{field: "App.Image (app " + a.Name + ")", value: a.Image, want: repositoryOf(v)})
+			}
+		}
+		return out
 	}
 	several := len(o.given().Apps) > 1 && cmd.Name() != "push"
 	var out []configured
@@ -235,6 +249,92 @@ func sameHelmValues(flag, conf string) bool {
 	}
 	b, err := manifest.ParseValues(strings.Split(conf, ","))
 	return err == nil && b != nil && *a == *b
+}
+
+// repositoryOf is the repository of an image reference: REPO of
+// REPO[:TAG][@DIGEST].
+func repositoryOf(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
+}
+
+// sameRepository compares image repositories as registries name them
+// (docker.io/library/x is x; a host in any case).
+func sameRepository(a, b string) bool {
+	x, err1 := name.NewRepository(a)
+	y, err2 := name.NewRepository(b)
+	if err1 != nil || err2 != nil {
+		return a == b
+	}
+	return x.Name() == y.Name()
+}
+
+// sameURL compares repository URLs without their credentials: the same
+// repository restated with a token (https://ci:TOKEN@host/…) is the same.
+func sameURL(a, b string) bool { return stripUserinfo(a) == stripUserinfo(b) }
+
+// userinfoAt finds the userinfo of the URL s (scheme://USERINFO@host…):
+// where it starts and where its '@' is, ok false when s has none.
+func userinfoAt(s string) (start, at int, ok bool) {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return 0, 0, false
+	}
+	start = i + 3
+	end := len(s)
+	if j := strings.IndexAny(s[start:], "/?#"); j >= 0 {
+		end = start + j
+	}
+	at = strings.LastIndex(s[start:end], "@")
+	if at < 0 {
+		return 0, 0, false
+	}
+	return start, start + at, true
+}
+
+// stripUserinfo is the URL s without its userinfo.
+func stripUserinfo(s string) string {
+	if start, at, ok := userinfoAt(s); ok {
+		return s[:start] + s[at+1:]
+	}
+	return s
+}
+
+// maskUserinfo is s with a URL's userinfo written as ***. It errs on the
+// side of masking: up to the last '@' of the URL, so a password holding a
+// raw '/' or '@' is masked whole too.
+func maskUserinfo(s string) string { return redact.URLCredentials(s) }
+
+// checkConfiguredApps refuses an --app the Go configuration does not have
+// (a ci/ program with apps configured), naming the apps it has, before any
+// registry or git access. The readers of records (history, status, dora,
+// report) take any app: the records of an app no longer configured stay
+// readable.
+func (o *options) checkConfiguredApps(cmd *cobra.Command) error {
+	apps := o.given().Apps
+	f := cmd.Flags().Lookup("app")
+	if len(apps) == 0 || f == nil || !f.Changed {
+		return nil
+	}
+	switch cmd.Name() {
+	case "history", "status", "dora", "report":
+		return nil
+	}
+	known := map[string]bool{}
+	var names []string
+	for _, a := range apps {
+		known[a.Name] = true
+		names = append(names, a.Name)
+	}
+	for _, n := range strings.Split(flagValue(f), ",") {
+		if n = strings.TrimSpace(n); n != "" && !known[n] {
+			return usageErr("--app %s: the Go configuration has no such app (apps: %s); use one of them or add it to Config.Apps", n, strings.Join(names, ", "))
+		}
+	}
+	return nil
 }
 
 func samePath(a, b string) bool { return filepath.Clean(a) == filepath.Clean(b) }

@@ -12,6 +12,11 @@ import (
 // usage error (exit 2) naming the value and what exists, never a silent no-op
 // or a refusal.
 
+// CheckName refuses a name (kind "app" or "environment") that cannot be an
+// app or environment directory: a usage error naming the value and the rule.
+// Commands check the names they are given with it before anything else.
+func CheckName(kind, name string) error { return checkName(kind, name) }
+
 // checkName refuses a name that cannot be an app or environment directory.
 func checkName(kind, name string) error {
 	if nameRE.MatchString(name) {
