@@ -179,3 +179,26 @@ func TestDeployValuesOfAChartFromAHelmRepository(t *testing.T) {
 		t.Errorf("values:\n%s", got)
 	}
 }
+
+// TestStatusAndPromoteReadTheApplicationsRender: an Application override
+// that makes the environment run a tag wins over the digest its file
+// holds: status says it is not deployed by digest (not the file's digest),
+// and promote refuses to ship the file's digest as what it runs.
+func TestStatusAndPromoteReadTheApplicationsRender(t *testing.T) {
+	ctx := context.Background()
+	d1 := imgN("ghcr.io/acme/app", 121)
+	dir, r := fixtureRemote(t, "override", map[string]string{
+		"app/overlays/staging/kustomization.yaml": "resources:\n  - ../../base\nimages:\n  - name: ghcr.io/acme/app\n    digest: " + d1.Digest + "\n",
+		"argocd/app-staging.yaml":                 argoApp("app-staging", "app/overlays/staging", "    kustomize:\n      images:\n      - ghcr.io/acme/app:2.0\n"),
+	})
+	sts, err := Status(ctx, r, Filter{App: "app", Env: "staging"})
+	if err != nil || len(sts) != 1 || sts[0].Image != "" || !strings.Contains(sts[0].Note, "not deployed by digest: app/overlays/staging/kustomization.yaml renders ghcr.io/acme/app:2.0, not a digest reference") {
+		t.Fatalf("status: %+v %v", sts, err)
+	}
+	before := head(t, dir, "main")
+	d := &Deployer{Remote: r}
+	_, err = d.Promote(ctx, Promotion{App: "app", From: "staging", To: "prod", SourceCommit: fixtureSource, AllowUnknownSource: true})
+	if err == nil || !strings.Contains(err.Error(), "refusing: staging runs no digest") || head(t, dir, "main") != before {
+		t.Fatalf("promote: %v", err)
+	}
+}

@@ -128,6 +128,8 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	root := snap.envRoot(src, d.Layout, file)
 	rd, err := snap.envImage(ctx, d.Charts, root, file, p.App, p.Values, mine)
 	switch {
+	case err != nil && rd.Rendered:
+		return nil, fmt.Errorf("promote %s: refusing: %s runs no digest: %w; nothing was pushed", p.App, p.From, err)
 	case err != nil && rd.Unrendered == "":
 		return nil, fmt.Errorf("promote %s: refusing: %w; nothing was pushed", p.App, err)
 	case err != nil:

@@ -19,6 +19,10 @@ import (
 type runs struct {
 	Image      Image
 	Unrendered string
+	// Ref is what the app's workloads render when it is not a digest
+	// reference (a tag an Argo CD override or an overlay sets): rendered,
+	// and not deployed by digest.
+	Ref string
 }
 
 func (s *snapshot) runs(ctx context.Context, charts render.ChartFunc, root, app string, repos []string) (runs, error) {
@@ -47,7 +51,7 @@ func (s *snapshot) runs(ctx context.Context, charts render.ChartFunc, root, app 
 		for ref := range seen {
 			img, err := ParseImage(ref)
 			if err != nil {
-				return runs{Unrendered: root + " renders " + ref + ", not a digest reference"}, nil
+				return runs{Ref: ref}, nil
 			}
 			return runs{Image: img}, nil
 		}
@@ -97,6 +101,9 @@ func (s *snapshot) envImage(ctx context.Context, charts render.ChartFunc, root, 
 			rd.Image = img
 		}
 		return rd, rerr
+	case rn.Ref != "":
+		// Rendered: the environment runs a reference that is not a digest.
+		return envRead{Rendered: true, File: root}, fmt.Errorf("%s renders %s, not a digest reference", root, rn.Ref)
 	case rn.Unrendered == "":
 		rd := envRead{Image: rn.Image, Rendered: true, File: root}
 		if err == nil && img != rn.Image {

@@ -126,6 +126,11 @@ func envStatus(ctx context.Context, snap *snapshot, all []Record, e envFile, cha
 	img := rd.Image
 	var fallback string
 	switch {
+	case err != nil && rd.Rendered:
+		// What runs is not a digest (an override or overlay sets a tag),
+		// whatever the file holds.
+		st.Note = "not deployed by digest: " + firstLine(err.Error())
+		return st
 	case err != nil && rd.Unrendered == "" && !rd.Rendered:
 		// Two images of the app in one render.
 		st.Note = firstLine(err.Error())
