@@ -123,8 +123,16 @@ type Wrappers struct {
 	JenkinsRegistryCredentials string
 	JenkinsGitOpsCredentials   string
 	// Environment is the GitHub environment of the workflow's publish job
-	// (its protection rules, reviewers and secrets apply); empty: none.
+	// (its protection rules, reviewers and secrets apply); empty: "publish".
+	// Store GITOPS_TOKEN, the signing key and its password and registry
+	// passwords as secrets of that environment, with a deployment-branch
+	// rule for Branch: a workflow edited in another branch cannot read them.
 	Environment string
+	// NoEnvironment runs the publish job in no GitHub environment (its
+	// secrets are repository secrets, readable by a workflow edited in any
+	// branch pushed to the repository). Set with Environment: a
+	// configuration error.
+	NoEnvironment bool
 }
 
 // App is one application: a main package in a Go module.
@@ -300,6 +308,7 @@ func (c Config) project() cli.Project {
 			Branch: c.Wrappers.Branch, TestCommands: c.Wrappers.TestCommands, Setup: c.Wrappers.Setup,
 			JenkinsAgent: c.Wrappers.JenkinsAgent, JenkinsRegistryCredentials: c.Wrappers.JenkinsRegistryCredentials,
 			JenkinsGitOpsCredentials: c.Wrappers.JenkinsGitOpsCredentials, Environment: c.Wrappers.Environment,
+			NoEnvironment: c.Wrappers.NoEnvironment,
 		},
 	}
 	for _, f := range c.AlwaysRebuild {

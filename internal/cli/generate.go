@@ -29,9 +29,14 @@ type Wrappers struct {
 	// Branch is the branch whose builds publish (default "main").
 	Branch string
 	// Environment is the GitHub environment of the publish job (its
-	// protection rules and secrets apply); empty: none.
-	Environment  string
-	registryHost string // the Jenkinsfile's REGISTRY_HOST
+	// protection rules and secrets apply); empty: "publish", unless
+	// NoEnvironment.
+	Environment string
+	// NoEnvironment runs the publish job in no GitHub environment: its
+	// secrets are then repository secrets, which a workflow edited in any
+	// branch pushed to the repository can read.
+	NoEnvironment bool
+	registryHost  string // the Jenkinsfile's REGISTRY_HOST
 
 	// CacheRepo is the GitHub workflow's SLIPWAY_CACHE_REPO (default:
 	// ghcr.io/<repo>/slipway-cache, which needs packages: write).
@@ -62,8 +67,17 @@ func (w Wrappers) withDefaults() Wrappers {
 	if w.Branch == "" {
 		w.Branch = "main"
 	}
+	if w.Environment == "" && !w.NoEnvironment {
+		w.Environment = defaultEnvironment
+	}
 	return w
 }
+
+// defaultEnvironment is the GitHub environment the publish job runs in.
+// Its secrets, with a deployment-branch rule for the publish branch, are
+// what a branch cannot read: a repository secret is readable by any
+// branch's edited workflow.
+const defaultEnvironment = "publish"
 
 // waves are the stages per wave (what runs together), from the same graph
 // logic plan prints.
@@ -490,9 +504,13 @@ func GenerateGitHubActions(p Project) (string, error) {
 	if usesGHCR {
 		packages = "      packages: write # ghcr.io: push images and the engine cache, attach signature, SBOM and provenance\n"
 	}
-	environment := ""
+	environment := "    # No GitHub environment (Wrappers.NoEnvironment): these are repository\n" +
+		"    # secrets, and a workflow edited in any branch pushed here can read them.\n"
 	if w.Environment != "" {
-		environment = "    environment: " + w.Environment + "\n"
+		environment = "    # Store the secrets below in the GitHub environment " + w.Environment + " (Settings >\n" +
+			"    # Environments) with a deployment-branch rule for " + w.Branch + ": a workflow edited\n" +
+			"    # in another branch cannot read them (a repository secret it could).\n" +
+			"    environment: " + w.Environment + "\n"
 	}
 
 	var b strings.Builder

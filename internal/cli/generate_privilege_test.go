@@ -51,6 +51,9 @@ func genProject(r *rand.Rand) Project {
 	}
 	p.Wrappers.Branch = []string{"", "main", "release"}[r.Intn(3)]
 	p.Wrappers.Environment = []string{"", "production"}[r.Intn(2)]
+	if p.Wrappers.Environment == "" && r.Intn(3) == 0 {
+		p.Wrappers.NoEnvironment = true
+	}
 	if r.Intn(2) == 0 {
 		p.Wrappers.TestCommands = []string{"make test"}
 	}
@@ -379,8 +382,24 @@ func TestGeneratedCIGivesPullRequestsNoPrivilege(t *testing.T) {
 			}
 			_, pkg := pub.Permissions["packages"]
 			if !ok || pub.If != "${{ github.event_name == 'push' && github.ref == 'refs/heads/"+branch+"' }}" ||
-				pub.Permissions["id-token"] != "write" || pkg != usesGHCR || (pkg && pub.Permissions["packages"] != "write") || pub.Environment != p.Wrappers.Environment {
+				pub.Permissions["id-token"] != "write" || pkg != usesGHCR || (pkg && pub.Permissions["packages"] != "write") || pub.Environment != p.Wrappers.withDefaults().Environment {
 				t.Fatalf("seed %d config %d: publish job %+v (ghcr.io used: %v)\n%s", seed, i, pub, usesGHCR, data)
+			}
+			// A job's secrets are safe from branches only as secrets of an
+			// environment whose deployment-branch rule names the branch:
+			// publish references secrets, so it runs in one unless the
+			// configuration opts out explicitly.
+			refs := false
+			for _, st := range pub.Steps {
+				for _, v := range st.Env {
+					refs = refs || strings.Contains(v, "secrets.")
+				}
+			}
+			if refs && pub.Environment == "" && !p.Wrappers.NoEnvironment {
+				t.Fatalf("seed %d config %d: publish reads secrets outside a GitHub environment\n%s", seed, i, data)
+			}
+			if p.Wrappers.NoEnvironment && pub.Environment != "" {
+				t.Fatalf("seed %d config %d: NoEnvironment, yet environment %q", seed, i, pub.Environment)
 			}
 			if err := checkRegistryEnv(p, hosts, data, pub.Steps); err != nil {
 				t.Fatalf("seed %d config %d: %v\n%s", seed, i, err, data)
@@ -659,5 +678,26 @@ func TestGeneratedCIFollowsConfiguration(t *testing.T) {
 	jf, _ := os.ReadFile(filepath.Join(dir, "J3"))
 	if strings.Contains(string(jf), "example.com") || !strings.Contains(string(jf), "GITOPS_REPO   = 'https://git.acme.io/gitops.git'") {
 		t.Errorf("Jenkinsfile:\n%s", jf)
+	}
+}
+
+// Wrappers.NoEnvironment is the explicit opt-out of the publish job's
+// environment; with Wrappers.Environment it contradicts itself (exit 2).
+func TestNoEnvironmentOptOut(t *testing.T) {
+	p := testProject()
+	p.Apps[0].Image = "ghcr.io/acme/sample-app"
+	p.GitOpsRepo = "https://git.acme.io/platform/gitops.git"
+	data, err := GenerateGitHubActions(p)
+	if err != nil || !strings.Contains(data, "    environment: publish\n") {
+		t.Fatalf("default: %v\n%s", err, data)
+	}
+	p.Wrappers.NoEnvironment = true
+	data, err = GenerateGitHubActions(p)
+	if err != nil || strings.Contains(data, "environment:") || !strings.Contains(data, "No GitHub environment (Wrappers.NoEnvironment)") {
+		t.Fatalf("opted out: %v\n%s", err, data)
+	}
+	p.Wrappers.Environment = "production"
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "NoEnvironment") {
+		t.Errorf("both set: %v", err)
 	}
 }

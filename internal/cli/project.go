@@ -154,6 +154,9 @@ func (p Project) Validate() error {
 	if p.ConfigErr != nil {
 		return p.ConfigErr
 	}
+	if p.Wrappers.NoEnvironment && p.Wrappers.Environment != "" {
+		return fmt.Errorf("Config.Wrappers.NoEnvironment with Wrappers.Environment %q: drop one", p.Wrappers.Environment)
+	}
 	if !p.BinaryOnly && len(p.Apps) == 0 {
 		return fmt.Errorf("Config.Apps is empty: add at least one App{Name, Source}")
 	}
