@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Seeds the lab's bare GitOps repository (argument: its path) with apps in
 # Slipway's default layout, APP/overlays/ENV/kustomization.yaml:
-#   web: staging (automated), production (manual sync), unschedulable (a
+#   web: staging (automated), production (manual sync), frozen (automated,
+#        in a project whose deny sync window never ends), unschedulable (a
 #        nodeSelector no node has: never ready, Degraded after 15s), invalid (replicas -1: the
 #        API server refuses it, so Argo CD's sync fails)
 #   api: staging (automated)
@@ -82,6 +83,7 @@ overlay web invalid 'patches:
       - op: replace
         path: /spec/replicas
         value: -1'
+overlay web frozen
 overlay api staging
 mkdir -p "$work/canary/base"
 cat > "$work/canary/base/rollout.yaml" <<'YAML'

@@ -193,7 +193,19 @@ YAML
   local apps=""
   # web-invalid retries a failed sync once (Argo CD's default for an
   # automated sync is 5 retries, 5s doubling: about 3 minutes to "Failed").
-  for spec in "web staging auto" "web production manual" "web unschedulable auto" "web invalid auto-retry1" "api staging auto" "canary staging auto"; do
+  # web-frozen's project has a deny sync window around the clock (a change
+  # freeze): Argo CD holds its automated sync, OutOfSync.
+  kubectl -n argocd apply -f - >/dev/null <<'YAML'
+apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata: {name: frozen, namespace: argocd}
+spec:
+  sourceRepos: ['*']
+  destinations: [{server: '*', namespace: '*'}]
+  clusterResourceWhitelist: [{group: '*', kind: '*'}]
+  syncWindows: [{kind: deny, schedule: '* * * * *', duration: 24h, applications: ['*']}]
+YAML
+  for spec in "web staging auto" "web production manual" "web unschedulable auto" "web invalid auto-retry1" "api staging auto" "canary staging auto" "web frozen auto frozen"; do
     set -- $spec
     local policy=""
     [ "$3" = auto ] && policy="syncPolicy: {automated: {prune: true}, syncOptions: [CreateNamespace=true]}"
@@ -204,7 +216,7 @@ apiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata: {name: $1-$2, namespace: argocd}
 spec:
-  project: default
+  project: ${4:-default}
   source: {repoURL: 'file://$RUN/gitops.git', path: $1/overlays/$2, targetRevision: main}
   destination: {server: https://kubernetes.default.svc, namespace: $1-$2}
   $policy

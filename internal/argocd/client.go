@@ -291,3 +291,50 @@ func (c *Client) Sync(ctx context.Context, name, revision string, source int) er
 	}
 	return c.do(ctx, "sync application "+name, http.MethodPost, p+"/sync", q, body, nil)
 }
+
+// SyncWindows is what the sync windows of an Application's project allow
+// now (GET …/syncwindows, which "applications, get" may read).
+type SyncWindows struct {
+	ActiveWindows []SyncWindow `json:"activeWindows,omitempty"`
+	// CanSync is whether an automated sync may run now; nil when the
+	// answer does not say.
+	CanSync *bool `json:"canSync,omitempty"`
+}
+
+// SyncWindow is one window of a project: allow or deny, from a cron
+// schedule, for a duration.
+type SyncWindow struct {
+	Kind       string `json:"kind"`
+	Schedule   string `json:"schedule"`
+	Duration   string `json:"duration"`
+	ManualSync bool   `json:"manualSync,omitempty"`
+}
+
+// SyncWindows asks whether the Application's project's sync windows let it
+// sync now.
+func (c *Client) SyncWindows(ctx context.Context, name string) (*SyncWindows, error) {
+	p, q := appPath(name)
+	var sw SyncWindows
+	if err := c.do(ctx, "get sync windows of "+name, http.MethodGet, p+"/syncwindows", q, nil, &sw); err != nil {
+		return nil, err
+	}
+	return &sw, nil
+}
+
+// blocked says which windows keep an automated sync from running now, or
+// "" when they do not (or the answer does not say).
+func (sw *SyncWindows) blocked() string {
+	if sw == nil || sw.CanSync == nil || *sw.CanSync {
+		return ""
+	}
+	var deny []string
+	for _, w := range sw.ActiveWindows {
+		if w.Kind == "deny" {
+			deny = append(deny, fmt.Sprintf("deny %q for %s", w.Schedule, w.Duration))
+		}
+	}
+	if len(deny) > 0 {
+		return "a sync window of its project blocks syncing now (" + strings.Join(deny, ", ") + ")"
+	}
+	return "a sync window of its project blocks syncing now (no allow window is active)"
+}

@@ -25,6 +25,7 @@ import (
 //	app <name>             (the Application the wait names, as --argocd-app)
 //	status <http status>   (the answer is NAME.body, for every request)
 //	want ok|<Kind>
+//	msg <text>             (the failure's line holds it)
 func TestReplayCaptured(t *testing.T) {
 	wants, _ := filepath.Glob(filepath.Join("testdata", "captured", "*.want"))
 	if len(wants) == 0 {
@@ -38,6 +39,7 @@ func TestReplayCaptured(t *testing.T) {
 			app, _ := os.ReadFile(base + ".app.json")
 			tree, _ := os.ReadFile(base + ".tree.json")
 			body, _ := os.ReadFile(base + ".body")
+			windows, werr := os.ReadFile(base + ".windows.json")
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				switch {
@@ -46,6 +48,12 @@ func TestReplayCaptured(t *testing.T) {
 					w.Write(body)
 				case strings.HasSuffix(r.URL.Path, "/resource-tree"):
 					w.Write(tree)
+				case strings.HasSuffix(r.URL.Path, "/syncwindows"):
+					if werr != nil {
+						w.WriteHeader(http.StatusNotFound)
+						return
+					}
+					w.Write(windows)
 				case r.URL.Path == "/api/v1/applications":
 					io.WriteString(w, `{"metadata":{},"items":[`+string(app)+`]}`)
 				default:
@@ -79,6 +87,11 @@ func TestReplayCaptured(t *testing.T) {
 			if !errors.As(err, &f) || string(f.Kind) != spec.want {
 				t.Fatalf("want %s, got %v", spec.want, err)
 			}
+			for _, m := range spec.msgs {
+				if !strings.Contains(f.Msg, m) {
+					t.Errorf("the line lacks %q: %s", m, f.Msg)
+				}
+			}
 			t.Logf("%s: %s", f.Kind, f.Msg)
 		})
 	}
@@ -86,6 +99,7 @@ func TestReplayCaptured(t *testing.T) {
 
 type wantSpec struct {
 	commit, repo, path, want string
+	msgs                     []string
 	apps                     []string
 	status                   int
 	rels                     map[string]Relation
@@ -113,6 +127,8 @@ func readWant(t *testing.T, fn string) wantSpec {
 			s.path = fs[1]
 		case "app":
 			s.apps = append(s.apps, fs[1])
+		case "msg":
+			s.msgs = append(s.msgs, strings.TrimSpace(strings.TrimPrefix(sc.Text(), "msg")))
 		case "want":
 			s.want = fs[1]
 		case "status":

@@ -138,24 +138,25 @@ func (w *Waiter) defaults() {
 
 // appState is what the wait knows of one Application.
 type appState struct {
-	name        string
-	source      int // index of the source that deploys the file
-	multi       bool
-	lastRefresh time.Time
-	app         *Application
-	err         error // the last request's error
-	answered    bool
-	rel         Relation
-	relDetail   string
-	rev         string
-	done        *Observation
-	said        map[string]bool // lines already logged
-	degraded    int             // consecutive looks that saw Degraded
-	syncAsked   bool
-	manual      bool
-	retry       *OperationState // a failed attempt of the commit's sync that Argo CD retries
-	relate      func(string) (Relation, string, error)
-	tree        *ResourceTree
+	name         string
+	source       int // index of the source that deploys the file
+	multi        bool
+	lastRefresh  time.Time
+	app          *Application
+	err          error // the last request's error
+	answered     bool
+	rel          Relation
+	relDetail    string
+	rev          string
+	done         *Observation
+	said         map[string]bool // lines already logged
+	degraded     int             // consecutive looks that saw Degraded
+	syncAsked    bool
+	manual       bool
+	retry        *OperationState // a failed attempt of the commit's sync that Argo CD retries
+	windowsAsked bool
+	relate       func(string) (Relation, string, error)
+	tree         *ResourceTree
 }
 
 func (s *appState) sayOnce(w io.Writer, format string, a ...any) {
@@ -469,6 +470,16 @@ func (w *Waiter) step(ctx context.Context, t Target, st *appState, relate func(s
 	case "OutOfSync":
 		st.degraded = 0
 		if app.Automatic() {
+			if !st.windowsAsked {
+				// Argo CD says nothing in the Application when a sync
+				// window holds its automated sync: ask, once.
+				st.windowsAsked = true
+				if sw, err := w.Client.SyncWindows(ctx, st.name); err == nil {
+					if b := sw.blocked(); b != "" {
+						st.sayOnce(w.Log, "argocd: %s is OutOfSync at %s: %s; waiting", st.name, short(st.rev), b)
+					}
+				}
+			}
 			return nil
 		}
 		st.manual = true
@@ -492,6 +503,8 @@ func (w *Waiter) step(ctx context.Context, t Target, st *appState, relate func(s
 		case err == nil:
 			st.syncAsked = true
 			fmt.Fprintf(w.Log, "argocd: asked Argo CD to sync %s to %s\n", st.name, short(t.Commit))
+		case errors.As(err, &ae) && ae.Status == http.StatusForbidden && strings.Contains(ae.Message, "sync window"):
+			return &Failure{Kind: KindSyncFailed, Application: st.name, Msg: fmt.Sprintf("Argo CD refused to sync %s to %s: %s (a sync window of its project; sync when it allows, or in Argo CD if the window allows manual syncs)", st.name, short(t.Commit), ae.Message)}
 		case errors.As(err, &ae) && ae.Status == http.StatusForbidden:
 			return &Failure{Kind: KindDenied, Application: st.name, Msg: fmt.Sprintf("Argo CD denied the sync of %s (HTTP 403: %s): %s's role lacks \"applications, sync\"; sync it in Argo CD, or grant the role p, role:slipway-wait, applications, sync, */*, allow", st.name, ae.Message, EnvToken)}
 		case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
@@ -707,6 +720,13 @@ func (w *Waiter) timeout(ctx context.Context, t Target, states []*appState) erro
 			msg = fmt.Sprintf("Argo CD Application %s is %s at %s", st.name, orUnknown(s.Sync.Status), short(st.rev))
 			if r := outOfSync(s); r != "" {
 				msg += ": " + r
+			}
+			if s.Sync.Status == "OutOfSync" && st.app.Automatic() {
+				if sw, err := w.Client.SyncWindows(ctx, st.name); err == nil {
+					if b := sw.blocked(); b != "" {
+						msg += "; " + b
+					}
+				}
 			}
 			if op := s.OperationState; op != nil && op.Message != "" {
 				msg += " (last operation " + op.Phase + ": " + oneLine(op.Message) + ")"

@@ -100,6 +100,8 @@ type fakeArgo struct {
 	delay     time.Duration
 	status    int // answer every request with this status
 	body      string
+	windows   map[string]string // …/syncwindows answers
+	syncBody  string            // the body of a refused sync (default: permission denied)
 }
 
 func newFake() *fakeArgo {
@@ -139,11 +141,23 @@ func (f *fakeArgo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		io.WriteString(w, trees[max(0, min(f.gets[name]-1, len(trees)-1))])
+	case strings.HasSuffix(p, "/syncwindows"):
+		name := strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/syncwindows")
+		if a, ok := f.windows[name]; ok {
+			io.WriteString(w, a)
+			return
+		}
+		io.WriteString(w, `{"assignedWindows":[],"canSync":true}`)
 	case strings.HasSuffix(p, "/sync") && r.Method == http.MethodPost:
 		name := strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/sync")
 		var body map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		f.syncs = append(f.syncs, body)
+		if f.syncCode != 200 && f.syncBody != "" {
+			w.WriteHeader(f.syncCode)
+			io.WriteString(w, f.syncBody)
+			return
+		}
 		if f.syncCode != 200 {
 			w.WriteHeader(f.syncCode)
 			io.WriteString(w, `{"error":"permission denied: applications, sync, default/`+name+`, sub: slipway-wait, iat: 2026-11-29T22:00:00Z","code":7,"message":"permission denied: applications, sync, default/`+name+`, sub: slipway-wait, iat: 2026-11-29T22:00:00Z"}`)
@@ -384,6 +398,53 @@ func TestWaitSyncStillRetriedAtTimeout(t *testing.T) {
 	w.Timeout = 300 * time.Millisecond
 	_, err := w.Wait(context.Background(), target("web-staging"))
 	failure(t, err, KindSyncFailed, "sync of web-staging to c0ffee000000 failed and is still retried (retry 3)", "spec.replicas", "--wait-timeout")
+}
+
+// denyWindow is Argo CD v3.2.2's answer for a project whose deny window
+// is active.
+const denyWindow = `{"activeWindows":[{"kind":"deny","schedule":"* * * * *","duration":"24h","manualSync":false}],"assignedWindows":[{"kind":"deny","schedule":"* * * * *","duration":"24h","manualSync":false}],"canSync":false}`
+
+func TestWaitSyncWindowBlocks(t *testing.T) {
+	// An automated sync a deny window holds: Argo CD's Application says
+	// only OutOfSync; the wait asks the project's windows and says so.
+	f := newFake()
+	d := base(commit)
+	d.Sync, d.Synced, d.ResSync, d.ResHealth, d.Health, d.OpRev = "OutOfSync", false, "OutOfSync", "Missing", "Missing", parent
+	f.apps["web-staging"] = []string{d.render(t)}
+	f.windows = map[string]string{"web-staging": denyWindow}
+	w, log := waiter(t, serve(t, f))
+	w.Timeout = 300 * time.Millisecond
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindTimeout, "is OutOfSync at c0ffee000000: Deployment.apps web-staging/web OutOfSync", `a sync window of its project blocks syncing now (deny "* * * * *" for 24h)`)
+	if !strings.Contains(log.String(), "blocks syncing now") {
+		t.Errorf("the blocking window was not said while waiting:\n%s", log.String())
+	}
+}
+
+func TestWaitSyncWindowOpenSaysNothing(t *testing.T) {
+	f := newFake()
+	d := base(commit)
+	d.Sync, d.Synced, d.ResSync, d.OpRev = "OutOfSync", false, "OutOfSync", parent
+	f.apps["web-staging"] = []string{d.render(t)}
+	w, _ := waiter(t, serve(t, f))
+	w.Timeout = 300 * time.Millisecond
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	if f := failure(t, err, KindTimeout, "is OutOfSync"); strings.Contains(f.Msg, "sync window") {
+		t.Errorf("an open window is blamed: %s", f.Msg)
+	}
+}
+
+func TestWaitManualSyncBlockedByWindow(t *testing.T) {
+	f := newFake()
+	d := base(commit)
+	d.Auto, d.Sync, d.Synced, d.OpRev = false, "OutOfSync", false, parent
+	f.apps["web-staging"] = []string{d.render(t)}
+	f.syncCode = 403
+	f.syncBody = `{"error":"cannot sync: blocked by sync window","code":7,"message":"cannot sync: blocked by sync window"}`
+	w, _ := waiter(t, serve(t, f))
+	w.Sync = true
+	_, err := w.Wait(context.Background(), target("web-staging"))
+	failure(t, err, KindSyncFailed, "refused to sync web-staging to c0ffee000000: cannot sync: blocked by sync window")
 }
 
 func TestWaitOldFailedOperationIsNotOurs(t *testing.T) {

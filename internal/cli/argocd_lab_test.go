@@ -111,6 +111,7 @@ func (l lab) capture(t *testing.T, name, app, commit, want string, extra ...stri
 	os.MkdirAll(dir, 0o755)
 	l.saveCapture(t, filepath.Join(dir, name+".app.json"), get("/api/v1/applications/"+app))
 	l.saveCapture(t, filepath.Join(dir, name+".tree.json"), get("/api/v1/applications/"+app+"/resource-tree"))
+	l.saveCapture(t, filepath.Join(dir, name+".windows.json"), get("/api/v1/applications/"+app+"/syncwindows"))
 	envName := strings.SplitN(app, "-", 2)
 	spec := fmt.Sprintf("commit %s\nrepo file://%s\npath %s/overlays/%s\nwant %s\n", commit, l.gitops, envName[0], envName[1], want)
 	for _, e := range extra {
@@ -273,7 +274,7 @@ func TestArgoCDNeverReady(t *testing.T) {
 	if code != 1 || !strings.Contains(e, "Degraded") || !strings.Contains(e, "progress deadline") {
 		t.Errorf("exit %d, want 1 naming the Degraded Deployment:\n%s\n%s", code, stdout, stderr)
 	}
-	l.capture(t, "degraded", "web-unschedulable", lastLine(stdout), string("degraded"))
+	l.capture(t, "degraded", "web-unschedulable", lastLine(stdout), "degraded", `msg Deployment.apps web-unschedulable/web Degraded: Deployment "web" exceeded its progress deadline`)
 	note, _ := exec.Command("git", "--git-dir", l.gitops, "notes", "--ref=slipway", "show", lastLine(stdout)).CombinedOutput()
 	if !strings.Contains(string(note), "Result: degraded") {
 		t.Errorf("the failed change is recorded:\n%s", note)
@@ -297,7 +298,7 @@ func TestArgoCDSyncError(t *testing.T) {
 	if !strings.Contains(stderr, "failed and is retried (retry 1)") {
 		t.Errorf("the retried attempt was not reported:\n%s", stderr)
 	}
-	l.capture(t, "sync-failed", "web-invalid", lastLine(stdout), "sync-failed")
+	l.capture(t, "sync-failed", "web-invalid", lastLine(stdout), "sync-failed", "msg spec.replicas: Invalid value: -1")
 }
 
 func TestArgoCDTwoAppsOnePush(t *testing.T) {
@@ -344,6 +345,23 @@ func TestArgoCDTwoAppsOnePush(t *testing.T) {
 	l.capture(t, "descendant", "web-staging", outs[0].Commit, "ok", "rel "+outs[1].Commit+" carries")
 }
 
+func TestArgoCDSyncWindow(t *testing.T) {
+	// A change freeze: web-frozen's project denies syncing around the
+	// clock. Argo CD's Application says only OutOfSync; the line says why.
+	l := argoLab(t)
+	labMu.Lock()
+	defer labMu.Unlock()
+	src, shas := gitRepo(t, 1)
+	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "frozen", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "20s")...)
+	e := errorLine(t, stderr)
+	t.Logf("exit %d: %s", code, e)
+	if code != 1 || !strings.Contains(e, "web-frozen is OutOfSync at") || !strings.Contains(e, "Deployment.apps web-frozen/web OutOfSync") ||
+		!strings.Contains(e, `sync window of its project blocks syncing now (deny "* * * * *" for 24h)`) {
+		t.Errorf("exit %d, want 1 naming the OutOfSync resources and the window:\n%s\n%s", code, stdout, stderr)
+	}
+	l.capture(t, "sync-window", "web-frozen", lastLine(stdout), "timeout", `msg a sync window of its project blocks syncing now (deny "* * * * *" for 24h)`)
+}
+
 func TestArgoCDOvertaken(t *testing.T) {
 	l := argoLab(t)
 	labMu.Lock()
@@ -380,7 +398,7 @@ func TestArgoCDManualSync(t *testing.T) {
 		t.Errorf("exit %d:\n%s\n%s", code, stdout, stderr)
 	}
 	commit := lastLine(stdout)
-	l.capture(t, "manual", "web-production", commit, "manual-sync")
+	l.capture(t, "manual", "web-production", commit, "manual-sync", "msg waiting for a manual sync")
 	// --sync with the read-only token: Argo CD refuses; the line says which right is missing.
 	_, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "production", "--sync", "--wait-timeout", "1m")...)
 	e = errorLine(t, stderr)
@@ -558,5 +576,5 @@ func TestArgoCDRolloutAborted(t *testing.T) {
 	if !strings.Contains(stderr, "rollout canary Suspended: CanaryPauseStep") {
 		t.Errorf("the paused step was not reported:\n%s", stderr)
 	}
-	l.capture(t, "rollout-aborted", "canary-staging", lastLine(stdout), "degraded")
+	l.capture(t, "rollout-aborted", "canary-staging", lastLine(stdout), "degraded", "msg Rollout.argoproj.io canary-staging/canary Degraded: RolloutAborted")
 }
