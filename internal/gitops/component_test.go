@@ -45,3 +45,25 @@ func TestDeployIntoAComponentLayout(t *testing.T) {
 		t.Errorf("the remote moved")
 	}
 }
+
+// TestIndexingApplicationsFetchesNothing: finding the Argo CD Applications
+// and the Components' users of a partial clone reads only the blobs the
+// clone holds: another app's large file is never fetched for it.
+func TestIndexingApplicationsFetchesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir, _ := partialRepo(t, "uploadpack.allowFilter", "true", "uploadpack.allowAnySHA1InWant", "true")
+	r, err := NewRemote(dir, "main", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := r.cloneBare(ctx, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.lazy == nil {
+		t.Fatal("not a partial clone")
+	}
+	if _, err := snap.renderOptions(ctx, nil, "web", nil); err != nil || snap.lazy.fetched != 0 {
+		t.Fatalf("indexing: %v, %d lazy fetches", err, snap.lazy.fetched)
+	}
+}
