@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/slipway-ci/slipway/internal/registry"
 )
 
 // Annotations of a bundle referrer (cosign's BUNDLE_SPEC).
@@ -75,7 +77,7 @@ func AttachAll(ctx context.Context, image name.Digest, bundles []Bundle, created
 	opts = append(opts, remote.WithContext(ctx))
 	subj, err := remote.Head(image, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("attach to %s: read the image: %w", image.DigestStr(), err)
+		return nil, registry.Explain(image.RegistryStr(), "attach to "+image.DigestStr()+": read the image", err)
 	}
 	repo := image.Context()
 	config := static.NewLayer([]byte("{}"), emptyMediaType)
@@ -203,7 +205,7 @@ func List(ctx context.Context, image name.Digest, opts ...remote.Option) ([]Atta
 		if errors.As(err, &te) && te.StatusCode == 404 {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("referrers of %s: %w", image.DigestStr(), err)
+		return nil, registry.Explain(image.RegistryStr(), "referrers of "+image.DigestStr(), err)
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
@@ -245,7 +247,7 @@ func Fetch(ctx context.Context, image name.Digest, as []Attachment, opts ...remo
 func fetchOne(repo name.Repository, image name.Digest, a *Attachment, opts []remote.Option) error {
 	desc, err := remote.Get(repo.Digest(a.Manifest), opts...)
 	if err != nil {
-		return fmt.Errorf("referrer %s: %w", a.Manifest, err)
+		return registry.Explain(repo.RegistryStr(), "referrer "+a.Manifest, err)
 	}
 	var m v1.Manifest
 	if err := json.Unmarshal(desc.Manifest, &m); err != nil {

@@ -96,3 +96,49 @@ func TestDeployImageAndAppMustBeConfigured(t *testing.T) {
 		t.Errorf("slipway deploy --app ../x: exit %d: %s", code, stderr.String())
 	}
 }
+
+// Issue 17 (round 2) item 5: a record whose Source-Commit is unknown shows
+// "unknown" in history's table and JSON, never an empty field.
+func TestHistoryShowsUnknownSource(t *testing.T) {
+	noEngineEnv(t)
+	t.Setenv("GITOPS_REPO", "")
+	out := t.TempDir()
+	common := []string{"--out", out, "--source", "../../sample-app"}
+	if stdout, stderr, code := run(t, append([]string{"deploy", "--app", "sample-app", "--env", "development", "--image", dig(7), "--allow-unknown-source"}, common...)...); code != 0 {
+		t.Fatalf("deploy: exit %d\n%s%s", code, stdout, stderr)
+	}
+	stdout, stderr, code := run(t, append([]string{"history", "--json"}, common...)...)
+	if code != 0 || !strings.Contains(stdout, `"source_commit": "unknown"`) {
+		t.Errorf("history --json: exit %d\n%s%s", code, stdout, stderr)
+	}
+	stdout, _, _ = run(t, append([]string{"history"}, common...)...)
+	lines := strings.Split(stdout, "\n")
+	if len(lines) < 2 || !strings.Contains(lines[1], " unknown ") {
+		t.Errorf("history:\n%s", stdout)
+	}
+}
+
+// Issue 17 (round 2) item 5: verify on a registry that refuses the
+// credentials gives push's hint (one wording for registry auth errors),
+// on one line. Before the fix, the referrers read printed the registry's
+// UNAUTHORIZED text alone.
+func TestVerifyRegistryAuthHint(t *testing.T) {
+	noEngineEnv(t)
+	host := basicAuthRegistry(t)
+	dir, out := t.TempDir(), t.TempDir()
+	pubPath, _ := useSigningKey(t, dir)
+	_, shas := gitRepo(t, 1)
+	t.Setenv("REGISTRY_HOST", host)
+	t.Setenv("REGISTRY_USERNAME", "bot")
+	t.Setenv("REGISTRY_PASSWORD", regPass)
+	stdout, stderr, code := run(t, "push", "--tarball", imageTar(t, dir), "--image", host+"/acme/sample-app", "--source-commit", shas[0], "--out", out)
+	if code != 0 {
+		t.Fatalf("push: %s", stderr)
+	}
+	ref := lastLine(stdout)
+	t.Setenv("REGISTRY_PASSWORD", "wrong-password-0123456789")
+	_, stderr, code = run(t, "verify", ref, "--verify-key", pubPath, "--out", out)
+	if code != 1 || !strings.Contains(stderr, "registry authentication failed") || !strings.Contains(stderr, "REGISTRY_USERNAME") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("verify with a refused password: exit %d:\n%s", code, stderr)
+	}
+}

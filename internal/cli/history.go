@@ -53,6 +53,13 @@ GITOPS_SSH_SIGNING_KEY_FILE or GITOPS_VERIFY_KEY_FILE gives the key).`,
 				if recs == nil {
 					recs = []gitops.Record{}
 				}
+				for i := range recs {
+					// A record that names no source commit says so, as
+					// its Source-Commit trailer does.
+					if recs[i].SourceCommit == "" {
+						recs[i].SourceCommit = "unknown"
+					}
+				}
 				return jsonEncode(o.stdout, recs)
 			}
 			if len(recs) == 0 {

@@ -205,7 +205,7 @@ func WriteHistoryTable(w io.Writer, recs []Record) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tAPP\tENV\tIMAGE\tSOURCE\tCOMMIT\tACTOR\tNOTE")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.App, r.Env, shortImage(r.Image), short(r.SourceCommit), short(r.Commit), r.Who(), r.note())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.App, r.Env, shortImage(r.Image), short(orUnknown(r.SourceCommit)), short(r.Commit), r.Who(), r.note())
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -31,6 +31,10 @@ type Remote struct {
 	secret []string
 	// knownHosts names the files SSH host keys are checked against.
 	knownHosts string
+	// authFrom names what credential the Remote sends, for messages:
+	// "GITOPS_TOKEN", "the credentials in the URL", "the key in
+	// GITOPS_SSH_KEY_FILE", "the ssh-agent's keys", or "" for none.
+	authFrom string
 	// noFilter: the server advertised no object filter (no partial clone);
 	// nil for a Remote not made by NewRemote (then asked every clone).
 	noFilter *atomic.Bool
@@ -122,6 +126,7 @@ func (r *Remote) httpRemote(repo string, getenv func(string) string) error {
 	}
 	if user != "" || pass != "" {
 		r.Auth = &githttp.BasicAuth{Username: user, Password: pass}
+		r.authFrom = "the credentials in the URL"
 	}
 	// GITOPS_TOKEN, when set, wins over credentials in the URL.
 	if tok != "" {
@@ -130,6 +135,7 @@ func (r *Remote) httpRemote(repo string, getenv func(string) string) error {
 			name = "x-access-token"
 		}
 		r.Auth = &githttp.BasicAuth{Username: name, Password: tok}
+		r.authFrom = "GITOPS_TOKEN"
 	}
 	r.URL = u.String()
 	return nil
@@ -144,8 +150,10 @@ func (r *Remote) sshRemote(repo string, getenv func(string) string) error {
 		if getenv("SSH_AUTH_SOCK") == "" {
 			return fmt.Errorf("gitops repository %s is SSH: set GITOPS_SSH_KEY_FILE to a private key file (a deploy key with write access), or run an ssh-agent", repo)
 		}
+		r.authFrom = "the ssh-agent's keys"
 		return nil // go-git uses the agent
 	}
+	r.authFrom = "the key in GITOPS_SSH_KEY_FILE"
 	data, from, err := secret.Key("GITOPS_SSH_KEY_FILE", key)
 	if err != nil {
 		return fmt.Errorf("%w (the deploy key's private key)", err)
@@ -208,11 +216,54 @@ func (r *Remote) explain(op string, err error) error {
 	case strings.Contains(msg, "SSH_AUTH_SOCK"):
 		return r.scrub(fmt.Errorf("%s %s: no SSH key: set GITOPS_SSH_KEY_FILE to the deploy key's private key file", op, r))
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
-		return r.scrub(fmt.Errorf("%s %s: %w (set GITOPS_TOKEN for HTTPS or GITOPS_SSH_KEY_FILE for SSH)", op, r, err))
+		said := serverSaid(msg, transport.ErrAuthenticationRequired, transport.ErrAuthorizationFailed)
+		if r.authFrom == "" {
+			return r.scrub(&remoteError{fmt.Sprintf("%s %s: the server wants credentials and none were given%s; set GITOPS_TOKEN for HTTPS or GITOPS_SSH_KEY_FILE for SSH", op, r, said), err})
+		}
+		return r.scrub(&remoteError{fmt.Sprintf("%s %s: the server rejected %s%s: wrong, expired or without write access to this repository; replace it", op, r, r.authFrom, said), err})
 	case errors.Is(err, transport.ErrRepositoryNotFound):
-		return r.scrub(fmt.Errorf("%s %s: %w", op, r, err))
+		return r.scrub(&remoteError{fmt.Sprintf("%s %s: repository not found%s; check the URL (a host answers so to a credential that may not read it, too)", op, r, serverSaid(msg, transport.ErrRepositoryNotFound)), err})
 	case errors.Is(err, plumbing.ErrReferenceNotFound), strings.Contains(err.Error(), "couldn't find remote ref"):
 		return r.scrub(fmt.Errorf("%s %s: branch %q not found (--gitops-branch)", op, r, r.Branch))
 	}
-	return r.scrub(fmt.Errorf("%s %s: %w", op, r, err))
+	return r.scrub(&remoteError{fmt.Sprintf("%s %s: %s", op, r, fold(msg)), err})
+}
+
+// remoteError is a one-line message about a remote, with the error it
+// explains still reachable for errors.Is and errors.As.
+type remoteError struct {
+	msg string
+	err error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.err }
+
+// serverSaid is what a server added to a go-git sentinel's text (go-git
+// writes "authentication required: REASON", often with REASON empty), as
+// " (the server said: …)" on one line, or "" when it said nothing.
+func serverSaid(msg string, sentinels ...error) string {
+	for _, s := range sentinels {
+		if rest, ok := strings.CutPrefix(msg, s.Error()); ok {
+			msg = rest
+			break
+		}
+	}
+	msg = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(msg), ":"))
+	if msg == "" {
+		return ""
+	}
+	return " (the server said: " + fold(msg) + ")"
+}
+
+// fold puts a server's text on one line: its lines joined by " / ", so an
+// error stays one line whatever the server sends.
+func fold(s string) string {
+	var lines []string
+	for _, l := range strings.Split(strings.ReplaceAll(s, "\r", "\n"), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, " / ")
 }

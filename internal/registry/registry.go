@@ -335,6 +335,15 @@ func isNotFound(err error) bool {
 // explain turns registry errors into one line naming the registry, the status
 // code and the registry's own message.
 func (c *config) explain(repo name.Repository, what string, err error) error {
+	return Explain(repo.RegistryStr(), what, err)
+}
+
+// Explain is the one wording of a registry's refusal of what (a read, a
+// push, the referrers of an image) at host: a 401 or 403 is ErrAuth with
+// the variables that fix it, any other status names the registry, the
+// status and the registry's own message, folded onto one line. Every
+// package that talks to a registry reports its errors through it.
+func Explain(host, what string, err error) error {
 	var slow *TimeoutError
 	var busy *BusyError
 	switch {
@@ -348,11 +357,22 @@ func (c *config) explain(repo name.Repository, what string, err error) error {
 		switch te.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
 			return fmt.Errorf("%s: %w: %s answered %d (set REGISTRY_USERNAME and REGISTRY_PASSWORD, or docker login %s): %s",
-				what, ErrAuth, repo.RegistryStr(), te.StatusCode, repo.RegistryStr(), diagnostics(te))
+				what, ErrAuth, host, te.StatusCode, host, diagnostics(te))
 		}
-		return fmt.Errorf("%s: %s answered %d: %s", what, repo.RegistryStr(), te.StatusCode, diagnostics(te))
+		return fmt.Errorf("%s: %s answered %d: %s", what, host, te.StatusCode, diagnostics(te))
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// oneLine folds a registry's text onto one line.
+func oneLine(s string) string {
+	var lines []string
+	for _, l := range strings.Split(strings.ReplaceAll(s, "\r", "\n"), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, " / ")
 }
 
 func diagnostics(te *transport.Error) string {
@@ -363,7 +383,7 @@ func diagnostics(te *transport.Error) string {
 	if len(parts) == 0 {
 		return http.StatusText(te.StatusCode)
 	}
-	return strings.Join(parts, "; ")
+	return oneLine(strings.Join(parts, "; "))
 }
 
 // scrub removes secret values from an error, whatever produced it.
