@@ -115,7 +115,7 @@ func (s *snapshot) findApplications(ctx context.Context) ([]render.Application, 
 
 // renderOptions are the options every render of this snapshot uses (the
 // deploy's proof, status, promote): one way to read what an environment runs.
-func (s *snapshot) renderOptions(ctx context.Context, charts render.ChartFunc, app string, edits map[string][]byte) (render.Options, error) {
+func (s *snapshot) renderOptions(ctx context.Context, charts render.ChartFunc, app, env string, edits map[string][]byte) (render.Options, error) {
 	apps, comps, err := s.applications(ctx, edits)
 	if err != nil {
 		return render.Options{}, err
@@ -123,7 +123,7 @@ func (s *snapshot) renderOptions(ctx context.Context, charts render.ChartFunc, a
 	if comps == nil {
 		comps = map[string][]string{}
 	}
-	opts := render.Options{Charts: charts, Release: app, Applications: apps, Components: comps}
+	opts := render.Options{Charts: charts, Release: app, Env: env, Applications: apps, Components: comps}
 	if s.remote != nil {
 		opts.Branch = s.remote.Branch
 		if s.remote.local == "" {

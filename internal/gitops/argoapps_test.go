@@ -202,3 +202,29 @@ func TestStatusAndPromoteReadTheApplicationsRender(t *testing.T) {
 		t.Fatalf("promote: %v", err)
 	}
 }
+
+// TestAnotherEnvironmentsOverrideFileDoesNotShadow: with no Application in
+// the repository, a chart's .argocd-source file named for another
+// environment (Image Updater pinning production) does not refuse a deploy
+// to staging; production's own still refuses a deploy to production.
+func TestAnotherEnvironmentsOverrideFileDoesNotShadow(t *testing.T) {
+	extra := map[string]string{
+		"apps/helm-guestbook-staging.yaml":                             "# moved to another repository\n",
+		"helm-guestbook/.argocd-source-helm-guestbook-production.yaml": "helm:\n  parameters:\n  - name: image.digest\n    value: sha256:" + strings.Repeat("8", 64) + "\n",
+		"helm-guestbook/.argocd-source-helm-guestbook-staging.yaml":    "helm:\n  parameters:\n  - name: replicaCount\n    value: \"2\"\n",
+	}
+	_, r := fixtureRemote(t, "argocd", extra)
+	d := &Deployer{Remote: r, Charts: helm.Render}
+	req := Request{App: "helm-guestbook", Env: "staging", Image: imgN("ghcr.io/acme/helm-guestbook", 131), Path: "helm-guestbook/values-staging.yaml", Tag: "1.1", SourceCommit: fixtureSource}
+	out, err := d.Deploy(context.Background(), req)
+	if err != nil {
+		t.Fatalf("staging: %v", err)
+	}
+	if w := out.Rendered.Workloads; len(w) != 1 || !strings.Contains(w[0].Workload, ".argocd-source-helm-guestbook-staging.yaml") {
+		t.Errorf("staging rendered: %+v", out.Rendered)
+	}
+	req.Env, req.Image, req.Path = "production", imgN("ghcr.io/acme/helm-guestbook", 132), "helm-guestbook/values-production.yaml"
+	if _, err := d.Deploy(context.Background(), req); !errors.Is(err, ErrNoEffect) || !strings.Contains(err.Error(), "in helm-guestbook/.argocd-source-helm-guestbook-production.yaml") {
+		t.Fatalf("production: %v", err)
+	}
+}

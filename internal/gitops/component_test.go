@@ -63,7 +63,7 @@ func TestIndexingApplicationsFetchesNothing(t *testing.T) {
 	if snap.lazy == nil {
 		t.Fatal("not a partial clone")
 	}
-	if _, err := snap.renderOptions(ctx, nil, "web", nil); err != nil || snap.lazy.fetched != 0 {
+	if _, err := snap.renderOptions(ctx, nil, "web", "staging", nil); err != nil || snap.lazy.fetched != 0 {
 		t.Fatalf("indexing: %v, %d lazy fetches", err, snap.lazy.fetched)
 	}
 }

@@ -126,7 +126,7 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 	// component or an Argo CD override is there, not in the layout's
 	// file); a file only where the render cannot tell, saying so.
 	root := snap.envRoot(src, d.Layout, file)
-	rd, err := snap.envImage(ctx, d.Charts, root, file, p.App, p.Values, mine)
+	rd, err := snap.envImage(ctx, d.Charts, root, file, p.App, p.From, p.Values, mine)
 	switch {
 	case err != nil && rd.Rendered:
 		return nil, fmt.Errorf("promote %s: refusing: %s runs no digest: %w; nothing was pushed", p.App, p.From, err)

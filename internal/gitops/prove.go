@@ -72,11 +72,11 @@ func (s *snapshot) envRoot(req Request, layout, file string) string {
 // environment unrenderable is ErrBreaksRender. What cannot be rendered here
 // (a chart from a Helm repository) is reported in Unproven, not refused.
 func (d *Deployer) prove(ctx context.Context, snap *snapshot, req Request, root string, edits map[string][]byte, ch Change) (*Rendered, error) {
-	bopts, err := snap.renderOptions(ctx, d.Charts, req.App, nil)
+	bopts, err := snap.renderOptions(ctx, d.Charts, req.App, req.Env, nil)
 	if err != nil {
 		return nil, err
 	}
-	aopts, err := snap.renderOptions(ctx, d.Charts, req.App, edits)
+	aopts, err := snap.renderOptions(ctx, d.Charts, req.App, req.Env, edits)
 	if err != nil {
 		return nil, err
 	}

@@ -25,8 +25,8 @@ type runs struct {
 	Ref string
 }
 
-func (s *snapshot) runs(ctx context.Context, charts render.ChartFunc, root, app string, repos []string) (runs, error) {
-	opts, err := s.renderOptions(ctx, charts, app, nil)
+func (s *snapshot) runs(ctx context.Context, charts render.ChartFunc, root, app, env string, repos []string) (runs, error) {
+	opts, err := s.renderOptions(ctx, charts, app, env, nil)
 	if err != nil {
 		return runs{}, err
 	}
@@ -84,7 +84,7 @@ type envRead struct {
 // trailer), else file. An error names two images of the app in one render,
 // or a file that holds no digest of it (rd.Unrendered then says why the
 // render could not tell, and rd.Image is the file's digest where it has one).
-func (s *snapshot) envImage(ctx context.Context, charts render.ChartFunc, root, file, app string, values *manifest.Values, mine []Record) (envRead, error) {
+func (s *snapshot) envImage(ctx context.Context, charts render.ChartFunc, root, file, app, env string, values *manifest.Values, mine []Record) (envRead, error) {
 	var repos []string
 	for _, r := range mine {
 		if img, err := ParseImage(r.Image); err == nil {
@@ -93,7 +93,7 @@ func (s *snapshot) envImage(ctx context.Context, charts render.ChartFunc, root, 
 	}
 	data, _ := s.readFile(file)
 	img, err := currentImage(file, data, app, values, repos...)
-	rn, rerr := s.runs(ctx, charts, root, app, repos)
+	rn, rerr := s.runs(ctx, charts, root, app, env, repos)
 	switch {
 	case rerr != nil:
 		rd := envRead{File: file}

@@ -122,7 +122,7 @@ func envStatus(ctx context.Context, snap *snapshot, all []Record, e envFile, cha
 	// --path into a base, a component or an Argo CD override shows there,
 	// not in the layout's file); a file is read only where the render
 	// cannot tell, and the note says so. The same reading as promote's.
-	rd, err := snap.envImage(ctx, charts, file, file, app, nil, mine)
+	rd, err := snap.envImage(ctx, charts, file, file, app, env, nil, mine)
 	img := rd.Image
 	var fallback string
 	switch {

@@ -180,7 +180,7 @@ func (o Options) views(fsys fs.FS, how, dir, root string) []view {
 	if len(out) == 0 {
 		// No Application in the repository: Argo CD's override files next
 		// to the chart are what it applies, one Application each.
-		out = overrideViews(fsys, dir, root)
+		out = overrideViews(fsys, dir, root, o.Env)
 	}
 	base := path.Base(root)
 	var keep []view
@@ -202,7 +202,7 @@ func (o Options) views(fsys fs.FS, how, dir, root string) []view {
 
 // overrideViews stand for the Applications Argo CD's override files in a
 // chart's directory name (none: only .argocd-source.yaml, if present).
-func overrideViews(fsys fs.FS, dir, root string) []view {
+func overrideViews(fsys fs.FS, dir, root, env string) []view {
 	src := map[string]any{"path": dir}
 	if isValuesFile(root) && path.Base(root) != "values.yaml" {
 		src["helm"] = map[string]any{"valueFiles": []any{path.Base(root)}}
@@ -216,6 +216,28 @@ func overrideViews(fsys fs.FS, dir, root string) []view {
 		}
 		name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(n, ".argocd-source-"), ".yaml"), ".yml")
 		out = append(out, view{app: Application{File: path.Join(dir, n), Name: name}, src: src})
+	}
+	// The environment's own override files, when their names say which.
+	var mine []view
+	// Argo CD Applications are usually named APP-ENV: a name ending in the
+	// environment first, else one holding it as a word.
+	words := strings.NewReplacer("_", "-", ".", "-")
+	e := "-" + words.Replace(env)
+	for _, pick := range []func(string) bool{
+		func(n string) bool { return strings.HasSuffix(n, e) },
+		func(n string) bool { return strings.Contains(n+"-", e+"-") },
+	} {
+		for _, v := range out {
+			if env != "" && pick("-"+words.Replace(v.app.Name)) {
+				mine = append(mine, v)
+			}
+		}
+		if len(mine) > 0 {
+			break
+		}
+	}
+	if len(mine) > 0 {
+		out = mine
 	}
 	if len(out) == 0 && exists(fsys, path.Join(dir, ".argocd-source.yaml")) {
 		out = append(out, view{app: Application{File: path.Join(dir, ".argocd-source.yaml")}, src: src})

@@ -39,6 +39,11 @@ type Options struct {
 	// Release is the release name for a chart rendered from a values file
 	// (default: the chart's name).
 	Release string
+	// Env is the environment rendered: with no Application in the
+	// repository, a chart's .argocd-source-NAME.yaml files whose NAME
+	// holds it as a word (guestbook-staging for staging) stand for its
+	// Application; when none does, all of them do. "": all.
+	Env string
 	// Applications are the repository's Argo CD Applications
 	// (FindApplications). A kustomization or chart directory that one of
 	// them tracks is rendered as each such Application renders it (its
