@@ -39,7 +39,7 @@ ARGOCD_LAB ?= $(HOME)/.cache/slipway-argocd-lab
 argocd-lab:
 	SLIPWAY_ARGOCD_LAB=$(ARGOCD_LAB) nice -n 15 hack/argocd-lab/build.sh
 
-## test-argocd: start the lab in a private network namespace and run the argocd-tagged tests inside it (not in .ci/run); CAPTURE=1 saves Argo CD's answers for the unit tests
+## test-argocd: start the lab in a private network namespace and run the argocd-tagged tests inside it (4-5 min once built; not in .ci/run); CAPTURE=1 saves Argo CD's answers for the unit tests
 test-argocd:
 	$(GO) test -c -tags argocd -o $(ARGOCD_LAB)/cli-argocd.test ./internal/cli
 	cd internal/cli && SLIPWAY_ARGOCD_LAB=$(ARGOCD_LAB) $(if $(CAPTURE),SLIPWAY_ARGOCD_CAPTURE=$(CURDIR)/internal/argocd/testdata/captured) \

@@ -15,6 +15,7 @@
 # over file:// and Applications for it. The command gets:
 #   ARGOCD_SERVER, ARGOCD_PLAINTEXT=true, ARGOCD_AUTH_TOKEN (role: applications, get),
 #   ARGOCD_LAB_SYNC_TOKEN (applications, get + sync), ARGOCD_LAB_NORIGHTS_TOKEN (no role),
+#   ARGOCD_LAB_PROJECT_TOKEN (project default's role wait: applications, get),
 #   ARGOCD_LAB_GITOPS (the bare repository), KUBECONFIG, ARGOCD_LAB_BIN.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -185,9 +186,15 @@ YAML
     curl -sf -X POST "http://127.0.0.1:8080/api/v1/account/$1/token" -H "Authorization: Bearer $session" \
       -H 'Content-Type: application/json' -d '{"name":"lab"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p'
   }
-  local t_wait t_sync t_none
+  local t_wait t_sync t_none t_proj
   t_wait=$(token slipway); t_sync=$(token syncer); t_none=$(token nobody)
-  [ -n "$t_wait" ] && [ -n "$t_sync" ] && [ -n "$t_none" ] || { log "could not create the tokens"; tail -n 30 "$RUN/logs/argocd-server.log" >&2; return 1; }
+  # A project role, the other read-only kind of token: Applications of
+  # project default only.
+  kubectl -n argocd patch appproject default --type merge -p \
+    '{"spec":{"roles":[{"name":"wait","policies":["p, proj:default:wait, applications, get, default/*, allow"]}]}}' >/dev/null
+  t_proj=$(curl -sf -X POST http://127.0.0.1:8080/api/v1/projects/default/roles/wait/token -H "Authorization: Bearer $session" \
+    -H 'Content-Type: application/json' -d '{"project":"default","role":"wait"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+  [ -n "$t_wait" ] && [ -n "$t_sync" ] && [ -n "$t_none" ] && [ -n "$t_proj" ] || { log "could not create the tokens"; tail -n 30 "$RUN/logs/argocd-server.log" >&2; return 1; }
   "$HERE/seed.sh" "$RUN/gitops.git" >/dev/null
   # Applications: the GitOps repository over file://.
   local apps=""
@@ -229,6 +236,7 @@ export ARGOCD_PLAINTEXT=true
 export ARGOCD_AUTH_TOKEN='$t_wait'
 export ARGOCD_LAB_SYNC_TOKEN='$t_sync'
 export ARGOCD_LAB_NORIGHTS_TOKEN='$t_none'
+export ARGOCD_LAB_PROJECT_TOKEN='$t_proj'
 export ARGOCD_LAB_GITOPS='$RUN/gitops.git'
 export ARGOCD_LAB_BIN='$BIN'
 export ARGOCD_LAB_RUN='$RUN'

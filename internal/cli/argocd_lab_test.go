@@ -32,7 +32,7 @@ import (
 
 // lab is the running stack, from the environment start.sh gives.
 type lab struct {
-	gitops, server, token, syncToken, noRights, kubectl, kubeconfig, captureDir string
+	gitops, server, token, syncToken, noRights, projectToken, kubectl, kubeconfig, captureDir string
 }
 
 func argoLab(t *testing.T) lab {
@@ -41,7 +41,7 @@ func argoLab(t *testing.T) lab {
 	// values are what the shell (start.sh) gave.
 	env := testenv.Saved
 	l := lab{gitops: env("ARGOCD_LAB_GITOPS"), server: env("ARGOCD_SERVER"), token: env("ARGOCD_AUTH_TOKEN"),
-		syncToken: env("ARGOCD_LAB_SYNC_TOKEN"), noRights: env("ARGOCD_LAB_NORIGHTS_TOKEN"),
+		syncToken: env("ARGOCD_LAB_SYNC_TOKEN"), noRights: env("ARGOCD_LAB_NORIGHTS_TOKEN"), projectToken: env("ARGOCD_LAB_PROJECT_TOKEN"),
 		kubeconfig: env("KUBECONFIG"), captureDir: env("SLIPWAY_ARGOCD_CAPTURE")}
 	if l.gitops == "" || l.server == "" {
 		t.Skip("no Argo CD lab: run `make argocd-lab` (builds it, ~25 min) then `make test-argocd` (starts it and runs these tests inside its network namespace)")
@@ -54,16 +54,35 @@ func argoLab(t *testing.T) lab {
 	return l
 }
 
+// labProject is the lab's GitOps apps (web, api, canary) as a Go
+// configuration: commands refuse an --app the configuration does not have.
+func labProject() Project {
+	p := testProject()
+	p.Apps = nil
+	for _, a := range []string{"web", "api", "canary"} {
+		p.Apps = append(p.Apps, App{Name: a, Source: "../../sample-app"})
+	}
+	return p
+}
+
+// labRun runs the CLI with labProject.
+func labRun(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Execute(context.Background(), labProject(), args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
 // labMu serializes the tests that deploy: they share one GitOps repository
 // and one Argo CD.
 var labMu sync.Mutex
 
 // args are a command's arguments for the lab's GitOps repository; a deploy
-// also names the sample app's source repository.
+// also names the source repository of its --source-commit.
 func (l lab) args(t *testing.T, src string, more ...string) []string {
 	more = append(more, "--gitops-repo", l.gitops, "--out", t.TempDir())
 	if more[0] == "deploy" {
-		more = append(more, "--source", "../../sample-app", "--source-repo", src)
+		more = append(more, "--source-repo", src)
 	}
 	return more
 }
@@ -139,7 +158,7 @@ func TestArgoCDSyncedHealthy(t *testing.T) {
 	defer labMu.Unlock()
 	src, shas := gitRepo(t, 2)
 	start := time.Now()
-	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
+	stdout, stderr, code := labRun(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
 	took := time.Since(start)
 	if code != 0 {
 		t.Fatalf("deploy --wait: exit %d\n%s\n%s", code, stdout, stderr)
@@ -166,7 +185,7 @@ func TestArgoCDSyncedHealthy(t *testing.T) {
 	// argoproj/argo-cd#10274: `argocd app wait` can hang on an app that is
 	// already synced. Waiting again for the same commit returns at once.
 	start = time.Now()
-	stdout, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--commit", commit, "--wait-timeout", "1m")...)
+	stdout, stderr, code = labRun(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--commit", commit, "--wait-timeout", "1m")...)
 	again := time.Since(start)
 	if code != 0 {
 		t.Fatalf("wait: exit %d\n%s\n%s", code, stdout, stderr)
@@ -178,21 +197,21 @@ func TestArgoCDSyncedHealthy(t *testing.T) {
 	l.capture(t, "synced-healthy", "web-staging", commit, "ok")
 	// The record: status, history, dora (lead time to running) and the
 	// report's timeline read the note.
-	stdout, _, _ = run(t, l.args(t, src, "status", "--env", "staging", "--app", "web")...)
+	stdout, _, _ = labRun(t, l.args(t, src, "status", "--env", "staging", "--app", "web")...)
 	if !strings.Contains(stdout, "healthy ") {
 		t.Errorf("status:\n%s", stdout)
 	}
-	stdout, _, _ = run(t, l.args(t, src, "history", "--env", "staging", "--app", "web", "--json")...)
+	stdout, _, _ = labRun(t, l.args(t, src, "history", "--env", "staging", "--app", "web", "--json")...)
 	if !strings.Contains(stdout, `"application": "web-staging"`) && !strings.Contains(stdout, `"application":"web-staging"`) {
 		t.Errorf("history --json lacks the observation:\n%s", stdout)
 	}
 	// dora's lead time needs the previous deploy's source commit in the
 	// source repository: deploy its second commit too.
-	_, stderr, code = run(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[1], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
+	_, stderr, code = labRun(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[1], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
 	if code != 0 {
 		t.Fatalf("second deploy --wait: exit %d\n%s", code, stderr)
 	}
-	stdout, stderr, _ = run(t, l.args(t, src, "dora", "--env", "staging", "--app", "web", "--json", "--source-repo", src)...)
+	stdout, stderr, _ = labRun(t, l.args(t, src, "dora", "--env", "staging", "--app", "web", "--json", "--source-repo", src)...)
 	var dora []struct {
 		LeadTime struct {
 			ToRunning int `json:"to_running"`
@@ -202,7 +221,7 @@ func TestArgoCDSyncedHealthy(t *testing.T) {
 		t.Errorf("dora measures no lead time to running (%v):\n%s\n%s", err, stdout, stderr)
 	}
 	html := filepath.Join(t.TempDir(), "report.html")
-	_, stderr, code = run(t, l.args(t, src, "report", "--out-file", html, "--source-repo", src)...)
+	_, stderr, code = labRun(t, l.args(t, src, "report", "--out-file", html, "--source-repo", src)...)
 	page, _ := os.ReadFile(html)
 	if code != 0 || !strings.Contains(string(page), "→ healthy ") {
 		t.Errorf("report: exit %d, no committed → synced → healthy timeline\n%s", code, stderr)
@@ -219,7 +238,7 @@ func TestArgoCDWaitLatency(t *testing.T) {
 	src, shas := gitRepo(t, 1)
 	var waits []time.Duration
 	for i := 0; i < 5; i++ {
-		_, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
+		_, stderr, code := labRun(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
 		if code != 0 {
 			t.Fatalf("deploy %d: exit %d\n%s", i, code, stderr)
 		}
@@ -254,7 +273,7 @@ func TestArgoCDApplicationMissing(t *testing.T) {
 		{"named application not tracking", []string{"--env", "staging", "--argocd-app", "web-production"}, "does not deploy web/overlays/staging/kustomization.yaml"},
 	} {
 		args := append([]string{"wait", "--app", "web", "--commit", strings.Repeat("a", 40), "--wait-timeout", "30s"}, tc.args...)
-		_, stderr, code := run(t, l.args(t, src, args...)...)
+		_, stderr, code := labRun(t, l.args(t, src, args...)...)
 		e := errorLine(t, stderr)
 		t.Logf("%s: exit %d: %s", tc.name, code, e)
 		if code != 1 || !strings.Contains(e, tc.want) {
@@ -268,7 +287,7 @@ func TestArgoCDNeverReady(t *testing.T) {
 	labMu.Lock()
 	defer labMu.Unlock()
 	src, shas := gitRepo(t, 1)
-	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "unschedulable", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "2m")...)
+	stdout, stderr, code := labRun(t, l.args(t, src, "deploy", "--app", "web", "--env", "unschedulable", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "2m")...)
 	e := errorLine(t, stderr)
 	t.Logf("exit %d: %s", code, e)
 	if code != 1 || !strings.Contains(e, "Degraded") || !strings.Contains(e, "progress deadline") {
@@ -289,7 +308,7 @@ func TestArgoCDSyncError(t *testing.T) {
 	// web-invalid retries a failed sync once: the wait reports the failed
 	// attempt, then ends at Argo CD's verdict (Failed), not at the timeout.
 	start := time.Now()
-	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "invalid", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "2m")...)
+	stdout, stderr, code := labRun(t, l.args(t, src, "deploy", "--app", "web", "--env", "invalid", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "2m")...)
 	e := errorLine(t, stderr)
 	t.Logf("exit %d after %s: %s", code, time.Since(start).Round(100*time.Millisecond), e)
 	if code != 1 || !strings.Contains(e, "could not sync web-invalid") || !strings.Contains(e, "spec.replicas") || strings.Contains(e, "gave up") {
@@ -327,7 +346,7 @@ func TestArgoCDTwoAppsOnePush(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			stdout, stderr, code := run(t, "wait", "--app", app, "--env", "staging", "--commit", outs[i].Commit, "--gitops-repo", l.gitops, "--out", t.TempDir(), "--wait-timeout", "3m")
+			stdout, stderr, code := labRun(t, "wait", "--app", app, "--env", "staging", "--commit", outs[i].Commit, "--gitops-repo", l.gitops, "--out", t.TempDir(), "--wait-timeout", "3m")
 			res[i], codes[i] = stdout+stderr, code
 		}()
 	}
@@ -352,7 +371,7 @@ func TestArgoCDSyncWindow(t *testing.T) {
 	labMu.Lock()
 	defer labMu.Unlock()
 	src, shas := gitRepo(t, 1)
-	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "frozen", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "20s")...)
+	stdout, stderr, code := labRun(t, l.args(t, src, "deploy", "--app", "web", "--env", "frozen", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "20s")...)
 	e := errorLine(t, stderr)
 	t.Logf("exit %d: %s", code, e)
 	if code != 1 || !strings.Contains(e, "web-frozen is OutOfSync at") || !strings.Contains(e, "Deployment.apps web-frozen/web OutOfSync") ||
@@ -367,17 +386,17 @@ func TestArgoCDOvertaken(t *testing.T) {
 	labMu.Lock()
 	defer labMu.Unlock()
 	src, shas := gitRepo(t, 2)
-	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source")...)
+	stdout, stderr, code := labRun(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source")...)
 	if code != 0 {
 		t.Fatalf("%s %s", stdout, stderr)
 	}
 	ours := lastLine(stdout)
-	stdout, stderr, code = run(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[1], "--allow-unknown-source")...)
+	stdout, stderr, code = labRun(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[1], "--allow-unknown-source")...)
 	if code != 0 {
 		t.Fatalf("%s %s", stdout, stderr)
 	}
 	newer := lastLine(stdout)
-	stdout, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--commit", ours, "--wait-timeout", "2m")...)
+	stdout, stderr, code = labRun(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--commit", ours, "--wait-timeout", "2m")...)
 	e := errorLine(t, stderr)
 	t.Logf("exit %d: %s", code, e)
 	if code != 1 || !strings.Contains(e, "replaced deploy commit "+ours[:12]) {
@@ -391,7 +410,7 @@ func TestArgoCDManualSync(t *testing.T) {
 	labMu.Lock()
 	defer labMu.Unlock()
 	src, shas := gitRepo(t, 1)
-	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "web", "--env", "production", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "20s")...)
+	stdout, stderr, code := labRun(t, l.args(t, src, "deploy", "--app", "web", "--env", "production", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "20s")...)
 	e := errorLine(t, stderr)
 	t.Logf("without --sync: exit %d: %s", code, e)
 	if code != 1 || !strings.Contains(e, "waiting for a manual sync") {
@@ -400,21 +419,21 @@ func TestArgoCDManualSync(t *testing.T) {
 	commit := lastLine(stdout)
 	l.capture(t, "manual", "web-production", commit, "manual-sync", "msg waiting for a manual sync")
 	// --sync with the read-only token: Argo CD refuses; the line says which right is missing.
-	_, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "production", "--sync", "--wait-timeout", "1m")...)
+	_, stderr, code = labRun(t, l.args(t, src, "wait", "--app", "web", "--env", "production", "--sync", "--wait-timeout", "1m")...)
 	e = errorLine(t, stderr)
 	t.Logf("--sync, read-only token: exit %d: %s", code, e)
 	if code != 1 || !strings.Contains(e, "applications, sync") || strings.Contains(stderr, l.token) {
 		t.Errorf("exit %d:\n%s", code, stderr)
 	}
 	// Another app's deploy moves the branch on: the head is no longer ours.
-	if _, stderr, code := run(t, l.args(t, src, "deploy", "--app", "api", "--env", "staging", "--image", nextImage("api"), "--source-commit", shas[0], "--allow-unknown-source")...); code != 0 {
+	if _, stderr, code := labRun(t, l.args(t, src, "deploy", "--app", "api", "--env", "staging", "--image", nextImage("api"), "--source-commit", shas[0], "--allow-unknown-source")...); code != 0 {
 		t.Fatalf("deploy api: %s", stderr)
 	}
 	// --sync with a role that may sync: exactly our commit is synced (not
 	// the branch's head).
 	t.Setenv("ARGOCD_AUTH_TOKEN", l.syncToken)
 	start := time.Now()
-	stdout, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "production", "--commit", commit, "--sync", "--wait-timeout", "2m")...)
+	stdout, stderr, code = labRun(t, l.args(t, src, "wait", "--app", "web", "--env", "production", "--commit", commit, "--sync", "--wait-timeout", "2m")...)
 	if code != 0 || !strings.Contains(stdout, "web-production web/production ") {
 		t.Fatalf("--sync: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -454,7 +473,7 @@ func TestArgoCDTokenWithoutRights(t *testing.T) {
 		{"not-a-token", "401"},
 	} {
 		t.Setenv("ARGOCD_AUTH_TOKEN", tc.token)
-		stdout, stderr, code := run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--argocd-app", "web-staging", "--wait-timeout", "30s")...)
+		stdout, stderr, code := labRun(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--argocd-app", "web-staging", "--wait-timeout", "30s")...)
 		e := errorLine(t, stderr)
 		t.Logf("exit %d: %s", code, e)
 		if code != 1 || !strings.Contains(e, "ARGOCD_AUTH_TOKEN") || !strings.Contains(e, tc.want) || strings.Contains(stdout+stderr, tc.token) {
@@ -472,11 +491,35 @@ func TestArgoCDTokenWithoutRights(t *testing.T) {
 			}
 		}
 		// Discovery with no rights: the token sees no Application.
-		_, stderr, code = run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "30s")...)
+		_, stderr, code = labRun(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "30s")...)
 		t.Logf("discovery: exit %d: %s", code, errorLine(t, stderr))
 		if code != 1 {
 			t.Errorf("discovery: exit %d\n%s", code, stderr)
 		}
+	}
+}
+
+func TestArgoCDProjectRoleToken(t *testing.T) {
+	// A project role's token (p, proj:default:wait, applications, get,
+	// default/*, allow) is enough to wait; it sees only its project.
+	l := argoLab(t)
+	labMu.Lock()
+	defer labMu.Unlock()
+	if l.projectToken == "" {
+		t.Skip("the lab gives no ARGOCD_LAB_PROJECT_TOKEN (an older start.sh)")
+	}
+	t.Setenv("ARGOCD_AUTH_TOKEN", l.projectToken)
+	src, shas := gitRepo(t, 1)
+	stdout, stderr, code := labRun(t, l.args(t, src, "deploy", "--app", "web", "--env", "staging", "--image", nextImage("web"), "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
+	if code != 0 || strings.Contains(stdout+stderr, l.projectToken) {
+		t.Fatalf("deploy --wait with a project role's token: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// web-frozen is in project frozen: invisible to this token.
+	_, stderr, code = labRun(t, l.args(t, src, "wait", "--app", "web", "--env", "frozen", "--commit", strings.Repeat("a", 40), "--wait-timeout", "30s")...)
+	e := errorLine(t, stderr)
+	t.Logf("another project: exit %d: %s", code, e)
+	if code != 1 || !strings.Contains(e, "no Argo CD Application deploys web/overlays/frozen/kustomization.yaml") {
+		t.Errorf("exit %d:\n%s", code, stderr)
 	}
 }
 
@@ -485,7 +528,7 @@ func TestArgoCDUnreachable(t *testing.T) {
 	src, _ := gitRepo(t, 1)
 	t.Setenv("ARGOCD_SERVER", "127.0.0.1:1")
 	start := time.Now()
-	_, stderr, code := run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "5s")...)
+	_, stderr, code := labRun(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "5s")...)
 	e := errorLine(t, stderr)
 	t.Logf("exit %d after %s: %s", code, time.Since(start).Round(100*time.Millisecond), e)
 	if code != 1 || !strings.Contains(e, "unreachable") || time.Since(start) > 8*time.Second {
@@ -515,7 +558,7 @@ func TestArgoCDSlowAPI(t *testing.T) {
 	// Slower than the wait's budget: it gives up on time, saying so.
 	t.Setenv("ARGOCD_SERVER", slowProxy(t, l.server, 30*time.Second))
 	start := time.Now()
-	_, stderr, code := run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "5s")...)
+	_, stderr, code := labRun(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "5s")...)
 	e := errorLine(t, stderr)
 	t.Logf("exit %d after %s: %s", code, time.Since(start).Round(100*time.Millisecond), e)
 	if code != 1 || !strings.Contains(e, "did not answer in time") || time.Since(start) > 8*time.Second {
@@ -523,7 +566,7 @@ func TestArgoCDSlowAPI(t *testing.T) {
 	}
 	// Slow but within the budget: it waits it out.
 	t.Setenv("ARGOCD_SERVER", slowProxy(t, l.server, 2*time.Second))
-	stdout, stderr, code := run(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "2m")...)
+	stdout, stderr, code := labRun(t, l.args(t, src, "wait", "--app", "web", "--env", "staging", "--wait-timeout", "2m")...)
 	if code != 0 {
 		t.Errorf("exit %d:\n%s\n%s", code, stdout, stderr)
 	}
@@ -566,7 +609,7 @@ func TestArgoCDRolloutAborted(t *testing.T) {
 		time.Sleep(8 * time.Second)
 		patch("Degraded", "RolloutAborted: Rollout aborted update to revision 2")
 	}()
-	stdout, stderr, code := run(t, l.args(t, src, "deploy", "--app", "canary", "--env", "staging", "--image", image, "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
+	stdout, stderr, code := labRun(t, l.args(t, src, "deploy", "--app", "canary", "--env", "staging", "--image", image, "--source-commit", shas[0], "--allow-unknown-source", "--wait", "--wait-timeout", "3m")...)
 	<-done
 	e := errorLine(t, stderr)
 	t.Logf("exit %d: %s", code, e)
