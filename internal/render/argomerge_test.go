@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway-ci/slipway/helm"
 	"github.com/slipway-ci/slipway/internal/render"
 )
 
@@ -99,6 +100,99 @@ func TestApplicationOverridesModel(t *testing.T) {
 		}
 	}
 	if n != 125 {
+		t.Fatalf("%d combinations", n)
+	}
+}
+
+// TestApplicationHelmModel checks every combination of where an Argo CD
+// Application sets a chart's image digest — a values file, values,
+// valuesObject, parameters, and the .argocd-source-<app>.yaml parameters —
+// against Argo CD's order: values.yaml, valueFiles, then valuesObject if
+// set else values (valuesObject replaces values), then parameters, the
+// override file's parameters list replacing the Application's whole.
+func TestApplicationHelmModel(t *testing.T) {
+	d := func(c string) string { return "sha256:" + strings.Repeat(c, 64) }
+	chart := map[string]string{
+		"web/Chart.yaml":                "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+		"web/values.yaml":               "image:\n  repository: ghcr.io/acme/web\n  digest: " + d("0") + "\n",
+		"web/values-staging.yaml":       "image:\n  digest: " + d("1") + "\n",
+		"web/templates/deployment.yaml": chartDeployment,
+	}
+	n := 0
+	for _, valueFile := range []bool{false, true} {
+		for _, values := range []string{"", d("2")} {
+			for _, valuesObject := range []string{"", "none", d("3")} { // none: a valuesObject without the image
+				for _, param := range []string{"", d("4")} {
+					for _, override := range []string{"", "empty", d("5")} {
+						n++
+						h := ""
+						if valueFile {
+							h += "      valueFiles: [values-staging.yaml]\n"
+						}
+						if values != "" {
+							h += "      values: |\n        image:\n          digest: " + values + "\n"
+						}
+						switch valuesObject {
+						case "none":
+							h += "      valuesObject:\n        replicas: 2\n"
+						case "":
+						default:
+							h += "      valuesObject:\n        image:\n          digest: " + valuesObject + "\n"
+						}
+						if param != "" {
+							h += "      parameters:\n      - name: image.digest\n        value: " + param + "\n"
+						}
+						if h == "" {
+							h = "      releaseName: web-staging\n"
+						}
+						files := map[string]string{}
+						for k, v := range chart {
+							files[k] = v
+						}
+						files["apps/web.yaml"] = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web-staging\nspec:\n  source:\n    repoURL: https://github.com/acme/gitops.git\n    path: web\n    helm:\n" + h + "  destination:\n    namespace: web\n"
+						switch override {
+						case "empty":
+							files["web/.argocd-source-web-staging.yaml"] = "helm:\n  parameters: []\n"
+						case "":
+						default:
+							files["web/.argocd-source-web-staging.yaml"] = "helm:\n  parameters:\n  - name: image.digest\n    value: " + override + "\n    forcestring: true\n"
+						}
+						want := d("0")
+						if valueFile {
+							want = d("1")
+						}
+						switch {
+						case valuesObject == d("3"):
+							want = valuesObject
+						case valuesObject == "none":
+						case values != "":
+							want = values
+						}
+						switch {
+						case override == d("5"):
+							want = override
+						case override == "empty":
+						case param != "":
+							want = param
+						}
+						fsys := os.DirFS(writeTree(t, files))
+						apps, err := render.FindApplications(context.Background(), fsys)
+						if err != nil {
+							t.Fatal(err)
+						}
+						r, err := render.Render(context.Background(), fsys, "web", render.Options{Applications: apps, Charts: helm.Render})
+						if err != nil {
+							t.Fatalf("%s: %v", files["apps/web.yaml"], err)
+						}
+						if len(r.Containers) != 1 || r.Containers[0].Image != "ghcr.io/acme/web@"+want {
+							t.Errorf("valueFile %v values %v valuesObject %q param %v override %q: got %+v (opaque %+v), want digest %s", valueFile, values != "", valuesObject, param != "", override, r.Containers, r.Opaque, want[:12])
+						}
+					}
+				}
+			}
+		}
+	}
+	if n != 72 {
 		t.Fatalf("%d combinations", n)
 	}
 }
