@@ -179,21 +179,25 @@ YAML
     --namespace argocd --insecure --port 8080 --metrics-port 8083 --repo-server 127.0.0.1:8081 \
     --repo-server-plaintext --redis 127.0.0.1:6379 --disable-auth=false --loglevel warn
   wait_for 120 argocd-server curl -sf http://127.0.0.1:8080/healthz
+  # The admin password and session go to curl on stdin and through a file
+  # descriptor, not in its arguments (the process list). (They are
+  # throwaway, and `argocd account bcrypt` above still takes the password
+  # as an argument.)
   local session
-  session=$(curl -sf -X POST http://127.0.0.1:8080/api/v1/session -H 'Content-Type: application/json' \
-    -d "{\"username\":\"admin\",\"password\":\"$pass\"}" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-  token() {
-    curl -sf -X POST "http://127.0.0.1:8080/api/v1/account/$1/token" -H "Authorization: Bearer $session" \
-      -H 'Content-Type: application/json' -d '{"name":"lab"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p'
+  session=$(printf '{"username":"admin","password":"%s"}' "$pass" | curl -sf -X POST http://127.0.0.1:8080/api/v1/session \
+    -H 'Content-Type: application/json' -d @- | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+  admin_post() { # admin_post PATH JSON: POST as admin, print the answer's token
+    curl -sf -X POST "http://127.0.0.1:8080$1" -H @<(printf 'Authorization: Bearer %s\n' "$session") \
+      -H 'Content-Type: application/json' -d "$2" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p'
   }
+  token() { admin_post "/api/v1/account/$1/token" '{"name":"lab"}'; }
   local t_wait t_sync t_none t_proj
   t_wait=$(token slipway); t_sync=$(token syncer); t_none=$(token nobody)
   # A project role, the other read-only kind of token: Applications of
   # project default only.
   kubectl -n argocd patch appproject default --type merge -p \
     '{"spec":{"roles":[{"name":"wait","policies":["p, proj:default:wait, applications, get, default/*, allow"]}]}}' >/dev/null
-  t_proj=$(curl -sf -X POST http://127.0.0.1:8080/api/v1/projects/default/roles/wait/token -H "Authorization: Bearer $session" \
-    -H 'Content-Type: application/json' -d '{"project":"default","role":"wait"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+  t_proj=$(admin_post /api/v1/projects/default/roles/wait/token '{"project":"default","role":"wait"}')
   [ -n "$t_wait" ] && [ -n "$t_sync" ] && [ -n "$t_none" ] && [ -n "$t_proj" ] || { log "could not create the tokens"; tail -n 30 "$RUN/logs/argocd-server.log" >&2; return 1; }
   "$HERE/seed.sh" "$RUN/gitops.git" >/dev/null
   # Applications: the GitOps repository over file://.
