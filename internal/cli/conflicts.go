@@ -50,6 +50,7 @@ type configFlag struct {
 // App.Source (it says so: "instead of the configured one").
 var configFlags = []configFlag{
 	{flag: "image", values: imageValues, same: sameRepository},
+	{flag: "to", values: rollbackToValues, same: sameRepository},
 	{flag: "out", values: field("Config.Out", func(p Project) string { return p.Out }), same: samePath},
 	{flag: "gitops-repo", values: field("Config.GitOps.Repo", func(p Project) string { return p.GitOpsRepo }), same: sameURL, env: "GITOPS_REPO"},
 	{flag: "gitops-branch", values: field("Config.GitOps.Branch", func(p Project) string { return p.GitOpsBranch }), env: "GITOPS_BRANCH"},
@@ -215,6 +216,21 @@ func imageValues(o *options, cmd *cobra.Command, v string) []configured {
 			c.want = strings.TrimSuffix(v, "/") + "/" + a.Name
 		}
 		out = append(out, c)
+	}
+	return out
+}
+
+// rollbackToValues: rollback's --to REPO@DIGEST is held to App.Image by its
+// repository, like deploy's --image (promote's --to is an environment).
+func rollbackToValues(o *options, cmd *cobra.Command, v string) []configured {
+	if cmd.Name() != "rollback" {
+		return nil
+	}
+	var out []configured
+	for _, a := range selectedApps(o, cmd) {
+		if a.Image != "" {
+			out = append(out, configured{field: "App.Image (app " + a.Name + ")", value: a.Image, want: repositoryOf(v)})
+		}
 	}
 	return out
 }

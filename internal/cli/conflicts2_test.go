@@ -69,6 +69,7 @@ func TestDeployImageAndAppMustBeConfigured(t *testing.T) {
 		{[]string{"deploy", "--app", "sample-app", "--env", "development", "--image", "registry.invalid/acme/payments:v1" + digest, "--source-commit", strings.Repeat("a", 40), "--allow-unknown-source", "--out", t.TempDir()}, -1, nil},
 		{[]string{"deploy", "--app", "payment", "--env", "development", "--image", "registry.invalid/acme/payments" + digest}, 2, []string{"--app payment", "sample-app, ledger"}},
 		{[]string{"rollback", "--app", "paymnts", "--env", "development"}, 2, []string{"--app paymnts", "sample-app, ledger"}},
+		{[]string{"rollback", "--app", "sample-app", "--env", "development", "--to", "registry.invalid/acme/foreign" + digest}, 2, []string{"--to", "registry.invalid/acme/foreign", "App.Image (app sample-app)"}},
 		{[]string{"deploy", "--app", "../x", "--env", "development", "--image", "registry.invalid/acme/payments" + digest}, 2, []string{"--app", `"../x"`}},
 		{[]string{"deploy", "--app", "sample-app", "--env", "Prod/../x", "--image", "registry.invalid/acme/payments" + digest}, 2, []string{"--env", "Prod/../x"}},
 		{[]string{"history", "--app", "retired-app", "--out", t.TempDir()}, -1, nil},

@@ -137,3 +137,49 @@ func TestOriginCredentialNeverEchoed(t *testing.T) {
 		}
 	}
 }
+
+// Issue 17 (round 2) item 1, a credential Slipway relays: a Docker
+// credential helper's answer is learned before it is sent, so a registry
+// that quotes it back (decoded, or as the Basic header) prints ***.
+func TestCredentialHelperAnswerNeverEchoed(t *testing.T) {
+	noEngineEnv(t)
+	const secret = "helper-Secret-0123456789-abcdefXYZ"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="r"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.Method == http.MethodHead || r.URL.Path == "/v2/" {
+			w.WriteHeader(http.StatusNotFound) // no such blob: go on to upload
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, `{"errors":[{"code":"DENIED","message":"denied for %s:%s (%s)"}]}`, user, pass, r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	bin, cfg := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(bin, "docker-credential-slipwaytest"), []byte("#!/bin/sh\ncat >/dev/null\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"robot\",\"Secret\":\""+secret+"\"}' \""+host+"\"\n"), 0o755)
+	os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"credHelpers":{"`+host+`":"slipwaytest"}}`), 0o600)
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("DOCKER_CONFIG", cfg)
+	for _, k := range []string{"SLIPWAY_SIGNING_KEY", "GITHUB_TOKEN"} {
+		t.Setenv(k, "")
+	}
+	// A static pair bound to another registry: this loopback one is then
+	// not read anonymously, and its credentials come from the helper.
+	t.Setenv("REGISTRY_USERNAME", "other")
+	t.Setenv("REGISTRY_PASSWORD", "other-registry-password")
+	t.Setenv("REGISTRY_HOST", "registry.invalid")
+	out := t.TempDir()
+	var so, se bytes.Buffer
+	code := Execute(context.Background(), testProject(), []string{"push", "--tarball", imageTar(t, t.TempDir()), "--image", host + "/acme/app", "--out", out}, &so, &se)
+	seen := map[string]string{"stdout": so.String(), "stderr": se.String()}
+	windows, whole := secretPieces(secret, base64.StdEncoding.EncodeToString([]byte("robot:"+secret)), nil)
+	if where := leakIn(seen, windows, whole); where != "" || code == 0 || !strings.Contains(se.String(), "DENIED") {
+		t.Errorf("exit %d: %s\n%s", code, where, se.String())
+	}
+}

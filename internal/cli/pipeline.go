@@ -153,7 +153,7 @@ func selectApps(apps []App, names []string) ([]App, error) {
 // flow takes them.
 func (rf *runFlags) options(o *options, lock *imagelock.Lock) flow.Options {
 	return flow.Options{
-		Out: o.out, Stderr: o.stderr, Terminal: isTerminal(o.stderr), Log: o.logf, Redact: o.secrets.String, Lock: lock,
+		Out: o.out, Stderr: o.stderr, Terminal: isTerminal(o.stderr), Log: o.logf, Redact: o.secrets.String, Learn: o.secrets.Add, Lock: lock,
 		Stages: o.proj.Stages, Multi: len(o.proj.Apps) > 1, Concurrency: o.proj.Concurrency, PublishEnv: o.proj.PublishEnv,
 		Global: o.proj.Global, LockPath: o.proj.LockPath, GitOpsRepo: o.GitOpsRepo(), CI: inCI(), EngineTimeout: o.engineTimeout,
 		Publish: rf.publish, KeepGoing: rf.keepGoing, Force: rf.force, ChangedSince: rf.changedSince, All: rf.all,

@@ -356,7 +356,11 @@ func (o *options) keychain() (authn.Keychain, error) {
 	if err != nil {
 		return nil, err
 	}
-	return registry.KeychainFor(host, os.Getenv), nil
+	var learn func(string)
+	if o.secrets != nil {
+		learn = o.secrets.Add // a credential helper's answer is a secret too
+	}
+	return registry.Learning(registry.KeychainFor(host, os.Getenv), learn), nil
 }
 
 // credentialHost is the one registry REGISTRY_USERNAME/REGISTRY_PASSWORD

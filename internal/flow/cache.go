@@ -97,7 +97,7 @@ func (run *Run) cacheKeychain() registry.Option {
 		run.logf("warning: cache: %v; the cache repository gets no REGISTRY_USERNAME/PASSWORD", err)
 		host = ""
 	}
-	return registry.WithKeychain(registry.KeychainFor(host, os.Getenv))
+	return registry.WithKeychain(registry.Learning(registry.KeychainFor(host, os.Getenv), run.opts.Learn))
 }
 
 // saveCaches exports the cache volumes and pushes each under its first key.

@@ -58,7 +58,7 @@ func pushStage(r *App) pipeline.Stage {
 			} else if host, err := r.run.host.CredentialHost(); err != nil {
 				return err
 			} else {
-				opts = append(opts, registry.WithKeychain(registry.KeychainFor(host, os.Getenv)))
+				opts = append(opts, registry.WithKeychain(registry.Learning(registry.KeychainFor(host, os.Getenv), r.run.opts.Learn)))
 			}
 			repo, err := registry.ParseRepo(image)
 			if err != nil {

@@ -37,6 +37,9 @@ type Options struct {
 	Log func(format string, args ...any)
 	// Redact cleans a stage's error of the run's secret values (nil: as is).
 	Redact func(string) string
+	// Learn adds a credential found on the way (a registry credential
+	// helper's answer) to what Redact removes (nil: nothing is learned).
+	Learn func(string)
 	// Lock is the image lock the stages pull by.
 	Lock *imagelock.Lock
 	// Stages are the configured stages (DefaultStages when none are).

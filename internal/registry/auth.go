@@ -133,3 +133,39 @@ func CloudRegistry(host string) string {
 	}
 	return ""
 }
+
+// Learning is kc with every credential it resolves handed to learn before
+// any request carries it: a Docker credential helper's answer or a token
+// from the Docker config is then redacted like a configured secret when a
+// registry (or a proxy) echoes it back. learn nil: kc as is.
+func Learning(kc authn.Keychain, learn func(string)) authn.Keychain {
+	if learn == nil {
+		return kc
+	}
+	return learningKeychain{kc: kc, learn: learn}
+}
+
+type learningKeychain struct {
+	kc    authn.Keychain
+	learn func(string)
+}
+
+func (k learningKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	a, err := k.kc.Resolve(r)
+	if err != nil || a == nil || a == authn.Anonymous {
+		return a, err
+	}
+	cfg, err := a.Authorization()
+	if err != nil || cfg == nil {
+		return a, err
+	}
+	for _, v := range []string{cfg.Password, cfg.Auth, cfg.IdentityToken, cfg.RegistryToken} {
+		if v != "" {
+			k.learn(v)
+		}
+	}
+	if cfg.Password != "" {
+		k.learn(cfg.Username + ":" + cfg.Password)
+	}
+	return a, nil
+}
