@@ -220,6 +220,11 @@ func IsKustomization(p string) bool {
 //   - a manifest: its HelmReleases and Argo CD Applications rendered, or,
 //     when its directory holds a kustomization, that kustomization (what
 //     Argo CD builds from the directory); else the file's objects.
+//
+// A kustomization or chart directory that Argo CD Applications of
+// opts.Applications track is rendered as each of them renders it (a values
+// file outside any chart, as those whose valueFiles name it); a kustomize
+// Component, through the kustomizations of opts.Components that list it.
 func Render(ctx context.Context, fsys fs.FS, root string, opts Options) (*Result, error) {
 	rf := &readFS{FS: fsys}
 	root = path.Clean(root)
@@ -263,11 +268,9 @@ func Render(ctx context.Context, fsys fs.FS, root string, opts Options) (*Result
 	}
 	if how != "" {
 		if vs := opts.views(rf, how, src, root); len(vs) > 0 {
-			res, err := renderViews(ctx, rf, res.Root, how, vs, opts)
-			if err != nil {
-				return nil, err
-			}
-			return res, nil
+			// The Applications tracking the directory: what each renders,
+			// with its own overrides, is what runs.
+			return renderViews(ctx, rf, res.Root, how, vs, opts)
 		}
 	}
 	switch {
