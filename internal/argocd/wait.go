@@ -54,6 +54,9 @@ type Waiter struct {
 	// Timeout is the whole wait's budget (default 10 minutes); no request
 	// outlives it.
 	Timeout time.Duration
+	// TimeoutFlag is --wait-timeout as the user gave it, for messages
+	// (Timeout may be what is left of it for a later target); "": Timeout.
+	TimeoutFlag string
 	// Poll is the pause between two looks (default 2s).
 	Poll time.Duration
 	// RefreshEvery is how often a refresh (?refresh=normal) is asked again
@@ -378,9 +381,9 @@ func (w *Waiter) requestFailure(app string, err error) error {
 	case errors.As(err, &ae) && ae.Status == http.StatusNotFound && app != "":
 		return &Failure{Kind: KindNotFound, Application: app, Msg: fmt.Sprintf("Argo CD at %s has no Application %s (--argocd-app)", w.Client, app)}
 	case errors.As(err, &ne) && ne.Timeout:
-		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) did not answer in time: %s; gave up at the wait timeout (--wait-timeout %s)", w.Client, EnvServer, ne.Op, roundDur(w.Timeout))}
+		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) did not answer in time: %s; gave up at the wait timeout (--wait-timeout %s)", w.Client, EnvServer, ne.Op, w.timeoutText())}
 	case errors.As(err, &ne):
-		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) is unreachable: %v; gave up at the wait timeout (--wait-timeout %s)", w.Client, EnvServer, ne, roundDur(w.Timeout))}
+		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) is unreachable: %v; gave up at the wait timeout (--wait-timeout %s)", w.Client, EnvServer, ne, w.timeoutText())}
 	}
 	return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s: %v", w.Client, err)}
 }
@@ -738,13 +741,13 @@ func (w *Waiter) timeout(ctx context.Context, t Target, states []*appState) erro
 		if st.err != nil {
 			msg += fmt.Sprintf("; the last request failed: %v", st.err)
 		}
-		msg += fmt.Sprintf(" — gave up after %s (--wait-timeout)", roundDur(w.Timeout))
+		msg += fmt.Sprintf(" — gave up after %s (--wait-timeout %s)", roundDur(w.Timeout), w.timeoutText())
 		if st.done != nil {
 			st.done.Reason = msg
 		}
 		return &Failure{Kind: kind, Application: st.name, Msg: msg}
 	}
-	return &Failure{Kind: KindTimeout, Msg: fmt.Sprintf("gave up after %s (--wait-timeout)", roundDur(w.Timeout))}
+	return &Failure{Kind: KindTimeout, Msg: fmt.Sprintf("gave up after %s (--wait-timeout %s)", roundDur(w.Timeout), w.timeoutText())}
 }
 
 func outOfSync(s Status) string {
@@ -769,6 +772,14 @@ func orUnknown(s string) string {
 
 // roundDur is a duration as a person reads it: the budget left for a
 // second target is 19.999999s of a 20s --wait-timeout.
+// timeoutText is --wait-timeout as given, else the budget rounded.
+func (w *Waiter) timeoutText() string {
+	if w.TimeoutFlag != "" {
+		return w.TimeoutFlag
+	}
+	return roundDur(w.Timeout)
+}
+
 func roundDur(d time.Duration) string {
 	switch {
 	case d >= 10*time.Second:

@@ -108,7 +108,9 @@ func checkoutDirs(p Project, args []string) []string {
 // repository's own, the user's and the system's), one entry a line; ""
 // when git cannot read it. A local read: nothing is contacted.
 func gitConfigValues(root string) string {
-	cmd := exec.Command("git", "-C", root, "config", "--list", "--includes")
+	// root is a directory handed to git's -C, never a command or an option
+	// (version.Root makes it absolute).
+	cmd := exec.Command("git", "-C", root, "config", "--list", "--includes") //nolint:gosec // fixed program and arguments; root is a path
 	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
 	out, err := cmd.Output()
 	if err != nil {
