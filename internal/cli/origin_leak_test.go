@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"math/rand"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -89,6 +90,17 @@ func TestOriginCredentialNeverEchoed(t *testing.T) {
 		{"user:token", "alice", "S3cr3tT0k3n-ABCDEF0123456789xyzQ"},
 		{"percent-encoded", "ci-bot", "p@ss:w/rd%with?odd#chars-0123456789"},
 		{"token as user", "ghp_AbCdEf0123456789AbCdEf0123456789wxyz", "x-oauth-basic"},
+	}
+	// And tokens generated from a seed, over the characters a URL must
+	// percent-encode.
+	r := rand.New(rand.NewSource(*secretsSeed))
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?#[]% "
+	for i := 0; i < 2; i++ {
+		b := make([]byte, 24+r.Intn(40))
+		for j := range b {
+			b[j] = alphabet[r.Intn(len(alphabet))]
+		}
+		tokens = append(tokens, struct{ name, user, token string }{fmt.Sprintf("generated %d", i), "ci", string(b)})
 	}
 	for _, mode := range []string{"err", "401", "403", "remote"} {
 		base := echoingGitServer(t, root, mode)
@@ -181,5 +193,32 @@ func TestCredentialHelperAnswerNeverEchoed(t *testing.T) {
 	windows, whole := secretPieces(secret, base64.StdEncoding.EncodeToString([]byte("robot:"+secret)), nil)
 	if where := leakIn(seen, windows, whole); where != "" || code == 0 || !strings.Contains(se.String(), "DENIED") {
 		t.Errorf("exit %d: %s\n%s", code, where, se.String())
+	}
+}
+
+// learnDiscovered finds a URL's credential wherever the run meets it: an
+// environment value, an argument, a string of the Go configuration, and
+// the git configuration (any remote, an insteadOf) of the checkouts the
+// run reads, given as --source-repo.
+func TestLearnDiscoveredEverywhere(t *testing.T) {
+	src, _ := gitRepo(t, 1)
+	for _, kv := range [][2]string{
+		{"remote.mirror.url", "https://ci:from-git-config-remote-0123@git.example.org/a.git"},
+		{"url.https://bot:from-git-config-insteadof-0123@git.example.org/.insteadOf", "https://git.example.org/"},
+	} {
+		if out, err := exec.Command("git", "-C", src, "config", kv[0], kv[1]).CombinedOutput(); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+	}
+	p := testProject()
+	p.GitOpsRepo = "https://ci:from-go-configuration-0123@git.example.org/gitops.git"
+	set := newSecretSet(p, func(string) string { return "" })
+	learnDiscovered(set, p,
+		[]string{"HTTPS_PROXY=http://proxy:from-environment-0123@proxy.example.org:3128"},
+		[]string{"deploy", "--gitops-repo=https://from-argument-token-0123456789@git.example.org/g.git", "--source-repo", src})
+	for _, v := range []string{"from-git-config-remote-0123", "from-git-config-insteadof-0123", "from-go-configuration-0123", "from-environment-0123", "from-argument-token-0123456789"} {
+		if got := set.String("server said: " + v + " is wrong"); strings.Contains(got, v) {
+			t.Errorf("%s is not learned: %q", v, got)
+		}
 	}
 }

@@ -13,8 +13,8 @@ import (
 var userinfoRE = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://([^\s"'<>/?#]*)@`)
 
 // URLSecrets are the credentials the URLs in text carry, in the forms a
-// server or a library may echo them: the userinfo as written and
-// percent-decoded, the password alone (both ways) and, for a userinfo
+// server or a library may echo them: the userinfo as written,
+// percent-decoded and re-encoded, the password alone (each way) and, for a userinfo
 // without a password (https://TOKEN@host), the user, which is then the
 // token. Added to a Set, each also covers its base64 forms, so an echoed
 // `Authorization: Basic …` header is caught too. A user name next to a
@@ -27,13 +27,14 @@ func URLSecrets(text string) []string {
 			continue
 		}
 		user, pass, hasPass := strings.Cut(info, ":")
+		// Each value as written, decoded, and re-encoded the other ways a
+		// client or server spells it (a query string's '+' for a space).
 		add := func(raw string) {
 			out = append(out, raw)
-			if dec, err := url.PathUnescape(raw); err == nil && dec != raw {
-				out = append(out, dec)
-			}
-			if dec, err := url.QueryUnescape(raw); err == nil && dec != raw {
-				out = append(out, dec)
+			for _, unescape := range []func(string) (string, error){url.PathUnescape, url.QueryUnescape} {
+				if dec, err := unescape(raw); err == nil {
+					out = append(out, dec, url.QueryEscape(dec), url.PathEscape(dec))
+				}
 			}
 		}
 		if !hasPass {
