@@ -25,12 +25,36 @@ type Application struct {
 	Sources []map[string]any
 	// Multi: the Application lists spec.sources.
 	Multi bool
+	// Kind is the object holding it: "" or Application (an Argo CD
+	// Application, or one an ApplicationSet's list generator makes),
+	// ApplicationSet (one not expanded), Kustomization or HelmRelease (Flux).
+	Kind string
+	// Owner names the ApplicationSet that generates it.
+	Owner string
+	// Pattern: the source paths hold not-expanded template parameters.
+	Pattern bool
+	// Unproven says why what it renders cannot be rendered here.
+	Unproven string
 }
 
 // ID names the Application for people: Application web-staging (argocd/web-staging.yaml).
 func (a Application) ID() string {
-	return "Application " + a.Name + " (" + a.File + ")"
+	kind := a.Kind
+	switch kind {
+	case "", "Application":
+		kind = "Application"
+	case "Kustomization", "HelmRelease":
+		kind = "Flux " + kind
+	}
+	if a.Owner != "" {
+		return kind + " " + a.Name + " (" + a.Owner + ", " + a.File + ")"
+	}
+	return kind + " " + a.Name + " (" + a.File + ")"
 }
+
+// flux: a Flux object, whose source is a GitRepository Slipway does not
+// resolve and which reads no Argo CD override file.
+func (a Application) flux() bool { return a.Kind == "Kustomization" || a.Kind == "HelmRelease" }
 
 // maxAppFile bounds the files searched for Applications: an Application
 // manifest is small, and a multi-megabyte file elsewhere in the repository
@@ -71,9 +95,19 @@ func FindApplications(ctx context.Context, fsys fs.FS) ([]Application, error) {
 	return out, err
 }
 
-// ApplicationsIn lists the Argo CD Applications in one file's documents.
+// ApplicationsIn lists the Applications in one file's documents: Argo CD
+// Applications, the Applications of an ApplicationSet's list generators (or
+// one not proven for its other generators), Flux Kustomizations and
+// HelmReleases (see controllerObject).
 func ApplicationsIn(file string, data []byte) []Application {
-	if !bytes.Contains(data, []byte("argoproj.io")) || !bytes.Contains(data, []byte("Application")) {
+	if !bytes.Contains(data, []byte("argoproj.io")) && !bytes.Contains(data, []byte("toolkit.fluxcd.io")) {
+		return nil
+	}
+	any := false
+	for _, k := range controllerKinds {
+		any = any || bytes.Contains(data, []byte(k))
+	}
+	if !any {
 		return nil
 	}
 	objs, err := parse(file, data)
@@ -82,12 +116,7 @@ func ApplicationsIn(file string, data []byte) []Application {
 	}
 	var out []Application
 	for _, o := range objs {
-		if o.GetKind() != "Application" || !strings.HasPrefix(o.GetApiVersion(), "argoproj.io/") {
-			continue
-		}
-		if a, ok := applicationOf(file, o); ok {
-			out = append(out, a)
-		}
+		out = append(out, controllerObject(file, o)...)
 	}
 	return out
 }
@@ -140,12 +169,15 @@ func normRepo(u string) string {
 
 // tracks reports whether an Application source renders dir of this
 // repository at the branch deployed to.
-func (o Options) tracks(src map[string]any, dir string) bool {
+func (o Options) tracks(a Application, src map[string]any, dir string) bool {
 	if str(src["chart"]) != "" || str(src["path"]) == "" {
 		return false
 	}
-	if path.Clean(strings.TrimPrefix(str(src["path"]), "./")) != dir {
+	if !tracksPath(a, str(src["path"]), dir) {
 		return false
+	}
+	if a.flux() {
+		return true // its GitRepository source is taken to be this repository
 	}
 	if o.RepoURL != "" && !SameRepo(str(src["repoURL"]), o.RepoURL) {
 		return false
@@ -169,7 +201,7 @@ func (o Options) views(fsys fs.FS, how, dir, root string) []view {
 	var out []view
 	for _, a := range o.Applications {
 		for _, s := range a.Sources {
-			if o.tracks(s, dir) {
+			if o.tracks(a, s, dir) {
 				out = append(out, view{app: a, src: s})
 			}
 		}
@@ -317,6 +349,9 @@ func mergeOverrides(fsys fs.FS, src map[string]any, dir string, app Application)
 	if app.Multi {
 		field = "spec.sources[]."
 	}
+	if app.Owner != "" {
+		field = "spec.template." + field // an ApplicationSet's template
+	}
 	if isArgoSource(app.File) {
 		field = "" // an override file standing for its Application
 	}
@@ -324,8 +359,18 @@ func mergeOverrides(fsys fs.FS, src map[string]any, dir string, app Application)
 		if m, ok := src[k].(map[string]any); ok {
 			for f := range m {
 				from[k+"."+f] = Override{File: app.File, Field: field + k + "." + f}
+				if app.flux() {
+					ff := "spec." + f // spec.images, spec.patches
+					if f == "valuesObject" {
+						ff = "spec.values"
+					}
+					from[k+"."+f] = Override{File: app.File, Field: ff}
+				}
 			}
 		}
+	}
+	if app.flux() {
+		return deepCopy(src), from, nil // Flux reads no Argo CD override file
 	}
 	names := []string{".argocd-source.yaml"}
 	if app.Name != "" {
@@ -405,13 +450,16 @@ func deepCopy(m map[string]any) map[string]any {
 // why is set (and no objects) when it cannot be rendered here.
 func renderView(ctx context.Context, fsys *readFS, v view, opts Options, res *Result) ([]*yaml.RNode, string, error) {
 	app, src := v.app, v.src
+	if app.Unproven != "" {
+		return nil, app.Unproven, nil
+	}
 	if c := str(src["chart"]); c != "" {
 		return nil, fmt.Sprintf("its chart %s comes from the Helm repository %s", c, str(src["repoURL"])), nil
 	}
 	if str(src["path"]) == "" {
 		return nil, "", nil // a ref source: values for another source
 	}
-	if opts.RepoURL != "" && !SameRepo(str(src["repoURL"]), opts.RepoURL) {
+	if !app.flux() && opts.RepoURL != "" && !SameRepo(str(src["repoURL"]), opts.RepoURL) {
 		return nil, fmt.Sprintf("its source %s is another repository", str(src["repoURL"])), nil
 	}
 	dir := path.Clean(strings.TrimPrefix(str(src["path"]), "./"))
@@ -541,7 +589,7 @@ func renderViews(ctx context.Context, rf *readFS, root, how string, vs []view, o
 		}
 		if why != "" {
 			// Kept with the values it reads, to tell whether an edit changed it.
-			res.Opaque = append(res.Opaque, Opaque{ID: v.app.ID(), Reason: why, Content: flat(v.src) + valuesContent(rf, v)})
+			res.Opaque = append(res.Opaque, Opaque{ID: v.app.ID(), Reason: why, Content: flat(v.src) + valuesContent(rf, v) + dirContent(rf, v, path.Dir(root))})
 			continue
 		}
 		n := len(res.Containers)
@@ -604,4 +652,22 @@ func valuesContent(fsys fs.FS, v view) string {
 		}
 	}
 	return b.String()
+}
+
+// dirContent is the kustomization or chart values a view renders, as they
+// stand: an edit to them changes what a view that cannot be rendered here
+// renders. A not-expanded ApplicationSet's is the rendered directory's.
+func dirContent(fsys fs.FS, v view, rendered string) string {
+	dir := path.Clean(strings.TrimPrefix(str(v.src["path"]), "./"))
+	if strings.Contains(dir, patternMark) {
+		dir = rendered
+	}
+	f := kustomizationIn(fsys, dir)
+	if f == "" {
+		f = path.Join(dir, "values.yaml")
+	}
+	if data, err := fs.ReadFile(fsys, f); err == nil {
+		return string(data)
+	}
+	return ""
 }
