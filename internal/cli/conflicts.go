@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/manifest"
 	"github.com/slipway-ci/slipway/internal/redact"
 )
@@ -233,6 +234,19 @@ func rollbackToValues(o *options, cmd *cobra.Command, v string) []configured {
 		}
 	}
 	return out
+}
+
+// checkAppImage refuses to deploy, promote or roll back an image of
+// another repository than the app's App.Image (exit 2, naming both): the
+// image a promote copies or a rollback restores is held to the
+// configuration like deploy's --image.
+func (o *options) checkAppImage(req gitops.Request) error {
+	for _, a := range o.given().Apps {
+		if a.Name == req.App && a.Image != "" && !sameRepository(req.Image.Repo, a.Image) {
+			return usageErr("%s/%s: image %s is not of App.Image (app %s) %q in the Go configuration; deploy an image of %s, or change App.Image", req.App, req.Env, maskUserinfo(req.Image.String()), a.Name, a.Image, a.Image)
+		}
+	}
+	return nil
 }
 
 // helmValueValues: --helm-value against the Helm value paths of the app

@@ -143,3 +143,41 @@ func TestVerifyRegistryAuthHint(t *testing.T) {
 		t.Errorf("verify with a refused password: exit %d:\n%s", code, stderr)
 	}
 }
+
+// Issue 17 (round 2) item 4 for the images a command does not take from a
+// flag: promote copying, and rollback restoring, an image of another
+// repository than App.Image is exit 2 naming both, before any commit.
+func TestPromoteAndRollbackHoldImagesToAppImage(t *testing.T) {
+	noEngineEnv(t)
+	t.Setenv("GITOPS_REPO", "")
+	out := t.TempDir()
+	src, shas := gitRepo(t, 1)
+	common := []string{"--out", out, "--source", "../../sample-app", "--source-repo", src}
+	free, bound := testProject(), testProject()
+	bound.Apps[0].Image = "ghcr.io/acme/sample-app"
+	foreign := "ghcr.io/acme/foreign@sha256:" + strings.Repeat("f", 64)
+	exec := func(p Project, args ...string) (string, int) {
+		var so, se bytes.Buffer
+		code := Execute(context.Background(), p, append(args, common...), &so, &se)
+		return se.String(), code
+	}
+	for _, img := range []string{foreign, dig(1)} {
+		if stderr, code := exec(free, "deploy", "--app", "sample-app", "--env", "development", "--image", img, "--source-commit", shas[0]); code != 0 {
+			t.Fatalf("deploy %s: exit %d %s", img, code, stderr)
+		}
+	}
+	if stderr, code := exec(free, "deploy", "--app", "sample-app", "--env", "staging", "--image", foreign, "--source-commit", shas[0]); code != 0 {
+		t.Fatalf("deploy: exit %d %s", code, stderr)
+	}
+	for _, args := range [][]string{
+		{"promote", "--app", "sample-app", "--from", "staging", "--to", "production", "--source-repo", src},
+		{"rollback", "--app", "sample-app", "--env", "development", "--reason", "test"},
+	} {
+		name := args[0]
+		common = common[:4] // --out and --source
+		stderr, code := exec(bound, args...)
+		if code != 2 || !strings.Contains(stderr, "ghcr.io/acme/foreign") || !strings.Contains(stderr, "App.Image (app sample-app)") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%s of a foreign image: exit %d:\n%s", name, code, stderr)
+		}
+	}
+}

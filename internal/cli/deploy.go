@@ -111,6 +111,7 @@ func (o *options) openGitOps(create bool) (*gitops.Deployer, error) {
 		Layout:      layout,
 		Charts:      o.proj.Charts,
 		Actor:       gitops.Actor(os.Getenv, gitUserEmail),
+		CheckImage:  o.checkAppImage,
 	}
 	switch {
 	case os.Getenv("GITOPS_GPG_KEY_FILE") != "":

@@ -66,6 +66,11 @@ type Deployer struct {
 	// refuses the deploy (ErrUnverified) and leaves the remote untouched.
 	// It runs for deploy, promote and rollback alike.
 	Verify func(ctx context.Context, req Request) (*Verification, error)
+	// CheckImage, when set, refuses a request whose image is not the app's
+	// (another repository than the configuration's) before anything else;
+	// its error is returned as it is. It runs for deploy, promote and
+	// rollback alike.
+	CheckImage func(req Request) error
 	// Charts renders Helm charts for the render proof (the slipway binary
 	// and Config.GitOps.Charts set it to the Helm SDK's); without it an
 	// edit that only a chart render could prove is reported unproven.
@@ -299,6 +304,11 @@ func (d *Deployer) deployAll(ctx context.Context, reqs []Request) ([]*Outcome, e
 	for i := range reqs {
 		if err := reqs[i].Validate(); err != nil {
 			return nil, err
+		}
+		if d.CheckImage != nil {
+			if err := d.CheckImage(reqs[i]); err != nil {
+				return nil, err
+			}
 		}
 		// Verification comes before anything is cloned: a refused digest
 		// leaves the remote untouched.
