@@ -22,8 +22,10 @@ func followingArgo(t *testing.T, repo, env string, health string) (*httptest.Ser
 	var refreshes atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+argoToken {
+			// Like a proxy in front of Argo CD, it repeats the token it
+			// refuses (issue 17 round 2 item 2: never printed).
 			w.WriteHeader(401)
-			fmt.Fprint(w, `{"error":"invalid session: token signature is invalid","code":16,"message":"invalid session: token signature is invalid"}`)
+			fmt.Fprintf(w, `{"error":"invalid session: token signature is invalid","code":16,"message":"invalid session: %s is invalid"}`, r.Header.Get("Authorization"))
 			return
 		}
 		if r.URL.Query().Get("refresh") != "" {
