@@ -479,7 +479,7 @@ func (d *Deployer) apply(ctx context.Context, req Request, snap *snapshot, st en
 		return nil, nil, err
 	}
 	set := manifest.Set{App: req.App, Repo: req.Image.Repo, Digest: req.Image.Digest, Tag: req.Tag, Values: req.Values, ImageName: req.ImageName, Helm: snap.isChartDir(path.Dir(file)),
-		ChartValues: snap.chartValues(file, data, req.App)}
+		ChartValues: snap.chartValues(ctx, file, data, req.App)}
 	edited, ch, err := EditSet(file, data, set)
 	if errors.Is(err, ErrNoMatch) && isKustomizationFile(file) {
 		edited, ch, err = snap.addImageEntry(ctx, file, data, req)
@@ -569,10 +569,16 @@ func (d *Deployer) missing(s *snapshot, req Request, file string) error {
 }
 
 func orNone(names []string) string {
-	if len(names) == 0 {
+	var kept []string
+	for _, n := range names {
+		if n != "" {
+			kept = append(kept, n)
+		}
+	}
+	if len(kept) == 0 {
 		return "none"
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(kept, ", ")
 }
 
 // state reads what the records say of an environment (its effective

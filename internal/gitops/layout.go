@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"path"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	sigyaml "sigs.k8s.io/yaml"
 
 	"github.com/slipway-ci/slipway/internal/manifest"
+	"github.com/slipway-ci/slipway/internal/render"
 )
 
 // envFile is one environment of one app and the file it lives in.
@@ -60,12 +62,12 @@ func segmentREx(seg string, lazy bool) (*regexp.Regexp, []string) {
 // several apps in one file: they are the apps the records deployed there.
 // A layout without {env} (a flat {app}/…) serves every environment the
 // records name.
-func (s *snapshot) layoutEnvs(layout string, recs []Record) []envFile {
+func (s *snapshot) layoutEnvs(ctx context.Context, charts render.ChartFunc, layout string, recs []Record) []envFile {
 	found := s.layoutFiles(layout)
 	if layout == "" {
 		layout = DefaultLayout
 	}
-	return s.fillLayout(layout, found, recs)
+	return s.fillLayout(ctx, charts, layout, found, recs)
 }
 
 // layoutFiles lists every file the layout matches at the head, with the
@@ -144,7 +146,7 @@ func (s *snapshot) layoutFiles(layout string) []envFile {
 // where it splits one way (apps/{app}-{env}.yaml holding
 // my-api-staging-eu.yaml does not). A file shared by several apps (no {app}
 // in the layout) is a record's app's only when it holds that app.
-func (s *snapshot) fillLayout(layout string, found []envFile, recs []Record) []envFile {
+func (s *snapshot) fillLayout(ctx context.Context, charts render.ChartFunc, layout string, found []envFile, recs []Record) []envFile {
 	var out []envFile
 	seen := map[envFile]bool{}
 	add := func(e envFile) {
@@ -173,7 +175,7 @@ func (s *snapshot) fillLayout(layout string, found []envFile, recs []Record) []e
 			if lp != e.File && (!isKustomizationFile(e.File) || !isKustomizationFile(lp) || path.Dir(lp) != path.Dir(e.File)) {
 				continue
 			}
-			if shared && !s.holds(e.File, p.app, recs) {
+			if shared && !s.holds(ctx, charts, e.File, p.app, p.env, recs) {
 				continue
 			}
 			claimed = true
@@ -181,6 +183,16 @@ func (s *snapshot) fillLayout(layout string, found []envFile, recs []Record) []e
 		}
 		if claimed {
 			continue
+		}
+		if shared && e.Env != "" && !e.ambiguous {
+			// Another environment's file of a shared layout holds a
+			// recorded app when it renders it (Flux's apps/prod patching
+			// the HelmRelease staging was deployed through).
+			for _, app := range recordedApps(recs) {
+				if s.holds(ctx, charts, e.File, app, e.Env, recs) {
+					add(envFile{App: app, Env: e.Env, File: e.File})
+				}
+			}
 		}
 		if e.App != "" && e.Env != "" {
 			if !e.ambiguous {
@@ -208,9 +220,18 @@ func (s *snapshot) fillLayout(layout string, found []envFile, recs []Record) []e
 
 // holds reports whether a file shared by several apps holds app: an
 // images: entry or container deploy would edit for it.
-func (s *snapshot) holds(file, app string, recs []Record) bool {
+func (s *snapshot) holds(ctx context.Context, charts render.ChartFunc, file, app, env string, recs []Record) bool {
 	if slices.Contains(s.appsIn(file), app) {
 		return true
+	}
+	// A deploy through --path into what the file builds (Flux's
+	// apps/staging/podinfo-values.yaml patching a HelmRelease next to
+	// apps/staging/kustomization.yaml): the record says the app is there.
+	dir := path.Dir(file)
+	for _, r := range recs {
+		if r.App == app && r.Path != "" && r.Path != file && (path.Dir(r.Path) == dir || strings.HasPrefix(r.Path, dir+"/")) {
+			return true
+		}
 	}
 	data, ok := s.readFile(file)
 	if !ok {
@@ -225,7 +246,27 @@ func (s *snapshot) holds(file, app string, recs []Record) bool {
 		}
 	}
 	_, err := manifest.CurrentSet(file, data, manifest.Set{App: app, Repos: repos})
-	return err == nil || !errors.Is(err, manifest.ErrNoMatch)
+	if err == nil || !errors.Is(err, manifest.ErrNoMatch) {
+		return true
+	}
+	if !isKustomizationFile(file) || ctx.Err() != nil {
+		return false
+	}
+	// What the file builds runs the app (a HelmRelease's chart rendered
+	// with the overlay's patched values).
+	rn, err := s.runs(ctx, charts, file, app, env, repos)
+	return err != nil || rn.Unrendered == ""
+}
+
+// recordedApps lists the apps the records name, in their order.
+func recordedApps(recs []Record) []string {
+	var out []string
+	for _, r := range recs {
+		if r.App != "" && !slices.Contains(out, r.App) {
+			out = append(out, r.App)
+		}
+	}
+	return out
 }
 
 type treeEntry struct {

@@ -470,7 +470,10 @@ func (s *snapshot) isChartDir(dir string) bool {
 // next to its Chart.yaml, an Argo CD Application whose source path is the
 // chart, a Flux HelmRelease whose chart is a path in the repository. Its
 // defaults say which value paths the chart takes (manifest.Set.ChartValues).
-func (s *snapshot) chartValues(file string, data []byte, app string) []byte {
+// A HelmRelease without a chart (a kustomize patch of one, Flux's
+// apps/prod/podinfo-values.yaml) feeds the chart of the HelmRelease of its
+// name elsewhere in the repository (apps/base/podinfo/release.yaml).
+func (s *snapshot) chartValues(ctx context.Context, file string, data []byte, app string) []byte {
 	valuesIn := func(dir string) []byte {
 		dir = path.Clean(strings.TrimPrefix(dir, "./"))
 		if !s.isChartDir(dir) || path.Join(dir, "values.yaml") == path.Clean(file) {
@@ -502,6 +505,9 @@ func (s *snapshot) chartValues(file string, data []byte, app string) []byte {
 		case kind == "HelmRelease" && strings.HasPrefix(yamlStr(yamlField(d, "apiVersion")), "helm.toolkit.fluxcd.io/"):
 			cs := yamlField(yamlField(yamlField(yamlField(d, "spec"), "chart"), "spec"), "chart")
 			dirs = append(dirs, yamlStr(cs))
+			if yamlStr(cs) == "" {
+				dirs = append(dirs, s.releaseCharts(ctx, name)...)
+			}
 		}
 		for _, dir := range dirs {
 			if dir == "" || path.IsAbs(dir) || strings.HasPrefix(path.Clean(dir), "..") {
@@ -580,6 +586,26 @@ func (s *snapshot) envs(app string) []string {
 	for _, e := range s.dirs(path.Join(app, "overlays")) {
 		if _, _, ok := s.kustomizationIn(path.Join(app, "overlays", e)); ok {
 			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// releaseCharts are the chart paths of the repository's HelmReleases named
+// name that take their chart from a Git source.
+func (s *snapshot) releaseCharts(ctx context.Context, name string) []string {
+	apps, _, err := s.applications(ctx, nil)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range apps {
+		if a.Kind == "HelmRelease" && a.Name == name {
+			for _, src := range a.Sources {
+				if p, ok := src["path"].(string); ok && p != "" {
+					out = append(out, p)
+				}
+			}
 		}
 	}
 	return out

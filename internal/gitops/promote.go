@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strings"
 
 	"github.com/slipway-ci/slipway/internal/manifest"
 	"github.com/slipway-ci/slipway/internal/usage"
@@ -140,6 +141,7 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 		fmt.Fprintf(d.Log, "warning: %s not rendered (%s); promoting what %s holds\n", p.From, rd.Unrendered, rd.File)
 	}
 	img := rd.Image
+	fromFile := file
 	file = rd.File
 	// The record that put this digest here, by the rule status uses: its
 	// source commit is the digest's. None: the manifest was edited by hand,
@@ -177,6 +179,12 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 		SourceDirty: dirty, Unpin: p.Unpin, BreakGlass: p.BreakGlass, Values: p.Values, Path: p.ToPath,
 		command: "promote",
 	}
+	if req.Path == "" {
+		if to := snap.siblingPath(p.App, p.From, p.To, d.Layout, fromFile, lastPath(mine)); to != "" {
+			fmt.Fprintf(d.Log, "note: %s was deployed through %s; promoting through %s\n", p.From, lastPath(mine), to)
+			req.Path = to
+		}
+	}
 	if p.ViaBranch {
 		req.PushBranch = path.Join("promote", p.App, p.To, img.Short())
 	}
@@ -200,4 +208,24 @@ func CompareURL(remote, base, branch string) string {
 		return ""
 	}
 	return fmt.Sprintf("https://github.com/%s/%s/compare/%s...%s?expand=1", m[1], m[2], base, branch)
+}
+
+// siblingPath is To's counterpart of the file From's last deploy edited
+// through --path inside From's environment directory (Flux's
+// apps/staging/podinfo-values.yaml next to apps/staging/kustomization.yaml:
+// apps/prod/podinfo-values.yaml), when To's directory holds it; else "".
+func (s *snapshot) siblingPath(app, from, to, layout, fromFile, deployed string) string {
+	if deployed == "" || deployed == fromFile || !strings.Contains(orDefault(layout), "{env}") {
+		return ""
+	}
+	fromDir := path.Dir(LayoutPath(layout, app, from))
+	toDir := path.Dir(LayoutPath(layout, app, to))
+	if fromDir == toDir || !strings.HasPrefix(deployed, fromDir+"/") {
+		return ""
+	}
+	cand := path.Join(toDir, strings.TrimPrefix(deployed, fromDir+"/"))
+	if _, ok := s.readFile(cand); !ok {
+		return ""
+	}
+	return cand
 }

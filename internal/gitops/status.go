@@ -86,7 +86,7 @@ func historyAndStatus(ctx context.Context, r *Remote, f Filter) ([]Record, []Env
 	}
 	attachNotes(all, notes)
 	var out []EnvStatus
-	envs := snap.layoutEnvs(f.Layout, all)
+	envs := snap.layoutEnvs(ctx, f.Charts, f.Layout, all)
 	for _, e := range envs {
 		if (f.App != "" && e.App != f.App) || (f.Env != "" && e.Env != f.Env) {
 			continue
