@@ -229,7 +229,7 @@ func (s *snapshot) holds(ctx context.Context, charts render.ChartFunc, file, app
 	// apps/staging/kustomization.yaml): the record says the app is there.
 	dir := path.Dir(file)
 	for _, r := range recs {
-		if r.App == app && r.Path != "" && r.Path != file && (path.Dir(r.Path) == dir || strings.HasPrefix(r.Path, dir+"/")) {
+		if isKustomizationFile(file) && r.App == app && r.Path != "" && r.Path != file && (path.Dir(r.Path) == dir || strings.HasPrefix(r.Path, dir+"/")) {
 			return true
 		}
 	}
