@@ -42,6 +42,9 @@ func Execute(ctx context.Context, p Project, args []string, stdout, stderr io.Wr
 	// piece of one reaches stdout or stderr, whoever formed the text.
 	secrets := newSecretSet(p, os.Getenv)
 	learnDiscovered(secrets, p, os.Environ(), args)
+	// Once interrupted, nothing more reaches stdout: a command that read
+	// part of what it reports (rows of "context canceled") prints no record.
+	stdout = untilDone{ctx: ctx, w: stdout}
 	rout, rerr := secrets.Writer(stdout), secrets.Writer(stderr)
 	defer rout.Flush()
 	defer rerr.Flush()
@@ -53,10 +56,13 @@ func Execute(ctx context.Context, p Project, args []string, stdout, stderr io.Wr
 	root := newRootCmdWith(p, stdout, stderr, secrets)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
+	if err == nil && ctx.Err() == nil {
 		return 0
 	}
 	if ctx.Err() != nil {
+		if err == nil {
+			err = ctx.Err() // a command that swallowed the interruption
+		}
 		// Interrupted (Ctrl-C, SIGTERM): the shell convention 128+SIGINT.
 		fmt.Fprintln(stderr, "error: interrupted:", firstLineOf(err.Error()))
 		return 130
@@ -368,4 +374,18 @@ func moduleVersion() string {
 		}
 	}
 	return "unknown"
+}
+
+// untilDone writes to w until ctx is done, then drops what is written: the
+// output of an interrupted command ends where the interruption came.
+type untilDone struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (u untilDone) Write(p []byte) (int, error) {
+	if u.ctx.Err() != nil {
+		return len(p), nil
+	}
+	return u.w.Write(p)
 }

@@ -95,7 +95,7 @@ func newPlanCmd(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			doc, err := plan(o, rf, run)
+			doc, err := plan(cmd.Context(), o, rf, run)
 			if err != nil {
 				return err
 			}
@@ -121,7 +121,7 @@ func newPlanCmd(o *options) *cobra.Command {
 }
 
 // plan is what the run would do.
-func plan(o *options, rf *runFlags, run *flow.Run) (planDoc, error) {
+func plan(ctx context.Context, o *options, rf *runFlags, run *flow.Run) (planDoc, error) {
 	doc := planDoc{ImageLock: run.Lock().Source, Images: map[string]string{}, Skipped: run.Skipped(), Since: run.Base(), Apps: []planApp{}, Stages: []planStage{}, Waves: [][]string{}}
 	for _, img := range run.Lock().Images() {
 		doc.Images[img.Name] = img.Ref()
@@ -166,13 +166,13 @@ func plan(o *options, rf *runFlags, run *flow.Run) (planDoc, error) {
 				Subject: "deploy(" + r.Spec.Name + "): " + env + " -> sha256:<digest of the build>",
 			},
 		}
-		if file, missing := planLocate(o, r.Spec.Name, env); missing != "" {
+		if file, missing := planLocate(ctx, o, r.Spec.Name, env); missing != "" {
 			pa.GitOps.Missing = missing
 		} else {
 			if file != "" {
 				pa.GitOps.File = file
 			}
-			pa.GitOps.Rendered, pa.GitOps.Refused = planRender(o, r, env)
+			pa.GitOps.Rendered, pa.GitOps.Refused = planRender(ctx, o, r, env)
 		}
 		doc.Apps = append(doc.Apps, pa)
 	}
@@ -187,7 +187,7 @@ func plan(o *options, rf *runFlags, run *flow.Run) (planDoc, error) {
 // --gitops-repo or GITOPS_REPO: the file deploy would edit, or why it is
 // missing. Nothing when no repository is given (the local one is created
 // on first use) or it cannot be read.
-func planLocate(o *options, app, env string) (file, missing string) {
+func planLocate(ctx context.Context, o *options, app, env string) (file, missing string) {
 	if o.GitOpsRepo() == "" {
 		return "", ""
 	}
@@ -195,7 +195,7 @@ func planLocate(o *options, app, env string) (file, missing string) {
 	if err != nil {
 		return "", ""
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	file, err = d.Locate(ctx, app, env)
 	if errors.Is(err, gitops.ErrNoFile) {
@@ -215,7 +215,7 @@ var planDigest = "sha256:" + strings.Repeat("f", 64)
 // image of each of the app's workloads before -> after, or why the deploy
 // would be refused. Nothing when the GitOps repository does not exist yet or
 // the image repository is not known.
-func planRender(o *options, r *flow.App, env string) ([]string, string) {
+func planRender(ctx context.Context, o *options, r *flow.App, env string) ([]string, string) {
 	repo := r.ImageRepo()
 	if repo == "" {
 		return nil, ""
@@ -225,7 +225,7 @@ func planRender(o *options, r *flow.App, env string) ([]string, string) {
 		return nil, ""
 	}
 	d.Log = io.Discard
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	out, err := d.Deploy(ctx, gitops.Request{
 		App: r.Spec.Name, Env: env, Image: gitops.Image{Repo: repo, Digest: planDigest},

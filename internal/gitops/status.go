@@ -93,6 +93,11 @@ func historyAndStatus(ctx context.Context, r *Remote, f Filter) ([]Record, []Env
 		}
 		out = append(out, envStatus(ctx, snap, all, e, f.Charts))
 	}
+	if err := ctx.Err(); err != nil {
+		// Interrupted while rendering: rows of "context canceled" are no
+		// status.
+		return nil, nil, fmt.Errorf("status %s: %w", r, err)
+	}
 	if len(out) == 0 && (f.App != "" || f.Env != "") {
 		if err := f.check(snap, all); err != nil {
 			return nil, nil, fmt.Errorf("status: %w", err)
