@@ -163,3 +163,28 @@ func TestDeployAppliesArgoCDOverrides(t *testing.T) {
 		t.Error("nothing committed")
 	}
 }
+
+// TestDeployRefusesWhatKustomizeRejects (issue 18, finding 5): an
+// environment kustomize itself rejects (an unknown field, a resource that
+// does not exist) is refused, naming the file and kustomize's error — the
+// controller fails on it too — and nothing is pushed; only what cannot be
+// rendered here (the remote resources above) is "not proven".
+func TestDeployRefusesWhatKustomizeRejects(t *testing.T) {
+	for name, overlay := range map[string]string{
+		"unknown field":    "x-img: &img ghcr.io/acme/app\nresources:\n  - ../../base\nimages:\n  - name: *img\n    newTag: \"2.0\"\n",
+		"missing resource": "resources:\n  - ../../base\n  - missing.yaml\nimages:\n  - name: ghcr.io/acme/app\n    newTag: \"2.0\"\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, r := fixtureRemote(t, "override", map[string]string{"app/overlays/bad/kustomization.yaml": overlay})
+			before := head(t, dir, "main")
+			d := &Deployer{Remote: r, Charts: helm.Render}
+			_, err := d.Deploy(context.Background(), Request{App: "app", Env: "bad", Image: imgN("ghcr.io/acme/app", 2), SourceCommit: fixtureSource})
+			if !errors.Is(err, ErrDoesNotBuild) || !strings.Contains(err.Error(), "app/overlays/bad/kustomization.yaml") || !strings.Contains(err.Error(), "kustomize build app/overlays/bad") {
+				t.Errorf("deploy: %v, want refused naming the file and kustomize's error", err)
+			}
+			if head(t, dir, "main") != before {
+				t.Error("the branch moved")
+			}
+		})
+	}
+}

@@ -21,6 +21,11 @@ import (
 // HelmRelease the entry does not reach).
 var ErrNoEffect = errors.New("refusing deploy: the edit renders no change")
 
+// ErrDoesNotBuild refuses a deploy into an environment kustomize itself
+// rejects, before the edit and after it (render.ErrRejected): the
+// controller would fail to apply it too.
+var ErrDoesNotBuild = errors.New("refusing deploy: the environment does not build")
+
 // ErrBreaksRender refuses an edit after which the environment no longer renders.
 var ErrBreaksRender = errors.New("refusing deploy: the edit breaks the render")
 
@@ -93,6 +98,10 @@ func (d *Deployer) prove(ctx context.Context, snap *snapshot, req Request, root 
 		return nil, fmt.Errorf("%s: %w: %s renders nothing: %v; deploy to a kustomization that lists it (--path, or the layout); nothing was pushed", edited, ErrNoEffect, root, firstLine(aerr.Error()))
 	}
 	if aerr != nil {
+		if berr != nil && errors.Is(aerr, render.ErrRejected) {
+			// kustomize rejects the environment: the controller will too.
+			return nil, fmt.Errorf("%s: %w: %v; the controller rejects it too: fix the kustomization and deploy again; nothing was pushed", edited, ErrDoesNotBuild, firstLine(aerr.Error()))
+		}
 		if berr != nil {
 			return &Rendered{Root: root, Unproven: "cannot render " + root + ": " + firstLine(aerr.Error())}, nil
 		}

@@ -68,6 +68,16 @@ type Options struct {
 	depth int // components rendered through their users, nested
 }
 
+// ErrRejected marks a kustomization kustomize itself rejects (an unknown
+// field, a missing resource, a patch that matches nothing): the controller
+// rejects it too, unlike what cannot be rendered here (ErrRemote).
+var ErrRejected = errors.New("kustomize rejects the kustomization")
+
+type rejected struct{ error }
+
+func (r rejected) Is(target error) bool { return target == ErrRejected }
+func (r rejected) Unwrap() error        { return r.error }
+
 // ErrUnusedComponent is a kustomize Component rendered as an environment
 // that no kustomization of the repository includes: nothing renders it.
 var ErrUnusedComponent = errors.New("no kustomization of the repository lists the component in its components")
@@ -427,7 +437,12 @@ func kustomize(ctx context.Context, fsys *readFS, dir string, edits *kustomizeEd
 		return nil, fmt.Errorf("kustomize build %s: %w", dir, kf.remote)
 	}
 	if b.err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", dir, b.err)
+		if strings.Contains(strings.ToLower(b.err.Error()), "helm") {
+			// A helmCharts generator needs a helm binary and a chart
+			// repository: what Slipway cannot run, not what kustomize rejects.
+			return nil, fmt.Errorf("kustomize build %s: %w", dir, b.err)
+		}
+		return nil, rejected{fmt.Errorf("kustomize build %s: %w", dir, b.err)}
 	}
 	return parse(dir, b.out)
 }
