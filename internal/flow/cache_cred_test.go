@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
@@ -69,11 +70,20 @@ func TestCacheUsesThePushCredentials(t *testing.T) {
 		t.Fatalf("seed the cache: %v", err)
 	}
 
-	var logged strings.Builder
-	run := &Run{opts: Options{Lock: lock, Log: func(f string, a ...any) { logged.WriteString(strings.TrimSpace(f) + "\n") }}, host: &credHost{host: host}}
+	var (
+		mu     sync.Mutex // Options.Log is called from the pulls' goroutines
+		logged strings.Builder
+	)
+	run := &Run{opts: Options{Lock: lock, Log: func(f string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged.WriteString(strings.TrimSpace(f) + "\n")
+	}}, host: &credHost{host: host}}
 	dirs, done := run.pullCaches(context.Background(), repoName)
 	defer done()
 	if dirs[dag.CacheTrivy] == "" {
+		mu.Lock()
+		defer mu.Unlock()
 		t.Fatalf("the cache on the images' registry was not restored with the bound credentials:\n%s", logged.String())
 	}
 }

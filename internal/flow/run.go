@@ -33,7 +33,8 @@ type Options struct {
 	// table; Terminal says it is one (live push progress).
 	Stderr   io.Writer
 	Terminal bool
-	// Log prints a line to Stderr.
+	// Log prints a line to Stderr. Stages and cache pulls call it from
+	// several goroutines at once: it must be safe for concurrent use.
 	Log func(format string, args ...any)
 	// Redact cleans a stage's error of the run's secret values (nil: as is).
 	Redact func(string) string
