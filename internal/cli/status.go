@@ -22,7 +22,10 @@ renders at the branch head (kustomize, a chart, Argo CD's overrides: what it
 runs; the manifest where it cannot be rendered, saying so), and the source commit, time and GitOps
 commit of the deploy record that put that digest there. Manifests are the
 truth: a git revert, a rollback or a hand edit shows as what it did (the NOTE
-column names reverts, rollbacks and digests no record explains).`,
+column names reverts, rollbacks and digests no record explains). Each
+environment's render gets at most 20s (status and the report): one that takes
+longer shows "not rendered (took longer than 20s)" and the others go on; a
+run longer than 5s prints its progress on stderr.`,
 		Example: `  go run ./ci status
   go run ./ci status --app sample-app --env production --json`,
 		Args: cobra.NoArgs,
@@ -31,7 +34,7 @@ column names reverts, rollbacks and digests no record explains).`,
 			if err != nil {
 				return err
 			}
-			f.Layout, f.Charts = d.Layout, d.Charts
+			f.Layout, f.Charts, f.Progress = d.Layout, d.Charts, o.stderr
 			sts, err := gitops.Status(cmd.Context(), d.Remote, f)
 			if err != nil {
 				return failErr(err)

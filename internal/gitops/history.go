@@ -27,6 +27,9 @@ type Filter struct {
 	// Charts renders Helm charts when Status renders an environment to
 	// read what it runs (nil: a chart is read from its values file).
 	Charts render.ChartFunc
+	// Progress, when set, gets a line per environment read once the
+	// reading has taken longer than ProgressAfter (stderr for people).
+	Progress io.Writer
 }
 
 func (f Filter) match(r Record) bool {

@@ -254,7 +254,12 @@ func (s *snapshot) holds(ctx context.Context, charts render.ChartFunc, file, app
 	}
 	// What the file builds runs the app (a HelmRelease's chart rendered
 	// with the overlay's patched values).
-	rn, err := s.runs(ctx, charts, file, app, env, repos)
+	rctx, cancel := context.WithTimeout(ctx, EnvRenderLimit)
+	defer cancel()
+	rn, err := s.runs(rctx, charts, file, app, env, repos)
+	if rctx.Err() != nil {
+		return false
+	}
 	return err != nil || rn.Unrendered == ""
 }
 

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -87,11 +88,15 @@ func historyAndStatus(ctx context.Context, r *Remote, f Filter) ([]Record, []Env
 	attachNotes(all, notes)
 	var out []EnvStatus
 	envs := snap.layoutEnvs(ctx, f.Charts, f.Layout, all)
-	for _, e := range envs {
+	start := time.Now()
+	for i, e := range envs {
 		if (f.App != "" && e.App != f.App) || (f.Env != "" && e.Env != f.Env) {
 			continue
 		}
-		out = append(out, envStatus(ctx, snap, all, e, f.Charts))
+		out = append(out, envStatusWithin(ctx, snap, all, e, f.Charts))
+		if f.Progress != nil && time.Since(start) > ProgressAfter {
+			fmt.Fprintf(f.Progress, "status: read %d/%d environments (%s/%s), %s so far\n", i+1, len(envs), e.App, e.Env, time.Since(start).Round(time.Second))
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		// Interrupted while rendering: rows of "context canceled" are no
@@ -112,6 +117,27 @@ func orDefault(layout string) string {
 		return DefaultLayout
 	}
 	return layout
+}
+
+// EnvRenderLimit bounds the time status and the report spend rendering one
+// environment: one app whose render takes minutes (a 20 MB ConfigMap) does
+// not hold up the others; its row says "not rendered (took longer than
+// 20s)".
+var EnvRenderLimit = 20 * time.Second
+
+// ProgressAfter is how long status reads before it reports progress
+// (Filter.Progress).
+var ProgressAfter = 5 * time.Second
+
+// envStatusWithin is envStatus within EnvRenderLimit.
+func envStatusWithin(ctx context.Context, snap *snapshot, all []Record, e envFile, charts render.ChartFunc) EnvStatus {
+	ectx, cancel := context.WithTimeout(ctx, EnvRenderLimit)
+	defer cancel()
+	st := envStatus(ectx, snap, all, e, charts)
+	if ctx.Err() == nil && errors.Is(ectx.Err(), context.DeadlineExceeded) {
+		return EnvStatus{App: e.App, Env: e.Env, File: e.File, Note: fmt.Sprintf("not rendered (took longer than %s)", EnvRenderLimit)}
+	}
+	return st
 }
 
 func envStatus(ctx context.Context, snap *snapshot, all []Record, e envFile, charts render.ChartFunc) (st EnvStatus) {
