@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/slipway-ci/slipway/helm"
+	"github.com/slipway-ci/slipway/internal/usage"
 )
 
 // fluxHelmExample is the layout of fluxcd/flux2-kustomize-helm-example with
@@ -91,5 +92,26 @@ func TestNoMatchNamesNoEmptyElement(t *testing.T) {
 	_, err := d.Deploy(context.Background(), Request{App: "web", Env: "prod", Image: digest(52), SourceCommit: shas[0]})
 	if !errors.Is(err, ErrNoMatch) || strings.Contains(err.Error(), "using , ") || !strings.Contains(err.Error(), "using "+digest(52).Repo) {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestMissingEnvironmentIsUsage (issue 18, finding 6): an environment or
+// --path file that does not exist under a custom layout is a usage error
+// (exit 2, as the README says), naming what the layout finds.
+func TestMissingEnvironmentIsUsage(t *testing.T) {
+	_, r, shas := fluxHelmExample(t)
+	d := &Deployer{Remote: r, Layout: "apps/{env}/kustomization.yaml"}
+	_, err := d.Deploy(context.Background(), Request{App: "podinfo", Env: "qa", Image: digest(53), SourceCommit: shas[0]})
+	if !usage.Is(err) || !strings.Contains(err.Error(), "apps/qa/kustomization.yaml") {
+		t.Errorf("missing environment: %v (usage %v)", err, usage.Is(err))
+	}
+	d = &Deployer{Remote: r, Layout: "charts/{app}/values-{env}.yaml"}
+	_, err = d.Deploy(context.Background(), Request{App: "podinfo", Env: "qa", Image: digest(53), SourceCommit: shas[0]})
+	if !usage.Is(err) || !strings.Contains(err.Error(), "values-qa.yaml") {
+		t.Errorf("missing environment: %v (usage %v)", err, usage.Is(err))
+	}
+	_, err = d.Deploy(context.Background(), Request{App: "podinfo", Env: "qa", Image: digest(53), SourceCommit: shas[0], Path: "apps/qa.yaml"})
+	if !usage.Is(err) || !strings.Contains(err.Error(), "apps/qa.yaml") {
+		t.Errorf("missing --path: %v (usage %v)", err, usage.Is(err))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -25,6 +26,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/slipway-ci/slipway/internal/manifest"
+	"github.com/slipway-ci/slipway/internal/usage"
 )
 
 // snapshot is a branch head in an in-memory bare clone. Deploys work on git
@@ -547,7 +549,7 @@ func (s *snapshot) resolveFile(req Request, layout string) (string, []byte, erro
 		if manifest.IsArgoSource(file) {
 			return file, nil, nil // Argo CD's override file: the edit creates it
 		}
-		return "", nil, fmt.Errorf("%s in %s: file not found (--path)", file, s.remote)
+		return "", nil, usage.Errorf("%s in %s: file not found (--path)", file, s.remote)
 	}
 	if layout != "" && layout != DefaultLayout {
 		file := LayoutPath(layout, req.App, req.Env)
@@ -559,7 +561,7 @@ func (s *snapshot) resolveFile(req Request, layout string) (string, []byte, erro
 				return f, data, nil
 			}
 		}
-		return "", nil, fmt.Errorf("%s in %s: file not found (layout %s, app %q, environment %q)", file, s.remote, layout, req.App, req.Env)
+		return "", nil, usage.Errorf("%s in %s: file not found (layout %s, app %q, environment %q; %s)", file, s.remote, layout, req.App, req.Env, s.layoutHas(layout, req.App))
 	}
 	dir := path.Dir(DefaultPath(req.App, req.Env))
 	if file, data, ok := s.kustomizationIn(dir); ok {
@@ -609,4 +611,22 @@ func (s *snapshot) releaseCharts(ctx context.Context, name string) []string {
 		}
 	}
 	return out
+}
+
+// layoutHas says what the layout finds, for a missing app or environment:
+// the app's environments, else the apps.
+func (s *snapshot) layoutHas(layout, app string) string {
+	var envs, apps []string
+	for _, e := range s.layoutFiles(layout) {
+		if e.App == app && e.Env != "" && !slices.Contains(envs, e.Env) {
+			envs = append(envs, e.Env)
+		}
+		if e.App != "" && !slices.Contains(apps, e.App) {
+			apps = append(apps, e.App)
+		}
+	}
+	if len(envs) > 0 {
+		return "its environments: " + strings.Join(envs, ", ")
+	}
+	return "apps: " + orNone(apps)
 }
