@@ -157,7 +157,7 @@ func TestPlanNamesAMissingFile(t *testing.T) {
 	}{
 		{nil, "missing: not in the GitOps repository: sample-app/overlays/development/kustomization.yaml in " + bare + ": app \"sample-app\" not found (apps: web) (layout {app}/overlays/{env}/kustomization.yaml)"},
 		{[]string{"--image", "127.0.0.1:1/acme/sample-app"}, "missing: not in the GitOps repository: sample-app/overlays/development/kustomization.yaml in " + bare + ": app \"sample-app\" not found"},
-		{[]string{"--layout", "envs/{env}/{app}.yaml"}, "missing: not in the GitOps repository: envs/development/sample-app.yaml in " + bare + ": file not found (layout envs/{env}/{app}.yaml, app \"sample-app\", environment \"development\")"},
+		{[]string{"--layout", "envs/{env}/{app}.yaml"}, "missing: not in the GitOps repository: envs/development/sample-app.yaml in " + bare + ": file not found (layout envs/{env}/{app}.yaml, app \"sample-app\", environment \"development\"; apps: none)"},
 	} {
 		var o, e bytes.Buffer
 		args := append([]string{"plan", "--publish", "--gitops-repo", bare, "--out", t.TempDir()}, tc.args...)
