@@ -227,12 +227,23 @@ func (e *editor) helmValues(kind, where string, srcs []*source) error {
 		srcs = append(srcs[:len(srcs):len(srcs)], d) // lowest precedence
 	}
 	find := func(p string) (*source, *yaml.Node) {
+		if p == "" {
+			return nil, nil
+		}
 		for _, s := range srcs {
 			if n := s.get(p); n != nil {
 				return s, n
 			}
 		}
 		return nil, nil
+	}
+	if explicit && vp.Repository == "" && vp.Image == "" && strings.HasSuffix(vp.Digest, ".digest") {
+		// --helm-value digest=image.digest alone: the repository goes
+		// next to it where the values or the chart's values.yaml have one
+		// (image.repository), else the image would keep its old repository.
+		if sib := strings.TrimSuffix(vp.Digest, "digest") + "repository"; func() bool { _, n := find(sib); return n != nil }() {
+			vp.Repository = sib
+		}
 	}
 	var marked []markedField
 	for _, s := range srcs {
