@@ -437,18 +437,28 @@ func (w *Waiter) step(ctx context.Context, t Target, st *appState, relate func(s
 		op := st.retry
 		st.sayOnce(w.Log, "argocd: %s: Argo CD's sync of %s failed and is retried (retry %d): %s", st.name, short(pick(op.revisions(), st.source)), op.RetryCount, oneLine(op.Message))
 	}
+	// An error condition (ComparisonError: Argo CD cannot build the
+	// manifests; InvalidSpecError; UnknownError) present in the answer to
+	// our refresh stops Argo CD from ever comparing the commit: fail now
+	// with its message. A SyncError is about a sync attempt, so only one of
+	// the commit (or a descendant carrying it) counts.
+	for _, c := range s.Conditions {
+		if !strings.HasSuffix(c.Type, "Error") || c.Type == "SyncError" && rel != Same && rel != Carries {
+			continue
+		}
+		at := ""
+		if st.rev != "" {
+			at = " at " + short(st.rev)
+		}
+		msg := fmt.Sprintf("Argo CD reports %s on %s%s: %s", c.Type, st.name, at, oneLine(c.Message))
+		st.done = w.observe(st, SyncFailed, msg)
+		return &Failure{Kind: KindSyncFailed, Application: st.name, Msg: msg}
+	}
 	switch rel {
 	case Replaced:
 		return &Failure{Kind: KindReplaced, Application: st.name, Msg: fmt.Sprintf("Argo CD Application %s is at %s, where %s replaced deploy commit %s", st.name, short(st.rev), detail, short(t.Commit))}
 	case Behind, Unrelated:
 		return nil
-	}
-	for _, c := range s.Conditions {
-		if c.Type == "ComparisonError" || c.Type == "InvalidSpecError" || c.Type == "SyncError" {
-			msg := fmt.Sprintf("Argo CD reports %s on %s at %s: %s", c.Type, st.name, short(st.rev), oneLine(c.Message))
-			st.done = w.observe(st, SyncFailed, msg)
-			return &Failure{Kind: KindSyncFailed, Application: st.name, Msg: msg}
-		}
 	}
 	switch s.Sync.Status {
 	case "Synced":
@@ -534,6 +544,18 @@ func (s *appState) retrying(relate func(string) (Relation, string, error)) *Oper
 		return nil
 	}
 	return op
+}
+
+// targetRevision is what the deploying source of the Application follows.
+func (s *appState) targetRevision() string {
+	if s.app == nil {
+		return ""
+	}
+	srcs := s.app.sources()
+	if s.source < 0 || s.source >= len(srcs) {
+		return ""
+	}
+	return srcs[s.source].TargetRevision
 }
 
 // pick is the revision of source i (Revisions, one per source) or the
@@ -708,7 +730,16 @@ func (w *Waiter) timeout(ctx context.Context, t Target, states []*appState) erro
 			if st.rev != "" {
 				at = short(st.rev)
 			}
-			msg = fmt.Sprintf("Argo CD Application %s still compares %s, not deploy commit %s (refreshed every %s; does it follow branch %s?)", st.name, at, short(t.Commit), w.RefreshEvery, t.Branch)
+			msg = fmt.Sprintf("Argo CD Application %s still compares %s, not deploy commit %s (refreshed every %s", st.name, at, short(t.Commit), w.RefreshEvery)
+			// The hint only when what the Application follows may not be
+			// the branch: HEAD is the repository's default branch.
+			switch tr := st.targetRevision(); {
+			case tr == "" || tr == "HEAD":
+				msg += fmt.Sprintf("; it follows HEAD: is %s the repository's default branch?", t.Branch)
+			case strings.TrimPrefix(tr, "refs/heads/") != t.Branch:
+				msg += fmt.Sprintf("; it follows %s, not branch %s", tr, t.Branch)
+			}
+			msg += ")"
 		case st.retry != nil:
 			op := st.retry
 			kind = KindSyncFailed
@@ -790,9 +821,16 @@ func roundDur(d time.Duration) string {
 	return d.Round(time.Millisecond).String()
 }
 
+// short abbreviates a commit SHA to 12 hex digits; anything else (Argo CD's
+// unresolved "refs/heads/main", a tag) stays whole.
 func short(s string) string {
-	if len(s) > 12 {
-		return s[:12]
+	if len(s) <= 12 {
+		return s
 	}
-	return s
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
+			return s
+		}
+	}
+	return s[:12]
 }

@@ -746,3 +746,77 @@ func TestCapturedShapes(t *testing.T) {
 		_ = fmt.Sprint(v.Metadata.Name)
 	}
 }
+
+// Argo CD v3.2.2 without helm: the Application answers sync status Unknown
+// at its unresolved revision, with a ComparisonError. The wait fails at
+// once with Argo CD's message and never cuts "refs/heads/main" as a SHA.
+func TestWaitComparisonErrorBeforeTheCommitFailsAtOnce(t *testing.T) {
+	for _, target := range []string{"main", "HEAD", "refs/heads/main"} {
+		f := newFake()
+		d := base("refs/heads/main")
+		d.Target, d.Synced, d.OpRev = target, false, parent
+		d.Sync, d.Conditions, d.Condition, d.ConditionMsg = "Unknown", true, "ComparisonError", `Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = exec: \"helm\": executable file not found in $PATH`
+		f.apps["web-staging"] = []string{d.render(t)}
+		w, _ := waiter(t, serve(t, f))
+		w.Timeout = 2 * time.Second
+		start := time.Now()
+		obs, err := w.Wait(context.Background(), Target{Repo: repo, Branch: "main", File: file, Commit: commit, Applications: []string{"web-staging"}})
+		fl := failure(t, err, KindSyncFailed, "ComparisonError", `exec: "helm": executable file not found`, "web-staging")
+		if strings.Contains(fl.Msg, "refs/heads/m ") || strings.Contains(fl.Msg, "does it follow") {
+			t.Errorf("target %s: %s", target, fl.Msg)
+		}
+		if el := time.Since(start); el > time.Second {
+			t.Errorf("target %s: took %s: the ComparisonError did not end the wait", target, el)
+		}
+		if len(obs) != 1 || obs[0].Result != SyncFailed || !strings.Contains(obs[0].Reason, "ComparisonError") {
+			t.Errorf("target %s: the failure is not recorded: %+v", target, obs)
+		}
+	}
+}
+
+// A warning condition does not end the wait; a SyncError about an older
+// revision does not either.
+func TestWaitWarningConditionsDoNotFail(t *testing.T) {
+	for _, c := range []string{"RepeatedResourceWarning", "SharedResourceWarning", "SyncError"} {
+		f := newFake()
+		behind := base(parent)
+		behind.Synced, behind.OpRev = false, parent
+		behind.Conditions, behind.Condition, behind.ConditionMsg = true, c, "something about an older state"
+		f.apps["web-staging"] = []string{behind.render(t), base(commit).render(t)}
+		w, _ := waiter(t, serve(t, f))
+		if _, err := w.Wait(context.Background(), target("web-staging")); err != nil {
+			t.Errorf("%s: %v", c, err)
+		}
+	}
+}
+
+func TestShortCutsOnlyHex(t *testing.T) {
+	for in, want := range map[string]string{
+		commit: commit[:12], "refs/heads/main": "refs/heads/main", "v1.2.3": "v1.2.3", "": "", "release-2026-11": "release-2026-11",
+	} {
+		if got := short(in); got != want {
+			t.Errorf("short(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The timeout's "still compares" line hints at the branch only when what
+// the Application follows may not be it.
+func TestWaitStillComparesHint(t *testing.T) {
+	for follows, hint := range map[string]string{"main": "", "HEAD": "is main the repository's default branch?"} {
+		f := newFake()
+		behind := base(parent)
+		behind.Target, behind.Synced, behind.OpRev = follows, false, parent
+		f.apps["web-staging"] = []string{behind.render(t)}
+		w, _ := waiter(t, serve(t, f))
+		w.Timeout = 300 * time.Millisecond
+		_, err := w.Wait(context.Background(), target("web-staging"))
+		fl := failure(t, err, KindTimeout, "still compares c0ffee000000")
+		if hint == "" && (strings.Contains(fl.Msg, "follow") || strings.Contains(fl.Msg, "branch")) {
+			t.Errorf("follows %s: a hint for an Application that follows the branch: %s", follows, fl.Msg)
+		}
+		if hint != "" && !strings.Contains(fl.Msg, hint) {
+			t.Errorf("follows %s: lacks %q: %s", follows, hint, fl.Msg)
+		}
+	}
+}
