@@ -68,6 +68,8 @@ type Waiter struct {
 	Sync bool
 	Log  io.Writer
 	Now  func() time.Time
+
+	started time.Time // when the running Wait began
 }
 
 // Result is how a wait for one Application ended.
@@ -148,6 +150,8 @@ type appState struct {
 	app          *Application
 	err          error // the last request's error
 	answered     bool
+	answeredAt   time.Time // the last answer
+	silent       bool      // the last request got no answer (failed or cut by the deadline)
 	rel          Relation
 	relDetail    string
 	rev          string
@@ -183,11 +187,16 @@ func (w *Waiter) Wait(ctx context.Context, t Target) ([]Observation, error) {
 	outer, cancel := context.WithTimeout(ctx, w.Timeout)
 	defer cancel()
 	// The looks end a little before the timeout, so that explaining the
-	// last state (a resource tree) still fits in it.
-	grace := min(2*time.Second, w.Timeout/10)
-	ctx, cancelLooks := context.WithTimeout(outer, w.Timeout-grace)
+	// last state (a resource tree) still fits in it; the pause before the
+	// last look is cut short so that it happens just before that end (a
+	// look gets `reserve` to be answered), not up to a whole Poll earlier.
+	grace := min(300*time.Millisecond, w.Timeout/10)
+	reserve := min(300*time.Millisecond, w.Timeout/10)
+	looksEnd := time.Now().Add(w.Timeout - grace)
+	ctx, cancelLooks := context.WithDeadline(outer, looksEnd)
 	defer cancelLooks()
 	started := w.Now()
+	w.started = started
 	states, err := w.find(ctx, t)
 	if err != nil {
 		return nil, err
@@ -232,11 +241,16 @@ func (w *Waiter) Wait(ctx context.Context, t Target) ([]Observation, error) {
 			}
 			return observations(states), nil
 		}
+		left := time.Until(looksEnd) - reserve
+		if left <= 0 || ctx.Err() != nil {
+			err := w.timeout(outer, t, states)
+			return observations(states), err
+		}
 		select {
 		case <-ctx.Done():
 			err := w.timeout(outer, t, states)
 			return observations(states), err
-		case <-time.After(w.Poll):
+		case <-time.After(min(w.Poll, left)):
 		}
 	}
 }
@@ -381,9 +395,9 @@ func (w *Waiter) requestFailure(app string, err error) error {
 	case errors.As(err, &ae) && ae.Status == http.StatusNotFound && app != "":
 		return &Failure{Kind: KindNotFound, Application: app, Msg: fmt.Sprintf("Argo CD at %s has no Application %s (--argocd-app)", w.Client, app)}
 	case errors.As(err, &ne) && ne.Timeout:
-		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) did not answer in time: %s; gave up at the wait timeout (--wait-timeout %s)", w.Client, EnvServer, ne.Op, w.timeoutText())}
+		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) did not answer in time: %s%s", w.Client, EnvServer, ne.Op, w.gaveUp())}
 	case errors.As(err, &ne):
-		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) is unreachable: %v; gave up at the wait timeout (--wait-timeout %s)", w.Client, EnvServer, ne, w.timeoutText())}
+		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) is unreachable: %v%s", w.Client, EnvServer, ne, w.gaveUp())}
 	}
 	return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s: %v", w.Client, err)}
 }
@@ -397,6 +411,9 @@ func (w *Waiter) step(ctx context.Context, t Target, st *appState, relate func(s
 	}
 	app, err := w.Client.Get(ctx, st.name, refresh)
 	if err != nil {
+		if transient(err) || ctx.Err() != nil {
+			st.silent = true
+		}
 		if ctx.Err() != nil {
 			return nil // the timeout reports it
 		}
@@ -407,6 +424,7 @@ func (w *Waiter) step(ctx context.Context, t Target, st *appState, relate func(s
 		return w.requestFailure(st.name, err)
 	}
 	st.app, st.err, st.answered, st.relate = app, nil, true, relate
+	st.answeredAt, st.silent = w.Now(), false
 	if idx, _, _ := app.matchSource(t.Repo, t.Branch, t.File); idx >= 0 {
 		st.source, st.multi = idx, len(app.Spec.Sources) > 0
 	} else {
@@ -769,16 +787,35 @@ func (w *Waiter) timeout(ctx context.Context, t Target, states []*appState) erro
 			msg = fmt.Sprintf("Argo CD Application %s is synced to %s but %s: %s", st.name, short(st.rev), orUnknown(s.Health.Status), w.healthDetail(ctx, st))
 			st.done = w.observe(st, NotHealthy, "")
 		}
-		if st.err != nil {
-			msg += fmt.Sprintf("; the last request failed: %v", st.err)
+		if st.silent {
+			// The state above is the last one Argo CD gave: say so, and
+			// for how long it has been silent since.
+			msg += fmt.Sprintf("; Argo CD did not answer for the last %s", waited(w.Now().Sub(st.answeredAt)))
+			if st.err != nil {
+				msg += fmt.Sprintf(" (%v)", st.err)
+			}
 		}
-		msg += fmt.Sprintf(" — gave up after %s (--wait-timeout %s)", roundDur(w.Timeout), w.timeoutText())
+		msg += w.gaveUp()
 		if st.done != nil {
 			st.done.Reason = msg
 		}
 		return &Failure{Kind: kind, Application: st.name, Msg: msg}
 	}
-	return &Failure{Kind: KindTimeout, Msg: fmt.Sprintf("gave up after %s (--wait-timeout %s)", roundDur(w.Timeout), w.timeoutText())}
+	return &Failure{Kind: KindTimeout, Msg: strings.TrimPrefix(w.gaveUp(), " — ")}
+}
+
+// gaveUp says how long the wait really waited, against its budget.
+func (w *Waiter) gaveUp() string {
+	return fmt.Sprintf(" — gave up after %s (--wait-timeout %s)", waited(w.Now().Sub(w.started)), w.timeoutText())
+}
+
+// waited is a measured duration as a person reads it, never rounded up
+// to a whole second: 14.6s, not 15s.
+func waited(d time.Duration) string {
+	if d >= time.Second {
+		return d.Truncate(100 * time.Millisecond).String()
+	}
+	return d.Truncate(time.Millisecond).String()
 }
 
 func outOfSync(s Status) string {

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -817,6 +818,125 @@ func TestWaitStillComparesHint(t *testing.T) {
 		}
 		if hint != "" && !strings.Contains(fl.Msg, hint) {
 			t.Errorf("follows %s: lacks %q: %s", follows, hint, fl.Msg)
+		}
+	}
+}
+
+// turnsAt answers before until `at` after the first request, then after.
+type turnsAt struct {
+	mu            sync.Mutex
+	first         time.Time
+	at            time.Duration
+	before, after http.Handler
+}
+
+func (h *turnsAt) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	if h.first.IsZero() {
+		h.first = time.Now()
+	}
+	late := time.Since(h.first) >= h.at
+	h.mu.Unlock()
+	if late {
+		h.after.ServeHTTP(w, r)
+		return
+	}
+	h.before.ServeHTTP(w, r)
+}
+
+var gaveUpRE = regexp.MustCompile(`gave up after ([0-9.]+(?:ms|s))`)
+
+// The last look happens just before --wait-timeout, not a whole poll
+// earlier: an Application healthy at 70% of a 1s budget, polled every
+// 600ms, is seen (the old wait looked last at 600ms and gave up at 900ms).
+func TestWaitLooksLastJustBeforeTheDeadline(t *testing.T) {
+	progressing := base(commit)
+	progressing.Health, progressing.ResHealth = "Progressing", "Progressing"
+	before, after := newFake(), newFake()
+	before.apps["web-staging"] = []string{progressing.render(t)}
+	after.apps["web-staging"] = []string{base(commit).render(t)}
+	srv := httptest.NewServer(&turnsAt{at: 700 * time.Millisecond, before: before, after: after})
+	t.Cleanup(srv.Close)
+	w, _ := waiter(t, srv.URL)
+	w.Timeout, w.Poll = time.Second, 600*time.Millisecond
+	obs, err := w.Wait(context.Background(), target("web-staging"))
+	if err != nil {
+		t.Fatalf("healthy at 700ms of a 1s wait, not seen: %v", err)
+	}
+	if len(obs) != 1 || obs[0].Result != Healthy {
+		t.Errorf("%+v", obs)
+	}
+}
+
+// A wait that times out says how long it really waited: never more than
+// it did (the old one said "gave up after 1s" at 0.6s of looking).
+func TestWaitGaveUpSaysTheTimeWaited(t *testing.T) {
+	for _, poll := range []time.Duration{10 * time.Millisecond, 300 * time.Millisecond, 2 * time.Second} {
+		f := newFake()
+		d := base(commit)
+		d.Health, d.ResHealth = "Progressing", "Progressing"
+		f.apps["web-staging"] = []string{d.render(t)}
+		w, _ := waiter(t, serve(t, f))
+		w.Timeout, w.Poll = time.Second, poll
+		start := time.Now()
+		_, err := w.Wait(context.Background(), target("web-staging"))
+		el := time.Since(start)
+		fl := failure(t, err, KindTimeout, "--wait-timeout 1s")
+		m := gaveUpRE.FindStringSubmatch(fl.Msg)
+		if m == nil {
+			t.Fatalf("poll %s: no time waited: %s", poll, fl.Msg)
+		}
+		said, err := time.ParseDuration(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if said > el || said < el-200*time.Millisecond {
+			t.Errorf("poll %s: says %s, waited %s: %s", poll, said, el, fl.Msg)
+		}
+		if el < 800*time.Millisecond || el > 1100*time.Millisecond {
+			t.Errorf("poll %s: a 1s wait gave up after %s", poll, el)
+		}
+	}
+}
+
+// stops answers until `after` requests, then never (a SIGSTOPped Argo CD).
+type stops struct {
+	mu    sync.Mutex
+	n     int
+	after int
+	next  http.Handler
+}
+
+func (h *stops) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	h.n++
+	stopped := h.n > h.after
+	h.mu.Unlock()
+	if stopped {
+		<-r.Context().Done()
+		return
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+// Argo CD stops answering mid-wait: the failure says the last state seen
+// and that Argo CD did not answer for the last N s.
+func TestWaitArgoStopsAnswering(t *testing.T) {
+	for _, rt := range []time.Duration{150 * time.Millisecond, 5 * time.Second} {
+		f := newFake()
+		d := base(commit)
+		d.Health, d.ResHealth, d.ResMsg = "Progressing", "Progressing", "Waiting for rollout to finish"
+		f.apps["web-staging"] = []string{d.render(t)}
+		srv := httptest.NewServer(&stops{after: 2, next: f})
+		w, _ := waiter(t, srv.URL)
+		w.Timeout, w.Poll = time.Second, 50*time.Millisecond
+		w.Client.RequestTimeout = rt
+		_, err := w.Wait(context.Background(), target("web-staging"))
+		srv.CloseClientConnections()
+		srv.Close()
+		fl := failure(t, err, KindTimeout, "but Progressing", "Argo CD did not answer for the last ", "gave up after")
+		if rt < time.Second && !strings.Contains(fl.Msg, "no answer within the request timeout") {
+			t.Errorf("request timeout %s: the last error is not named: %s", rt, fl.Msg)
 		}
 	}
 }
