@@ -57,8 +57,11 @@ func (s *lazyStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plu
 	} else if ferr != nil {
 		return nil, s.remote.scrub(fmt.Errorf("fetch %s from %s: %w", h, s.remote, ferr))
 	}
-	s.fetched++
-	return s.Storage.EncodedObject(t, h)
+	o, err = s.Storage.EncodedObject(t, h)
+	if err == nil {
+		s.fetched++
+	}
+	return o, err
 }
 
 // fetchBlob fetches one blob: by its id where the server allows it
@@ -71,30 +74,50 @@ func (s *lazyStorage) fetchBlob(h plumbing.Hash) error {
 		return err
 	}
 	defer sess.Close()
+	if !ar.Capabilities.Supports(capability.AllowReachableSHA1InWant) {
+		return s.fetchTree()
+	}
 	req := packp.NewUploadPackRequestFromCapabilities(ar.Capabilities)
 	noThin(req)
-	byID := ar.Capabilities.Supports(capability.AllowReachableSHA1InWant)
-	if byID {
-		req.Wants = []plumbing.Hash{h}
-	} else {
-		if s.whole == s.tip {
-			return plumbing.ErrObjectNotFound // the head's whole tree is here: not in it
-		}
-		req.Wants = []plumbing.Hash{s.tip}
-		req.Depth = packp.DepthCommits(1)
-		if err := req.Capabilities.Set(capability.Shallow); err != nil {
-			return err
-		}
-	}
+	req.Wants = []plumbing.Hash{h}
 	if _, err = receive(s.ctx, sess, req, s.Storage); err != nil {
 		if strings.Contains(err.Error(), "not our ref") {
 			return plumbing.ErrObjectNotFound // the server has no such object
 		}
+		if s.ctx.Err() != nil {
+			return err
+		}
+		// A server refusing a want answers "not our ref" and hangs up, and
+		// the hang-up can reach us first (a broken pipe while the request
+		// is still being written): then the head's whole tree settles it,
+		// once.
+		return s.fetchTree()
+	}
+	return nil
+}
+
+// fetchTree fetches the branch head's whole tree once (depth 1, no
+// filter); a blob that is not in it is not found.
+func (s *lazyStorage) fetchTree() error {
+	if s.whole == s.tip {
+		return plumbing.ErrObjectNotFound
+	}
+	sess, ar, err := s.remote.uploadPack(s.ctx)
+	if err != nil {
 		return err
 	}
-	if !byID {
-		s.whole = s.tip
+	defer sess.Close()
+	req := packp.NewUploadPackRequestFromCapabilities(ar.Capabilities)
+	noThin(req)
+	req.Wants = []plumbing.Hash{s.tip}
+	req.Depth = packp.DepthCommits(1)
+	if err := req.Capabilities.Set(capability.Shallow); err != nil {
+		return err
 	}
+	if _, err := receive(s.ctx, sess, req, s.Storage); err != nil {
+		return err
+	}
+	s.whole = s.tip
 	return nil
 }
 
