@@ -84,6 +84,9 @@ func firstLineOf(s string) string {
 	return line
 }
 
+// positiveDuration is what a duration flag whose zero means nothing wants.
+const positiveDuration = "a positive duration (e.g. 5m)"
+
 // contractURL is the contract document, as --help links it.
 const contractURL = "https://github.com/slipway-ci/slipway/blob/main/docs/contract.md"
 
@@ -284,13 +287,16 @@ func checkFlagValues(cmd *cobra.Command, _ []string) error {
 		switch f.Value.Type() {
 		case "duration", "int", "int64":
 			v := f.Value.String()
-			if bad == nil && strings.HasPrefix(v, "-") {
-				bad = usageErr("--%s %s: want zero or more", f.Name, v)
-			}
-			if _, pos := f.Annotations[positiveFlag]; bad == nil && pos && (v == "0" || v == "0s") {
-				want := "1 or more"
-				if f.Value.Type() == "duration" {
-					want = "a positive duration (e.g. 5m)"
+			// A flag whose zero means nothing says the same of a negative
+			// value and of zero: one message.
+			_, pos := f.Annotations[positiveFlag]
+			if bad == nil && (strings.HasPrefix(v, "-") || pos && (v == "0" || v == "0s")) {
+				want := "zero or more"
+				switch {
+				case pos && f.Value.Type() == "duration":
+					want = positiveDuration
+				case pos:
+					want = "1 or more"
 				}
 				bad = usageErr("--%s %s: want %s", f.Name, v, want)
 			}

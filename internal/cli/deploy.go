@@ -302,15 +302,17 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 			if commit != "" && !isSHA(commit) {
 				return usageErr("deploy: --source-commit %q: want the full 40-hex commit SHA", commit)
 			}
-			sha, err := o.deploySource(cmd.Context(), app, sourceRepo, img, commit, &vf, df.allowUnknownSource, &dirty)
-			if err != nil {
-				return err
-			}
+			// --wait's configuration first: a missing ARGOCD_SERVER is
+			// said at once, not after the registry's label lookup.
 			var argo *argocd.Client
 			if wf.wait {
 				if argo, err = argoClient(); err != nil {
 					return err
 				}
+			}
+			sha, err := o.deploySource(cmd.Context(), app, sourceRepo, img, commit, &vf, df.allowUnknownSource, &dirty)
+			if err != nil {
+				return err
 			}
 			d, err := o.deployer()
 			if err != nil {

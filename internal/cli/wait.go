@@ -66,13 +66,13 @@ func argoClient() (*argocd.Client, error) {
 // stderr after a deploy (whose last stdout line stays the commit).
 func (o *options) waitAll(ctx context.Context, d *gitops.Deployer, client *argocd.Client, wf waitFlags, report io.Writer, targets []waitTarget) error {
 	if wf.timeout <= 0 {
-		return usageErr("--wait-timeout %s: want a positive duration", wf.timeout)
+		return usageErr("--wait-timeout %s: want %s", wf.timeout, positiveDuration)
 	}
 	deadline := time.Now().Add(wf.timeout)
 	for _, t := range targets {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return failErr(fmt.Errorf("wait %s/%s: --wait-timeout %s spent before its turn", t.app, t.env, wf.timeout))
+			return failErr(fmt.Errorf("wait %s/%s: --wait-timeout %s ran out before Argo CD was asked", t.app, t.env, wf.timeout))
 		}
 		if err := o.waitOne(ctx, d, client, wf, left, report, t); err != nil {
 			return err

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -10,6 +12,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
 )
 
 const argoToken = "argocd-test-token-s3cr3t"
@@ -182,5 +187,70 @@ func TestPublishWaitNeedsArgoCD(t *testing.T) {
 	_, stderr, code := run(t, "--publish", "--wait", "--out", t.TempDir(), "--source", "../../sample-app")
 	if code != 2 || !strings.Contains(stderr, "ARGOCD_SERVER") || strings.Contains(stderr, "engine") {
 		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}
+
+// deploy --wait checks ARGOCD_SERVER and the token before it asks the
+// registry for the image's revision label (seconds on an unreachable one).
+func TestDeployWaitChecksArgoCDBeforeTheRegistry(t *testing.T) {
+	noEngineEnv(t)
+	t.Setenv("ARGOCD_SERVER", "")
+	t.Setenv("ARGOCD_AUTH_TOKEN", "")
+	var asked atomic.Int32
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.WriteHeader(404)
+	}))
+	t.Cleanup(reg.Close)
+	src, _ := gitRepo(t, 1)
+	image := strings.TrimPrefix(reg.URL, "http://") + fmt.Sprintf("/acme/sample-app@sha256:%064x", 1)
+	_, stderr, code := run(t, "deploy", "--app", "sample-app", "--env", "development", "--image", image, "--wait",
+		"--out", t.TempDir(), "--source", "../../sample-app", "--source-repo", src)
+	if code != 2 || !strings.Contains(stderr, "ARGOCD_SERVER") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the registry was asked %d time(s) before the missing ARGOCD_SERVER was said:\n%s", n, stderr)
+	}
+}
+
+// --wait-timeout: a negative value and zero say the same thing, and a
+// budget too small to ask Argo CD anything says so in plain words.
+func TestWaitTimeoutMessages(t *testing.T) {
+	noEngineEnv(t)
+	for _, v := range []string{"-5s", "0", "0s"} {
+		_, stderr, code := run(t, "wait", "--app", "sample-app", "--env", "development", "--wait-timeout", v)
+		if code != 2 || !strings.Contains(stderr, "want a positive duration (e.g. 5m)") || strings.Contains(stderr, "zero or more") {
+			t.Errorf("--wait-timeout %s: exit %d %s", v, code, stderr)
+		}
+	}
+	err := (&options{}).waitAll(context.Background(), nil, nil, waitFlags{timeout: time.Nanosecond}, io.Discard, []waitTarget{{app: "web", env: "staging"}})
+	if err == nil || err.Error() != "wait web/staging: --wait-timeout 1ns ran out before Argo CD was asked" {
+		t.Errorf("got %v", err)
+	}
+}
+
+// Every error goes through Slipway's "error:" printer, never cobra's
+// "Error:": an unknown flag, an unexpected argument, on every command.
+func TestNoCobraErrorPrinter(t *testing.T) {
+	noEngineEnv(t)
+	_, root := tree(testProject(), "ci")
+	walk(root, func(c *cobra.Command) {
+		path := strings.Fields(c.CommandPath())[1:]
+		if len(path) > 0 && (path[0] == "help" || path[0] == "completion") {
+			return
+		}
+		if !c.SilenceErrors && !root.SilenceErrors {
+			t.Errorf("%s: cobra would print its own Error:", c.CommandPath())
+		}
+		for _, extra := range [][]string{{"--no-such-flag"}, {"--wait-timeout=-1s", "--no-such-flag"}} {
+			_, stderr, code := run(t, append(append([]string{}, path...), extra...)...)
+			if code != 2 || strings.Contains(stderr, "Error:") || !strings.HasPrefix(stderr, "error: ") {
+				t.Errorf("%s %v: exit %d %q", c.CommandPath(), extra, code, stderr)
+			}
+		}
+	})
+	if _, stderr, code := run(t, "wait", "--app", "sample-app", "--env", "development", "extra"); code != 2 || !strings.HasPrefix(stderr, "error: ") {
+		t.Errorf("wait extra: exit %d %q", code, stderr)
 	}
 }
