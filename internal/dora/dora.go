@@ -193,7 +193,7 @@ func compute(ctx context.Context, app, env string, recs []gitops.Record, src Sou
 		digest := d.Image[strings.LastIndex(d.Image, "@")+1:]
 		inWindow := !d.Time.Before(m.From) && !d.Time.After(opts.Now)
 		ev := Event{Time: d.Time, Commit: d.Commit, Image: d.Image, Source: d.SourceCommit, Kind: "deploy", Cluster: d.RunningText()}
-		for _, o := range d.Observations {
+		for _, o := range d.Latest() {
 			if o.SyncedAt.After(ev.SyncedAt) {
 				ev.SyncedAt = o.SyncedAt
 			}

@@ -255,3 +255,46 @@ func TestComputeToRunning(t *testing.T) {
 		t.Errorf("event %+v", ev)
 	}
 }
+
+// Issue 20 item 6: a wait gave up (not-healthy) and a later wait saw the
+// deploy healthy: both are on record, and the deploy counts as running
+// from the healthy look — not a failed change (Argo CD ran it without a
+// new deploy), its lead time ends when it ran healthy.
+func TestComputeFailedLookThenHealthy(t *testing.T) {
+	src, shas := sourceRepo(t, 2)
+	gdir := filepath.Join(t.TempDir(), "gitops.git")
+	if _, err := gitops.EnsureLocal(gdir, "../../sample-app/deploy", "sample-app", "main", t0); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := gitops.NewRemote(gdir, "main", func(string) string { return "" })
+	now := t0.Add(2 * time.Hour)
+	d := &gitops.Deployer{Remote: r, Now: func() time.Time { return now }}
+	ctx := context.Background()
+	out, err := d.Deploy(ctx, gitops.Request{App: "sample-app", Env: "staging", Image: img(1), SourceCommit: shas[1], SourceRepo: src, AllowUnknownSource: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []gitops.Observation{
+		{Application: "a", Result: "not-healthy", HistoryID: 1, ObservedAt: t0.Add(2*time.Hour + 10*time.Minute), Reason: "synced but Progressing"},
+		{Application: "a", Result: "healthy", HealthyAt: t0.Add(3 * time.Hour), HistoryID: 1, ObservedAt: t0.Add(3 * time.Hour)},
+	} {
+		if err := d.Observe(ctx, out.Commit, []gitops.Observation{o}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := gitops.History(ctx, r, gitops.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := Compute(ctx, recs, &GitSource{Dir: src}, Options{Since: t0, Now: t0.Add(24 * time.Hour)})
+	if len(ms) != 1 {
+		t.Fatalf("metrics %+v", ms)
+	}
+	m := ms[0]
+	if m.Failure.Failed != 0 {
+		t.Errorf("a deploy Argo CD ran healthy after a failed look is a failed change: %+v", m.Failure)
+	}
+	if m.LeadTime.ToRunning != 1 {
+		t.Errorf("to running %d", m.LeadTime.ToRunning)
+	}
+}

@@ -45,15 +45,44 @@ type Observation struct {
 // Healthy reports whether the Application ran the commit healthy.
 func (o Observation) Healthy() bool { return o.Result == "healthy" }
 
-// Running is when the deploy was running: every observed Application
-// healthy, at the latest of their HealthyAt. ok is false when nothing was
-// observed; failed is true when an observation says it did not become
-// healthy.
+// Latest is the newest observation of each Application (and Argo CD
+// server), in the order they first appear: what the deploy's state is now.
+// Observations keeps every one, a failed wait before a healthy one too.
+func (r Record) Latest() []Observation {
+	return latestObservations(r.Observations)
+}
+
+func latestObservations(obs []Observation) []Observation {
+	var out []Observation
+	for _, n := range obs {
+		found := false
+		for i, o := range out {
+			if o.Application == n.Application && o.Server == n.Server {
+				found = true
+				// Later in the note and not older: the newer look.
+				if !n.ObservedAt.Before(o.ObservedAt) {
+					out[i] = n
+				}
+			}
+		}
+		if !found {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Running is when the deploy was running, judged by the latest observation
+// of each Application: every one healthy, at the latest of their
+// HealthyAt. ok is false when nothing was observed; failed is true when
+// the latest observation of one says it did not become healthy (a failed
+// wait that a later wait saw healthy is not: Argo CD runs it).
 func (r Record) Running() (at time.Time, ok, failed bool) {
-	if len(r.Observations) == 0 {
+	latest := r.Latest()
+	if len(latest) == 0 {
 		return time.Time{}, false, false
 	}
-	for _, o := range r.Observations {
+	for _, o := range latest {
 		if !o.Healthy() {
 			return time.Time{}, false, true
 		}
@@ -72,7 +101,7 @@ func (r Record) RunningText() string {
 	case ok:
 		return "healthy " + at.UTC().Format(time.RFC3339)
 	case failed:
-		for _, o := range r.Observations {
+		for _, o := range r.Latest() {
 			if !o.Healthy() {
 				return o.Result + " (" + o.Application + ")"
 			}
@@ -172,29 +201,19 @@ func parseNote(s string) []Observation {
 	return out
 }
 
-// mergeObservations keeps one observation per Application and server: the
-// newest.
+// mergeObservations keeps every observation, oldest first: a later wait
+// adds its look, it never erases an earlier one (a failed wait stays on
+// record when a later one sees the deploy healthy).
 func mergeObservations(old, add []Observation) []Observation {
-	out := append([]Observation(nil), old...)
-	for _, n := range add {
-		replaced := false
-		for i, o := range out {
-			if o.Application == n.Application && o.Server == n.Server {
-				out[i], replaced = n, true
-			}
-		}
-		if !replaced {
-			out = append(out, n)
-		}
-	}
-	return out
+	return append(append([]Observation(nil), old...), add...)
 }
 
 // Observe records observations of a deploy commit as a git note under
 // NotesRef and pushes it with a compare-and-swap on the notes ref,
 // retrying on concurrent updates until RetryTimeout, as deploys do. The
-// branch is not touched. An Application already observed on that commit
-// gets its newer observation.
+// branch is not touched. Observations are appended: an Application already
+// observed on that commit keeps its earlier observations (Record.Latest is
+// the newest of each).
 func (d *Deployer) Observe(ctx context.Context, commit string, obs []Observation) error {
 	d.defaults()
 	if !shaRE.MatchString(commit) {

@@ -42,7 +42,7 @@ func TestObserveWritesGitNotes(t *testing.T) {
 			t.Errorf("note lacks %q:\n%s", want, note)
 		}
 	}
-	// A second Application is added; the same one again replaces its block.
+	// A second Application is added; the same one again adds its block.
 	second := observation("sample-app-staging-eu", 2)
 	again := observation("sample-app-staging", 5)
 	again.Result, again.HealthyAt, again.Reason = "degraded", time.Time{}, "Degraded: Deployment default/web exceeded its progress deadline"
@@ -56,15 +56,18 @@ func TestObserveWritesGitNotes(t *testing.T) {
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("history: %v %v", recs, err)
 	}
-	obs := recs[0].Observations
+	obs := recs[0].Latest()
 	if len(obs) != 2 || obs[0].Application != "sample-app-staging" || obs[0].Result != "degraded" || obs[1].HistoryID != 2 {
 		t.Fatalf("observations read back: %+v", obs)
+	}
+	if all := recs[0].Observations; len(all) != 3 || all[0].Result != "healthy" || all[1].Result != "degraded" {
+		t.Fatalf("every observation is kept: %+v", all)
 	}
 	if _, ok, failed := recs[0].Running(); ok || !failed {
 		t.Errorf("a degraded observation is a failure to run")
 	}
 	sts, err := Status(context.Background(), r, Filter{App: "sample-app", Env: "staging"})
-	if err != nil || len(sts) != 1 || len(sts[0].Observations) != 2 {
+	if err != nil || len(sts) != 1 || len(sts[0].Observations) != 3 {
 		t.Errorf("status: %+v %v", sts, err)
 	}
 	// git's own notes writer and Slipway's share the ref: git adds a note to
@@ -205,3 +208,45 @@ func FuzzNote(f *testing.F) {
 }
 
 func utf8ish(s string) bool { return utf8.ValidString(s) }
+
+// Issue 20 item 6: a failed wait, then a healthy one: both stay on record
+// (an auditor sees the failed look and its time); what the deploy runs now
+// is the latest, healthy, and it is no failure to run.
+func TestObserveKeepsEveryObservation(t *testing.T) {
+	_, r := localGitOps(t)
+	_, shas := sourceRepo(t, 1)
+	d := &Deployer{Remote: r}
+	out, err := d.Deploy(context.Background(), Request{App: "sample-app", Env: "staging", Image: digest(1), SourceCommit: shas[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := observation("sample-app-staging", 1)
+	failed.Result, failed.HealthyAt, failed.Reason = "not-healthy", time.Time{}, "synced but Progressing — gave up after 14.7s (--wait-timeout 15s)"
+	healthy := observation("sample-app-staging", 60)
+	for _, o := range []Observation{failed, healthy} {
+		if err := d.Observe(context.Background(), out.Commit, []Observation{o}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := History(context.Background(), r, Filter{App: "sample-app", Env: "staging"})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("history: %v %v", recs, err)
+	}
+	all := recs[0].Observations
+	if len(all) != 2 || all[0].Result != "not-healthy" || !all[0].ObservedAt.Equal(failed.ObservedAt) || all[1].Result != "healthy" {
+		t.Fatalf("the failed observation is lost: %+v", all)
+	}
+	if at, ok, failedRun := recs[0].Running(); !ok || failedRun || !at.Equal(healthy.HealthyAt) {
+		t.Errorf("running %v %v %v: the latest observation is healthy", at, ok, failedRun)
+	}
+	if txt := recs[0].RunningText(); !strings.HasPrefix(txt, "healthy ") {
+		t.Errorf("RunningText %q", txt)
+	}
+	// The other order: healthy, then a failed look (Degraded later): the
+	// latest says it failed.
+	rec := Record{Observations: []Observation{healthy, failed}}
+	rec.Observations[1].ObservedAt = healthy.ObservedAt.Add(time.Minute)
+	if _, ok, failedRun := rec.Running(); ok || !failedRun || rec.RunningText() != "not-healthy (sample-app-staging)" {
+		t.Errorf("a later failed look: %v %v %q", ok, failedRun, rec.RunningText())
+	}
+}

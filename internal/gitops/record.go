@@ -58,7 +58,8 @@ type Record struct {
 	// nothing checked.
 	Signature string `json:"signature,omitempty"`
 	// Observations are what Argo CD reported after the deploy (git notes
-	// under NotesRef, written by `wait`): synced, healthy, or not.
+	// under NotesRef, written by `wait`): synced, healthy, or not; every
+	// look, oldest first per Application (Latest is the newest of each).
 	Observations []Observation `json:"observations,omitempty"`
 	// Actor is who made the change, as the CI environment names them
 	// (`Actor:` trailer; see Actor); "" on records older than the trailer.

@@ -92,7 +92,7 @@ func clusterTimeline(s gitops.EnvStatus) string {
 	}
 	rec := gitops.Record{Observations: s.Observations}
 	var synced time.Time
-	for _, o := range s.Observations {
+	for _, o := range rec.Latest() {
 		if o.SyncedAt.After(synced) {
 			synced = o.SyncedAt
 		}
