@@ -470,6 +470,11 @@ func (w *Waiter) step(ctx context.Context, t Target, st *appState, relate func(s
 		}
 		msg := fmt.Sprintf("Argo CD reports %s on %s%s: %s", c.Type, st.name, at, oneLine(c.Message))
 		st.done = w.observe(st, SyncFailed, msg)
+		if rel != Same && rel != Carries {
+			// Argo CD synced nothing of the deploy: the record names no
+			// revision (its reason says what Argo CD compared).
+			st.done.Revision, st.done.SyncedAt, st.done.HistoryID = "", time.Time{}, -1
+		}
 		return &Failure{Kind: KindSyncFailed, Application: st.name, Msg: msg}
 	}
 	switch rel {

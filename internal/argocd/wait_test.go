@@ -769,7 +769,7 @@ func TestWaitComparisonErrorBeforeTheCommitFailsAtOnce(t *testing.T) {
 		if el := time.Since(start); el > time.Second {
 			t.Errorf("target %s: took %s: the ComparisonError did not end the wait", target, el)
 		}
-		if len(obs) != 1 || obs[0].Result != SyncFailed || !strings.Contains(obs[0].Reason, "ComparisonError") {
+		if len(obs) != 1 || obs[0].Result != SyncFailed || !strings.Contains(obs[0].Reason, "ComparisonError") || obs[0].Revision != "" || obs[0].HistoryID != -1 {
 			t.Errorf("target %s: the failure is not recorded: %+v", target, obs)
 		}
 	}
