@@ -69,7 +69,8 @@ type Waiter struct {
 	Log  io.Writer
 	Now  func() time.Time
 
-	started time.Time // when the running Wait began
+	started time.Time     // when the running Wait began
+	reserve time.Duration // what the last look gets to be answered
 }
 
 // Result is how a wait for one Application ended.
@@ -192,6 +193,7 @@ func (w *Waiter) Wait(ctx context.Context, t Target) ([]Observation, error) {
 	// look gets `reserve` to be answered), not up to a whole Poll earlier.
 	grace := min(300*time.Millisecond, w.Timeout/10)
 	reserve := min(300*time.Millisecond, w.Timeout/10)
+	w.reserve = reserve
 	looksEnd := time.Now().Add(w.Timeout - grace)
 	ctx, cancelLooks := context.WithDeadline(outer, looksEnd)
 	defer cancelLooks()
@@ -364,10 +366,20 @@ func (w *Waiter) retry(ctx context.Context, f func() error) error {
 		if ctx.Err() == nil || last == nil {
 			last = err
 		}
+		// The last try happens just before the looks end, not a whole
+		// Poll earlier.
+		pause := w.Poll
+		if dl, ok := ctx.Deadline(); ok {
+			left := time.Until(dl) - w.reserve
+			if left <= 0 {
+				return last
+			}
+			pause = min(pause, left)
+		}
 		select {
 		case <-ctx.Done():
 			return last
-		case <-time.After(w.Poll):
+		case <-time.After(pause):
 		}
 	}
 }
@@ -399,7 +411,11 @@ func (w *Waiter) requestFailure(app string, err error) error {
 	case errors.As(err, &ne):
 		return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s (%s) is unreachable: %v%s", w.Client, EnvServer, ne, w.gaveUp())}
 	}
-	return &Failure{Kind: KindUnreachable, Application: app, Msg: fmt.Sprintf("Argo CD at %s: %v", w.Client, err)}
+	msg := fmt.Sprintf("Argo CD at %s: %v", w.Client, err)
+	if transient(err) {
+		msg += w.gaveUp() // retried (a 5xx) until the wait's end
+	}
+	return &Failure{Kind: KindUnreachable, Application: app, Msg: msg}
 }
 
 // step looks at one Application once.

@@ -590,7 +590,7 @@ func TestWaitServerErrorsAreRetried(t *testing.T) {
 	w, _ := waiter(t, serve(t, f))
 	w.Timeout = 300 * time.Millisecond
 	_, err := w.Wait(context.Background(), target("web-staging"))
-	failure(t, err, KindUnreachable, "503")
+	failure(t, err, KindUnreachable, "503", "gave up after", "(--wait-timeout 300ms)")
 }
 
 func listOf(t *testing.T, apps ...fixture) string {
@@ -938,5 +938,22 @@ func TestWaitArgoStopsAnswering(t *testing.T) {
 		if rt < time.Second && !strings.Contains(fl.Msg, "no answer within the request timeout") {
 			t.Errorf("request timeout %s: the last error is not named: %s", rt, fl.Msg)
 		}
+	}
+}
+
+// Argo CD answers 503 at first (restarting), then healthy at 60% of the
+// budget, polled every 2s: the last try of the first request is just
+// before the deadline, so it is seen (the old wait tried once and slept
+// past the deadline).
+func TestWaitFirstRequestRetriedUntilTheDeadline(t *testing.T) {
+	down, up := newFake(), newFake()
+	down.status, down.body = 503, "upstream connect error"
+	up.apps["web-staging"] = []string{base(commit).render(t)}
+	srv := httptest.NewServer(&turnsAt{at: 600 * time.Millisecond, before: down, after: up})
+	t.Cleanup(srv.Close)
+	w, _ := waiter(t, srv.URL)
+	w.Timeout, w.Poll = time.Second, 2*time.Second
+	if _, err := w.Wait(context.Background(), target("web-staging")); err != nil {
+		t.Fatalf("up at 600ms of a 1s wait, not seen: %v", err)
 	}
 }
