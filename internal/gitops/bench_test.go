@@ -107,12 +107,18 @@ func BenchmarkDeployBigRepo(b *testing.B) {
 	}{{"200apps", 0, false}, {"200apps+11MB", 11 << 20, false}, {"200apps+11MB/no-filter", 11 << 20, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			dir := bigRepoSized(b, 200, 5000, c.big)
+			repo, getenv := dir, env(nil)
 			if c.noFilter {
-				if out, err := exec.Command("git", "--git-dir", dir, "config", "uploadpack.allowFilter", "false").CombinedOutput(); err != nil {
-					b.Fatalf("%v %s", err, out)
+				// Over smart HTTP, where the repository's configuration
+				// decides (a local path is always served with filters).
+				for _, kv := range [][2]string{{"uploadpack.allowFilter", "false"}, {"http.receivepack", "true"}} {
+					if out, err := exec.Command("git", "--git-dir", dir, "config", kv[0], kv[1]).CombinedOutput(); err != nil {
+						b.Fatalf("%v %s", err, out)
+					}
 				}
+				repo, getenv = smartHTTP(b, filepath.Dir(dir))+"/"+filepath.Base(dir), env(map[string]string{"GITOPS_TOKEN": gitToken})
 			}
-			r, err := NewRemote(dir, "main", env(nil))
+			r, err := NewRemote(repo, "main", getenv)
 			if err != nil {
 				b.Fatal(err)
 			}

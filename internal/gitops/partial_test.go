@@ -68,13 +68,17 @@ func TestPartialCloneLeavesOtherAppsLargeFiles(t *testing.T) {
 		name   string
 		config []string
 	}{
-		{"by id", []string{"uploadpack.allowFilter", "true", "uploadpack.allowAnySHA1InWant", "true"}},
-		{"by head", []string{"uploadpack.allowFilter", "true"}},
-		{"no filter", nil},
+		{"by id", []string{"uploadpack.allowFilter", "true", "uploadpack.allowAnySHA1InWant", "true", "http.receivepack", "true"}},
+		{"by head", []string{"uploadpack.allowFilter", "true", "http.receivepack", "true"}},
+		{"no filter", []string{"http.receivepack", "true"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir, big := partialRepo(t, c.config...)
-			r, err := NewRemote(dir, "main", env(nil))
+			// Served over smart HTTP: the repository's own configuration
+			// decides (a local path is served with filters, see
+			// TestLocalRepositoryClonesPartially).
+			url := smartHTTP(t, filepath.Dir(dir)) + "/" + filepath.Base(dir)
+			r, err := NewRemote(url, "main", env(map[string]string{"GITOPS_TOKEN": gitToken}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +86,7 @@ func TestPartialCloneLeavesOtherAppsLargeFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.config == nil {
+			if c.name == "no filter" {
 				if snap.lazy != nil {
 					t.Fatal("a partial clone from a server without filters")
 				}
@@ -185,5 +189,32 @@ func TestHistoryReadsAPartialClone(t *testing.T) {
 	recs, err := History(ctx, r, Filter{})
 	if err != nil || len(recs) != 1 || recs[0].Image != img.String() {
 		t.Fatalf("history: %v %+v", err, recs)
+	}
+}
+
+// TestLocalRepositoryClonesPartially: a GitOps repository given as a local
+// path, whose configuration allows no filters, is still cloned partially
+// (Slipway's own git-upload-pack serves it with filters): another app's
+// large file is neither fetched nor inflated, and a deploy that reads it
+// fetches it by id.
+func TestLocalRepositoryClonesPartially(t *testing.T) {
+	ctx := context.Background()
+	dir, big := partialRepo(t)
+	for _, repo := range []string{dir, "file://" + dir} {
+		r, err := NewRemote(repo, "main", env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := r.cloneBare(ctx, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.lazy == nil || snap.lazy.HasEncodedObject(big) == nil {
+			t.Fatalf("%s: a whole clone of a local repository (partial: %v)", repo, snap.lazy != nil)
+		}
+		data, ok := snap.readFile("other/overlays/production/kustomization.yaml")
+		if !ok || len(data) < lazyBlobLimit || snap.lazy.fetched != 1 {
+			t.Fatalf("%s: large file on demand: ok=%v, %d bytes, %d lazy fetches", repo, ok, len(data), snap.lazy.fetched)
+		}
 	}
 }

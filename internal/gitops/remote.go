@@ -83,6 +83,7 @@ func NewRemote(repo, branch string, getenv func(string) string) (*Remote, error)
 			return nil, fmt.Errorf("gitops repository %s: no such directory (create it with `git init --bare`, or omit --gitops-repo for the local default)", repo)
 		}
 		r.URL, r.public, r.local = abs, abs, abs
+		localFilters()
 	}
 	return r, nil
 }

@@ -22,7 +22,7 @@ const gitToken = "ghp_TOKENthatMustNeverBePrinted"
 
 // smartHTTP serves root's repositories with `git http-backend` behind
 // net/http/cgi, requiring basic auth with gitToken as the password.
-func smartHTTP(t *testing.T, root string) string {
+func smartHTTP(t testing.TB, root string) string {
 	t.Helper()
 	execPath, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
