@@ -178,7 +178,8 @@ func (s *appState) sayOnce(w io.Writer, format string, a ...any) {
 
 // Wait blocks until every Application that deploys t is synced to t.Commit
 // (or a descendant that carries it) and Healthy, and returns what Argo CD
-// said of each. It fails fast (a *Failure) on a failed sync, a Degraded
+// said of each. It fails fast (a *Failure) on a failed sync, an error
+// condition (ComparisonError, InvalidSpecError, …) Argo CD reports, a Degraded
 // resource, a newer deploy that replaced the commit, a missing
 // Application, a token without rights; and at the timeout with the last
 // state seen. Observations are returned with a failure too, for the

@@ -165,7 +165,9 @@ Synced at the deploy commit (or a descendant in which the environment still
 runs it) and health Healthy.
 
 Exit 0: synced and healthy (one stdout line per Application). Exit 1, with one
-line: a failed sync (Argo CD's message, once Argo CD stops retrying),
+line: a failed sync (Argo CD's message, once Argo CD stops retrying), an
+error condition in the answer to the refresh (ComparisonError: Argo CD cannot
+build the manifests; at once, with its message),
 Degraded resources (their health messages, an aborted Argo Rollout),
 OutOfSync at the timeout (naming a sync window that holds it), a newer deploy
 that replaced the commit, no Application tracking the path, a token Argo CD
