@@ -127,18 +127,7 @@ func applicationOf(file string, o *yaml.RNode) (Application, bool) {
 		return Application{}, false
 	}
 	spec, _ := m["spec"].(map[string]any)
-	a := Application{File: file, Name: o.GetName(), Namespace: str(dig(spec, "destination")["namespace"])}
-	if src, ok := spec["source"].(map[string]any); ok {
-		a.Sources = []map[string]any{src}
-	} else if srcs, ok := spec["sources"].([]any); ok {
-		a.Multi = true
-		for _, s := range srcs {
-			if sm, ok := s.(map[string]any); ok {
-				a.Sources = append(a.Sources, sm)
-			}
-		}
-	}
-	return a, true
+	return appFromSpec(file, o.GetName(), spec), true
 }
 
 // SameRepo reports whether two repository URLs name the same repository
