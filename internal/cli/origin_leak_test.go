@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slipway-ci/slipway/internal/gittest"
 )
 
 // pktLine is one git pkt-line.
@@ -28,16 +29,15 @@ func pktLine(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
 // "ok" serves normally.
 func echoingGitServer(t *testing.T, root, mode string) string {
 	t.Helper()
-	execPath, _ := exec.Command("git", "--exec-path").Output()
 	hook := filepath.Join(t.TempDir(), "hook.sh")
 	// The hook runs as pack-objects: upload-pack relays its stderr to the
 	// client as `remote:` lines.
 	os.WriteFile(hook, []byte("#!/bin/sh\ncred=$(printf '%s' \"${HTTP_AUTHORIZATION#Basic }\" | base64 -d)\necho \"forbidden: credentials $cred ($HTTP_AUTHORIZATION) lack read on this repo\" >&2\nexit 1\n"), 0o755)
-	env := []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}
+	var env []string
 	if mode == "remote" {
 		env = append(env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=uploadpack.packObjectsHook", "GIT_CONFIG_VALUE_0="+hook)
 	}
-	backend := &cgi.Handler{Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"), Env: env}
+	backend := gittest.HTTPBackend(t, root, env...)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
 		if !ok {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/slipway-ci/slipway/internal/gittest"
 )
 
 const gitToken = "ghp_TOKENthatMustNeverBePrinted"
@@ -24,25 +24,11 @@ const gitToken = "ghp_TOKENthatMustNeverBePrinted"
 // net/http/cgi, requiring basic auth with gitToken as the password.
 func smartHTTP(t testing.TB, root string) string {
 	t.Helper()
-	execPath, err := exec.Command("git", "--exec-path").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	backend := &cgi.Handler{
-		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, p, ok := r.BasicAuth(); !ok || p != gitToken {
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		r.Header.Set("Remote-User", "ci")
+	backend := gittest.HTTPBackend(t, root)
+	return gittest.BasicAuthServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set("Remote-User", "ci") // http-backend lets an authenticated user push
 		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	}), func(_, p string) bool { return p == gitToken })
 }
 
 func TestDeployOverSmartHTTPWithToken(t *testing.T) {

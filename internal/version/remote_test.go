@@ -5,9 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -72,24 +69,7 @@ func argvRecorder(t *testing.T) (logFile string) {
 // http-backend`, answering 401 to any request without user:password.
 func basicAuthGit(t *testing.T, root, user, password string) string {
 	t.Helper()
-	out, err := exec.Command("git", "--exec-path").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	backend := &cgi.Handler{
-		Path: filepath.Join(strings.TrimSpace(string(out)), "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return gittest.BasicAuthServer(t, gittest.HTTPBackend(t, root), func(u, p string) bool { return u == user && p == password })
 }
 
 // tokenForm is one way a CI system writes a credential into a remote URL.
