@@ -1,7 +1,9 @@
 // Package provenance writes what an auditor asks of a pushed digest: who
 // built it from which commit, with which pinned tools. It is an in-toto
-// Statement v1 with a SLSA Provenance v1 predicate (the in-toto attestation
-// Go types), subject = the image digest.
+// Statement v1 with a SLSA Provenance v1 predicate, subject = the image
+// digest. The types are plain Go structs written and read with encoding/json,
+// field for field the in-toto attestation protos' JSON (the protobuf runtime
+// those protos need is a large compile for what is a small document).
 package provenance
 
 import (
@@ -9,12 +11,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
-	ita "github.com/in-toto/attestation/go/v1"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/slipway-ci/slipway/internal/imagelock"
 )
@@ -60,8 +56,10 @@ type Input struct {
 	Finished     time.Time
 }
 
-// Statement builds the attestation and checks it against the SLSA rules.
-func Statement(in Input) (*ita.Statement, error) {
+// Statement builds the attestation and checks it against the SLSA rules
+// (the in-toto attestation library's: a subject digest, a build type,
+// external parameters, a builder id, well-formed digests of every resource).
+func Statement(in Input) (*InTotoStatement, error) {
 	hexDigest, ok := strings.CutPrefix(in.Digest, "sha256:")
 	if !ok || len(hexDigest) != 64 {
 		return nil, fmt.Errorf("provenance: digest %q: want sha256:<64 hex>", in.Digest)
@@ -77,10 +75,10 @@ func Statement(in Input) (*ita.Statement, error) {
 	if in.RevisionLabel != "" {
 		ext["image"] = map[string]any{"revisionLabel": in.RevisionLabel}
 	}
-	var deps []*ita.ResourceDescriptor
+	var deps []*ResourceDescriptor
 	if in.SourceCommit != "" {
-		deps = append(deps, &ita.ResourceDescriptor{
-			Uri:    gitURI(in.SourceRepo, in.SourceRef),
+		deps = append(deps, &ResourceDescriptor{
+			URI:    gitURI(in.SourceRepo, in.SourceRef),
 			Digest: map[string]string{"gitCommit": in.SourceCommit},
 			Name:   "source",
 		})
@@ -91,9 +89,9 @@ func Statement(in Input) (*ita.Statement, error) {
 	}
 	if in.Lock != nil {
 		for _, img := range in.Lock.Images() {
-			deps = append(deps, &ita.ResourceDescriptor{
+			deps = append(deps, &ResourceDescriptor{
 				Name:   img.Name,
-				Uri:    "pkg:docker/" + img.Repo + "@" + img.Tag,
+				URI:    "pkg:docker/" + img.Repo + "@" + img.Tag,
 				Digest: map[string]string{"sha256": strings.TrimPrefix(img.Digest, "sha256:")},
 			})
 		}
@@ -120,57 +118,58 @@ func pushedParameters(in Input) map[string]any {
 }
 
 // pushedDependencies: the source commit when it was given, else nothing.
-func pushedDependencies(in Input) []*ita.ResourceDescriptor {
+func pushedDependencies(in Input) []*ResourceDescriptor {
 	if in.SourceCommit == "" {
 		return nil
 	}
-	return []*ita.ResourceDescriptor{{
-		Uri:    gitURI(in.SourceRepo, ""),
+	return []*ResourceDescriptor{{
+		URI:    gitURI(in.SourceRepo, ""),
 		Digest: map[string]string{"gitCommit": in.SourceCommit},
 		Name:   "source",
 	}}
 }
 
-func statement(in Input, hexDigest, buildType string, ext map[string]any, deps []*ita.ResourceDescriptor) (*ita.Statement, error) {
-	extStruct, err := structpb.NewStruct(ext)
+func statement(in Input, hexDigest, buildType string, ext map[string]any, deps []*ResourceDescriptor) (*InTotoStatement, error) {
+	extStruct, err := newStruct(ext)
 	if err != nil {
 		return nil, fmt.Errorf("provenance: external parameters: %w", err)
 	}
-	pred := &slsa.Provenance{
-		BuildDefinition: &slsa.BuildDefinition{BuildType: buildType, ExternalParameters: extStruct, ResolvedDependencies: deps},
-		RunDetails: &slsa.RunDetails{
-			Builder:  &slsa.Builder{Id: orLocal(in.BuilderID)},
-			Metadata: &slsa.BuildMetadata{InvocationId: in.InvocationID, StartedOn: ts(in.Started), FinishedOn: ts(in.Finished)},
+	pred := &Provenance{
+		BuildDefinition: &BuildDefinition{BuildType: buildType, ExternalParameters: extStruct, ResolvedDependencies: deps},
+		RunDetails: &RunDetails{
+			Builder:  &Builder{ID: orLocal(in.BuilderID)},
+			Metadata: &BuildMetadata{InvocationID: in.InvocationID, StartedOn: ts(in.Started), FinishedOn: ts(in.Finished)},
 		},
 	}
-	if err := pred.Validate(); err != nil {
+	if err := pred.validate(); err != nil {
 		return nil, fmt.Errorf("provenance: %w", err)
 	}
-	predJSON, err := protojson.Marshal(pred)
+	predStruct, err := pred.asStruct()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("provenance: %w", err)
 	}
-	predStruct := &structpb.Struct{}
-	if err := protojson.Unmarshal(predJSON, predStruct); err != nil {
-		return nil, err
-	}
-	st := &ita.Statement{
-		Type:          ita.StatementTypeUri,
-		Subject:       []*ita.ResourceDescriptor{{Name: in.Repository, Digest: map[string]string{"sha256": hexDigest}}},
+	st := &InTotoStatement{
+		Type:          StatementType,
+		Subject:       []*ResourceDescriptor{{Name: in.Repository, Digest: map[string]string{"sha256": hexDigest}}},
 		PredicateType: PredicateType,
 		Predicate:     predStruct,
 	}
-	if err := st.Validate(); err != nil {
+	if err := st.validate(); err != nil {
+		return nil, fmt.Errorf("provenance: %w", err)
+	}
+	if err := st.checkText(); err != nil {
 		return nil, fmt.Errorf("provenance: %w", err)
 	}
 	return st, nil
 }
 
 // Marshal renders a statement as JSON (in-toto's camelCase field names),
-// in a stable layout: protojson varies its whitespace on purpose, so the
-// result is re-indented by encoding/json.
-func Marshal(st *ita.Statement) ([]byte, error) {
-	raw, err := protojson.Marshal(st)
+// in a stable layout: keys sorted, two-space indent.
+func Marshal(st *InTotoStatement) ([]byte, error) {
+	if err := st.checkText(); err != nil {
+		return nil, fmt.Errorf("provenance: %w", err)
+	}
+	raw, err := json.Marshal(st)
 	if err != nil {
 		return nil, err
 	}
@@ -182,26 +181,37 @@ func Marshal(st *ita.Statement) ([]byte, error) {
 }
 
 // Parse reads a statement back and its SLSA predicate, and checks both.
-func Parse(data []byte) (*ita.Statement, *slsa.Provenance, error) {
-	st := &ita.Statement{}
-	if err := protojson.Unmarshal(data, st); err != nil {
+//
+// It is as strict as the protobuf JSON reader it replaces (protojson, with
+// the in-toto attestation library's checks): a field the in-toto and SLSA
+// schemas do not define is refused, at every level of the statement and the
+// predicate; so is a key given twice (including a field under both its JSON
+// name and its proto name, such as "predicateType" and "predicate_type",
+// which are both accepted), a string that is not UTF-8 (or an escaped lone
+// surrogate), a value of the wrong JSON type, a timestamp that is not RFC
+// 3339 within years 1 to 9999, and nesting deeper than protojson's limit. A
+// null field is an absent one. Statement type v0.1 is accepted, as the
+// in-toto library accepts it.
+func Parse(data []byte) (*InTotoStatement, *Provenance, error) {
+	doc, err := readJSON(data)
+	if err != nil {
 		return nil, nil, fmt.Errorf("provenance: not an in-toto statement: %w", err)
 	}
-	if err := st.Validate(); err != nil {
+	st, pred, err := statementFrom(doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("provenance: not an in-toto statement: %w", err)
+	}
+	if err := st.validate(); err != nil {
 		return nil, nil, fmt.Errorf("provenance: %w", err)
 	}
 	if st.GetPredicateType() != PredicateType {
 		return nil, nil, fmt.Errorf("provenance: predicate %q, want %s", st.GetPredicateType(), PredicateType)
 	}
-	raw, err := protojson.Marshal(st.GetPredicate())
+	p, err := provenanceFrom(pred)
 	if err != nil {
-		return nil, nil, err
-	}
-	p := &slsa.Provenance{}
-	if err := protojson.Unmarshal(raw, p); err != nil {
 		return nil, nil, fmt.Errorf("provenance: predicate: %w", err)
 	}
-	if err := p.Validate(); err != nil {
+	if err := p.validate(); err != nil {
 		return nil, nil, fmt.Errorf("provenance: %w", err)
 	}
 	return st, p, nil
@@ -209,13 +219,13 @@ func Parse(data []byte) (*ita.Statement, *slsa.Provenance, error) {
 
 // Pushed reports whether a provenance is about an image Slipway pushed and
 // did not build (PushedType).
-func Pushed(p *slsa.Provenance) bool {
+func Pushed(p *Provenance) bool {
 	return p.GetBuildDefinition().GetBuildType() == PushedType
 }
 
 // SourceCommit is the commit a provenance says the subject was built from,
 // "" when it says the commit is unknown.
-func SourceCommit(p *slsa.Provenance) string {
+func SourceCommit(p *Provenance) string {
 	for _, d := range p.GetBuildDefinition().GetResolvedDependencies() {
 		if c := d.GetDigest()["gitCommit"]; c != "" {
 			return c
@@ -261,9 +271,9 @@ func orLocal(s string) string {
 	return s
 }
 
-func ts(t time.Time) *timestamppb.Timestamp {
+func ts(t time.Time) *Timestamp {
 	if t.IsZero() {
 		return nil
 	}
-	return timestamppb.New(t.UTC())
+	return &Timestamp{t: t.UTC()}
 }
