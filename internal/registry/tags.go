@@ -17,20 +17,39 @@ import (
 // not close it; the registry's own tag immutability closes it.
 var ErrTagMoved = errors.New("tag moved by a concurrent push")
 
-// tagSettle is how long a push waits after writing its tags before reading
+// tagSettle is the least a push waits after writing its tags before reading
 // them back: a concurrent push that checked the tag before this one wrote it
-// writes within a round trip of its check, so its write shows by then.
-const tagSettle = 200 * time.Millisecond
+// writes within a round trip of its check, so its write shows by then. A
+// loaded registry (or machine) makes that round trip longer for every push
+// alike, so the wait is also at least settleRoundTrips times the slowest
+// round trip this push saw while checking and writing its tags, up to
+// maxTagSettle.
+const (
+	tagSettle        = 200 * time.Millisecond
+	settleRoundTrips = 4
+	maxTagSettle     = 10 * time.Second
+)
+
+// settleFor is how long to wait before the read-back, given the slowest
+// round trip of the check and the write.
+func settleFor(slowest time.Duration) time.Duration {
+	return min(max(tagSettle, settleRoundTrips*slowest), maxTagSettle)
+}
 
 // applyTags writes the tags (each checked again right before it is written,
 // for signing and attaching take time in which another push may have
 // tagged), then, after tagSettle, reads every tag of the result back: a tag
-// naming another digest fails the push with ErrTagMoved.
+// naming another digest fails the push with ErrTagMoved. The wait is
+// settleFor the slowest round trip of the check and the write.
 func (c *config) applyTags(ctx context.Context, repo name.Repository, d v1.Hash, taggable remote.Taggable, toTag []name.Tag, res *Result, ropts []remote.Option) error {
 	all := append([]string(nil), res.Tags...)
+	var slowest time.Duration
+	timed := func(start time.Time) { slowest = max(slowest, time.Since(start)) }
 	for _, tag := range toTag {
 		if !c.allowTagMove {
+			start := time.Now()
 			desc, err := remote.Head(tag, ropts...)
+			timed(start)
 			switch {
 			case isNotFound(err):
 			case err != nil:
@@ -39,13 +58,16 @@ func (c *config) applyTags(ctx context.Context, repo name.Repository, d v1.Hash,
 				return fmt.Errorf("%w: %s now points at %s, not %s: another push tagged it while this one was pushing; tags are immutable (push under a new tag, or pass --allow-tag-move)", ErrTagMove, tag, desc.Digest, d)
 			}
 		}
-		if err := remote.Tag(tag, taggable, ropts...); err != nil {
+		start := time.Now()
+		err := remote.Tag(tag, taggable, ropts...)
+		timed(start)
+		if err != nil {
 			return c.explain(repo, "tag "+tag.String(), err)
 		}
 		all = append(all, tag.TagStr())
 	}
 	if len(toTag) > 0 {
-		if err := sleepCtx(ctx, tagSettle); err != nil {
+		if err := sleepCtx(ctx, settleFor(slowest)); err != nil {
 			return err
 		}
 	}

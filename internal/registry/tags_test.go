@@ -89,3 +89,20 @@ func TestConcurrentPushesOfOneTag(t *testing.T) {
 		})
 	}
 }
+
+// TestSettleFollowsTheRegistrysPace: the read-back waits at least tagSettle,
+// longer when the registry answers slowly (a concurrent push that checked
+// before this one wrote needs as long to write), and never without bound.
+// CI saw two of seven pushes succeed on a loaded machine with a fixed 200 ms.
+func TestSettleFollowsTheRegistrysPace(t *testing.T) {
+	for _, c := range []struct{ slowest, want time.Duration }{
+		{0, tagSettle},
+		{10 * time.Millisecond, tagSettle},
+		{150 * time.Millisecond, 600 * time.Millisecond},
+		{time.Minute, maxTagSettle},
+	} {
+		if got := settleFor(c.slowest); got != c.want {
+			t.Errorf("settleFor(%v) = %v, want %v", c.slowest, got, c.want)
+		}
+	}
+}
