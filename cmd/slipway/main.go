@@ -12,8 +12,15 @@ package main
 import (
 	"github.com/slipway-ci/slipway"
 	"github.com/slipway-ci/slipway/helm"
+	"github.com/slipway-ci/slipway/internal/attest"
+	"github.com/slipway-ci/slipway/internal/keyless"
 )
 
 // The binary renders Helm charts for deploy's render proof; a Go pipeline
-// links the Helm SDK only when its Config.GitOps.Charts asks for it.
-func main() { slipway.MainBinary(slipway.WithCharts(helm.Render)) }
+// links the Helm SDK only when its Config.GitOps.Charts asks for it. It
+// links the Sigstore keyless clients too, where a Go pipeline runs them as
+// a helper process (cmd/slipway-sigstore) on first keyless use.
+func main() {
+	attest.RegisterKeyless(keyless.Local{})
+	slipway.MainBinary(slipway.WithCharts(helm.Render))
+}

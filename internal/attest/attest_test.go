@@ -17,11 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/sign"
 
 	"github.com/slipway-ci/slipway/internal/provenance"
-	"github.com/slipway-ci/slipway/internal/sigstoretest"
 )
 
 const commit = "0123456789abcdef0123456789abcdef01234567"
@@ -326,72 +323,4 @@ func TestKeys(t *testing.T) {
 	}
 }
 
-func TestKeyless(t *testing.T) {
-	ctx := context.Background()
-	const identity = "https://github.com/acme/payments/.github/workflows/ci.yml@refs/heads/main"
-	const issuer = "https://token.actions.githubusercontent.com"
-	fulcio := sigstoretest.New(t, identity, issuer)
-	// The trusted root goes through JSON, as --trusted-root FILE does.
-	trusted, err := root.NewTrustedRootFromJSON(fulcio.TrustedRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	img := newRegistry(t, true)
-	// As in GitHub Actions: Fulcio certificate, Rekor entry (and here a
-	// timestamp too).
-	s := &KeylessSigner{
-		Certificates: fulcio, Logs: []sign.Transparency{fulcio.Rekor()}, Timestamps: []Timestamper{fulcio}, Expected: identity,
-		Token: func(context.Context) (string, error) { return "oidc-token", nil },
-	}
-	attachAll(t, s, img, commit)
-	if tokens := fulcio.Tokens(); len(tokens) != 1 || tokens[0] != "oidc-token" {
-		t.Fatalf("one certificate per run, with the token: %v", tokens)
-	}
-	if n := fulcio.Logged(); n != 3 {
-		t.Fatalf("%d Rekor entries, want one per statement", n)
-	}
-	good := Policy{Identity: identity, Issuer: issuer, TrustedRoot: trusted, SourceCommit: commit}
-	rep, err := Verify(ctx, img, good)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(rep.Signature.Signer, identity) || rep.Signature.SignedAt == nil {
-		t.Fatalf("signer %q at %v", rep.Signature.Signer, rep.Signature.SignedAt)
-	}
-	// Another workflow (a fork's, a branch's) is someone else.
-	bad := good
-	bad.Identity = "https://github.com/acme/payments/.github/workflows/ci.yml@refs/heads/evil"
-	if msg := refusal(t, img, bad); !strings.Contains(msg, "evil") && !strings.Contains(msg, "identity") {
-		t.Fatal(msg)
-	}
-	// A key policy does not accept a certificate-signed bundle.
-	_, pub := testKey(t)
-	refusal(t, img, Policy{Key: pub})
-	// Without a time source a keyless signature cannot verify.
-	if _, err := (&KeylessSigner{Certificates: fulcio, Token: s.Token}).Sign(ctx, []byte(`{}`)); err == nil {
-		t.Fatal("keyless signing with no log and no timestamp authority")
-	}
-}
-
 func nilLogger() *log.Logger { return log.New(io.Discard, "", 0) }
-
-type echoingCA struct{}
-
-func (echoingCA) GetCertificate(_ context.Context, _ sign.Keypair, o *sign.CertificateProviderOptions) ([]byte, error) {
-	return nil, errors.New("401: invalid token " + o.IDToken)
-}
-
-// TestKeylessNeverRepeatsTheToken: a CA that echoes the OIDC token in its
-// error does not get it into Slipway's.
-func TestKeylessNeverRepeatsTheToken(t *testing.T) {
-	const token = "eyJhbGciOi.SECRET-OIDC.TOKEN"
-	s := &KeylessSigner{Certificates: echoingCA{}, Timestamps: []Timestamper{nil}, Token: func(context.Context) (string, error) { return token, nil }}
-	_, err := s.Sign(context.Background(), []byte(`{}`))
-	if err == nil || strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), "invalid token") {
-		t.Fatalf("%v", err)
-	}
-}

@@ -26,7 +26,6 @@ import (
 	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 )
 
 // PEM block types, as cosign writes them.
@@ -70,12 +69,13 @@ func MarshalPublicKey(pub crypto.PublicKey) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: publicKeyType, Bytes: der}), nil
 }
 
-// Key is a signing key: a sigstore-go Keypair over an ECDSA private key.
+// Key is a signing key: an ECDSA P-256 (SHA-256) or P-384 (SHA-384)
+// private key. Its methods are the ones a Sigstore keypair needs
+// (internal/keyless adapts it to sigstore-go's sign.Keypair).
 type Key struct {
 	priv *ecdsa.PrivateKey
 	hint []byte
 	hash crypto.Hash
-	alg  protocommon.PublicKeyDetails
 }
 
 // ParsePrivateKey reads a private key PEM: cosign's encrypted format (opened
@@ -120,9 +120,9 @@ func NewKey(priv *ecdsa.PrivateKey) (*Key, error) {
 	k := &Key{priv: priv}
 	switch priv.Curve {
 	case elliptic.P256():
-		k.hash, k.alg = crypto.SHA256, protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256
+		k.hash = crypto.SHA256
 	case elliptic.P384():
-		k.hash, k.alg = crypto.SHA384, protocommon.PublicKeyDetails_PKIX_ECDSA_P384_SHA_384
+		k.hash = crypto.SHA384
 	default:
 		return nil, fmt.Errorf("ECDSA curve %s: Slipway signs with P-256 or P-384", priv.Curve.Params().Name)
 	}
@@ -145,34 +145,32 @@ func GenerateEphemeral() (*Key, error) {
 	return NewKey(priv)
 }
 
-// GetHashAlgorithm implements sign.Keypair.
-func (k *Key) GetHashAlgorithm() protocommon.HashAlgorithm {
-	if k.hash == crypto.SHA384 {
-		return protocommon.HashAlgorithm_SHA2_384
-	}
-	return protocommon.HashAlgorithm_SHA2_256
-}
+// Hash is the digest the key signs: SHA-256 for P-256, SHA-384 for P-384.
+func (k *Key) Hash() crypto.Hash { return k.hash }
 
-// GetSigningAlgorithm implements sign.Keypair.
-func (k *Key) GetSigningAlgorithm() protocommon.PublicKeyDetails { return k.alg }
-
-// GetHint implements sign.Keypair: base64(sha256(PKIX public key)), as cosign.
+// GetHint is the bundle's public key hint: base64(sha256(PKIX public key)),
+// as cosign and sigstore-go write it.
 func (k *Key) GetHint() []byte { return k.hint }
 
-// GetKeyAlgorithm implements sign.Keypair.
+// GetKeyAlgorithm names the key type.
 func (k *Key) GetKeyAlgorithm() string { return "ECDSA" }
 
-// GetPublicKey implements sign.Keypair.
+// GetPublicKey is the public key.
 func (k *Key) GetPublicKey() crypto.PublicKey { return k.priv.Public() }
 
-// GetPublicKeyPem implements sign.Keypair.
+// GetPublicKeyPem is the public key as a PKIX PEM.
 func (k *Key) GetPublicKeyPem() (string, error) {
 	p, err := MarshalPublicKey(k.priv.Public())
 	return string(p), err
 }
 
-// SignData implements sign.Keypair: the signature and the digest signed.
+// SignData signs data (hashed with Hash): the ASN.1 ECDSA signature and the
+// digest signed.
 func (k *Key) SignData(_ context.Context, data []byte) ([]byte, []byte, error) {
+	return k.sign(data)
+}
+
+func (k *Key) sign(data []byte) ([]byte, []byte, error) {
 	h := k.hash.New()
 	h.Write(data)
 	digest := h.Sum(nil)

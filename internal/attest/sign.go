@@ -7,13 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
-	"github.com/sigstore/sigstore-go/pkg/sign"
-	"google.golang.org/protobuf/encoding/protojson"
-
-	"github.com/slipway-ci/slipway/internal/redact"
 )
 
 // Media and predicate types Slipway writes, as cosign v3 writes them.
@@ -92,127 +85,101 @@ type Signer interface {
 	Identity() string
 }
 
+// BatchSigner is a Signer that signs several statements in one go (keyless
+// signing through the helper process: one process, one certificate).
+type BatchSigner interface {
+	Signer
+	SignAll(ctx context.Context, statements [][]byte) ([][]byte, error)
+}
+
+// SignAll signs each statement with s, in one go when s is a BatchSigner.
+func SignAll(ctx context.Context, s Signer, statements [][]byte) ([][]byte, error) {
+	if b, ok := s.(BatchSigner); ok {
+		out, err := b.SignAll(ctx, statements)
+		if err == nil && len(out) != len(statements) {
+			err = fmt.Errorf("signed %d of %d statements", len(out), len(statements))
+		}
+		return out, err
+	}
+	out := make([][]byte, 0, len(statements))
+	for _, st := range statements {
+		b, err := s.Sign(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
 // KeySigner signs with a key: the bundle carries the key's hint, no
 // certificate; nothing goes to a transparency log (air-gapped, like cosign
-// --tlog-upload=false).
+// --tlog-upload=false). It is plain Go: the bundle is what sigstore-go's
+// sign.Bundle writes for the same key and statement.
 type KeySigner struct{ Key *Key }
 
 // Sign implements Signer.
-func (s KeySigner) Sign(ctx context.Context, statement []byte) ([]byte, error) {
-	return bundleJSON(ctx, statement, s.Key, sign.BundleOptions{Context: ctx})
+func (s KeySigner) Sign(_ context.Context, statement []byte) ([]byte, error) {
+	return keyBundle(s.Key, statement)
 }
 
 // Identity implements Signer.
 func (s KeySigner) Identity() string { return "key " + s.Key.Fingerprint() }
 
-// Timestamper returns an RFC 3161 timestamp over a signature
-// (*sign.TimestampAuthority is one).
-type Timestamper interface {
-	GetTimestamp(ctx context.Context, signature []byte) ([]byte, error)
-}
-
 // KeylessSigner signs with a one-use key whose certificate a Fulcio issues
 // for an OIDC identity (GitHub Actions: the job's token), and records each
-// signature in a transparency log and/or with timestamp authorities.
+// signature in transparency logs and/or with timestamp authorities. The
+// Sigstore clients are the Keyless implementation's (see RegisterKeyless):
+// in this process when the program links internal/keyless, else the
+// helper process.
 type KeylessSigner struct {
-	// Certificates issues the code-signing certificate (sign.NewFulcio).
-	Certificates sign.CertificateProvider
-	// Token returns the OIDC ID token (audience "sigstore"); it is a secret.
-	Token func(ctx context.Context) (string, error)
-	// Logs are transparency logs (sign.NewRekor); Timestamps are RFC 3161
+	// FulcioURL is the certificate authority.
+	FulcioURL string
+	// RekorURLs are transparency logs; TimestampURLs are RFC 3161
 	// authorities. At least one of the two: a short-lived certificate
 	// verifies only with a time it was valid at.
-	Logs       []sign.Transparency
-	Timestamps []Timestamper
+	RekorURLs, TimestampURLs []string
+	// Token returns the OIDC ID token (audience "sigstore"); it is a secret.
+	Token func(ctx context.Context) (string, error)
 	// Expected is the identity the certificate should name (for Identity
 	// before the first signature).
 	Expected string
 
-	once sync.Once
-	key  *Key
-	cert []byte
-	err  error
+	once   sync.Once
+	signer Signer
+	err    error
 }
 
 // Identity implements Signer.
 func (s *KeylessSigner) Identity() string { return s.Expected }
 
-// Sign implements Signer. One key and certificate serve every statement of a
-// run (one Fulcio round trip), as cosign does for one invocation.
-func (s *KeylessSigner) Sign(ctx context.Context, statement []byte) ([]byte, error) {
-	if len(s.Logs) == 0 && len(s.Timestamps) == 0 {
-		return nil, errors.New("keyless signing needs a transparency log or a timestamp authority")
-	}
+func (s *KeylessSigner) impl() (Signer, error) {
 	s.once.Do(func() {
-		s.key, s.err = GenerateEphemeral()
-		if s.err != nil {
+		if len(s.RekorURLs) == 0 && len(s.TimestampURLs) == 0 {
+			s.err = errors.New("keyless signing needs a transparency log or a timestamp authority")
 			return
 		}
-		var token string
-		token, s.err = s.Token(ctx)
-		if s.err != nil {
-			s.err = fmt.Errorf("OIDC token: %w", s.err)
-			return
-		}
-		s.cert, s.err = s.Certificates.GetCertificate(ctx, s.key, &sign.CertificateProviderOptions{IDToken: token})
-		if s.err != nil {
-			// The token is a secret: whatever the CA answered, it is not repeated.
-			s.err = fmt.Errorf("signing certificate: %w", redact.Error(s.err, token))
-		}
+		s.signer, s.err = keylessImpl().Signer(KeylessConfig{
+			FulcioURL: s.FulcioURL, RekorURLs: s.RekorURLs, TimestampURLs: s.TimestampURLs, Token: s.Token, Expected: s.Expected,
+		})
 	})
-	if s.err != nil {
-		return nil, s.err
-	}
-	b, err := sign.Bundle(dsse(statement), s.key, sign.BundleOptions{
-		Context: ctx, CertificateProvider: fixedCert(s.cert), TransparencyLogs: s.Logs,
-	})
+	return s.signer, s.err
+}
+
+// Sign implements Signer.
+func (s *KeylessSigner) Sign(ctx context.Context, statement []byte) ([]byte, error) {
+	impl, err := s.impl()
 	if err != nil {
 		return nil, err
 	}
-	if err := addTimestamps(ctx, b, s.Timestamps); err != nil {
-		return nil, err
-	}
-	return marshalBundle(b)
+	return impl.Sign(ctx, statement)
 }
 
-type fixedCert []byte
-
-func (c fixedCert) GetCertificate(context.Context, sign.Keypair, *sign.CertificateProviderOptions) ([]byte, error) {
-	return c, nil
-}
-
-func addTimestamps(ctx context.Context, b *protobundle.Bundle, tss []Timestamper) error {
-	if len(tss) == 0 {
-		return nil
-	}
-	sig := b.GetDsseEnvelope().GetSignatures()[0].GetSig()
-	vm := b.GetVerificationMaterial()
-	if vm.TimestampVerificationData == nil {
-		vm.TimestampVerificationData = &protobundle.TimestampVerificationData{}
-	}
-	for _, ts := range tss {
-		raw, err := ts.GetTimestamp(ctx, sig)
-		if err != nil {
-			return fmt.Errorf("timestamp: %w", err)
-		}
-		vm.TimestampVerificationData.Rfc3161Timestamps = append(vm.TimestampVerificationData.Rfc3161Timestamps,
-			&protocommon.RFC3161SignedTimestamp{SignedTimestamp: raw})
-	}
-	return nil
-}
-
-func dsse(statement []byte) *sign.DSSEData {
-	return &sign.DSSEData{Data: statement, PayloadType: InTotoPayloadType}
-}
-
-func bundleJSON(ctx context.Context, statement []byte, kp sign.Keypair, opts sign.BundleOptions) ([]byte, error) {
-	b, err := sign.Bundle(dsse(statement), kp, opts)
+// SignAll implements BatchSigner.
+func (s *KeylessSigner) SignAll(ctx context.Context, statements [][]byte) ([][]byte, error) {
+	impl, err := s.impl()
 	if err != nil {
 		return nil, err
 	}
-	return marshalBundle(b)
-}
-
-func marshalBundle(b *protobundle.Bundle) ([]byte, error) {
-	return protojson.Marshal(b)
+	return SignAll(ctx, impl, statements)
 }

@@ -3,8 +3,6 @@ package attest
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,10 +11,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/sigstore/sigstore-go/pkg/bundle"
-	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/verify"
-	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/slipway-ci/slipway/internal/provenance"
 	"github.com/slipway-ci/slipway/internal/scan"
@@ -28,10 +22,11 @@ type Policy struct {
 	Key crypto.PublicKey
 	// Identity/IdentityRegexp and Issuer/IssuerRegexp are what a keyless
 	// signature's certificate must name (SAN and OIDC issuer), checked
-	// against TrustedRoot (Fulcio CAs, Rekor logs, timestamp authorities).
+	// against TrustedRoot (Sigstore's trusted root JSON: Fulcio CAs, Rekor
+	// logs, CT logs, timestamp authorities; TrustedRoot(ctx, nil) fetches it).
 	Identity, IdentityRegexp string
 	Issuer, IssuerRegexp     string
-	TrustedRoot              root.TrustedMaterial
+	TrustedRoot              []byte
 	// Require lists the kinds that must verify ("signature", "sbom",
 	// "provenance"); empty means all three.
 	Require []string
@@ -66,7 +61,7 @@ func (p Policy) Check() error {
 		return errors.New("verification policy: no key and no certificate identity")
 	case keyless && (p.Identity == "" && p.IdentityRegexp == "" || p.Issuer == "" && p.IssuerRegexp == ""):
 		return errors.New("verification policy: a keyless policy needs both --certificate-identity and --certificate-oidc-issuer")
-	case keyless && p.TrustedRoot == nil:
+	case keyless && len(p.TrustedRoot) == 0:
 		return errors.New("verification policy: a keyless policy needs a trusted root (--trusted-root FILE)")
 	}
 	for _, k := range p.Require {
@@ -136,10 +131,6 @@ func Verify(ctx context.Context, image name.Digest, p Policy, opts ...remote.Opt
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	v, err := p.verifier()
-	if err != nil {
-		return nil, err
-	}
 	rep := &Report{Image: image.String(), Policy: p.Describe(), Attached: map[string]int{}}
 	as, err := List(ctx, image, opts...)
 	if err != nil {
@@ -177,10 +168,14 @@ func Verify(ctx context.Context, image name.Digest, p Policy, opts ...remote.Opt
 		}
 		rep.Attached[k]++
 	}
-	hexDigest := strings.TrimPrefix(image.DigestStr(), "sha256:")
+	hexDigest, ok := strings.CutPrefix(image.DigestStr(), "sha256:")
 	digestBytes, err := hex.DecodeString(hexDigest)
-	if err != nil {
+	if !ok || err != nil || len(digestBytes) != 32 {
 		return nil, fmt.Errorf("%s: not a sha256 digest", image)
+	}
+	verdicts, err := p.verifyAll(ctx, image.DigestStr(), digestBytes, want)
+	if err != nil {
+		return nil, err
 	}
 	for _, k := range p.required() {
 		pt, _ := PredicateOf(k)
@@ -193,7 +188,7 @@ func Verify(ctx context.Context, image name.Digest, p Policy, opts ...remote.Opt
 		var found *Found
 		for _, c := range cands {
 			a := fetched[c.Manifest]
-			f, err := p.check(v, a, pt, image, digestBytes)
+			f, err := p.check(verdicts[a.Manifest], a, pt)
 			if err != nil {
 				if byKind[k] != nil || !errors.Is(err, errOtherPredicate) {
 					why = append(why, fmt.Sprintf("%s %s: %v", k, ShortDigest(a.Manifest), err))
@@ -237,87 +232,87 @@ func dedupe(s []string) []string {
 
 var errOtherPredicate = errors.New("another predicate type")
 
-func (p Policy) verifier() (*verify.Verifier, error) {
-	if p.Key != nil {
-		sv, err := keyVerifier(p.Key)
-		if err != nil {
-			return nil, err
-		}
-		tm := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
-			return root.NewExpiringKey(sv, time.Time{}, time.Time{}), nil
-		})
-		return verify.NewVerifier(tm, verify.WithNoObserverTimestamps())
-	}
-	opts := []verify.VerifierOption{verify.WithObserverTimestamps(1)}
-	if len(p.TrustedRoot.RekorLogs()) > 0 {
-		opts = append(opts, verify.WithTransparencyLog(1))
-	}
-	if len(p.TrustedRoot.CTLogs()) > 0 {
-		opts = append(opts, verify.WithSignedCertificateTimestamps(1))
-	}
-	return verify.NewVerifier(p.TrustedRoot, opts...)
+// verdict is what one attachment's bundle proved, or why it proves nothing.
+type verdict struct {
+	st       *inTotoStatement
+	payload  []byte
+	signer   string
+	signedAt *time.Time
+	err      error
 }
 
-func keyVerifier(pub crypto.PublicKey) (signature.Verifier, error) {
-	h := crypto.SHA256
-	if ek, ok := pub.(*ecdsa.PublicKey); ok {
-		switch ek.Curve {
-		case elliptic.P384():
-			h = crypto.SHA384
-		case elliptic.P521():
-			h = crypto.SHA512
+// verifyAll verifies every fetched bundle against the policy and the
+// digest: with a key in plain Go (verifyKeyBundle), keyless in one call to
+// the Keyless implementation.
+func (p Policy) verifyAll(ctx context.Context, digest string, digestBytes []byte, as []Attachment) (map[string]verdict, error) {
+	out := map[string]verdict{}
+	var pending []Attachment
+	for _, a := range as {
+		if _, ok := out[a.Manifest]; ok {
+			continue
+		}
+		switch {
+		case a.Err != nil:
+			out[a.Manifest] = verdict{err: a.Err}
+		case p.Key != nil:
+			st, payload, err := verifyKeyBundle(p.Key, a.Data, digestBytes)
+			if errors.Is(err, errSignature) {
+				err = fmt.Errorf("signed by another key, or altered after signing (want %s)", p.Describe())
+			}
+			out[a.Manifest] = verdict{st: st, payload: payload, signer: p.Describe(), err: err}
+		default:
+			out[a.Manifest] = verdict{}
+			pending = append(pending, a)
 		}
 	}
-	return signature.LoadVerifier(pub, h)
-}
-
-// check verifies one attachment as kind pt.
-func (p Policy) check(v *verify.Verifier, a Attachment, pt string, image name.Digest, digest []byte) (*Found, error) {
-	if a.Err != nil {
-		return nil, a.Err
+	if len(pending) == 0 {
+		return out, nil
 	}
-	var b bundle.Bundle
-	if err := b.UnmarshalJSON(a.Data); err != nil {
-		return nil, fmt.Errorf("not a Sigstore bundle: %w", err)
+	bundles := make([][]byte, len(pending))
+	for i, a := range pending {
+		bundles[i] = a.Data
 	}
-	var id verify.PolicyOption
-	if p.Key != nil {
-		id = verify.WithKey()
-	} else {
-		ci, err := verify.NewShortCertificateIdentity(p.Issuer, p.IssuerRegexp, p.Identity, p.IdentityRegexp)
-		if err != nil {
-			return nil, fmt.Errorf("verification policy: %w", err)
-		}
-		id = verify.WithCertificateIdentity(ci)
-	}
-	res, err := v.Verify(&b, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), id))
-	if err != nil {
-		return nil, explain(err, p)
-	}
-	st := res.Statement
-	if st == nil {
-		return nil, errors.New("the bundle holds no in-toto statement")
-	}
-	if st.GetPredicateType() != pt {
-		if a.PredicateType == "" {
-			return nil, errOtherPredicate
-		}
-		return nil, fmt.Errorf("its statement is a %s, its annotation says %s", st.GetPredicateType(), a.PredicateType)
-	}
-	f := &Found{Attachment: a, Signer: p.Describe()}
-	f.Data = nil
-	if c := res.Signature.Certificate; c != nil {
-		f.Signer = c.SubjectAlternativeName + " (issuer " + c.Issuer + ")"
-	}
-	for _, ts := range res.VerifiedTimestamps {
-		t := ts.Timestamp.UTC()
-		f.SignedAt = &t
-		break
-	}
-	predicate, err := st.GetPredicate().MarshalJSON()
+	vs, err := keylessImpl().Verify(ctx, KeylessPolicy{
+		Identity: p.Identity, IdentityRegexp: p.IdentityRegexp, Issuer: p.Issuer, IssuerRegexp: p.IssuerRegexp, TrustedRoot: p.TrustedRoot,
+	}, digest, bundles)
 	if err != nil {
 		return nil, err
 	}
+	if len(vs) != len(pending) {
+		return nil, fmt.Errorf("keyless verification: %d verdicts for %d bundles", len(vs), len(pending))
+	}
+	for i, a := range pending {
+		v := vs[i]
+		if v.Err != "" {
+			out[a.Manifest] = verdict{err: errors.New(v.Err)}
+			continue
+		}
+		// sigstore-go verified the signature and the subject; the statement
+		// is read here by the same strict reader as a key-signed one's.
+		st, err := parseStatement(v.Statement)
+		if err == nil {
+			err = st.about(digestBytes)
+		}
+		out[a.Manifest] = verdict{st: st, payload: v.Statement, signer: v.Signer, signedAt: v.SignedAt, err: err}
+	}
+	return out, nil
+}
+
+// check reads one verified attachment as kind pt.
+func (p Policy) check(v verdict, a Attachment, pt string) (*Found, error) {
+	if v.err != nil {
+		return nil, v.err
+	}
+	st := v.st
+	if st.PredicateType != pt {
+		if a.PredicateType == "" {
+			return nil, errOtherPredicate
+		}
+		return nil, fmt.Errorf("its statement is a %s, its annotation says %s", st.PredicateType, a.PredicateType)
+	}
+	f := &Found{Attachment: a, Signer: v.signer, SignedAt: v.signedAt}
+	f.Data = nil
+	predicate := []byte(st.Predicate)
 	switch pt {
 	case SBOMPredicate:
 		// The same reader as the scan stage's agreement check.
@@ -327,7 +322,7 @@ func (p Policy) check(v *verify.Verifier, a Attachment, pt string, image name.Di
 		}
 		f.Components = sb.Components
 	case ProvenancePredicate:
-		_, prov, err := provenance.Parse(mustStatementJSON(&b))
+		_, prov, err := provenance.Parse(v.payload)
 		if err != nil {
 			return nil, err
 		}
@@ -345,26 +340,4 @@ func (p Policy) check(v *verify.Verifier, a Attachment, pt string, image name.Di
 		}
 	}
 	return f, nil
-}
-
-// mustStatementJSON is the DSSE payload (the statement as signed).
-func mustStatementJSON(b *bundle.Bundle) []byte {
-	if env := b.GetDsseEnvelope(); env != nil {
-		return env.GetPayload()
-	}
-	return nil
-}
-
-// explain turns sigstore-go's errors into the words an operator needs.
-func explain(err error, p Policy) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "does not match any digest in statement"), strings.Contains(msg, "does not match digests in statement"):
-		return errors.New("its statement is about another digest")
-	case p.Key != nil && (strings.Contains(msg, "failed to verify signature") || strings.Contains(msg, "invalid signature")):
-		return fmt.Errorf("signed by another key, or altered after signing (want %s)", p.Describe())
-	case p.Key != nil && strings.Contains(msg, "verification content"):
-		return errors.New("signed with a certificate, not a key")
-	}
-	return err
 }

@@ -15,8 +15,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/spf13/pflag"
 
 	"github.com/slipway-ci/slipway/internal/attest"
@@ -147,15 +145,23 @@ func (o *options) policy(vf *verifyFlags) (*attest.Policy, error) {
 	return p, nil
 }
 
-func trustedRoot(path string) (root.TrustedMaterial, error) {
+// trustedRoot is the trusted root JSON of a keyless policy: the file, once
+// the keyless implementation read it, or Sigstore's, fetched from its TUF
+// repository.
+func trustedRoot(path string) ([]byte, error) {
+	ctx := context.Background()
 	if path != "" {
-		tr, err := root.NewTrustedRootFromPath(path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, usageErr("--trusted-root %s: %v", path, errors.Unwrap(err))
+		}
+		tr, err := attest.TrustedRoot(ctx, data)
 		if err != nil {
 			return nil, usageErr("--trusted-root %s: %v", path, err)
 		}
 		return tr, nil
 	}
-	tr, err := root.FetchTrustedRoot()
+	tr, err := attest.TrustedRoot(ctx, nil)
 	if err != nil {
 		return nil, failErr(fmt.Errorf("keyless verification needs Sigstore's trusted root and fetching it failed (%w); offline, pass --trusted-root FILE", err))
 	}
@@ -200,10 +206,10 @@ func (o *options) loadSigner() (*signing, error) {
 		server := strings.TrimSuffix(envDefault("", "GITHUB_SERVER_URL", "https://github.com"), "/")
 		identity := server + "/" + os.Getenv("GITHUB_WORKFLOW_REF")
 		s := &attest.KeylessSigner{
-			Certificates: sign.NewFulcio(&sign.FulcioOptions{BaseURL: envDefault("", "SLIPWAY_FULCIO_URL", defaultFulcio), Retries: 2}),
-			Logs:         []sign.Transparency{sign.NewRekor(&sign.RekorOptions{BaseURL: envDefault("", "SLIPWAY_REKOR_URL", defaultRekor), Retries: 2})},
-			Token:        o.learnToken(githubToken(os.Getenv)),
-			Expected:     identity,
+			FulcioURL: envDefault("", "SLIPWAY_FULCIO_URL", defaultFulcio),
+			RekorURLs: []string{envDefault("", "SLIPWAY_REKOR_URL", defaultRekor)},
+			Token:     o.learnToken(githubToken(os.Getenv)),
+			Expected:  identity,
 		}
 		return &signing{signer: s, own: &attest.Policy{Identity: identity, Issuer: githubIssuer}, what: "keyless as " + identity}, nil
 	}

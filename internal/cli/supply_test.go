@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/slipway-ci/slipway/internal/attest"
+	"github.com/slipway-ci/slipway/internal/keyless"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/provenance"
 	"github.com/slipway-ci/slipway/internal/regtest"
@@ -351,7 +352,7 @@ func TestKeylessPolicyFlags(t *testing.T) {
 	ref := lastLine(stdout)
 	img, _ := name.NewDigest(ref, name.Insecure)
 	src, shas := gitRepo(t, 1)
-	signer := &attest.KeylessSigner{
+	signer := &keyless.Signer{
 		// As in GitHub Actions: a Fulcio certificate and a Rekor entry.
 		Certificates: virtual, Logs: []sign.Transparency{virtual.Rekor()},
 		Token: func(context.Context) (string, error) { return "token", nil }, Expected: identity,

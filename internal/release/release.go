@@ -449,9 +449,29 @@ func compact(data []byte) []byte {
 	return out
 }
 
-// SignAndAttach signs each statement, then attaches them all (attest.AttachAll).
+// SignAndAttach signs each statement (all in one go with a batch signer: a
+// keyless helper process signs them under one certificate), then attaches
+// them all (attest.AttachAll).
 func SignAndAttach(ctx context.Context, s attest.Signer, img name.Digest, atts []Attachment, opts []remote.Option) ([]attest.Attachment, error) {
 	var bundles []attest.Bundle
+	if bs, ok := s.(attest.BatchSigner); ok && len(atts) > 1 {
+		sts := make([][]byte, len(atts))
+		for i, a := range atts {
+			sts[i] = a.Statement
+		}
+		signed, err := attest.SignAll(ctx, bs, sts)
+		if err != nil {
+			kinds := make([]string, len(atts))
+			for i, a := range atts {
+				kinds[i] = attest.Kind(a.PredicateType)
+			}
+			return nil, fmt.Errorf("sign the %s: %w", strings.Join(kinds, ", "), err)
+		}
+		for i, a := range atts {
+			bundles = append(bundles, attest.Bundle{PredicateType: a.PredicateType, Data: signed[i]})
+		}
+		return attest.AttachAll(ctx, img, bundles, time.Now(), opts...)
+	}
 	for _, a := range atts {
 		b, err := s.Sign(ctx, a.Statement)
 		if err != nil {
