@@ -26,6 +26,15 @@ const HelperPackage = "github.com/slipway-ci/slipway/cmd/slipway-sigstore"
 // request: what comes later than a moment after starting it is the compile.
 const HelperReady = "slipway-sigstore ready"
 
+// ErrHelper is a keyless helper that did not run (go run could not resolve
+// or compile it): a failure of this machine, not of the input.
+var ErrHelper = errors.New("the keyless helper did not run")
+
+type helperError struct{ msg string }
+
+func (e *helperError) Error() string        { return e.msg }
+func (e *helperError) Is(target error) bool { return target == ErrHelper }
+
 // maxHelperResponse bounds what the helper may answer (bundles of SBOMs).
 const maxHelperResponse = 256 << 20
 
@@ -168,7 +177,7 @@ func (h *Helper) call(ctx context.Context, what string, req HelperRequest) (*Hel
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return nil, fmt.Errorf("%s compiles its helper with `go run %s` and that failed: %s; run from your repository root, or `go mod tidy` in ci/", what, HelperPackage, failure)
+	return nil, &helperError{fmt.Sprintf("%s compiles its helper with `go run %s` and that failed: %s; run from your repository root, or `go mod tidy` in ci/", what, HelperPackage, failure)}
 }
 
 // run runs the helper in dir: its answer, whether it started (said

@@ -156,12 +156,18 @@ func trustedRoot(path string) ([]byte, error) {
 			return nil, usageErr("--trusted-root %s: %v", path, errors.Unwrap(err))
 		}
 		tr, err := attest.TrustedRoot(ctx, data)
+		if errors.Is(err, attest.ErrHelper) {
+			return nil, failErr(err)
+		}
 		if err != nil {
 			return nil, usageErr("--trusted-root %s: %v", path, err)
 		}
 		return tr, nil
 	}
 	tr, err := attest.TrustedRoot(ctx, nil)
+	if errors.Is(err, attest.ErrHelper) {
+		return nil, failErr(err)
+	}
 	if err != nil {
 		return nil, failErr(fmt.Errorf("keyless verification needs Sigstore's trusted root and fetching it failed (%w); offline, pass --trusted-root FILE", err))
 	}

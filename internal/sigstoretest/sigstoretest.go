@@ -13,12 +13,18 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-openapi/runtime"
 	"github.com/sigstore/rekor/pkg/generated/client/entries"
 	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/rekor/pkg/types"
@@ -117,37 +123,111 @@ func (c rekorClient) CreateLogEntry(params *entries.CreateLogEntryParams, _ ...e
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	entry, err := types.CreateVersionedEntry(params.ProposedEntry)
+	uuid, entry, err := c.s.logEntry(ctx, params.ProposedEntry)
 	if err != nil {
 		return nil, err
+	}
+	return &entries.CreateLogEntryCreated{ETag: uuid, Payload: entry}, nil
+}
+
+// logEntry canonicalizes a proposed entry as Rekor v1 does, signs it with the
+// virtual log (signed entry timestamp) and gives it an inclusion proof and
+// checkpoint.
+func (s *Sigstore) logEntry(ctx context.Context, proposed models.ProposedEntry) (string, models.LogEntry, error) {
+	entry, err := types.CreateVersionedEntry(proposed)
+	if err != nil {
+		return "", nil, err
 	}
 	canon, err := types.CanonicalizeEntry(ctx, entry)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	body := base64.StdEncoding.EncodeToString(canon)
-	logID, err := c.s.vs.RekorLogID()
+	logID, err := s.vs.RekorLogID()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	integrated, index := time.Now().Unix(), int64(0)
-	set, err := c.s.vs.RekorSignPayload(tlog.RekorPayload{Body: body, IntegratedTime: integrated, LogIndex: index, LogID: logID})
+	set, err := s.vs.RekorSignPayload(tlog.RekorPayload{Body: body, IntegratedTime: integrated, LogIndex: index, LogID: logID})
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	proof, err := c.s.vs.GetInclusionProof(canon)
+	proof, err := s.vs.GetInclusionProof(canon)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	sum := sha256.Sum256(canon)
 	uuid := hex.EncodeToString(sum[:])
-	c.s.mu.Lock()
-	c.s.logged++
-	c.s.mu.Unlock()
-	return &entries.CreateLogEntryCreated{ETag: uuid, Payload: models.LogEntry{uuid: models.LogEntryAnon{
+	s.mu.Lock()
+	s.logged++
+	s.mu.Unlock()
+	return uuid, models.LogEntry{uuid: models.LogEntryAnon{
 		Body: body, IntegratedTime: &integrated, LogID: &logID, LogIndex: &index,
 		Verification: &models.LogEntryAnonVerification{SignedEntryTimestamp: set, InclusionProof: proof},
-	}}}, nil
+	}}, nil
+}
+
+// Serve puts this Sigstore on HTTP for a Sigstore client in another process
+// (the keyless helper): Fulcio's POST /api/v2/signingCert and Rekor v1's
+// POST /api/v1/log/entries, on 127.0.0.1; it stops when the test ends. The
+// URL is both the Fulcio and the Rekor base URL.
+func (s *Sigstore) Serve(t testing.TB) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v2/signingCert", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			PublicKeyRequest struct {
+				PublicKey struct {
+					Content string `json:"content"`
+				} `json:"publicKey"`
+			} `json:"publicKeyRequest"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		block, _ := pem.Decode([]byte(req.PublicKeyRequest.PublicKey.Content))
+		if block == nil {
+			http.Error(w, "no PEM public key", http.StatusBadRequest)
+			return
+		}
+		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		s.tokens = append(s.tokens, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		s.mu.Unlock()
+		c, err := ca.GenerateLeafCert(s.identity, s.issuer, time.Now().Add(-time.Minute), publicOnly{pub}, s.inter, s.interKey)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		leaf := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+		inter := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.inter.Raw})
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"signedCertificateEmbeddedSct": map[string]any{"chain": map[string]any{"certificates": []string{string(leaf), string(inter)}}}})
+	})
+	mux.HandleFunc("POST /api/v1/log/entries", func(w http.ResponseWriter, r *http.Request) {
+		proposed, err := models.UnmarshalProposedEntry(r.Body, runtime.JSONConsumer())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		uuid, entry, err := s.logEntry(r.Context(), proposed)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("ETag", uuid)
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(entry)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func (rekorClient) GetLogEntryByUUID(*entries.GetLogEntryByUUIDParams, ...entries.ClientOption) (*entries.GetLogEntryByUUIDOK, error) {
