@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -142,7 +144,10 @@ func keyBundle(k *Key, statement []byte) ([]byte, error) {
 // material each of exactly one kind, and the inclusion proofs bundle v0.2+
 // requires of log entries.
 func parseBundle(data []byte) (*bundleJSON, error) {
-	if err := noDuplicateKeys(data); err != nil {
+	if err := checkJSON(data); err != nil {
+		return nil, err
+	}
+	if err := bundleFields(data); err != nil {
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -193,10 +198,26 @@ func parseBundle(data []byte) (*bundleJSON, error) {
 	return &b, nil
 }
 
-// noDuplicateKeys refuses JSON with an object key given twice: encoding/json
-// keeps the last, protobuf's JSON reader refuses it, and two readers of one
-// bundle must never see two different bundles.
-func noDuplicateKeys(data []byte) error {
+// checkJSON refuses JSON that protobuf's JSON reader (what sigstore-go
+// reads bundles and statements with) refuses and encoding/json would read
+// anyway, or read differently: invalid UTF-8, an unpaired UTF-16 surrogate
+// escape (encoding/json turns both into U+FFFD), an object key given twice
+// (encoding/json keeps the last), a number out of float64's range. Two
+// readers of one bundle must never see two different bundles.
+func checkJSON(data []byte) error {
+	if !utf8.Valid(data) {
+		return errors.New("invalid UTF-8")
+	}
+	if !json.Valid(data) {
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			return err
+		}
+		return errors.New("not JSON")
+	}
+	if err := checkEscapes(data); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var walk func() error
@@ -204,6 +225,12 @@ func noDuplicateKeys(data []byte) error {
 		tok, err := dec.Token()
 		if err != nil {
 			return err
+		}
+		if n, ok := tok.(json.Number); ok {
+			if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+				return fmt.Errorf("the number %s is out of range", n)
+			}
+			return nil
 		}
 		d, ok := tok.(json.Delim)
 		if !ok {
@@ -239,6 +266,162 @@ func noDuplicateKeys(data []byte) error {
 	return walk()
 }
 
+// checkEscapes refuses a \u escape of a UTF-16 surrogate that is not half of
+// a pair (data is valid JSON).
+func checkEscapes(data []byte) error {
+	hex4 := func(i int) rune {
+		if i+4 > len(data) {
+			return -1
+		}
+		v, err := strconv.ParseUint(string(data[i:i+4]), 16, 32)
+		if err != nil {
+			return -1
+		}
+		return rune(v)
+	}
+	inString := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if !inString {
+			inString = c == '"'
+			continue
+		}
+		switch c {
+		case '"':
+			inString = false
+		case '\\':
+			i++
+			if i >= len(data) || data[i] != 'u' {
+				continue
+			}
+			r := hex4(i + 1)
+			i += 4
+			switch {
+			case r >= 0xD800 && r < 0xDC00:
+				if i+2 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
+					if r2 := hex4(i + 3); r2 >= 0xDC00 && r2 < 0xE000 {
+						i += 6
+						continue
+					}
+				}
+				return errors.New("an unpaired UTF-16 surrogate escape")
+			case r >= 0xDC00 && r < 0xE000:
+				return errors.New("an unpaired UTF-16 surrogate escape")
+			}
+		}
+	}
+	return nil
+}
+
+// fields checks that raw (a JSON object, or null) names only the given
+// fields, spelled exactly: encoding/json would match "MediaType" or
+// "PAYLOAD" to a field too, protobuf's JSON reader refuses them.
+func fields(raw json.RawMessage, what string, names ...string) (map[string]json.RawMessage, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	for k := range m {
+		if !slices.Contains(names, k) {
+			return nil, fmt.Errorf("%s: unknown field %q", what, k)
+		}
+	}
+	return m, nil
+}
+
+func isNull(raw json.RawMessage) bool {
+	r := bytes.TrimSpace(raw)
+	return len(r) == 0 || bytes.Equal(r, []byte("null"))
+}
+
+// elements is a JSON array's elements, none of them null (protobuf's JSON
+// reader refuses a null element of a repeated field).
+func elements(raw json.RawMessage, what string) ([]json.RawMessage, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var es []json.RawMessage
+	if err := json.Unmarshal(raw, &es); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	for _, e := range es {
+		if isNull(e) {
+			return nil, fmt.Errorf("%s: a null element", what)
+		}
+	}
+	return es, nil
+}
+
+// bundleFields checks the field names of the bundle's parts that Slipway
+// reads.
+func bundleFields(data []byte) error {
+	top, err := fields(data, "the bundle", "mediaType", "verificationMaterial", "dsseEnvelope", "messageSignature")
+	if err != nil {
+		return err
+	}
+	vm, err := fields(top["verificationMaterial"], "its verificationMaterial", "publicKey", "certificate", "x509CertificateChain", "tlogEntries", "timestampVerificationData")
+	if err != nil {
+		return err
+	}
+	if _, err := fields(vm["publicKey"], "its publicKey", "hint"); err != nil {
+		return err
+	}
+	if _, err := elements(vm["tlogEntries"], "its tlogEntries"); err != nil {
+		return err
+	}
+	env, err := fields(top["dsseEnvelope"], "its dsseEnvelope", "payload", "payloadType", "signatures")
+	if err != nil {
+		return err
+	}
+	sigs, err := elements(env["signatures"], "its DSSE signatures")
+	if err != nil {
+		return err
+	}
+	for _, sig := range sigs {
+		if _, err := fields(sig, "its DSSE signature", "sig", "keyid"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statementFields checks the field names of a statement and its subjects,
+// that each subject digest is a string and that annotations are an object.
+func statementFields(payload []byte) error {
+	top, err := fields(payload, "its statement", "_type", "subject", "predicateType", "predicate")
+	if err != nil {
+		return err
+	}
+	subjects, err := elements(top["subject"], "its statement's subject")
+	if err != nil {
+		return err
+	}
+	for _, raw := range subjects {
+		s, err := fields(raw, "its statement's subject", "name", "uri", "digest", "content", "downloadLocation", "mediaType", "annotations")
+		if err != nil {
+			return err
+		}
+		if !isNull(s["digest"]) {
+			var digests map[string]json.RawMessage
+			if err := json.Unmarshal(s["digest"], &digests); err != nil {
+				return fmt.Errorf("its statement's subject digest: %w", err)
+			}
+			for alg, d := range digests {
+				if d = bytes.TrimSpace(d); len(d) == 0 || d[0] != '"' {
+					return fmt.Errorf("its statement's %s subject digest is not a string", alg)
+				}
+			}
+		}
+		if a := bytes.TrimSpace(s["annotations"]); !isNull(a) && a[0] != '{' {
+			return errors.New("its statement's subject annotations are not a JSON object")
+		}
+	}
+	return nil
+}
+
 // Limits on a statement's subjects, as sigstore-go's verifier sets them.
 const (
 	maxSubjects       = 1024
@@ -267,8 +450,11 @@ type subjectJSON struct {
 
 // parseStatement reads a DSSE payload as an in-toto statement.
 func parseStatement(payload []byte) (*inTotoStatement, error) {
-	if err := noDuplicateKeys(payload); err != nil {
+	if err := checkJSON(payload); err != nil {
 		return nil, fmt.Errorf("its statement: %w", err)
+	}
+	if err := statementFields(payload); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()

@@ -515,6 +515,18 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		out, _ := json.Marshal(m)
 		writeSeed(t, fmt.Sprintf("seed-%02d", i), out)
 	}
+	i := 0
+	for _, st := range cornerStatements() {
+		data, _ := KeySigner{k}.Sign(t.Context(), []byte(st))
+		writeSeed(t, fmt.Sprintf("corner-statement-%02d", i), data)
+		i++
+	}
+	good, _ := KeySigner{k}.Sign(t.Context(), testStatement(t, SignaturePredicate, ""))
+	i = 0
+	for _, f := range cornerBundles {
+		writeSeed(t, fmt.Sprintf("corner-bundle-%02d", i), []byte(f(string(good))))
+		i++
+	}
 }
 
 func bigOne() *big.Int { return big.NewInt(1) }
@@ -530,5 +542,99 @@ func writeSeed(t *testing.T, name string, data []byte) {
 	body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// corner statements: what encoding/json reads and protobuf's JSON reader
+// (sigstore-go's) does not, or reads otherwise.
+func cornerStatements() map[string]string {
+	d := strings.Repeat("ab", 32)
+	st := func(subject, predicate string) string {
+		return `{"_type":"https://in-toto.io/Statement/v1","subject":[` + subject + `],"predicateType":"p","predicate":` + predicate + `}`
+	}
+	good := `{"name":"x","digest":{"sha256":"` + d + `"}}`
+	return map[string]string{
+		"invalid UTF-8 in a name":        st(`{"name":"x`+"\xff"+`","digest":{"sha256":"`+d+`"}}`, `{}`),
+		"invalid UTF-8 in the predicate": st(good, `{"a":"`+"\xff"+`"}`),
+		"a number out of range":          st(good, `{"a":1e400}`),
+		"a big integer":                  st(good, `{"a":123456789012345678901234567890}`),
+		"Subject":                        strings.Replace(st(good, `{}`), `"subject"`, `"Subject"`, 1),
+		"Name":                           st(`{"Name":"x","digest":{"sha256":"`+d+`"}}`, `{}`),
+		"predicate_type":                 strings.Replace(st(good, `{}`), `"predicateType"`, `"predicate_type"`, 1),
+		"a null subject":                 strings.Replace(st(good, `{}`), `[`+good+`]`, `null`, 1),
+		"a null subject element":         st(`null,`+good, `{}`),
+		"a null digest":                  st(`{"name":"x","digest":null},`+good, `{}`),
+		"a null digest value":            st(`{"name":"x","digest":{"sha256":"`+d+`","x":null}}`, `{}`),
+		"a null _type":                   strings.Replace(st(good, `{}`), `"https://in-toto.io/Statement/v1"`, `null`, 1),
+		"a null name":                    st(`{"name":null,"digest":{"sha256":"`+d+`"}}`, `{}`),
+		"a repeated predicate key":       st(good, `{"a":1,"a":2}`),
+		"an escaped key":                 strings.Replace(st(good, `{}`), `"_type"`, `"\u005ftype"`, 1),
+		"content not base64":             st(`{"name":"x","content":"!!","digest":{"sha256":"`+d+`"}}`, `{}`),
+		"annotations an array":           st(`{"name":"x","annotations":[1],"digest":{"sha256":"`+d+`"}}`, `{}`),
+		"annotations out of range":       st(`{"name":"x","annotations":{"a":1e400},"digest":{"sha256":"`+d+`"}}`, `{}`),
+		"an empty subject list":          strings.Replace(st(good, `{}`), `[`+good+`]`, `[]`, 1),
+		"a number for a name":            st(`{"name":1,"digest":{"sha256":"`+d+`"}}`, `{}`),
+		"an unpaired surrogate":          st(`{"name":"x\ud800","digest":{"sha256":"`+d+`"}}`, `{}`),
+		"a low surrogate alone":          st(good, `{"a":"\udc00"}`),
+		"a surrogate pair":               st(good, `{"a":"\ud83d\ude00"}`),
+		"an escaped backslash then u":    st(good, `{"a":"\\ud800"}`),
+		"trailing space":                 st(good, `{}`) + "  ",
+	}
+}
+
+// cornerBundles rewrite a bundle's JSON text.
+var cornerBundles = map[string]func(string) string{
+	"MediaType":          func(s string) string { return strings.Replace(s, `"mediaType"`, `"MediaType"`, 1) },
+	"media_type":         func(s string) string { return strings.Replace(s, `"mediaType"`, `"media_type"`, 1) },
+	"PAYLOAD":            func(s string) string { return strings.Replace(s, `"payload"`, `"PAYLOAD"`, 1) },
+	"Sig":                func(s string) string { return strings.Replace(s, `{"sig"`, `{"Sig"`, 1) },
+	"Hint":               func(s string) string { return strings.Replace(s, `{"hint"`, `{"Hint"`, 1) },
+	"invalid UTF-8":      func(s string) string { return strings.Replace(s, `"hint":"`, `"hint":"`+"\xff", 1) },
+	"unpaired surrogate": func(s string) string { return strings.Replace(s, `"hint":"`, `"hint":"\ud800`, 1) },
+	"a null certificate": func(s string) string {
+		return strings.Replace(s, `"publicKey":{`, `"certificate":null,"publicKey":{`, 1)
+	},
+	"a null keyid":     func(s string) string { return strings.Replace(s, `{"sig"`, `{"keyid":null,"sig"`, 1) },
+	"a null signature": func(s string) string { return strings.Replace(s, `"signatures":[`, `"signatures":[null,`, 1) },
+	"a null payload type": func(s string) string {
+		return strings.Replace(s, `"payloadType":"`+InTotoPayloadType+`"`, `"payloadType":null`, 1)
+	},
+	"a null log entry": func(s string) string {
+		return strings.Replace(s, `"publicKey":{`, `"tlogEntries":[null],"publicKey":{`, 1)
+	},
+	"a repeated media type": func(s string) string {
+		return strings.Replace(s, `{"mediaType"`, `{"mediaType":"application/json","mediaType"`, 1)
+	},
+	"data after it": func(s string) string { return s + " {}" },
+}
+
+// TestKeyVerifyCorners: statements and bundles where encoding/json and
+// protobuf's JSON reader part ways; the plain-Go verifier accepts none that
+// sigstore-go refuses, and reads the same statement from the others.
+func TestKeyVerifyCorners(t *testing.T) {
+	k := fixedKey(t)
+	check := func(name string, data []byte) {
+		_, ours, errOurs := verifyKeyBundle(k.GetPublicKey(), data, testDigest)
+		theirs, errTheirs := sigstoreVerify(k.GetPublicKey(), data, testDigest)
+		if errOurs == nil && errTheirs != nil {
+			t.Errorf("%s: plain Go accepts what sigstore-go refuses (%v)", name, errTheirs)
+		}
+		if errOurs == nil && !bytes.Equal(ours, theirs) {
+			t.Errorf("%s: the verifiers read different statements", name)
+		}
+	}
+	for name, st := range cornerStatements() {
+		data, err := KeySigner{k}.Sign(t.Context(), []byte(st))
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(name, data)
+	}
+	good, err := KeySigner{k}.Sign(t.Context(), testStatement(t, SignaturePredicate, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range cornerBundles {
+		check(name, []byte(f(string(good))))
 	}
 }
