@@ -197,6 +197,9 @@ func (h *Helper) run(ctx context.Context, dir string, in []byte) (*HelperRespons
 		return nil, false, err.Error()
 	}
 	if err := cmd.Start(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, false, fmt.Sprintf("%s is not on PATH (a Go pipeline needs the Go toolchain; the slipway binary needs no helper)", args[0])
+		}
 		return nil, false, err.Error()
 	}
 	ready, done := make(chan struct{}), make(chan struct{})
@@ -211,6 +214,7 @@ func (h *Helper) run(ctx context.Context, dir string, in []byte) (*HelperRespons
 			close(ready)
 		}
 		out, _ = io.ReadAll(br)
+		_, _ = io.Copy(io.Discard, stdout) // past the bound: let the helper finish writing
 	}()
 	notice := h.Notice
 	if notice == 0 {

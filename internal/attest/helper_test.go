@@ -69,3 +69,13 @@ func TestHelperNeverRepeatsTheToken(t *testing.T) {
 		}
 	}
 }
+
+// TestHelperWithoutGo: with no go command on PATH the one line says so.
+func TestHelperWithoutGo(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("PATH", t.TempDir())
+	_, err := (&Helper{}).TrustedRoot(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "go is not on PATH") || !errors.Is(err, ErrHelper) {
+		t.Fatalf("%v", err)
+	}
+}
