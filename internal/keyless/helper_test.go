@@ -4,6 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,4 +91,50 @@ func TestHelperProcess(t *testing.T) {
 		t.Fatalf("progress: %q", p)
 	}
 	t.Logf("progress: %q", progress.String())
+}
+
+// TestHelperFromUserModule: a user's repository whose ci/ is its own module
+// (requiring slipway, here through a replace), after `go mod tidy` there:
+// its go.sum lists the helper's modules (the build-tagged import in the
+// slipway package), and the helper, run from the repository root where the
+// service's own module does not require slipway, runs from ci/.
+func TestHelperFromUserModule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("go mod tidy and go run in a scratch module")
+	}
+	repoRoot, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module example.com/payments\n\ngo 1.26.1\n")
+	write("main.go", "package main\n\nfunc main() {}\n")
+	write("ci/go.mod", "module example.com/payments/ci\n\ngo 1.26.1\n\nrequire github.com/slipway-ci/slipway v0.0.0\n\nreplace github.com/slipway-ci/slipway => "+repoRoot+"\n")
+	write("ci/main.go", "package main\n\nimport \"github.com/slipway-ci/slipway\"\n\nfunc main() { slipway.Main(slipway.Config{}) }\n")
+	t.Setenv("GOPROXY", "off") // the module cache has everything; nothing is fetched
+	t.Setenv("GOFLAGS", "")
+	t.Setenv("GOWORK", "off")
+	tidy := exec.Command("go", "mod", "tidy")
+	tidy.Dir = filepath.Join(dir, "ci")
+	if out, err := tidy.CombinedOutput(); err != nil {
+		t.Fatalf("go mod tidy: %v\n%s", err, out)
+	}
+	sum, _ := os.ReadFile(filepath.Join(dir, "ci", "go.sum"))
+	if !bytes.Contains(sum, []byte("github.com/sigstore/sigstore-go ")) {
+		t.Fatal("ci/go.sum lists no sigstore-go: go run of the helper would fail")
+	}
+	t.Chdir(dir)
+	_, err = (&attest.Helper{Progress: io.Discard}).TrustedRoot(t.Context(), []byte(`{}`))
+	if err == nil || errors.Is(err, attest.ErrHelper) || !strings.Contains(err.Error(), "TrustedRoot media type") {
+		t.Fatalf("the helper did not answer from ci/: %v", err)
+	}
 }
