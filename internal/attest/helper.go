@@ -188,6 +188,8 @@ func (h *Helper) run(ctx context.Context, dir string, in []byte) (*HelperRespons
 		args = []string{"go", "run", HelperPackage}
 	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	ownGroup(cmd)
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Dir = dir
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
