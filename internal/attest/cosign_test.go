@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,5 +148,53 @@ func TestSlipwayVerifiesWhatCosignSigns(t *testing.T) {
 	_, other := testKey(t)
 	if rep, _ := Verify(context.Background(), img, Policy{Key: other, Require: []string{"signature"}}); rep == nil || rep.Err() == nil {
 		t.Fatal("cosign's signature verified with another key")
+	}
+}
+
+// TestCosignPasswordlessKey: a key encrypted with an empty password (what
+// cosign writes for a passwordless key, and `slipway keygen --no-password`)
+// works both ways with the real cosign: cosign derives the same public key,
+// signs with it and Slipway verifies; Slipway signs with it and cosign
+// verifies.
+func TestCosignPasswordlessKey(t *testing.T) {
+	bin := cosignBinary(t)
+	dir := t.TempDir()
+	priv, pubPEM, err := GenerateKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := pem.Decode(priv); b == nil || b.Type != encryptedKeyType {
+		t.Fatalf("passwordless key is not cosign's format: %.40q", priv)
+	}
+	keyFile, pubFile := filepath.Join(dir, "k.key"), filepath.Join(dir, "k.pub")
+	_ = os.WriteFile(keyFile, priv, 0o600)
+	_ = os.WriteFile(pubFile, pubPEM, 0o644)
+	env := []string{"COSIGN_PASSWORD="}
+	out, err := runCosign(t, bin, env, "public-key", "--key", keyFile)
+	if err != nil || strings.TrimSpace(out) != strings.TrimSpace(string(pubPEM)) {
+		t.Fatalf("cosign public-key: %v\n%s\nwant\n%s", err, out, pubPEM)
+	}
+	sc := filepath.Join(dir, "signing-config.json")
+	if out, err := runCosign(t, bin, nil, "signing-config", "create", "--out", sc); err != nil {
+		t.Fatalf("cosign signing-config create: %v\n%s", err, out)
+	}
+	img := newRegistry(t, false)
+	if out, err := runCosign(t, bin, env, "sign", "--key", keyFile, "--signing-config", sc,
+		"--allow-insecure-registry", "--allow-http-registry", "-y", img.String()); err != nil {
+		t.Fatalf("cosign sign: %v\n%s", err, out)
+	}
+	pub, _ := ParsePublicKey(pubPEM)
+	if rep, err := Verify(context.Background(), img, Policy{Key: pub, Require: []string{"signature"}}); err != nil || rep.Err() != nil {
+		t.Fatalf("Slipway does not verify cosign's signature: %v %+v", err, rep)
+	}
+	key, err := ParsePrivateKey(priv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img2 := newRegistry(t, false)
+	attachAll(t, KeySigner{key}, img2, commit)
+	if out, err := runCosign(t, bin, nil, "verify", "--key", pubFile, "--insecure-ignore-tlog",
+		"--allow-insecure-registry", "--allow-http-registry", img2.String()); err != nil {
+		t.Fatalf("cosign does not verify Slipway's signature: %v\n%s", err, out)
 	}
 }

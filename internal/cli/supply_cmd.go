@@ -142,13 +142,15 @@ encrypted with the password in ` + envSigningPassword + ` (cosign's "ENCRYPTED
 SIGSTORE PRIVATE KEY" format, so cosign reads it too), and PREFIX.pub. Store
 the .key file's content and its password as CI secrets (` + envSigningKey + `,
 ` + envSigningPassword + `); commit the .pub and verify with --verify-key PREFIX.pub.
-Existing files are never overwritten without --force.`,
+With --no-password the key is encrypted with an empty password, as cosign
+writes a passwordless key (COSIGN_PASSWORD= cosign reads it). Existing files
+are never overwritten without --force.`,
 		Example: `  SLIPWAY_SIGNING_KEY_PASSWORD=… go run ./ci keygen --output-key-prefix ci/slipway`,
 		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			password := os.Getenv(envSigningPassword)
 			if password == "" && !noPassword {
-				return usageErr("keygen: %s is empty: set it to the password that encrypts the key (or pass --no-password for an unencrypted key)", envSigningPassword)
+				return usageErr("keygen: %s is empty: set it to the password that encrypts the key (or pass --no-password for a key with an empty password)", envSigningPassword)
 			}
 			keyPath, pubPath := prefix+".key", prefix+".pub"
 			if !force {
@@ -158,18 +160,14 @@ Existing files are never overwritten without --force.`,
 					}
 				}
 			}
+			if noPassword {
+				// cosign's passwordless key: the same encrypted format with
+				// an empty password (cosign reads no unencrypted PKCS#8).
+				password = ""
+			}
 			priv, pub, err := attest.GenerateKeyPair([]byte(password))
 			if err != nil {
 				return failErr(err)
-			}
-			if noPassword {
-				k, err := attest.GenerateEphemeral()
-				if err != nil {
-					return failErr(err)
-				}
-				if priv, pub, err = k.MarshalUnencrypted(); err != nil {
-					return failErr(err)
-				}
 			}
 			if dir := filepath.Dir(keyPath); dir != "." {
 				if err := outdir.MkdirAll(o.out, dir, 0o755); err != nil {
@@ -191,7 +189,7 @@ Existing files are never overwritten without --force.`,
 	f := cmd.Flags()
 	f.StringVar(&prefix, "output-key-prefix", "slipway", "write PREFIX.key and PREFIX.pub")
 	f.BoolVar(&force, "force", false, "replace existing files")
-	f.BoolVar(&noPassword, "no-password", false, "write an unencrypted private key (keep it in a secret store)")
+	f.BoolVar(&noPassword, "no-password", false, "encrypt the private key with an empty password, as cosign does (keep it in a secret store)")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log"
 	"net/http"
@@ -225,6 +226,42 @@ func TestKeygen(t *testing.T) {
 	}
 	if _, stderr, code := run(t, "keygen", "--output-key-prefix", prefix); code != 2 || !strings.Contains(stderr, "--force") {
 		t.Fatalf("keygen over an existing key: exit %d %s", code, stderr)
+	}
+}
+
+// TestKeygenNoPassword: --no-password writes cosign's passwordless key (an
+// ENCRYPTED SIGSTORE PRIVATE KEY with an empty password), which Slipway
+// opens with no password and the real cosign reads (public-key gives the
+// same .pub); it used to be a plain PKCS#8 key cosign refuses.
+func TestKeygenNoPassword(t *testing.T) {
+	noEngineEnv(t)
+	t.Setenv("SLIPWAY_SIGNING_KEY_PASSWORD", "")
+	prefix := filepath.Join(t.TempDir(), "kg2")
+	stdout, stderr, code := run(t, "keygen", "--no-password", "--output-key-prefix", prefix)
+	if code != 0 {
+		t.Fatalf("keygen --no-password: exit %d\n%s%s", code, stdout, stderr)
+	}
+	data, _ := os.ReadFile(prefix + ".key")
+	if b, _ := pem.Decode(data); b == nil || b.Type != "ENCRYPTED SIGSTORE PRIVATE KEY" {
+		t.Fatalf("keygen --no-password wrote %.40q, not cosign's passwordless key", data)
+	}
+	k, err := attest.ParsePrivateKey(data, nil)
+	if err != nil || k.Fingerprint() != lastLine(stdout) {
+		t.Fatalf("the key does not open with no password or does not match: %v", err)
+	}
+	bin, err := exec.LookPath("cosign")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("cosign is not installed: .ci/run installs github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3")
+		}
+		t.Skip("cosign is not on PATH: the interop half needs the real peer")
+	}
+	cmd := exec.Command(bin, "public-key", "--key", prefix+".key")
+	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=", "HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	pub, _ := os.ReadFile(prefix + ".pub")
+	if err != nil || strings.TrimSpace(string(out)) != strings.TrimSpace(string(pub)) {
+		t.Fatalf("cosign public-key --key %s: %v\n%s\nwant\n%s", prefix+".key", err, out, pub)
 	}
 }
 
