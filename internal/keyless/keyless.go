@@ -14,10 +14,13 @@
 package keyless
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -154,16 +157,34 @@ type Local struct{}
 // authorities at cfg's URLs (two retries each).
 func (Local) Signer(cfg attest.KeylessConfig) (attest.Signer, error) {
 	s := &Signer{
-		Certificates: sign.NewFulcio(&sign.FulcioOptions{BaseURL: cfg.FulcioURL, Retries: 2}),
+		Certificates: sign.NewFulcio(&sign.FulcioOptions{BaseURL: cfg.FulcioURL, Retries: 2, Transport: keepErrorBody{}}),
 		Token:        cfg.Token, Expected: cfg.Expected,
 	}
 	for _, u := range cfg.RekorURLs {
 		s.Logs = append(s.Logs, sign.NewRekor(&sign.RekorOptions{BaseURL: u, Retries: 2}))
 	}
 	for _, u := range cfg.TimestampURLs {
-		s.Timestamps = append(s.Timestamps, sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: u, Retries: 2}))
+		s.Timestamps = append(s.Timestamps, sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: u, Retries: 2, Transport: keepErrorBody{}}))
 	}
 	return s, nil
+}
+
+// keepErrorBody reads an error answer's body (up to 1 MiB) before handing
+// the response on. sigstore-go's Fulcio and timestamp clients close the body
+// of a 5xx they retried and, after the last retry, read it again: without
+// this the server's status and message became "http: read on closed
+// response body".
+type keepErrorBody struct{}
+
+func (keepErrorBody) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	return resp, nil
 }
 
 // Verify implements attest.Keyless: each bundle must carry a certificate
