@@ -1,11 +1,13 @@
 // Package affected decides which apps of a monorepo a change touches: an app
-// is affected when a changed file lies in its source directory, belongs to
-// any package of this repository its main package imports (transitively,
-// test files' imports included, since the test stage compiles them) — a
-// file of the package's directory, of its testdata/, or of a directory
-// below it that holds no Go package (embedded files) — or is one of the
-// files every build depends on (go.mod, go.sum, go.work, the image lock, the
-// pipeline's own ci/ directory).
+// is affected when a file one of its stages reads changed (InputSets). Its
+// build and scan read its main package, its manifests and the non-test files
+// of every package the main package imports (repository or vendored,
+// transitively, with their //go:embed and cgo include directories); its
+// lint and test run over ./... of its Source, so they read every package
+// that pattern matches (test files, testdata/, other mains, packages nobody
+// imports) and what those import. Files every app depends on (go.mod,
+// go.sum, vendor/modules.txt, go.work, the image lock, the pipeline's own
+// ci/ directory) count for all.
 //
 // Imports are read with go/parser (imports only), not `go list`: no
 // toolchain, no module download, and a 200-service repository is read in
@@ -54,82 +56,31 @@ type Global struct {
 }
 
 // Detect decides for each app whether the changed files (relative to root,
-// slash-separated) affect it.
+// slash-separated) affect it: a changed file is affected when one of the
+// app's stages reads it (InputSets: what build and scan read, what lint and
+// test read), so Detect and Inputs agree by construction.
 func Detect(root string, apps []App, changed []string, global Global) ([]Result, error) {
 	mods, err := modules(root)
 	if err != nil {
 		return nil, err
 	}
-	changedSet := map[string]bool{}
-	changedDirs := map[string][]string{} // owning package directory -> files
-	for _, f := range changed {
-		f = path.Clean(filepath.ToSlash(f))
-		changedSet[f] = true
-		d := owner(root, mods, f)
-		changedDirs[d] = append(changedDirs[d], f)
-	}
-	// Files every app depends on.
-	for _, f := range changed {
-		f = path.Clean(filepath.ToSlash(f))
-		base := path.Base(f)
-		if path.Dir(f) == "." && (base == "go.work" || base == "go.work.sum") {
-			return all(apps, "changed "+f), nil
-		}
-		for _, g := range global.Files {
-			if f == path.Clean(g) {
-				return all(apps, "changed "+f), nil
-			}
-		}
-		for _, d := range global.Dirs {
-			if d = path.Clean(d); strings.HasPrefix(f, d+"/") {
-				return all(apps, "changed "+f+" (the pipeline itself)"), nil
-			}
-		}
-	}
-	g := &graph{root: root, mods: mods, deps: map[string][]string{}}
+	g := newGraph(root, mods)
 	out := make([]Result, 0, len(apps))
 	for _, a := range apps {
+		sets, err := g.sets(a, global)
+		if err != nil {
+			return nil, fmt.Errorf("app %s: %w", a.Name, err)
+		}
 		src := path.Clean(filepath.ToSlash(a.Source))
-		main := path.Clean(path.Join(src, filepath.ToSlash(orDot(a.Main))))
-		own := []string{main}
-		if a.Deploy != "" {
-			own = append(own, path.Clean(path.Join(src, filepath.ToSlash(a.Deploy))))
-		}
-		res := Result{App: a.Name, Reason: "no change in " + strings.Join(own, ", ") + ", the files of " + src + " or the packages " + main + " imports"}
-		// 1. A file in the app's own directories (its main package, its
-		// manifests), or directly in its Source (go.mod, .golangci.yml, an
-		// ignore file): several apps of one module share those.
+		res := Result{App: a.Name, Reason: "no change in what its build and scan read (" + orDot(a.Main) + " in " + src +
+			" and the packages it imports) or what its lint and test read (./... of " + src + " and the packages they import)"}
+	files:
 		for _, f := range changed {
-			hit := path.Dir(f) == src
-			for _, d := range own {
-				hit = hit || under(f, d)
-			}
-			if hit {
-				res.Affected, res.Reason = true, "changed "+f
-				break
-			}
-		}
-		if !res.Affected {
-			pkgs, err := g.closure(main)
-			if err != nil {
-				return nil, fmt.Errorf("app %s: %w", a.Name, err)
-			}
-			for _, p := range pkgs {
-				if fs := changedDirs[p]; len(fs) > 0 {
-					res.Affected, res.Reason = true, "changed "+fs[0]+" (package "+p+", imported by "+main+")"
-					break
-				}
-				// The go.mod and go.sum of a module the app builds with.
-				if m := g.moduleOf(p); m != nil {
-					for _, f := range []string{path.Join(m.dir, "go.mod"), path.Join(m.dir, "go.sum")} {
-						if changedSet[path.Clean(f)] {
-							res.Affected, res.Reason = true, "changed "+path.Clean(f)
-							break
-						}
-					}
-				}
-				if res.Affected {
-					break
+			f = path.Clean(filepath.ToSlash(f))
+			for _, set := range [][]spec{sets.build, sets.check} {
+				if s, ok := matchSet(set, f); ok {
+					res.Affected, res.Reason = true, "changed "+f+" ("+s.why+")"
+					break files
 				}
 			}
 		}
@@ -138,27 +89,276 @@ func Detect(root string, apps []App, changed []string, global Global) ([]Result,
 	return out, nil
 }
 
-// owner is the package directory a changed file belongs to: a file under
-// testdata/ (or a directory the go tool ignores, "_x" or ".x") belongs to
-// the package above it, and a file in a directory holding no Go file
-// (embedded assets, templates) to the nearest package directory above,
-// within its module.
-func owner(root string, mods []module, f string) string {
-	d := path.Dir(f)
-	parts := strings.Split(d, "/")
-	for i, p := range parts {
-		if p == "testdata" || strings.HasPrefix(p, "_") || (strings.HasPrefix(p, ".") && p != ".") {
-			d = path.Join(parts[:i]...)
-			if d == "" {
-				d = "."
-			}
-			break
+// spec is one pathspec of an app's inputs: every file (all), the files
+// directly in dir (files), or everything under dir (tree); why is what
+// Detect says when a change matches it.
+type spec struct {
+	kind byte // 'a' all, 'f' files directly in dir, 't' tree
+	dir  string
+	why  string
+}
+
+// String is the git pathspec.
+func (s spec) String() string {
+	switch {
+	case s.kind == 'a':
+		return "."
+	case s.kind == 'f' && s.dir == ".":
+		return ":(glob)*"
+	case s.kind == 'f':
+		return ":(glob)" + globEscape(s.dir) + "/*"
+	case s.dir == ".":
+		return "."
+	}
+	return ":(literal)" + s.dir
+}
+
+func (s spec) match(f string) bool {
+	switch s.kind {
+	case 'a':
+		return true
+	case 'f':
+		return path.Dir(f) == s.dir
+	}
+	return under(f, s.dir)
+}
+
+// noTests is the exclusion of the build's pathspecs: a test file is never
+// read by a build.
+const noTests = ":(exclude,glob)**/*_test.go"
+
+func isTest(f string) bool { return strings.HasSuffix(path.Base(f), "_test.go") }
+
+// matchSet is the first spec of set f matches; a build set (its last
+// element is the noTests marker) never matches a test file.
+func matchSet(set []spec, f string) (spec, bool) {
+	if len(set) > 0 && set[len(set)-1].kind == 'x' {
+		if isTest(f) {
+			return spec{}, false
+		}
+		set = set[:len(set)-1]
+	}
+	for _, s := range set {
+		if s.match(f) {
+			return s, true
 		}
 	}
-	for d != "." && !hasGo(filepath.Join(root, filepath.FromSlash(d))) && !isModule(mods, d) {
-		d = path.Dir(d)
+	return spec{}, false
+}
+
+func strs(set []spec) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range set {
+		str := s.String()
+		if s.kind == 'x' {
+			str = noTests
+		}
+		if !seen[str] {
+			seen[str] = true
+			out = append(out, str)
+		}
 	}
-	return d
+	sort.Strings(out)
+	return out
+}
+
+// Sets are an app's inputs, as git pathspecs relative to the root, by what
+// reads them. Build is what the build and the scan read: the files directly
+// in Source, the main package's directory and the manifests, the
+// non-test files of every package the main package imports (repository
+// and vendored packages, transitively), their //go:embed targets and cgo
+// -I/-L${SRCDIR} directories, the go.mod, go.sum and vendor/modules.txt of
+// their modules, go.work and the global files; never a _test.go file, so a
+// test-only change leaves the image's revision, and its digest, as they
+// were. Check is what lint and test read: they run over ./... of Source,
+// so every package that pattern matches (test files, testdata/, other
+// mains, packages nobody imports, new untracked ones, and directories
+// without Go files below a package: embedded assets), and everything those
+// packages and their tests import, the same way. BuildIgnored and
+// CheckIgnored are the pathspecs under which gitignored files are inputs
+// too: the stages copy them, and Go reads them there (package directories,
+// embedded directories, include directories, testdata/).
+type Sets struct {
+	Build, BuildIgnored, Check, CheckIgnored []string
+}
+
+// All is every pathspec of s that a change can match (build's and check's).
+func (s Sets) All() []string {
+	var build []string
+	for _, b := range s.Build {
+		if b != noTests {
+			build = append(build, b)
+		}
+	}
+	return union(build, s.Check)
+}
+
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range [][]string{a, b} {
+		for _, s := range l {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// InputSets are app a's inputs by stage (see Sets).
+func InputSets(root string, a App, global Global) (Sets, error) {
+	mods, err := modules(root)
+	if err != nil {
+		return Sets{}, err
+	}
+	sets, err := newGraph(root, mods).sets(a, global)
+	if err != nil {
+		return Sets{}, fmt.Errorf("app %s: %w", a.Name, err)
+	}
+	return Sets{Build: strs(sets.build), BuildIgnored: strs(sets.buildIgnored), Check: strs(sets.check), CheckIgnored: strs(sets.checkIgnored)}, nil
+}
+
+type specSets struct {
+	build, buildIgnored, check, checkIgnored []spec
+}
+
+// sets computes an app's specs (see Sets).
+func (g *graph) sets(a App, global Global) (specSets, error) {
+	src := path.Clean(filepath.ToSlash(a.Source))
+	main := path.Clean(path.Join(src, filepath.ToSlash(orDot(a.Main))))
+	var common []spec
+	common = append(common, spec{'f', src, "a file of " + src})
+	common = append(common, spec{'t', "go.work", "the workspace"}, spec{'t', "go.work.sum", "the workspace"})
+	for _, f := range global.Files {
+		common = append(common, spec{'t', path.Clean(filepath.ToSlash(f)), "every app depends on it"})
+	}
+	for _, d := range global.Dirs {
+		common = append(common, spec{'t', path.Clean(filepath.ToSlash(d)), "the pipeline itself"})
+	}
+	var s specSets
+	// Build and scan.
+	s.build = append(s.build, common...)
+	s.build = append(s.build, spec{'t', main, "the main package " + main})
+	if a.Deploy != "" {
+		d := path.Clean(path.Join(src, filepath.ToSlash(a.Deploy)))
+		s.build = append(s.build, spec{'t', d, "its manifests"})
+	}
+	if err := g.addClosure(&s.build, &s.buildIgnored, []string{main}, false, "imported by "+main); err != nil {
+		return s, err
+	}
+	s.build = append(s.build, spec{kind: 'x'})
+	// Lint and test: ./... of the app's Source.
+	s.check = append(s.check, common...)
+	pkgs, extra, err := g.pattern(src)
+	if err != nil {
+		return s, err
+	}
+	why := "lint and test run over ./... of " + src
+	for _, e := range extra {
+		e.why = why
+		s.check = append(s.check, e)
+		s.checkIgnored = append(s.checkIgnored, e)
+	}
+	if err := g.addClosure(&s.check, &s.checkIgnored, pkgs, true, why); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// addClosure adds the packages of roots and every package they import
+// (with their tests' imports when tests), their embedded and include
+// directories and their modules' files.
+func (g *graph) addClosure(set, ignored *[]spec, roots []string, tests bool, why string) error {
+	seen := map[string]bool{}
+	queue := append([]string{}, roots...)
+	for _, r := range roots {
+		seen[r] = true
+	}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		info, err := g.pkg(p)
+		if err != nil {
+			return err
+		}
+		own := spec{'f', p, "package " + p + ", " + why}
+		*set = append(*set, own)
+		*ignored = append(*ignored, own)
+		deps, dirs := info.prodDeps, info.prodDirs
+		if tests {
+			deps, dirs = info.allDeps, info.allDirs
+			td := spec{'t', path.Join(p, "testdata"), "test data of " + p + ", " + why}
+			*set = append(*set, td)
+			*ignored = append(*ignored, td)
+		}
+		for _, d := range dirs {
+			t := spec{'t', d, "read by package " + p + " (//go:embed or a cgo include directory), " + why}
+			*set = append(*set, t)
+			*ignored = append(*ignored, t)
+		}
+		if m := g.moduleOf(p); m != nil {
+			for _, f := range []string{"go.mod", "go.sum", "vendor/modules.txt"} {
+				*set = append(*set, spec{'t', path.Clean(path.Join(m.dir, f)), "the module of " + p})
+			}
+		}
+		for _, d := range deps {
+			if !seen[d] {
+				seen[d] = true
+				queue = append(queue, d)
+			}
+		}
+	}
+	return nil
+}
+
+// pattern is what ./... matches in the module at src: its package
+// directories, and (extra) the files of directories without Go files below
+// a package (embedded assets) — not nested modules, vendor/, testdata/,
+// directories the go tool ignores ("_x", ".x"), node_modules/, or
+// Slipway's out/ at the top (the stages never copy it).
+func (g *graph) pattern(src string) (pkgs []string, extra []spec, err error) {
+	top := filepath.Join(g.root, filepath.FromSlash(src))
+	pkgAbove := map[string]bool{}
+	err = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(g.root, p)
+		rel = filepath.ToSlash(rel)
+		name := d.Name()
+		if p != top {
+			if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "vendor" || name == "testdata" || name == "node_modules" ||
+				(name == "out" && filepath.Dir(p) == top) {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
+				return filepath.SkipDir // a nested module: not in ./...
+			}
+		}
+		above := p != top && pkgAbove[path.Dir(rel)]
+		if hasGo(p) {
+			pkgs = append(pkgs, rel)
+			pkgAbove[rel] = true
+		} else if above {
+			extra = append(extra, spec{kind: 'f', dir: rel})
+			pkgAbove[rel] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list the packages of %s/...: %w", src, err)
+	}
+	return pkgs, extra, nil
 }
 
 func hasGo(dir string) bool {
@@ -172,23 +372,6 @@ func hasGo(dir string) bool {
 		}
 	}
 	return false
-}
-
-func isModule(mods []module, d string) bool {
-	for _, m := range mods {
-		if m.dir == d {
-			return true
-		}
-	}
-	return false
-}
-
-func all(apps []App, reason string) []Result {
-	out := make([]Result, len(apps))
-	for i, a := range apps {
-		out[i] = Result{App: a.Name, Affected: true, Reason: reason}
-	}
-	return out
 }
 
 func under(f, dir string) bool {
@@ -260,9 +443,22 @@ func modulePath(gomod string) (string, error) {
 }
 
 type graph struct {
-	root string
-	mods []module
-	deps map[string][]string // package dir -> repository package dirs it imports
+	root    string
+	mods    []module
+	pkgs    map[string]*pkgInfo // package dir -> what its files read
+	vendors map[string]bool     // module dir -> it has vendor/modules.txt
+}
+
+func newGraph(root string, mods []module) *graph {
+	return &graph{root: root, mods: mods, pkgs: map[string]*pkgInfo{}, vendors: map[string]bool{}}
+}
+
+// pkgInfo is what a package directory's files read: the package
+// directories they import (of this repository, or vendored), and the
+// directories they embed or include; prod* for the non-test files, all* for
+// every file.
+type pkgInfo struct {
+	prodDeps, allDeps, prodDirs, allDirs []string
 }
 
 // moduleOf is the module holding a package directory.
@@ -277,8 +473,11 @@ func (g *graph) moduleOf(dir string) *module {
 	return best
 }
 
-// dirOf maps an import path to a package directory of this repository.
-func (g *graph) dirOf(importPath string) (string, bool) {
+// dirOf maps an import path, imported from package directory from, to a
+// package directory of this repository: a module's package, or a package
+// vendored in from's module (vendor/<path>, which the go command uses
+// when the module has vendor/modules.txt).
+func (g *graph) dirOf(from, importPath string) (string, bool) {
 	for _, m := range g.mods {
 		if importPath == m.path {
 			return m.dir, true
@@ -287,72 +486,154 @@ func (g *graph) dirOf(importPath string) (string, bool) {
 			return path.Clean(path.Join(m.dir, rest)), true
 		}
 	}
-	return "", false
+	if !strings.Contains(importPath, ".") || strings.HasPrefix(importPath, ".") {
+		return "", false // the standard library (or a relative import)
+	}
+	m := g.moduleOf(from)
+	if m == nil {
+		return "", false
+	}
+	v, ok := g.vendors[m.dir]
+	if !ok {
+		_, err := os.Stat(filepath.Join(g.root, filepath.FromSlash(m.dir), "vendor", "modules.txt"))
+		v = err == nil
+		g.vendors[m.dir] = v
+	}
+	if !v {
+		return "", false
+	}
+	return path.Clean(path.Join(m.dir, "vendor", importPath)), true
 }
 
-// closure is the package directory and every repository package it imports, transitively.
-func (g *graph) closure(dir string) ([]string, error) {
-	seen := map[string]bool{dir: true}
-	queue := []string{dir}
-	var out []string
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		out = append(out, p)
-		deps, err := g.imports(p)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range deps {
-			if !seen[d] {
-				seen[d] = true
-				queue = append(queue, d)
-			}
-		}
+// pkg reads a package directory's files: imports (go/parser, imports
+// only), //go:embed patterns and cgo -I/-L${SRCDIR} directories.
+func (g *graph) pkg(dir string) (*pkgInfo, error) {
+	if p, ok := g.pkgs[dir]; ok {
+		return p, nil
 	}
-	return out, nil
-}
-
-// imports reads a package directory's imports that resolve to this repository.
-func (g *graph) imports(dir string) ([]string, error) {
-	if d, ok := g.deps[dir]; ok {
-		return d, nil
-	}
+	info := &pkgInfo{}
+	g.pkgs[dir] = info
 	entries, err := os.ReadDir(filepath.Join(g.root, filepath.FromSlash(dir)))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			g.deps[dir] = nil
-			return nil, nil
+			return info, nil
 		}
 		return nil, err
 	}
 	fset := token.NewFileSet()
-	set := map[string]bool{}
+	prod, all := map[string]bool{}, map[string]bool{}
+	prodDirs, allDirs := map[string]bool{}, map[string]bool{}
 	for _, e := range entries {
 		n := e.Name()
-		// Test files count: the test stage compiles them, so a package only
-		// a test imports is as much a dependency as any other.
 		if e.IsDir() || !strings.HasSuffix(n, ".go") {
 			continue
 		}
-		f, err := parser.ParseFile(fset, filepath.Join(g.root, filepath.FromSlash(dir), n), nil, parser.ImportsOnly)
+		file := filepath.Join(g.root, filepath.FromSlash(dir), n)
+		data, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("read imports of %s: %w", path.Join(dir, n), err)
+			return nil, fmt.Errorf("read %s: %w", path.Join(dir, n), err)
 		}
+		// A file that does not parse (being edited) still has what parsed:
+		// the stages will say what is wrong with it.
+		f, _ := parser.ParseFile(fset, file, data, parser.ImportsOnly|parser.ParseComments)
+		if f == nil {
+			continue
+		}
+		test := strings.HasSuffix(n, "_test.go")
 		for _, imp := range f.Imports {
 			ip, _ := strconv.Unquote(imp.Path.Value)
-			if d, ok := g.dirOf(ip); ok && d != dir {
-				set[d] = true
+			if d, ok := g.dirOf(dir, ip); ok && d != dir {
+				all[d] = true
+				if !test {
+					prod[d] = true
+				}
+			}
+		}
+		for _, d := range readDirs(dir, string(data)) {
+			allDirs[d] = true
+			if !test {
+				prodDirs[d] = true
 			}
 		}
 	}
-	deps := make([]string, 0, len(set))
-	for d := range set {
-		deps = append(deps, d)
+	info.prodDeps, info.allDeps, info.prodDirs, info.allDirs = keys(prod), keys(all), keys(prodDirs), keys(allDirs)
+	return info, nil
+}
+
+// readDirs are the directories (below the repository root) a Go file of
+// package directory dir reads besides its own directory: the leading
+// directory of each //go:embed pattern (the whole directory when the
+// pattern starts with a glob), and each ${SRCDIR}-relative -I or -L of its
+// #cgo lines.
+func readDirs(dir, src string) []string {
+	var out []string
+	add := func(rel string) {
+		d := path.Clean(path.Join(dir, rel))
+		if d != ".." && !strings.HasPrefix(d, "../") {
+			out = append(out, d)
+		}
 	}
-	sort.Strings(deps)
-	g.deps[dir] = deps
-	return deps, nil
+	for _, line := range strings.Split(src, "\n") {
+		line = strings.TrimSpace(line)
+		if rest, ok := strings.CutPrefix(line, "//go:embed"); ok {
+			for _, pat := range embedPatterns(rest) {
+				pat = strings.TrimPrefix(pat, "all:")
+				var lead []string
+				for _, seg := range strings.Split(pat, "/") {
+					if strings.ContainsAny(seg, "*?[\\") {
+						break
+					}
+					lead = append(lead, seg)
+				}
+				add(path.Join(lead...))
+			}
+			continue
+		}
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(line, "//"), "*"))
+		if rest, ok := strings.CutPrefix(line, "#cgo"); ok && strings.Contains(rest, "${SRCDIR}") {
+			_, flags, _ := strings.Cut(rest, ":")
+			for _, f := range strings.Fields(flags) {
+				f = strings.Trim(f, `"'`)
+				for _, p := range []string{"-I", "-L", "-isystem", "-iquote"} {
+					f = strings.TrimPrefix(f, p)
+				}
+				if rel, ok := strings.CutPrefix(f, "${SRCDIR}"); ok {
+					add("." + rel)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// embedPatterns splits a //go:embed line's patterns (space-separated,
+// Go-quoted or back-quoted when they hold spaces).
+func embedPatterns(s string) []string {
+	var out []string
+	s = strings.TrimSpace(s)
+	for s != "" {
+		if s[0] == '"' || s[0] == '`' {
+			if q, err := strconv.QuotedPrefix(s); err == nil {
+				v, _ := strconv.Unquote(q)
+				out = append(out, v)
+				s = strings.TrimSpace(s[len(q):])
+				continue
+			}
+		}
+		f, rest, _ := strings.Cut(s, " ")
+		out = append(out, f)
+		s = strings.TrimSpace(rest)
+	}
+	return out
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ChangedSince lists the files changed between the merge base of ref and
@@ -438,77 +719,17 @@ func gitOut(ctx context.Context, root string, args ...string) (string, error) {
 }
 
 // Inputs lists, as git pathspecs relative to root, everything Detect counts
-// as a dependency of app a: the files directly in its Source, its main
-// package's directory and its manifests (with what is below them), the files
-// of every repository package its main package imports (transitively), the
-// go.mod and go.sum of those packages' modules, go.work, and global's files
-// and directories. A commit changes a file these pathspecs match exactly when
-// Detect, given that commit's changed files, says a is affected
-// (TestInputsAgreeWithDetect), so `git log -1 -- Inputs(…)` is the newest
-// commit that changed the app.
+// as a dependency of app a: what any of its stages reads (InputSets). A
+// commit changes a file these pathspecs match exactly when Detect, given
+// that commit's changed files, says a is affected
+// (TestInputsAgreeWithDetect). The image's revision is the newest commit
+// that changed InputSets' Build, a narrower set.
 func Inputs(root string, a App, global Global) ([]string, error) {
-	mods, err := modules(root)
+	s, err := InputSets(root, a, global)
 	if err != nil {
 		return nil, err
 	}
-	g := &graph{root: root, mods: mods, deps: map[string][]string{}}
-	src := path.Clean(filepath.ToSlash(a.Source))
-	main := path.Clean(path.Join(src, filepath.ToSlash(orDot(a.Main))))
-	seen := map[string]bool{}
-	var specs []string
-	add := func(s string) {
-		if !seen[s] {
-			seen[s] = true
-			specs = append(specs, s)
-		}
-	}
-	// The files directly in a directory: glob magic, where * stops at "/".
-	files := func(dir string) string {
-		if dir == "." {
-			return ":(glob)*"
-		}
-		return ":(glob)" + globEscape(dir) + "/*"
-	}
-	tree := func(dir string) string {
-		if dir == "." {
-			return "."
-		}
-		return ":(literal)" + dir
-	}
-	if main == "." {
-		// The main package is the root: under(f, ".") holds for every file.
-		return []string{"."}, nil
-	}
-	add(files(src))
-	add(tree(main))
-	if a.Deploy != "" {
-		d := path.Clean(path.Join(src, filepath.ToSlash(a.Deploy)))
-		if d == "." {
-			return []string{"."}, nil
-		}
-		add(tree(d))
-	}
-	pkgs, err := g.closure(main)
-	if err != nil {
-		return nil, fmt.Errorf("app %s: %w", a.Name, err)
-	}
-	for _, p := range pkgs {
-		add(files(p))
-		if m := g.moduleOf(p); m != nil {
-			add(":(literal)" + path.Clean(path.Join(m.dir, "go.mod")))
-			add(":(literal)" + path.Clean(path.Join(m.dir, "go.sum")))
-		}
-	}
-	add(":(literal)go.work")
-	add(":(literal)go.work.sum")
-	for _, f := range global.Files {
-		add(":(literal)" + path.Clean(filepath.ToSlash(f)))
-	}
-	for _, d := range global.Dirs {
-		add(tree(path.Clean(filepath.ToSlash(d))))
-	}
-	sort.Strings(specs)
-	return specs, nil
+	return s.All(), nil
 }
 
 // globEscape quotes the characters glob pathspecs treat as patterns.

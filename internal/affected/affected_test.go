@@ -92,8 +92,11 @@ func TestDetect(t *testing.T) {
 			}
 		}
 		want := c.want
-		if len(c.changed) == 1 && c.changed[0] == "README.md" {
+		switch {
+		case len(c.changed) == 1 && c.changed[0] == "README.md":
 			want = "a" // a file of a's Source (the root) itself
+		case len(c.changed) == 1 && (c.changed[0] == "services/b/main.go" || c.changed[0] == "internal/other/other.go"):
+			want = "a,b" // a's lint and test run over ./... of the root module: b's main and what it imports are in it
 		}
 		if strings.Join(got, ",") != want {
 			t.Errorf("root-module app, changed %v: affected %v, want %q", c.changed, got, want)

@@ -21,11 +21,12 @@ type genRepo struct {
 	pkgs  int
 	apps  int
 	deps  map[string][]string // package dir -> package dirs it or its tests import
+	prod  map[string][]string // package dir -> package dirs its non-test files import
 	files []string            // candidates for a change
 }
 
 func generateRepo(t *testing.T, rng *rand.Rand) *genRepo {
-	g := &genRepo{root: t.TempDir(), pkgs: 2 + rng.Intn(6), apps: 1 + rng.Intn(3), deps: map[string][]string{}}
+	g := &genRepo{root: t.TempDir(), pkgs: 2 + rng.Intn(6), apps: 1 + rng.Intn(3), deps: map[string][]string{}, prod: map[string][]string{}}
 	write(t, g.root, "go.mod", "module example.com/gen\n\ngo 1.22\n")
 	imports := func(dir string, candidates []int) (src, test []string) {
 		for _, j := range candidates {
@@ -35,6 +36,7 @@ func generateRepo(t *testing.T, rng *rand.Rand) *genRepo {
 			imp := fmt.Sprintf("\"example.com/gen/pkg/p%d\"", j)
 			if rng.Intn(2) == 0 {
 				src = append(src, imp)
+				g.prod[dir] = append(g.prod[dir], fmt.Sprintf("pkg/p%d", j))
 			} else {
 				test = append(test, imp)
 			}
@@ -58,7 +60,7 @@ func generateRepo(t *testing.T, rng *rand.Rand) *genRepo {
 		}
 		src, test := imports(dir, later)
 		name := fmt.Sprintf("p%d", i)
-		write(t, g.root, dir+"/p.go", goFile(name, src)+"\n// embeds assets/\n")
+		write(t, g.root, dir+"/p.go", goFile(name, src)+"\n//go:embed assets\nvar assets string\n")
 		write(t, g.root, dir+"/p_test.go", goFile(name+"_test", test))
 		write(t, g.root, dir+"/testdata/golden.txt", "golden\n")
 		write(t, g.root, dir+"/assets/page.html", "<p>x</p>\n")
@@ -75,6 +77,11 @@ func generateRepo(t *testing.T, rng *rand.Rand) *genRepo {
 		write(t, g.root, dir+"/main_test.go", goFile("main", test))
 		g.files = append(g.files, dir+"/main.go", dir+"/main_test.go")
 	}
+	// Read by lint and test (./...) only: a package nobody imports, with a
+	// test; a second main.
+	write(t, g.root, "pkg/lone/l_test.go", "package lone\n")
+	write(t, g.root, "cmd/tool/main.go", "package main\n\nfunc main() {}\n")
+	g.files = append(g.files, "pkg/lone/l_test.go", "pkg/lone/new.go", "cmd/tool/main.go")
 	write(t, g.root, "README.md", "# gen\n")
 	git(t, g.root, "init", "-q", "-b", "main")
 	git(t, g.root, "add", ".")
@@ -82,33 +89,39 @@ func generateRepo(t *testing.T, rng *rand.Rand) *genRepo {
 	return g
 }
 
-// want is the model's answer: the app's own directory, and every package
-// its main reaches through imports of source or test files.
-func (g *genRepo) want(app int, file string) bool {
+// wantBuild is the model's answer for the build and the scan: the app's own
+// directory, and every package its main reaches through imports of
+// non-test files (with their embedded assets/), never a test file or
+// testdata/.
+func (g *genRepo) wantBuild(app int, file string) bool {
 	main := fmt.Sprintf("services/s%d", app)
 	seen := map[string]bool{main: true}
 	queue := []string{main}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
-		for _, d := range g.deps[p] {
+		for _, d := range g.prod[p] {
 			if !seen[d] {
 				seen[d] = true
 				queue = append(queue, d)
 			}
 		}
 	}
-	dir := path.Dir(file)
-	dir = strings.TrimSuffix(strings.TrimSuffix(dir, "/testdata"), "/assets")
-	return seen[dir]
+	if strings.HasSuffix(file, "_test.go") || strings.Contains(file, "/testdata/") {
+		return false
+	}
+	return seen[strings.TrimSuffix(path.Dir(file), "/assets")]
 }
 
-// TestDetectOnGeneratedRepos (issue 17.11): on generated repositories, a
+// TestDetectOnGeneratedRepos (issue 17.11, 19): on generated repositories, a
 // change to one file, committed on a branch or left uncommitted in the
-// working tree (modified, staged, or a new untracked file), affects exactly
-// the apps whose main package reaches the file's package through source or
-// test imports (testdata/ and embedded asset directories belong to their
-// package). Slipway's out/ never counts.
+// working tree (modified, staged, or a new untracked file), is in the
+// build's inputs of exactly the apps whose main package reaches the file's
+// package through non-test imports (embedded asset directories belong to
+// their package; test files and testdata/ never do), and in the lint and
+// test inputs of every app (they run over ./... of the module: test files,
+// testdata/, a package nobody imports, a second main); so every app is
+// affected. Slipway's out/ never counts.
 func TestDetectOnGeneratedRepos(t *testing.T) {
 	ctx := context.Background()
 	for seed := int64(1); seed <= 12; seed++ {
@@ -153,8 +166,19 @@ func TestDetectOnGeneratedRepos(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			mods, _ := modules(g.root)
+			gr := newGraph(g.root, mods)
 			for k, r := range res {
-				if want := g.want(k, file); r.Affected != want {
+				sets, err := gr.sets(apps[k], Global{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, build := matchSet(sets.build, file)
+				_, check := matchSet(sets.check, file)
+				if want := g.wantBuild(k, file); build != want || !check {
+					t.Fatalf("seed %d: %s %s: app %s: build input %v (want %v), lint and test input %v (want true)", seed, mode, file, r.App, build, want, check)
+				}
+				if want := true; r.Affected != want {
 					deps := make([]string, 0, len(g.deps))
 					for p, d := range g.deps {
 						deps = append(deps, p+" -> "+strings.Join(d, " "))

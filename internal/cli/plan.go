@@ -39,12 +39,18 @@ type planDoc struct {
 }
 
 type planApp struct {
-	Name   string     `json:"name"`
-	Source string     `json:"source"`
-	Main   string     `json:"main"`
-	Commit string     `json:"commit,omitempty"`
-	Push   planPush   `json:"push"`
-	GitOps planCommit `json:"gitops"`
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	Main   string `json:"main"`
+	Commit string `json:"commit,omitempty"`
+	// InputsCommit is the newest commit that changed what the app's build
+	// reads: its image's revision (an app whose build inputs did not change
+	// keeps its digest, even when its lint and test run again).
+	InputsCommit string `json:"inputs_commit,omitempty"`
+	// Affected is why a --changed-since plan runs the app.
+	Affected string     `json:"affected,omitempty"`
+	Push     planPush   `json:"push"`
+	GitOps   planCommit `json:"gitops"`
 }
 
 type planStage struct {
@@ -158,7 +164,7 @@ func plan(ctx context.Context, o *options, rf *runFlags, run *flow.Run) (planDoc
 	env := o.proj.PublishEnv
 	for _, r := range run.Apps() {
 		pa := planApp{
-			Name: r.Spec.Name, Source: r.Spec.Source, Main: r.Spec.Main, Commit: r.Version.Commit,
+			Name: r.Spec.Name, Source: r.Spec.Source, Main: r.Spec.Main, Commit: r.Version.Commit, InputsCommit: r.Inputs().Commit,
 			Push: planPush{Repository: imageRepo(o, r), Tags: nonNil(r.PushTags())},
 			GitOps: planCommit{
 				Repository: repo, Branch: o.GitOpsBranch(),
@@ -173,6 +179,11 @@ func plan(ctx context.Context, o *options, rf *runFlags, run *flow.Run) (planDoc
 				pa.GitOps.File = file
 			}
 			pa.GitOps.Rendered, pa.GitOps.Refused = planRender(ctx, o, r, env)
+		}
+		for _, k := range run.Affected() {
+			if k.App == r.Spec.Name {
+				pa.Affected = k.Reason
+			}
 		}
 		doc.Apps = append(doc.Apps, pa)
 	}
@@ -342,6 +353,15 @@ func writePlan(w io.Writer, d planDoc) {
 		fmt.Fprintln(w, "\nCaches (restored into empty volumes before the first stage; saved after a successful run):")
 		for _, c := range d.Caches {
 			fmt.Fprintf(w, "  %s\n", c)
+		}
+	}
+	if d.Since != "" {
+		fmt.Fprintf(w, "\nAffected by changes since %s (run):\n", d.Since)
+		for _, a := range d.Apps {
+			fmt.Fprintf(w, "  %s: %s\n", a.Name, a.Affected)
+			if a.InputsCommit != "" && a.InputsCommit != a.Commit {
+				fmt.Fprintf(w, "    its build's inputs last changed in %s: the image keeps that revision (and its digest)\n", version.Short(a.InputsCommit))
+			}
 		}
 	}
 	if len(d.Skipped) > 0 {

@@ -127,8 +127,9 @@ type Execution struct {
 	Out string
 	// Order is the stages' order in the summary.
 	Order []string
-	// Fingerprint is an app's inputs, stamped on results that have none.
-	Fingerprint func(*App) string
+	// Fingerprint is what an app's stage (its name without the app's
+	// prefix) read, stamped on results that have none.
+	Fingerprint func(a *App, stage string) string
 	// Source is what result.json records of an app's source.
 	Source func(*App) map[string]string
 	// Skipped is markdown appended to the summary (apps left out).
@@ -149,10 +150,9 @@ func (e Execution) Run(ctx context.Context, runner pipeline.Runner, g *pipeline.
 	for _, a := range e.Apps {
 		mine := a.Own(results)
 		if e.Fingerprint != nil {
-			fp := e.Fingerprint(a)
 			for i := range mine {
 				if mine[i].Fingerprint == "" {
-					mine[i].Fingerprint = fp
+					mine[i].Fingerprint = e.Fingerprint(a, mine[i].Name)
 				}
 			}
 		}

@@ -40,7 +40,7 @@ func TestExecutionRecordsEachApp(t *testing.T) {
 	var log bytes.Buffer
 	ex := Execution{
 		Apps: apps, Out: out, Order: []string{"build", "deploy"}, Log: &log,
-		Fingerprint: func(a *App) string { return "fp-" + a.Name },
+		Fingerprint: func(a *App, _ string) string { return "fp-" + a.Name },
 		Source:      func(a *App) map[string]string { return map[string]string{"commit": a.Version.Commit} },
 	}
 	results, err := ex.Run(context.Background(), pipeline.Runner{KeepGoing: true}, g)

@@ -9,26 +9,36 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway-ci/slipway/internal/dag"
 	"github.com/slipway-ci/slipway/internal/ocitar"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
-// Fingerprint names everything an app's engine stages depend on: the
-// content of the app's inputs as they are now (committed or not: tracked,
-// modified and untracked non-ignored files, version.ContentKey), the
-// version its image is stamped with, the app's configuration, the image
-// lock, the gate settings and the stage list. The engine would answer from
-// its cache for the same inputs anyway; a matching fingerprint lets a run
-// skip even the round trips (a warm no-change run: milliseconds, no
-// session), on a dirty tree as on a clean one.
-func (r *App) Fingerprint() string {
-	content := r.contentKey()
+// Fingerprint names everything the app's stage named stage (lint, test,
+// build, scan or a custom one) depends on: the content of what that stage
+// reads as it is now (committed or not: tracked, modified, untracked and,
+// in the package directories, gitignored files, version.ContentKeyOf over
+// affected.Sets — lint and test read ./... of the app's Source, build and
+// scan its main package's imports), the version its image is stamped with,
+// the app's configuration, the image lock, the Go environment that reaches
+// the containers (dag.GoEnvPassthrough, the cache namespace), the gate
+// settings and the stage list. The engine would answer from its cache for
+// the same inputs anyway; a matching fingerprint lets a run skip even the
+// round trips (a warm no-change run: milliseconds, no session), on a dirty
+// tree as on a clean one.
+func (r *App) Fingerprint(stage string) string {
+	content := r.contentKey(readsOf(stage))
 	if content == "" {
 		return ""
 	}
 	in := r.Inputs()
 	h := sha256.New()
-	fmt.Fprintf(h, "content=%s\nstamp=%s %s %s\napp=%+v\nlock=%s\n", content, in.Revision(), in.Version(), in.CommitTime.UTC().Format(time.RFC3339), r.Spec, r.run.opts.Lock.Bytes())
+	fmt.Fprintf(h, "reads=%s\ncontent=%s\nstamp=%s %s %s\napp=%+v\nlock=%s\n", readsOf(stage), content, in.Revision(), in.Version(), in.CommitTime.UTC().Format(time.RFC3339), r.Spec, r.run.opts.Lock.Bytes())
+	env := dag.HostGoEnv(os.Getenv)
+	env[dag.CacheNamespaceEnv] = os.Getenv(dag.CacheNamespaceEnv)
+	for _, k := range append(append([]string{}, dag.GoEnvPassthrough...), dag.CacheNamespaceEnv) {
+		fmt.Fprintf(h, "env %s=%q\n", k, env[k])
+	}
 	sf := r.run.opts.Scan
 	fmt.Fprintf(h, "gate=%s %v %s\n", sf.Severity, sf.IgnoreUnfixed, sf.IgnoreFile)
 	for _, s := range r.run.opts.Stages {
@@ -79,7 +89,7 @@ func (run *Run) reuse(g *pipeline.Graph) (*pipeline.Graph, error) {
 		base := strings.TrimPrefix(s.Name, r.Prefix)
 		snap := r.Snapshot()
 		prev, ok := snap.Stages[base]
-		fp := r.Fingerprint()
+		fp := r.Fingerprint(base)
 		if !ok || fp == "" || prev.Status != pipeline.Passed || prev.Fingerprint != fp {
 			return g, nil
 		}
@@ -95,7 +105,14 @@ func (run *Run) reuse(g *pipeline.Graph) (*pipeline.Graph, error) {
 				return g, nil
 			}
 		case StageScan:
-			if snap.Gate == nil || snap.Gate.Verdict != pipeline.GatePassed || time.Since(snap.Gate.Time) > run.opts.Scan.DBMaxAge {
+			// The verdict must be about this image, and fresh: a verdict
+			// dated in the future (a skewed clock) is not.
+			if snap.Gate == nil {
+				return g, nil
+			}
+			age := time.Since(snap.Gate.Time)
+			if snap.Gate.Verdict != pipeline.GatePassed || snap.Gate.Digest != snap.Image.Digest || snap.Image.Digest == "" ||
+				age > run.opts.Scan.DBMaxAge || age < -time.Minute {
 				return g, nil
 			}
 		}

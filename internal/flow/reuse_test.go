@@ -26,15 +26,14 @@ func TestReuseNeedsTheSameInputs(t *testing.T) {
 	engineStages := []string{"orders/lint", "orders/test", "orders/build", "orders/scan"}
 	// passed records what a passing lint, test, build and scan leave for
 	// orders, its verdict gateAge old, and returns its graph of those stages.
-	passed := func(gateAge time.Duration, tarballDigest string) (*Run, *pipeline.Graph) {
+	passed := func(gateAge time.Duration, tarballDigest string, gateDigest ...string) (*Run, *pipeline.Graph) {
 		t.Helper()
 		run, err := New(context.Background(), opts, &stubHost{}, apps)
 		if err != nil {
 			t.Fatal(err)
 		}
 		a := run.Apps()[0]
-		fp := a.Fingerprint()
-		if fp == "" {
+		if a.Fingerprint("build") == "" {
 			t.Fatal("no fingerprint for a clean checkout")
 		}
 		img, _ := random.Image(256, 1)
@@ -50,12 +49,16 @@ func TestReuseNeedsTheSameInputs(t *testing.T) {
 			tarballDigest = d.String()
 		}
 		now := time.Now()
+		gd := tarballDigest
+		if len(gateDigest) > 0 {
+			gd = gateDigest[0]
+		}
 		a.Update(func(res *pipeline.Result) {
 			for _, s := range []string{"lint", "test", "build", "scan"} {
-				res.Stages[s] = pipeline.StageResult{Name: s, Status: pipeline.Passed, Started: now.Add(-time.Minute), Fingerprint: fp}
+				res.Stages[s] = pipeline.StageResult{Name: s, Status: pipeline.Passed, Started: now.Add(-time.Minute), Fingerprint: a.Fingerprint(s)}
 			}
 			res.Image = pipeline.ImageResult{Tarball: tar, Digest: tarballDigest}
-			res.Gate = &pipeline.GateResult{Digest: tarballDigest, Verdict: pipeline.GatePassed, Time: now.Add(-gateAge)}
+			res.Gate = &pipeline.GateResult{Digest: gd, Verdict: pipeline.GatePassed, Time: now.Add(-gateAge)}
 		})
 		full, err := run.Graph()
 		if err != nil {
@@ -92,16 +95,44 @@ func TestReuseNeedsTheSameInputs(t *testing.T) {
 	if run, g := passed(time.Hour, "sha256:"+strings.Repeat("0", 64)); reused(run, g) {
 		t.Error("a tarball that is not the recorded build was reused")
 	}
+	// adv19 finding 10: a verdict about another image, or dated in the
+	// future (a skewed clock), is not this build's fresh verdict.
+	if run, g := passed(time.Hour, "", "sha256:"+strings.Repeat("1", 64)); reused(run, g) {
+		t.Error("a scan verdict about another digest was reused")
+	}
+	if run, g := passed(-time.Hour, ""); reused(run, g) {
+		t.Error("a scan verdict dated an hour in the future was reused")
+	}
+	// adv19 finding 4: the Go environment the containers receive.
+	for _, k := range []string{"GOFLAGS", "GOPROXY", "GOPRIVATE", "GONOSUMDB", "SLIPWAY_CACHE_NAMESPACE"} {
+		t.Setenv(k, "")
+		run, g := passed(time.Hour, "")
+		t.Setenv(k, "-tags=integration")
+		if reused(run, g) {
+			t.Errorf("%s changed since the passing run: reused", k)
+		}
+		os.Unsetenv(k)
+	}
 	run, _ := passed(time.Hour, "")
+	before := map[string]string{}
+	for _, st := range []string{"lint", "test", "build", "scan"} {
+		before["billing/"+st] = run.Apps()[1].Fingerprint(st)
+	}
 	writeIn(t, root, "services/orders/extra.go", "package main\n")
 	run2, err := New(context.Background(), opts, &stubHost{}, apps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run2.Apps()[0].Fingerprint() == run.Apps()[0].Fingerprint() {
-		t.Error("a new file in orders' inputs left its fingerprint as it was")
+	for _, st := range []string{"lint", "test", "build", "scan"} {
+		if run2.Apps()[0].Fingerprint(st) == run.Apps()[0].Fingerprint(st) {
+			t.Errorf("a new file in orders' main package left its %s fingerprint as it was", st)
+		}
 	}
-	if run2.Apps()[1].Fingerprint() != run.Apps()[1].Fingerprint() {
-		t.Error("a new file in orders' inputs changed billing's fingerprint")
+	// billing's lint and test run over ./... of the module, which holds
+	// orders' package: they read the new file; its build and scan do not.
+	for st, want := range map[string]bool{"lint": true, "test": true, "build": false, "scan": false} {
+		if changed := run2.Apps()[1].Fingerprint(st) != before["billing/"+st]; changed != want {
+			t.Errorf("a new file in orders' main package: billing's %s fingerprint changed %v, want %v", st, changed, want)
+		}
 	}
 }

@@ -138,6 +138,7 @@ type Run struct {
 	host     Host
 	apps     []*App
 	skipped  []affected.Result // apps a --changed-since run leaves out
+	kept     []affected.Result // apps a --changed-since run keeps, and why
 	base     string            // the ref changes were measured from
 	started  time.Time
 	versions *Versions // by checkout root: apps of one repository share it
@@ -177,6 +178,10 @@ func (run *Run) Apps() []*App { return run.apps }
 // Skipped are the apps a --changed-since run leaves out, and Base the ref
 // it measured from.
 func (run *Run) Skipped() []affected.Result { return run.skipped }
+
+// Affected are the apps a --changed-since run keeps, with the reason (nil
+// on a run that selects no apps by change).
+func (run *Run) Affected() []affected.Result { return run.kept }
 
 // Base is the ref a --changed-since run measured changes from ("" none).
 func (run *Run) Base() string { return run.base }
@@ -278,6 +283,7 @@ func (run *Run) filterAffected(ctx context.Context) error {
 	for i, d := range res {
 		if d.Affected {
 			keep = append(keep, run.apps[i])
+			run.kept = append(run.kept, d)
 			continue
 		}
 		run.skipped = append(run.skipped, d)
@@ -501,7 +507,7 @@ func (run *Run) Pipeline(ctx context.Context, names ...string) ([]string, error)
 	runner := pipeline.Runner{Events: pipeline.LineEvents{W: run.opts.Stderr}, KeepGoing: run.opts.KeepGoing, MaxParallel: run.maxParallel(), Redact: run.opts.Redact}
 	ex := Execution{
 		Apps: run.apps, Out: run.opts.Out, Order: run.stageNames(), Skipped: run.skippedMarkdown(), Log: run.opts.Stderr, Warn: run.opts.Log,
-		Fingerprint: func(a *App) string { return a.Fingerprint() },
+		Fingerprint: func(a *App, stage string) string { return a.Fingerprint(stage) },
 		Source: func(a *App) map[string]string {
 			in := a.Inputs()
 			return map[string]string{"commit": a.Version.Commit, "branch": a.Version.Branch, "version": in.Version(), "inputs_commit": in.Commit}
@@ -637,13 +643,13 @@ type appRunState struct {
 	stagesOnce sync.Once
 	stages     *dag.Stages
 
-	inputsOnce  sync.Once
-	inputsInfo  version.Info // see Inputs()
-	inputsRoot  string       // the directory inputsSpecs are relative to
-	inputsSpecs []string     // git pathspecs of the app's inputs
+	inputsOnce sync.Once
+	inputsInfo version.Info  // see Inputs()
+	inputsRoot string        // the directory inputsSets are relative to
+	inputsSets affected.Sets // what its stages read, as git pathspecs
 
-	contentOnce sync.Once
-	content     string // see contentKey()
+	contentMu sync.Mutex
+	content   map[string]string // see contentKey(), by kind
 }
 
 // Lock is the image lock the run's stages pull by.

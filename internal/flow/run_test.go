@@ -275,6 +275,11 @@ func TestCheckPublishTargets(t *testing.T) {
 // writes the summary naming what it skipped and runs nothing.
 func TestChangedSinceSkipsUnaffected(t *testing.T) {
 	root, _, commit, opts, apps := shop(t)
+	// billing is a module of its own: orders' lint and test (./... of the
+	// root module) do not read it. With billing in orders' module they
+	// would, and a billing change would affect orders too.
+	writeIn(t, root, "services/billing/go.mod", "module example.com/billing\n\ngo 1.26\n")
+	apps[1].Source, apps[1].Main, apps[1].Deploy = "services/billing", ".", "deploy"
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c1 := commit("base", t0)
 	writeIn(t, root, "services/billing/main.go", "package main\n\nfunc main() { println() }\n")

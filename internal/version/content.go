@@ -21,26 +21,51 @@ var ErrNoGit = errors.New("the git CLI is not installed")
 // their bytes. It does not depend on commits: a tree with uncommitted
 // changes has a key, equal for equal content, so a rerun with nothing
 // changed since the last run is recognised whether or not the tree is
-// committed; a file touched but not changed keeps its key.
+// committed; a file touched but not changed keeps its key. It is
+// ContentKeyOf with no ignored files.
 func ContentKey(dir string, pathspecs []string) (string, error) {
+	return ContentKeyOf(dir, Content{Pathspecs: pathspecs})
+}
+
+// Content is what ContentKeyOf names.
+type Content struct {
+	// Pathspecs select the files (none: the whole checkout).
+	Pathspecs []string
+	// Ignored select the gitignored files that count too (none: no ignored
+	// file counts), unless Skip (path relative to dir) says no.
+	Ignored []string
+	Skip    func(string) bool
+}
+
+// ContentKeyOf is ContentKey over c: the tracked, modified, deleted and
+// untracked files c.Pathspecs match, and the gitignored files c.Ignored
+// match. A tracked file marked assume-unchanged or skip-worktree (which
+// git's own status and diff no longer look at) counts by the bytes in the
+// working tree, as the stages see it.
+func ContentKeyOf(dir string, c Content) (string, error) {
 	if !haveGit() {
 		return "", ErrNoGit
 	}
+	pathspecs := c.Pathspecs
 	if len(pathspecs) == 0 {
 		pathspecs = []string{"."}
 	}
 	files := map[string]string{}
-	staged, err := gitCLI(dir, append([]string{"ls-files", "-z", "-s", "--"}, pathspecs...)...)
+	staged, err := gitCLI(dir, append([]string{"ls-files", "-z", "-s", "-v", "--"}, pathspecs...)...)
 	if err != nil {
 		return "", fmt.Errorf("content of %s: %w", dir, err)
 	}
+	var hidden []string // assume-unchanged or skip-worktree: read from the working tree
 	for _, e := range strings.Split(staged, "\x00") {
 		meta, path, ok := strings.Cut(e, "\t")
 		if !ok {
 			continue
 		}
-		if f := strings.Fields(meta); len(f) == 3 {
-			files[path] = f[0] + " " + f[1]
+		if f := strings.Fields(meta); len(f) == 4 {
+			files[path] = f[1] + " " + f[2]
+			if tag := f[0]; tag == "S" || strings.ToLower(tag) == tag {
+				hidden = append(hidden, path)
+			}
 		}
 	}
 	// Untracked (not ignored) files, and files that differ from the index.
@@ -52,7 +77,20 @@ func ContentKey(dir string, pathspecs []string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("content of %s: %w", dir, err)
 	}
-	for _, path := range append(strings.Split(untracked, "\x00"), strings.Split(changed, "\x00")...) {
+	read := append(append(strings.Split(untracked, "\x00"), strings.Split(changed, "\x00")...), hidden...)
+	var ignored []string
+	if len(c.Ignored) > 0 {
+		out, err := gitCLI(dir, append([]string{"ls-files", "-z", "-o", "-i", "--exclude-standard", "--"}, c.Ignored...)...)
+		if err != nil {
+			return "", fmt.Errorf("content of %s: %w", dir, err)
+		}
+		for _, p := range strings.Split(out, "\x00") {
+			if p != "" && (c.Skip == nil || !c.Skip(p)) {
+				ignored = append(ignored, p)
+			}
+		}
+	}
+	for i, path := range append(read, ignored...) {
 		if path == "" {
 			continue
 		}
@@ -81,6 +119,9 @@ func ContentKey(dir string, pathspecs []string) (string, error) {
 				if fi.Mode()&0o111 != 0 {
 					mode = "100755"
 				}
+			}
+			if i >= len(read) {
+				mode = "ignored " + mode
 			}
 			files[path] = mode + " " + blobID(data)
 		}

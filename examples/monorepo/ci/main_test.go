@@ -13,7 +13,11 @@ import (
 )
 
 type plan struct {
-	Apps    []struct{ Name string }
+	Apps []struct {
+		Name         string
+		Commit       string
+		InputsCommit string `json:"inputs_commit"`
+	}
 	Skipped []struct{ App, Reason string }
 }
 
@@ -47,8 +51,10 @@ func git(t *testing.T, dir string, args ...string) {
 	}
 }
 
-// A change to one service's file makes only that service affected; a change
-// to the package both import affects both.
+// A change to one service's file runs both services (their lint and test
+// read the whole module) but leaves the other's image revision, and so its
+// digest, as it was; a change to the package both import affects both; a
+// change no stage reads affects none.
 func TestOnlyChangedServicesRun(t *testing.T) {
 	repo := filepath.Join(t.TempDir(), "shop")
 	if out, err := exec.Command("cp", "-r", "..", repo).CombinedOutput(); err != nil {
@@ -65,16 +71,35 @@ func TestOnlyChangedServicesRun(t *testing.T) {
 	os.WriteFile(filepath.Join(repo, "services/billing/invoice.go"), []byte("package main\n"), 0o644)
 	git(t, repo, "add", ".")
 	git(t, repo, "commit", "-qm", "billing")
+	// Both services are packages of one module, and lint and test run over
+	// ./... of it: orders' lint and test read billing's new file, so orders
+	// runs too, but its build's inputs did not change: its image keeps the
+	// base commit as its revision, and its digest.
 	p := planIn(t, "--changed-since", "main")
-	if names(p) != "billing" || len(p.Skipped) != 1 || p.Skipped[0].App != "orders" {
+	if names(p) != "orders,billing" || len(p.Skipped) != 0 {
 		t.Errorf("billing change: apps %q, skipped %+v", names(p), p.Skipped)
+	}
+	for _, a := range p.Apps {
+		if moved := a.InputsCommit == a.Commit; moved != (a.Name == "billing") {
+			t.Errorf("billing change: %s's image revision %s (checkout %s)", a.Name, a.InputsCommit, a.Commit)
+		}
 	}
 	// On a pull request the base comes from the CI environment.
 	t.Setenv("GITHUB_BASE_REF", "main")
 	git(t, repo, "update-ref", "refs/remotes/origin/main", "main")
-	if got := names(planIn(t)); got != "billing" {
+	if got := names(planIn(t)); got != "orders,billing" {
 		t.Errorf("pull request default: apps %q", got)
 	}
+	// A change no stage reads affects no app.
+	git(t, repo, "checkout", "-q", "-b", "docs", "main")
+	os.MkdirAll(filepath.Join(repo, "docs"), 0o755)
+	os.WriteFile(filepath.Join(repo, "docs/guide.md"), []byte("guide\n"), 0o644)
+	git(t, repo, "add", ".")
+	git(t, repo, "commit", "-qm", "docs")
+	if got := names(planIn(t, "--changed-since", "main")); got != "" {
+		t.Errorf("documentation change: apps %q", got)
+	}
+	git(t, repo, "checkout", "-q", "feature")
 	if got := names(planIn(t, "--all")); got != "orders,billing" {
 		t.Errorf("--all: apps %q", got)
 	}
