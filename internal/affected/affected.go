@@ -321,6 +321,14 @@ func (g *graph) addClosure(set, ignored *[]spec, roots []string, tests bool, why
 // directories the go tool ignores ("_x", ".x"), node_modules/, or
 // Slipway's out/ at the top (the stages never copy it).
 func (g *graph) pattern(src string) (pkgs []string, extra []spec, err error) {
+	if p, ok := g.patterns[src]; ok {
+		return p.pkgs, p.extra, nil
+	}
+	defer func() {
+		if err == nil {
+			g.patterns[src] = patternResult{pkgs, extra}
+		}
+	}()
 	top := filepath.Join(g.root, filepath.FromSlash(src))
 	pkgAbove := map[string]bool{}
 	err = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
@@ -447,10 +455,17 @@ type graph struct {
 	mods    []module
 	pkgs    map[string]*pkgInfo // package dir -> what its files read
 	vendors map[string]bool     // module dir -> it has vendor/modules.txt
+	// patterns caches ./... of a Source: the apps of one module share it.
+	patterns map[string]patternResult
+}
+
+type patternResult struct {
+	pkgs  []string
+	extra []spec
 }
 
 func newGraph(root string, mods []module) *graph {
-	return &graph{root: root, mods: mods, pkgs: map[string]*pkgInfo{}, vendors: map[string]bool{}}
+	return &graph{root: root, mods: mods, pkgs: map[string]*pkgInfo{}, vendors: map[string]bool{}, patterns: map[string]patternResult{}}
 }
 
 // pkgInfo is what a package directory's files read: the package

@@ -134,7 +134,7 @@ func (run *Run) reuse(g *pipeline.Graph) (*pipeline.Graph, error) {
 	if len(reused) == 0 {
 		return g, nil
 	}
-	run.logf("nothing changed since the last successful run (same commit, configuration, image lock and gate): reusing %s; --force runs them again", strings.Join(reused, ", "))
+	run.logf("nothing changed since the last successful run (what each stage reads, configuration, image lock, Go environment and gate are as they were): reusing %s; --force runs them again", strings.Join(reused, ", "))
 	out, err := pipeline.NewGraph(stages...)
 	if err != nil {
 		return nil, err

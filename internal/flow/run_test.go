@@ -174,6 +174,16 @@ func TestImageRevisionFollowsInputs(t *testing.T) {
 	c4 := commit("money", t0.Add(3*time.Hour))
 	check("a change to a package orders imports", want(c4, t0.Add(3*time.Hour)), want(c2, t0.Add(time.Hour)))
 
+	// Issue 19 item 3: a test-only change (a test file, test data, a package
+	// only a test imports) reruns lint and test but is no input of a build:
+	// both images keep their revision, and their digest.
+	writeIn(t, root, "internal/money/money_test.go", "package money\n")
+	writeIn(t, root, "internal/money/testdata/golden.txt", "100\n")
+	writeIn(t, root, "internal/fixture/f.go", "package fixture\n")
+	writeIn(t, root, "services/orders/main_test.go", "package main\n\nimport _ \"example.com/shop/internal/fixture\"\n")
+	commit("tests", t0.Add(3*time.Hour+time.Minute))
+	check("a test-only change", want(c4, t0.Add(3*time.Hour)), want(c2, t0.Add(time.Hour)))
+
 	writeIn(t, root, "ci/images.lock", string(lock)+"\n")
 	c5 := commit("lock", t0.Add(4*time.Hour))
 	check("the image lock", want(c5, t0.Add(4*time.Hour)), want(c5, t0.Add(4*time.Hour)))

@@ -99,6 +99,14 @@ func TestOnlyChangedServicesRun(t *testing.T) {
 	if got := names(planIn(t, "--changed-since", "main")); got != "" {
 		t.Errorf("documentation change: apps %q", got)
 	}
+	// adv19 finding 1: a new package nobody imports, with a broken test,
+	// not even committed: `go test ./...` reads it, so both apps run.
+	os.MkdirAll(filepath.Join(repo, "pkg/lib"), 0o755)
+	os.WriteFile(filepath.Join(repo, "pkg/lib/l_test.go"), []byte("package lib\n\nimport \"testing\"\n\nfunc TestA(t *testing.T) { t.Fatal(1) }\n"), 0o644)
+	if got := names(planIn(t, "--changed-since", "main")); got != "orders,billing" {
+		t.Errorf("an untracked package with a test: apps %q", got)
+	}
+	os.RemoveAll(filepath.Join(repo, "pkg"))
 	git(t, repo, "checkout", "-q", "feature")
 	if got := names(planIn(t, "--all")); got != "orders,billing" {
 		t.Errorf("--all: apps %q", got)
