@@ -3,6 +3,11 @@ package attest
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"os"
@@ -11,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 )
 
 // cosignBinary finds the real cosign CLI (.ci/run installs the pinned v3.1.3
@@ -196,5 +203,62 @@ func TestCosignPasswordlessKey(t *testing.T) {
 	if out, err := runCosign(t, bin, nil, "verify", "--key", pubFile, "--insecure-ignore-tlog",
 		"--allow-insecure-registry", "--allow-http-registry", img2.String()); err != nil {
 		t.Fatalf("cosign does not verify Slipway's signature: %v\n%s", err, out)
+	}
+}
+
+// TestCosignP384 pins what the README says of P-384 keys, against the real
+// cosign 3.1.3: Slipway signs P-384 with SHA-384 (the Sigstore algorithm
+// registry's PKIX_ECDSA_P384_SHA_384, what cosign sign and sigstore-go do);
+// cosign verify --key hashes with SHA-256 whatever the curve, so it refuses
+// that signature (and cosign's own P-384 signatures) unless given
+// --signature-digest-algorithm sha384, with which it verifies Slipway's. And
+// Slipway verifies cosign's P-384 signature. If cosign changes, this test
+// says the README must too.
+func TestCosignP384(t *testing.T) {
+	bin := cosignBinary(t)
+	dir := t.TempDir()
+	priv, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	enc, _ := encrypted.Encrypt(der, nil)
+	keyFile, pubFile := filepath.Join(dir, "p384.key"), filepath.Join(dir, "p384.pub")
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: encryptedKeyType, Bytes: enc}), 0o600)
+	pubPEM, _ := MarshalPublicKey(priv.Public())
+	_ = os.WriteFile(pubFile, pubPEM, 0o644)
+	common := []string{"--insecure-ignore-tlog", "--allow-insecure-registry", "--allow-http-registry"}
+	verify := func(img string, extra ...string) error {
+		_, err := runCosign(t, bin, nil, append(append([]string{"verify", "--key", pubFile}, extra...), append(common, img)...)...)
+		return err
+	}
+
+	key, err := NewKey(priv)
+	if err != nil || key.Hash() != crypto.SHA384 {
+		t.Fatalf("a P-384 key signs with %v: %v", key.Hash(), err)
+	}
+	img := newRegistry(t, false)
+	attachAll(t, KeySigner{key}, img, commit)
+	if verify(img.String()) == nil {
+		t.Error("cosign verify --key now accepts a P-384/SHA-384 signature without a flag: the README's P-384 note and push's note are stale")
+	}
+	if err := verify(img.String(), "--signature-digest-algorithm", "sha384"); err != nil {
+		t.Errorf("cosign verify --signature-digest-algorithm sha384 refuses Slipway's P-384 signature: %v", err)
+	}
+
+	sc := filepath.Join(dir, "signing-config.json")
+	if out, err := runCosign(t, bin, nil, "signing-config", "create", "--out", sc); err != nil {
+		t.Fatalf("cosign signing-config create: %v\n%s", err, out)
+	}
+	img2 := newRegistry(t, false)
+	if out, err := runCosign(t, bin, []string{"COSIGN_PASSWORD="}, "sign", "--key", keyFile, "--signing-config", sc,
+		"--allow-insecure-registry", "--allow-http-registry", "-y", img2.String()); err != nil {
+		t.Fatalf("cosign sign: %v\n%s", err, out)
+	}
+	if verify(img2.String()) == nil {
+		t.Error("cosign verify --key now accepts cosign's own P-384 signature without a flag: the README's P-384 note is stale")
+	}
+	if rep, err := Verify(context.Background(), img2, Policy{Key: priv.Public(), Require: []string{"signature"}}); err != nil || rep.Err() != nil {
+		t.Fatalf("Slipway refuses cosign's P-384 signature: %v %+v", err, rep)
 	}
 }

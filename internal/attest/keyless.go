@@ -1,9 +1,14 @@
 package attest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Keyless is Sigstore's keyless signing and verification: Fulcio
@@ -85,5 +90,17 @@ func keylessImpl() Keyless {
 // Sigstore's from its TUF repository) with this process's keyless
 // implementation.
 func TrustedRoot(ctx context.Context, file []byte) ([]byte, error) {
+	if file != nil {
+		// A reader's error quotes what it choked on: a binary or garbage
+		// file is described here, never echoed.
+		switch {
+		case len(bytes.TrimSpace(file)) == 0:
+			return nil, errors.New("empty; want a Sigstore trusted root (trusted_root.json)")
+		case !utf8.Valid(file) || bytes.ContainsFunc(file, func(r rune) bool { return r < ' ' && r != '\n' && r != '\r' && r != '\t' }):
+			return nil, fmt.Errorf("%d bytes of binary data, not JSON; want a Sigstore trusted root (trusted_root.json)", len(file))
+		case !json.Valid(file):
+			return nil, errors.New("not JSON; want a Sigstore trusted root (trusted_root.json)")
+		}
+	}
 	return keylessImpl().TrustedRoot(ctx, file)
 }

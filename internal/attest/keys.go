@@ -13,9 +13,12 @@ package attest
 import (
 	"context"
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -102,6 +105,8 @@ func ParsePrivateKey(data, password []byte) (*Key, error) {
 		parsed, err = x509.ParsePKCS8PrivateKey(block.Bytes)
 	case "EC PRIVATE KEY":
 		parsed, err = x509.ParseECPrivateKey(block.Bytes)
+	case "ENCRYPTED PRIVATE KEY":
+		return nil, fmt.Errorf("a %q PEM block (PKCS #8 encrypted, as openssl writes it) is not a private key Slipway reads: decrypt it (openssl pkcs8 -in FILE -out plain.pem), then cosign import-key-pair --key plain.pem writes cosign's %q", block.Type, encryptedKeyType)
 	default:
 		return nil, fmt.Errorf("a %q PEM block is not a private key Slipway reads (want %q, PRIVATE KEY or EC PRIVATE KEY)", block.Type, encryptedKeyType)
 	}
@@ -110,9 +115,33 @@ func ParsePrivateKey(data, password []byte) (*Key, error) {
 	}
 	priv, ok := parsed.(*ecdsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("a %T key: Slipway signs with ECDSA P-256 or P-384 keys (cosign generate-key-pair, slipway keygen)", parsed)
+		return nil, fmt.Errorf("an %s key: Slipway signs with ECDSA P-256 or P-384 keys (cosign generate-key-pair, slipway keygen)", KeyKind(parsed))
 	}
 	return NewKey(priv)
+}
+
+// KeyKind names a key's type in words ("ECDSA P-256", "RSA 2048",
+// "Ed25519"), for messages; a public or a private key.
+func KeyKind(key any) string {
+	if s, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+		key = s.Public()
+	}
+	switch k := key.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve == nil {
+			return "ECDSA"
+		}
+		return "ECDSA " + k.Curve.Params().Name
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA %d", k.N.BitLen())
+	case ed25519.PublicKey:
+		return "Ed25519"
+	case *ecdh.PublicKey:
+		return "ECDH (X25519 or a NIST curve)"
+	case nil:
+		return "unknown"
+	}
+	return "unsupported (" + strings.TrimPrefix(fmt.Sprintf("%T", key), "*") + ")"
 }
 
 // NewKey wraps an ECDSA P-256 or P-384 private key.
@@ -124,7 +153,7 @@ func NewKey(priv *ecdsa.PrivateKey) (*Key, error) {
 	case elliptic.P384():
 		k.hash = crypto.SHA384
 	default:
-		return nil, fmt.Errorf("ECDSA curve %s: Slipway signs with P-256 or P-384", priv.Curve.Params().Name)
+		return nil, fmt.Errorf("an %s key: Slipway signs with ECDSA P-256 or P-384 keys (cosign generate-key-pair, slipway keygen)", KeyKind(priv))
 	}
 	der, err := x509.MarshalPKIXPublicKey(priv.Public())
 	if err != nil {
@@ -201,7 +230,16 @@ func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("public key: %w", err)
 	}
-	return pub, nil
+	switch pub.(type) {
+	case *ecdsa.PublicKey, *rsa.PublicKey:
+		return pub, nil
+	case ed25519.PublicKey:
+		// cosign signs with an Ed25519 key as Ed25519ph, which neither cosign
+		// verify nor sigstore-go's default verifier accepts: a policy with
+		// such a key could only ever refuse.
+		return nil, errors.New("an Ed25519 public key: Slipway verifies signatures by ECDSA (P-256, P-384, P-521) and RSA keys; sign with an ECDSA P-256 key (cosign generate-key-pair, slipway keygen)")
+	}
+	return nil, fmt.Errorf("an %s public key: Slipway verifies signatures by ECDSA (P-256, P-384, P-521) and RSA keys", KeyKind(pub))
 }
 
 // MarshalUnencrypted renders the key as an unencrypted PKCS#8 PEM and its

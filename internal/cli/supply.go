@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -205,6 +206,9 @@ func (o *options) loadSigner() (*signing, error) {
 				return nil, usageErr("%s: %v: set %s to the key's password", src, err, envSigningPassword)
 			}
 			return nil, usageErr("%s: %v", src, err)
+		}
+		if k.Hash() == crypto.SHA384 {
+			o.logf("note: %s is an ECDSA P-384 key: Slipway signs it with SHA-384 (the Sigstore spec; cosign sign does too), and cosign 3.1.3 verifies it only with --signature-digest-algorithm sha384 (a P-256 key, as keygen writes, needs no flag)", src)
 		}
 		return &signing{signer: attest.KeySigner{Key: k}, own: &attest.Policy{Key: k.GetPublicKey()}, what: "key " + k.Fingerprint() + " from " + src}, nil
 	}

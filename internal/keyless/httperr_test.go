@@ -2,6 +2,7 @@ package keyless
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,5 +58,42 @@ func TestServiceErrorKeepsItsReason(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNoVerifiedTimeSaysSo: a keyless bundle checked against a trusted root
+// that verifies none of its times (here: the root lost its Rekor log) is
+// refused in words, never with sigstore-go's "error: %!w(<nil>)".
+func TestNoVerifiedTimeSaysSo(t *testing.T) {
+	virtual := sigstoretest.New(t, identity, issuer)
+	url := virtual.Serve(t)
+	s, err := Local{}.Signer(attest.KeylessConfig{FulcioURL: url, RekorURLs: []string{url}, Expected: identity,
+		Token: func(context.Context) (string, error) { return oidcToken, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := newImage(t)
+	st, err := attest.Statement(img.Context().String(), img.DigestStr(), attest.SignaturePredicate, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Sign(t.Context(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr map[string]any
+	if err := json.Unmarshal(virtual.TrustedRoot, &tr); err != nil {
+		t.Fatal(err)
+	}
+	delete(tr, "tlogs")
+	delete(tr, "timestampAuthorities")
+	noLogs, _ := json.Marshal(tr)
+	v, err := Local{}.Verify(t.Context(), attest.KeylessPolicy{Identity: identity, Issuer: issuer, TrustedRoot: noLogs}, img.DigestStr(), [][]byte{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(v[0].Err)
+	if msg := v[0].Err; msg == "" || strings.Contains(msg, "%!") || !strings.Contains(msg, "no timestamp or log entry") {
+		t.Fatalf("verdict %q", msg)
 	}
 }

@@ -252,9 +252,19 @@ func verifyOne(v *verify.Verifier, p attest.KeylessPolicy, digest, data []byte) 
 // explain turns sigstore-go's errors into the words an operator needs.
 func explain(err error) error {
 	msg := err.Error()
+	// sigstore-go wraps an empty error list ("…: 0 < 1; error: %!w(<nil>)"):
+	// a fmt artefact, not a reason.
+	msg = strings.ReplaceAll(msg, "; error: %!w(<nil>)", "")
+	msg = strings.ReplaceAll(msg, "%!w(<nil>)", "")
+	if strings.Contains(msg, "threshold not met for verified") && strings.Contains(msg, " 0 < ") {
+		msg += " (the bundle holds no timestamp or log entry that the trusted root verifies)"
+	}
 	switch {
 	case strings.Contains(msg, "does not match any digest in statement"), strings.Contains(msg, "does not match digests in statement"):
 		return errors.New("its statement is about another digest")
+	}
+	if msg != err.Error() {
+		return errors.New(msg)
 	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"hash/maphash"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 )
@@ -79,6 +80,15 @@ func Forms(value string) []string {
 	}
 	var addText func(v string, depth int)
 	addText = func(v string, depth int) {
+		if public := StripArmor(v); public != v {
+			// An armored key: its BEGIN/END labels are public words ("ENCRYPTED
+			// SIGSTORE PRIVATE KEY"), never learned; the armored value is
+			// still learned in its base64 forms (no label is readable there).
+			for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+				add(enc.EncodeToString([]byte(v)))
+			}
+			v = public
+		}
 		add(v)
 		t := strings.TrimSpace(v)
 		add(t)
@@ -112,6 +122,21 @@ func Forms(value string) []string {
 		addText(value, 0)
 	}
 	return out
+}
+
+// armorLine is a PEM or OpenPGP armor line, "-----BEGIN LABEL-----" or
+// "-----END LABEL-----", as the line itself or pasted inline.
+var armorLine = regexp.MustCompile(`-----(BEGIN|END) [A-Z0-9 ]{1,64}-----`)
+
+// StripArmor returns value with its PEM / OpenPGP armor lines replaced by
+// newlines: what is left of a key is its secret body. A label names a kind
+// of key, not a key: learning it would mask every message that names the
+// kind (`a "ENCRYPTED PRIVATE KEY" PEM block …`).
+func StripArmor(value string) string {
+	if !strings.Contains(value, "-----") {
+		return value
+	}
+	return armorLine.ReplaceAllString(value, "\n")
 }
 
 // String returns text with every piece of a secret replaced by "***".

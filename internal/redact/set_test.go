@@ -85,9 +85,11 @@ func TestSetRedactsEveryQuoting(t *testing.T) {
 		v := randomSecret(r)
 		s := NewSet()
 		s.Add(v)
-		forms := []string{v, base64.StdEncoding.EncodeToString([]byte(v))}
+		// A key's armor labels are public words (see StripArmor); the rest
+		// of every form is not.
+		forms := []string{StripArmor(v), base64.StdEncoding.EncodeToString([]byte(v))}
 		if dec, err := base64.StdEncoding.DecodeString(v); err == nil {
-			forms = append(forms, string(dec))
+			forms = append(forms, StripArmor(string(dec)))
 		}
 		for _, text := range quotings(r, v) {
 			got := s.String(text)
@@ -136,6 +138,31 @@ func TestSetKeepsOtherText(t *testing.T) {
 	}
 }
 
+// TestSetKeepsPEMLabels: a key learned as a secret masks its body, never
+// its armor labels: a message naming the kind of a PEM block ("a "ENCRYPTED
+// PRIVATE KEY" PEM block is not a private key Slipway reads") stays
+// readable, inline, in a file's content, one-line with literal \n, or base64.
+func TestSetKeepsPEMLabels(t *testing.T) {
+	body := "MIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQIk3yCzb2sUq8CAggA\nMAwGCCqGSIb3DQIJBQAwFAYIKoZIhvcNAwcECBcNY7TsVHa6BIIEyBiL6pYMWS3y"
+	pemKey := "-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + body + "\n-----END ENCRYPTED PRIVATE KEY-----\n"
+	for _, v := range []string{pemKey, strings.ReplaceAll(pemKey, "\n", `\n`), base64.StdEncoding.EncodeToString([]byte(pemKey)),
+		strings.ReplaceAll(strings.ReplaceAll(pemKey, "ENCRYPTED PRIVATE", "ENCRYPTED SIGSTORE PRIVATE"), "\n", "\r\n")} {
+		s := NewSet()
+		s.Add(v)
+		for _, msg := range []string{
+			`the PEM in SLIPWAY_SIGNING_KEY: a "ENCRYPTED PRIVATE KEY" PEM block is not a private key Slipway reads (want "ENCRYPTED SIGSTORE PRIVATE KEY", PRIVATE KEY or EC PRIVATE KEY)`,
+			"-----BEGIN ENCRYPTED PRIVATE KEY-----",
+		} {
+			if got := s.String(msg); got != msg {
+				t.Errorf("%.30q learned: %q became %q", v, msg, got)
+			}
+		}
+		if got := s.String("dump: " + pemKey); strings.Contains(got, body[:Window]) || strings.Contains(got, "BIIEyBiL6pYMWS3y") {
+			t.Errorf("%.30q learned: the body survives: %q", v, got)
+		}
+	}
+}
+
 // FuzzSetRedacts: whatever the secret and the text around it, the text
 // through a Set holds no Window-byte piece of the secret.
 func FuzzSetRedacts(f *testing.F) {
@@ -147,7 +174,7 @@ func FuzzSetRedacts(f *testing.F) {
 		s.Add(secret)
 		for _, text := range []string{prefix + secret, prefix + base64.StdEncoding.EncodeToString([]byte(secret)), secret + prefix} {
 			got := s.String(text)
-			if piece, ok := leaks(got, secret); ok && len(secret) >= setMinLen {
+			if piece, ok := leaks(got, StripArmor(secret)); ok && len(secret) >= setMinLen {
 				t.Fatalf("%q survives in %q", piece, got)
 			}
 		}

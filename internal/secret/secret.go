@@ -118,9 +118,14 @@ func Values(getenv func(string) string, names ...string) []string {
 		if MayBeFile(n) {
 			t := strings.TrimSpace(v)
 			if len(t) <= maxPath && !strings.ContainsAny(t, "\n\x00") {
-				if st, err := os.Stat(t); err == nil && st.Mode().IsRegular() && st.Size() <= maxKey {
-					if data, err := os.ReadFile(t); err == nil {
-						out = append(out, string(data))
+				if st, err := os.Stat(t); err == nil {
+					// An existing path (a file, a directory, /dev/null) is
+					// a path, not a secret: messages name it (see Key); a
+					// key file's content is the secret.
+					if st.Mode().IsRegular() && st.Size() <= maxKey {
+						if data, err := os.ReadFile(t); err == nil {
+							out = append(out, string(data))
+						}
 					}
 					continue
 				}
