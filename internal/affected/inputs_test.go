@@ -22,6 +22,10 @@ func TestInputsAgreeWithDetect(t *testing.T) {
 		"services/c/main.go", "services/c/go.mod", "services/c/go.sum", "services/c/cmd/tool/t.go",
 		"libs/x/x.go", "libs/x/go.mod", "libs/x/y/y.go", "libs/other.md",
 		"weird[dir]/f.go", "star*/f.txt",
+		// Read through vendor/, //go:embed and a cgo include directory;
+		// test-only files; a package nobody imports.
+		"vendor/modules.txt", "vendor/example.com/ext/e.go", "include/x.h", "internal/shared/assets/a.txt",
+		"internal/shared/testdata/g.txt", "services/a/a_test.go", "pkg/lone/l_test.go", "pkg/lone/l.go",
 	}
 	withDeploy := append([]App{}, apps...)
 	withDeploy[0].Deploy = "services/a/deploy"
@@ -31,6 +35,12 @@ func TestInputsAgreeWithDetect(t *testing.T) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rnd := rand.New(rand.NewSource(seed))
 			root := monorepo(t)
+			write(t, root, "internal/shared/embed.go", "package shared\n\n// #cgo CFLAGS: -I${SRCDIR}/../../include\nimport \"C\"\n\n//go:embed assets\nvar assets string\n")
+			write(t, root, "internal/shared/ext.go", "package shared\n\nimport _ \"example.com/ext\"\n")
+			write(t, root, "vendor/modules.txt", "# example.com/ext v1.0.0\n")
+			write(t, root, "vendor/example.com/ext/e.go", "package ext\n")
+			git(t, root, "add", "-A")
+			git(t, root, "commit", "-qm", "vendor, embed, cgo")
 			var commits []string
 			for i := 0; i < 25; i++ {
 				n := 1 + rnd.Intn(3)
@@ -58,11 +68,34 @@ func TestInputsAgreeWithDetect(t *testing.T) {
 				for _, c := range strings.Fields(git(t, root, append([]string{"log", "--format=%H", "--"}, specs...)...)) {
 					logged[c] = true
 				}
+				// The build's pathspecs (test files excluded) and the
+				// matcher agree too: they name the image's revision.
+				sets, err := InputSets(root, a, global)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mods, _ := modules(root)
+				internal, err := newGraph(root, mods).sets(a, global)
+				if err != nil {
+					t.Fatal(err)
+				}
+				built := map[string]bool{}
+				for _, c := range strings.Fields(git(t, root, append([]string{"log", "--format=%H", "--"}, sets.Build...)...)) {
+					built[c] = true
+				}
 				for _, c := range commits {
 					changed := strings.Fields(git(t, root, "diff-tree", "--no-commit-id", "--name-only", "-r", c))
 					res, err := Detect(root, []App{a}, changed, global)
 					if err != nil {
 						t.Fatal(err)
+					}
+					build := false
+					for _, f := range changed {
+						_, ok := matchSet(internal.build, f)
+						build = build || ok
+					}
+					if build != built[c] {
+						t.Errorf("app %s, commit changing %v: the build's matcher says %v, git log over %v says %v", a.Name, changed, build, sets.Build, built[c])
 					}
 					if res[0].Affected != logged[c] {
 						t.Errorf("app %s, commit changing %v: Detect says affected=%v (%s), git log over %v says %v",
