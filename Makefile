@@ -12,17 +12,23 @@ JENKINS_GITOPS_REPO := https://github.com/slipway-ci/slipway-gitops.git
 
 .PHONY: test test-engine lint fmt ci plan bench tools vet lint-version argocd-lab test-argocd
 
-# The tests run in a hostile shell: a test that reads the developer's or the
-# runner's SLIPWAY_*, GITOPS_*, CI*, DOCKER_*, REGISTRY_* … fails here, not on
-# a laptop behind a mirror (every test package starts with testenv.Main, which
-# removes them; engine tests put them back on purpose).
+# The tests run in a hostile shell on a hostile machine: a test that reads the
+# developer's or the runner's SLIPWAY_*, GITOPS_*, CI*, DOCKER_*, REGISTRY_*,
+# GIT_* …, their git configuration (hooks that reject, signing that fails,
+# protocol.version=0) or ~/.docker (a credential helper that fails), or that
+# depends on TMPDIR's length, fails here, not on a laptop behind a mirror
+# (every test package starts with testenv.Main, which removes the variables and
+# points git, HOME, DOCKER_CONFIG and TMPDIR at its own; engine tests put them
+# back on purpose). hack/hostile-shell.sh makes the machine's half.
 HOSTILE_ENV := SLIPWAY_IMAGES=/nonexistent/images.lock SLIPWAY_CACHE_REPO=junk.invalid/cache \
 	GITOPS_REPO=https://junk.invalid/gitops.git GITOPS_TOKEN=junk GITOPS_BRANCH=junk \
 	CI=true CI_IMAGE=junk.invalid/app GITHUB_ACTIONS=true GITHUB_BASE_REF=junk GITHUB_TOKEN=junk \
-	DOCKER_HOST=tcp://junk.invalid:1 DOCKER_CONFIG=/nonexistent REGISTRY_USERNAME=junk REGISTRY_PASSWORD=junk \
-	ARGOCD_SERVER=junk.invalid _EXPERIMENTAL_DAGGER_RUNNER_HOST=tcp://junk.invalid:1
+	DOCKER_HOST=tcp://junk.invalid:1 REGISTRY_USERNAME=junk REGISTRY_PASSWORD=junk \
+	ARGOCD_SERVER=junk.invalid _EXPERIMENTAL_DAGGER_RUNNER_HOST=tcp://junk.invalid:1 \
+	GIT_AUTHOR_NAME=junk GIT_COMMITTER_EMAIL=junk GIT_SSH_COMMAND=/bin/false GIT_TERMINAL_PROMPT=1 \
+	GO=$(GO) $(CURDIR)/hack/hostile-shell.sh
 
-## test: unit and integration tests of Slipway, sample-app, ledger and the examples (no engine needed), in a hostile environment
+## test: unit and integration tests of Slipway, sample-app, ledger and the examples (no engine needed), in a hostile shell and machine configuration
 test:
 	env $(HOSTILE_ENV) $(GO) test -race -count=1 -timeout 30m ./...
 	cd sample-app && env $(HOSTILE_ENV) $(GO) test -race -count=1 -timeout 30m ./...

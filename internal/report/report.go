@@ -386,7 +386,8 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 <style>
 :root { --fg:#1b1f24; --muted:#57606a; --line:#d0d7de; --bg:#fff; --elite:#1a7f37; --high:#0969da; --medium:#9a6700; --low:#cf222e; }
 * { box-sizing: border-box; }
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); margin: 0 auto; padding: 1rem; max-width: 60rem; }
+/* A long path, URL or digest (no space, no hyphen) wraps instead of widening the page past a phone's screen. */
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); margin: 0 auto; padding: 1rem; max-width: 60rem; overflow-wrap: anywhere; }
 h1 { font-size: 1.5rem; margin: .2rem 0; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid var(--line); } h3 { font-size: 1.05rem; }
 .muted, .lbl { color: var(--muted); fill: var(--muted); font-size: 12px; }
 .figs { display: flex; flex-wrap: wrap; gap: .5rem; }

@@ -24,10 +24,13 @@ func img(n int) gitops.Image {
 }
 
 // history builds a real GitOps history: deploys to development, staging and
-// production, a rollback, a re-deployment and a break-glass deploy.
+// production, a rollback, a re-deployment and a break-glass deploy, in a
+// repository whose path is long.
 func history(t *testing.T) (Data, string) {
 	src, shas := sourceRepo(t, 6)
-	gdir := filepath.Join(t.TempDir(), "gitops.git")
+	// A path without a break opportunity, longer than a phone is wide: the
+	// report shows it and must still fit (whatever TMPDIR is).
+	gdir := filepath.Join(t.TempDir(), strings.Repeat("x", 120), "gitops.git")
 	if _, err := gitops.EnsureLocal(gdir, "../../sample-app/deploy", "sample-app", "main", t0); err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,13 @@ package version
 import (
 	"context"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/slipway-ci/slipway/internal/gittest"
+	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
 // TestRelateMatchesGitOnGeneratedGraphs: over generated commit graphs (forks
@@ -18,10 +20,36 @@ import (
 // many commits it drops. Shallow clones of the same graph (depth 1..3) are
 // deepened and give the same answers.
 func TestRelateMatchesGitOnGeneratedGraphs(t *testing.T) {
-	seeds, ops, pairs := 8, 30, 20
+	seeds := 8
 	if testing.Short() {
 		seeds = 3
 	}
+	relateMatchesGit(t, seeds)
+}
+
+// A user whose global git configuration says protocol.version=0 (or 1)
+// still gets answers: Relate's fetches of a commit by id (which protocol v0
+// refuses when no ref advertises it) use protocol v2 in their own scope.
+func TestRelateUnderTheUsersProtocolV0(t *testing.T) {
+	userGitConfig(t, "[protocol]\n\tversion = 0\n")
+	relateMatchesGit(t, 3)
+}
+
+// userGitConfig makes the global git configuration of the rest of the
+// test testenv's plus extra, as a user's ~/.gitconfig would hold it.
+func userGitConfig(t *testing.T, extra string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "gitconfig")
+	if err := os.WriteFile(f, []byte(testenv.GitConfig+extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GIT_CONFIG_GLOBAL", f)
+}
+
+// relateMatchesGit checks Relate against git over seeds generated graphs
+// and shallow clones of them.
+func relateMatchesGit(t *testing.T, seeds int) {
+	ops, pairs := 30, 20
 	ctx := context.Background()
 	for seed := int64(1); seed <= int64(seeds); seed++ {
 		g := gittest.GenerateGraph(t, seed, ops)

@@ -143,17 +143,48 @@ func originURLs(root string) []string {
 // every git command gets it, not only `git fetch`. An origin URL whose
 // credential cannot be decoded leaves base as it is (the explicit fetch
 // reports it).
+//
+// Every one also speaks git protocol v2 (protocolV2), whatever the user's
+// configuration says.
 func GitEnv(dir string, base []string) []string {
 	env, err := remoteEnv(base, originURLs(dir))
 	if err != nil {
-		return base
+		env = base
 	}
-	return env
+	return protocolV2(env)
 }
 
 // fetchEnv is the environment of a fetch from origin in root: the
-// process's own, never prompting, with origin's credential moved off argv.
+// process's own, never prompting, with origin's credential moved off argv,
+// in protocol v2.
 func fetchEnv(root string) ([]string, error) {
 	base := append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_SSH_COMMAND=ssh -o BatchMode=yes")
-	return remoteEnv(base, originURLs(root))
+	env, err := remoteEnv(base, originURLs(root))
+	if err != nil {
+		return nil, err
+	}
+	return protocolV2(env), nil
+}
+
+// protocolV2 is env with protocol.version=2 added to the configuration
+// git reads from the environment (after the entries env already holds).
+// Slipway fetches commits and objects by id (Relate's fetch of a commit no
+// branch holds, a partial clone's lazy fetch of a blob): protocol v2 serves
+// any of them, protocol v0 and v1 only those a ref advertises unless the
+// server sets uploadpack.allowAnySHA1InWant. v2 is git's default since
+// 2.26, but a user's global protocol.version=0 (set once for an old proxy)
+// would otherwise make Relate answer "unknown". A server that does not
+// speak v2 still gets v0: git falls back.
+func protocolV2(env []string) []string {
+	n := 0
+	out := make([]string, 0, len(env)+3)
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GIT_CONFIG_COUNT="); ok {
+			n, _ = strconv.Atoi(v)
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, fmt.Sprintf("GIT_CONFIG_KEY_%d=protocol.version", n), fmt.Sprintf("GIT_CONFIG_VALUE_%d=2", n),
+		"GIT_CONFIG_COUNT="+strconv.Itoa(n+1))
 }

@@ -243,7 +243,17 @@ func TestSplitURLCredential(t *testing.T) {
 // In a partial clone (CI checkouts with a blob filter) reading a missing
 // blob makes git fetch it from origin through git-remote-http; that fetch
 // too keeps origin's token off every argv, and still authenticates.
-func TestLazyFetchKeepsOriginTokenOffArgv(t *testing.T) {
+func TestLazyFetchKeepsOriginTokenOffArgv(t *testing.T) { lazyFetchKeepsTokenOffArgv(t, "") }
+
+// The lazy fetch of an object by id works whatever protocol the user's
+// global configuration names: protocol v0 refuses an unadvertised object.
+func TestLazyFetchUnderTheUsersProtocolV0(t *testing.T) {
+	lazyFetchKeepsTokenOffArgv(t, "[protocol]\n\tversion = 0\n")
+}
+
+// lazyFetchKeepsTokenOffArgv makes a partial clone, gives the user's global
+// git configuration userConfig, and reads a blob the clone lacks.
+func lazyFetchKeepsTokenOffArgv(t *testing.T, userConfig string) {
 	logFile := argvRecorder(t)
 	src, _ := gittest.SourceRepo(t, 4, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	serveRoot := t.TempDir()
@@ -258,6 +268,7 @@ func TestLazyFetchKeepsOriginTokenOffArgv(t *testing.T) {
 	if err := os.WriteFile(logFile, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	userGitConfig(t, userConfig)
 	got, err := gitCLI(partial, "cat-file", "-p", "HEAD~2:f")
 	if err != nil || got != "1" {
 		t.Fatalf("reading a blob the partial clone lacks: %q %v", got, err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,15 +52,50 @@ func git(t *testing.T, dir string, args ...string) {
 	}
 }
 
+// copyExample copies the example at src to dst as a new repository would
+// hold it: without the repository it may sit in (a .git of the user who
+// copied it) and without what a run left (out/).
+func copyExample(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		if rel == ".git" || rel == "out" {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, b, 0o644)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("copy the example: %v", err)
+	}
+}
+
 // A change to one service's file runs both services (their lint and test
 // read the whole module) but leaves the other's image revision, and so its
 // digest, as it was; a change to the package both import affects both; a
 // change no stage reads affects none.
 func TestOnlyChangedServicesRun(t *testing.T) {
 	repo := filepath.Join(t.TempDir(), "shop")
-	if out, err := exec.Command("cp", "-r", "..", repo).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v %s", err, out)
-	}
+	copyExample(t, "..", repo)
 	git(t, repo, "init", "-q", "-b", "main")
 	git(t, repo, "add", ".")
 	git(t, repo, "commit", "-qm", "shop")
