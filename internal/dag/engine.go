@@ -13,10 +13,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"dagger.io/dagger"
+
+	"github.com/slipway-ci/slipway/internal/usage"
 )
 
 // ErrNoEngine is returned when no Dagger engine can be reached.
@@ -32,12 +36,16 @@ type Env func(string) string
 // An engine is reachable when Slipway runs inside `dagger run` (DAGGER_SESSION_PORT),
 // when _EXPERIMENTAL_DAGGER_RUNNER_HOST points at one (tcp:// and unix:// are
 // dialled; other schemes such as kube-pod:// are trusted), or when a Docker
-// daemon answers /_ping (the CLI provisions the engine there).
+// daemon answers /_ping (the CLI provisions the engine there). A runner host
+// Dagger cannot use (CheckRunnerHost) is a usage error.
 func Preflight(ctx context.Context, getenv Env) error {
 	if getenv("DAGGER_SESSION_PORT") != "" {
 		return nil
 	}
 	if rh := getenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST"); rh != "" {
+		if err := CheckRunnerHost(rh); err != nil {
+			return err
+		}
 		if err := dialRunner(ctx, rh); err != nil {
 			return fmt.Errorf("%w: _EXPERIMENTAL_DAGGER_RUNNER_HOST=%s does not answer (%w); start that engine or unset the variable to use Docker", ErrNoEngine, redactURL(rh), err)
 		}
@@ -49,6 +57,45 @@ func Preflight(ctx context.Context, getenv Env) error {
 	}
 	if err := pingDocker(ctx, host); err != nil {
 		return fmt.Errorf("%w: Docker does not answer at %s and _EXPERIMENTAL_DAGGER_RUNNER_HOST is not set; fix: start Docker (Dagger runs its engine there) or export _EXPERIMENTAL_DAGGER_RUNNER_HOST=tcp://HOST:PORT pointing at a running engine", ErrNoEngine, redactURL(host))
+	}
+	return nil
+}
+
+// runnerSchemes are the _EXPERIMENTAL_DAGGER_RUNNER_HOST schemes of Dagger's
+// connection drivers (v0.9 to v0.21 and the newer image://, container://
+// forms); runnerFamily covers the per-runtime ones (docker-image,
+// podman-container, image+podman, container+finch …).
+var (
+	runnerSchemes = map[string]bool{"tcp": true, "tls": true, "unix": true, "ssh": true, "kube-pod": true, "dagger-cloud": true}
+	runnerFamily  = regexp.MustCompile(`^(?:[a-z]+-(?:image|container)|(?:image|container)(?:\+[a-z]+)?)$`)
+)
+
+// CheckRunnerHost reports, as a usage error, a runner host no Dagger driver
+// takes: no scheme (`junk`, a bare host:port), an unknown or misspelt one
+// (`tpc://`), or a tcp:// or unix:// address without its host or path.
+// Without it the SDK downloads the Dagger CLI first and fails on that.
+func CheckRunnerHost(rh string) error {
+	bad := func(why string) error {
+		return usage.Errorf("_EXPERIMENTAL_DAGGER_RUNNER_HOST=%s: %s; fix: tcp://HOST:PORT, unix:///PATH, kube-pod://POD, docker-container://NAME … (or unset it to let Docker run the engine)", redactURL(rh), why)
+	}
+	scheme, rest, ok := strings.Cut(rh, "://")
+	if !ok || scheme == "" {
+		return bad("not an engine address (no scheme://)")
+	}
+	if !runnerSchemes[scheme] && !runnerFamily.MatchString(scheme) {
+		return bad(fmt.Sprintf("unknown scheme %q", scheme))
+	}
+	u, err := url.Parse(rh)
+	if err != nil {
+		return bad("not a URL")
+	}
+	switch {
+	case scheme == "tcp" && (u.Hostname() == "" || u.Port() == ""):
+		return bad("tcp:// needs HOST:PORT")
+	case scheme == "unix" && u.Path == "":
+		return bad("unix:// needs a socket path")
+	case rest == "":
+		return bad("nothing after " + scheme + "://")
 	}
 	return nil
 }
@@ -127,28 +174,98 @@ func Connect(ctx context.Context, timeout time.Duration, logOutput io.Writer) (*
 	if err := Preflight(ctx, os.Getenv); err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	type result struct {
 		c   *dagger.Client
 		err error
 	}
+	progress := &lineEnd{w: logOutput}
 	done := make(chan result, 1)
 	go func() {
 		// The session outlives this call: give it the caller's ctx, and
 		// enforce the connect timeout here.
-		c, err := dagger.Connect(ctx, dagger.WithLogOutput(logOutput))
+		c, err := dagger.Connect(ctx, dagger.WithLogOutput(progress))
 		done <- result{c, err}
 	}()
 	select {
 	case r := <-done:
 		if r.err != nil {
+			progress.stop()
 			return nil, fmt.Errorf("%w: connect: %v", ErrNoEngine, firstLine(r.err.Error()))
 		}
 		return r.c, nil
 	case <-cctx.Done():
-		return nil, fmt.Errorf("%w: no session after %s (is the engine image pullable?); raise --engine-timeout or set _EXPERIMENTAL_DAGGER_RUNNER_HOST", ErrNoEngine, timeout)
+		// The SDK's progress ("Creating new Engine session... ") has no
+		// newline: end its line, and drop what the abandoned attempt
+		// prints after this, so the error is a line of its own.
+		progress.stop()
+		return nil, sessionError(ctx.Err(), time.Since(start), timeout, os.Getenv)
 	}
+}
+
+// sessionError is why Connect gave up waiting for a session: interrupted
+// (ctx's error, wrapped: the run exits 130) after elapsed, or no session
+// within timeout from the engine getenv names.
+func sessionError(interrupted error, elapsed, timeout time.Duration, getenv Env) error {
+	where := engineAt(getenv)
+	if interrupted != nil {
+		return fmt.Errorf("after %s connecting to %s: %w", elapsed.Round(time.Second), where, interrupted)
+	}
+	switch {
+	case getenv("DAGGER_SESSION_PORT") != "":
+		return fmt.Errorf("%w: %s opened no session in %s; raise --engine-timeout", ErrNoEngine, where, timeout)
+	case getenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST") != "":
+		return fmt.Errorf("%w: %s opened no session in %s (it is reachable but does not answer as a Dagger engine); check that engine, or raise --engine-timeout", ErrNoEngine, where, timeout)
+	}
+	return fmt.Errorf("%w: no session in %s from %s (the first run pulls the engine image there: is it pullable?); raise --engine-timeout or set _EXPERIMENTAL_DAGGER_RUNNER_HOST", ErrNoEngine, timeout, where)
+}
+
+// engineAt names the engine a session is asked of, as getenv configures it.
+func engineAt(getenv Env) string {
+	if p := getenv("DAGGER_SESSION_PORT"); p != "" {
+		return "the `dagger run` session (DAGGER_SESSION_PORT=" + p + ")"
+	}
+	if rh := getenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST"); rh != "" {
+		return "the engine at _EXPERIMENTAL_DAGGER_RUNNER_HOST=" + redactURL(rh)
+	}
+	host := getenv("DOCKER_HOST")
+	if host == "" {
+		host = "unix:///var/run/docker.sock"
+	}
+	return "the engine Docker runs at " + redactURL(host)
+}
+
+// lineEnd passes progress through until stop, which ends a line left open
+// and drops everything written after it.
+type lineEnd struct {
+	mu      sync.Mutex
+	w       io.Writer
+	open    bool // the last byte written was not a newline
+	stopped bool
+}
+
+func (l *lineEnd) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped || l.w == nil || len(p) == 0 {
+		return len(p), nil
+	}
+	n, err := l.w.Write(p)
+	if n > 0 {
+		l.open = p[n-1] != '\n'
+	}
+	return n, err
+}
+
+func (l *lineEnd) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open && !l.stopped && l.w != nil {
+		_, _ = io.WriteString(l.w, "\n")
+	}
+	l.stopped = true
 }
 
 func firstLine(s string) string {
