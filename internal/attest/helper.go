@@ -177,12 +177,87 @@ func (h *Helper) call(ctx context.Context, what string, req HelperRequest) (*Hel
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return nil, &helperError{fmt.Sprintf("%s compiles its helper with `go run %s` and that failed: %s; run from your repository root, or `go mod tidy` in ci/", what, HelperPackage, failure)}
+	msg := fmt.Sprintf("%s compiles its helper with `go run %s` and that failed: %s", what, HelperPackage, failure.line)
+	if failure.fix != "" {
+		msg += "; " + failure.fix
+	}
+	return nil, &helperError{msg}
+}
+
+// helperFailure is why go run did not start the helper: go's error in one
+// line and the fix that matches it ("" when the line says it).
+type helperFailure struct{ line, fix string }
+
+// goFailure reads go's stderr: its error line (not a `go: downloading`
+// progress line; a reason that go puts on the next lines, as in
+// "inconsistent vendoring in DIR:", joined to it) and the fix for that
+// kind of failure. getenv reads GOFLAGS (the -mod=vendor a user set).
+func goFailure(stderr string, getenv func(string) string) helperFailure {
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		t := strings.TrimSpace(l)
+		if t == "" || strings.HasPrefix(t, "go: downloading ") || strings.HasPrefix(t, "go: finding ") || strings.HasPrefix(t, "go: extracting ") {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) == 0 {
+		return helperFailure{}
+	}
+	line := strings.TrimSpace(lines[0])
+	rest := lines[1:]
+	// go's own "; to add:" command is replaced by the fix below.
+	for _, suffix := range []string{"; to add:", "; to add it:"} {
+		if cut, ok := strings.CutSuffix(line, suffix); ok {
+			line, rest = cut, nil
+		}
+	}
+	// go puts a multi-line error's reason on indented lines under a line
+	// ending in ":" ("inconsistent vendoring in DIR:", "; to add:").
+	if strings.HasSuffix(line, ":") && len(rest) > 0 && strings.HasPrefix(rest[0], "\t") {
+		line += " " + strings.TrimSpace(rest[0])
+		more := 0
+		for _, l := range rest[1:] {
+			if strings.HasPrefix(l, "\t") && !strings.HasPrefix(l, "\t\t") && strings.Contains(l, "@") {
+				more++
+			}
+		}
+		if more > 0 {
+			line += fmt.Sprintf(" (and %d more)", more)
+		}
+	}
+	all := stderr
+	vendorFlag := strings.Contains(getenv("GOFLAGS"), "-mod=vendor")
+	var fix string
+	switch {
+	case strings.Contains(all, "module lookup disabled by GOPROXY=off"):
+		fix = "the helper's modules are not in the module cache and GOPROXY is off: run `go mod download` in ci/ (or the module that runs the pipeline) where the module proxy is reachable, or set GOPROXY"
+	case strings.Contains(all, "dial tcp") || strings.Contains(all, "no such host") || strings.Contains(all, "i/o timeout") ||
+		strings.Contains(all, "proxyconnect") || strings.Contains(all, "TLS handshake") || strings.Contains(all, "connection reset"):
+		fix = "the helper's modules are not in the module cache and the module proxy (GOPROXY) is unreachable: run `go mod download` in ci/ (or the module that runs the pipeline) where it is reachable, or point GOPROXY at one that is"
+	case strings.Contains(all, "inconsistent vendoring"):
+		fix = "run `go mod vendor` in that module"
+		if vendorFlag {
+			fix = "unset GOFLAGS=-mod=vendor (or run `go mod vendor` in that module)"
+		}
+	case strings.Contains(all, "-mod=vendor") || strings.Contains(all, "vendor/modules.txt"):
+		fix = "the module is vendored without the helper: run `go get -tool " + HelperPackage + "` and `go mod vendor` in ci/ (or the module that runs the pipeline)"
+		if vendorFlag {
+			fix += ", or unset GOFLAGS=-mod=vendor"
+		}
+	case strings.Contains(all, "missing go.sum entry"):
+		fix = "run `go mod tidy` in ci/ (or the module that runs the pipeline)"
+	case strings.Contains(all, "go.mod file not found") || strings.Contains(all, "no required module provides package"):
+		fix = "run from your repository root (the module that requires slipway), or `go mod tidy` in ci/"
+	default:
+		fix = "run from your repository root, or `go mod tidy` in ci/"
+	}
+	return helperFailure{line: line, fix: fix}
 }
 
 // run runs the helper in dir: its answer, whether it started (said
-// HelperReady), and otherwise the first line of what went wrong.
-func (h *Helper) run(ctx context.Context, dir string, in []byte) (*HelperResponse, bool, string) {
+// HelperReady), and otherwise what went wrong.
+func (h *Helper) run(ctx context.Context, dir string, in []byte) (*HelperResponse, bool, helperFailure) {
 	args := h.Command
 	if len(args) == 0 {
 		args = []string{"go", "run", HelperPackage}
@@ -196,13 +271,13 @@ func (h *Helper) run(ctx context.Context, dir string, in []byte) (*HelperRespons
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, false, err.Error()
+		return nil, false, helperFailure{line: err.Error()}
 	}
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return nil, false, fmt.Sprintf("%s is not on PATH (a Go pipeline needs the Go toolchain; the slipway binary needs no helper)", args[0])
+			return nil, false, helperFailure{line: fmt.Sprintf("%s is not on PATH (a Go pipeline needs the Go toolchain; the slipway binary needs no helper)", args[0])}
 		}
-		return nil, false, err.Error()
+		return nil, false, helperFailure{line: err.Error()}
 	}
 	ready, done := make(chan struct{}), make(chan struct{})
 	var out []byte
@@ -238,23 +313,17 @@ func (h *Helper) run(ctx context.Context, dir string, in []byte) (*HelperRespons
 	waitErr := cmd.Wait()
 	var resp HelperResponse
 	if started && json.Unmarshal(out, &resp) == nil {
-		return &resp, true, ""
+		return &resp, true, helperFailure{}
 	}
-	failure := firstLine(stderr.String())
-	if failure == "" && waitErr != nil {
-		failure = waitErr.Error()
+	failure := goFailure(stderr.String(), os.Getenv)
+	if started {
+		failure.fix = "" // the helper ran: what it said is its own failure, not go's
 	}
-	if failure == "" {
-		failure = "it gave no answer"
+	if failure.line == "" && waitErr != nil {
+		failure.line = waitErr.Error()
+	}
+	if failure.line == "" {
+		failure.line = "it gave no answer"
 	}
 	return nil, started, failure
-}
-
-func firstLine(s string) string {
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			return l
-		}
-	}
-	return ""
 }
