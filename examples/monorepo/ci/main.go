@@ -1,6 +1,8 @@
 // Command ci is the shop monorepo's pipeline: orders and billing, two
 // services of one Go module sharing internal/money. On a pull request only
-// the services a change affects run; --publish deploys them in one GitOps push.
+// the services a change affects run (both share lint and test over ./... of
+// the module; a service's image changes only with what its build reads);
+// --publish deploys them in one GitOps push.
 package main
 
 import "github.com/slipway-ci/slipway"
