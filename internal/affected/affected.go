@@ -501,8 +501,8 @@ func (g *graph) dirOf(from, importPath string) (string, bool) {
 			return path.Clean(path.Join(m.dir, rest)), true
 		}
 	}
-	if !strings.Contains(importPath, ".") || strings.HasPrefix(importPath, ".") {
-		return "", false // the standard library (or a relative import)
+	if importPath == "C" || strings.HasPrefix(importPath, ".") {
+		return "", false // cgo, or a relative import
 	}
 	m := g.moduleOf(from)
 	if m == nil {
@@ -517,7 +517,10 @@ func (g *graph) dirOf(from, importPath string) (string, bool) {
 	if !v {
 		return "", false
 	}
-	return path.Clean(path.Join(m.dir, "vendor", importPath)), true
+	// The standard library is never vendored: a directory with Go files is
+	// the only evidence (a removed vendored package shows in modules.txt).
+	d := path.Clean(path.Join(m.dir, "vendor", importPath))
+	return d, hasGo(filepath.Join(g.root, filepath.FromSlash(d)))
 }
 
 // pkg reads a package directory's files: imports (go/parser, imports
