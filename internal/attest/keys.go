@@ -6,8 +6,12 @@
 //
 // Keys use cosign's formats, so a team's existing cosign key pair works and a
 // Slipway key works with cosign: an "ENCRYPTED SIGSTORE PRIVATE KEY" PEM
-// (scrypt + secretbox), or an unencrypted PKCS#8 / SEC 1 PEM, and a PKIX
-// public key PEM.
+// (scrypt + secretbox; cosign's passwordless key is one with an empty
+// password), or an unencrypted PKCS#8 / SEC 1 PEM, and a PKIX public key
+// PEM. A P-384 key signs with SHA-384 (the Sigstore registry's
+// PKIX_ECDSA_P384_SHA_384, as cosign sign does); cosign 3.1.3's verify --key
+// hashes with SHA-256 unless given --signature-digest-algorithm sha384
+// (TestCosignP384).
 package attest
 
 import (
