@@ -56,8 +56,8 @@ type Global struct {
 }
 
 // Detect decides for each app whether the changed files (relative to root,
-// slash-separated) affect it: a changed file is affected when one of the
-// app's stages reads it (InputSets: what build and scan read, what lint and
+// slash-separated) affect it: an app is affected when one of its stages
+// reads a changed file (InputSets: what build and scan read, what lint and
 // test read), so Detect and Inputs agree by construction.
 func Detect(root string, apps []App, changed []string, global Global) ([]Result, error) {
 	mods, err := modules(root)
@@ -91,9 +91,10 @@ func Detect(root string, apps []App, changed []string, global Global) ([]Result,
 
 // spec is one pathspec of an app's inputs: every file (all), the files
 // directly in dir (files), or everything under dir (tree); why is what
-// Detect says when a change matches it.
+// Detect says when a change matches it. A build set ends with the marker
+// kind 'x': no test file (noTests).
 type spec struct {
-	kind byte // 'a' all, 'f' files directly in dir, 't' tree
+	kind byte // 'a' all, 'f' files directly in dir, 't' tree, 'x' the noTests marker
 	dir  string
 	why  string
 }
