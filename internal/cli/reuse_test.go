@@ -80,6 +80,22 @@ func TestNoChangeRunReusesWithoutEngine(t *testing.T) {
 	if _, stderr, code := run(t, "--source", src, "--out", out); code != 1 || !strings.Contains(stderr, "no Dagger engine") {
 		t.Errorf("a scan older than --db-max-age was reused: exit %d %s", code, stderr)
 	}
+	// adv19 finding 4: the Go environment the containers receive.
+	t.Setenv("GOFLAGS", "")
+	passedRun(t, src, out, time.Hour)
+	t.Setenv("GOFLAGS", "-tags=integration")
+	if _, stderr, code := run(t, "--source", src, "--out", out); code != 1 || !strings.Contains(stderr, "no Dagger engine") {
+		t.Errorf("GOFLAGS set since the passing run: exit %d %s", code, stderr)
+	}
+	t.Setenv("GOFLAGS", "")
+	// adv19 finding 1: a package main does not import, with a broken test,
+	// not even committed: go test ./... reads it.
+	os.MkdirAll(filepath.Join(src, "pkg", "lib"), 0o755)
+	os.WriteFile(filepath.Join(src, "pkg", "lib", "l_test.go"), []byte("package lib\n\nimport \"testing\"\n\nfunc TestA(t *testing.T) { t.Fatal(1) }\n"), 0o644)
+	if _, stderr, code := run(t, "--source", src, "--out", out); code != 1 || !strings.Contains(stderr, "no Dagger engine") {
+		t.Errorf("a new package with a broken test reused the results: exit %d %s", code, stderr)
+	}
+	os.RemoveAll(filepath.Join(src, "pkg"))
 	// A file added since the passing run: the stages run.
 	passedRun(t, src, out, time.Hour)
 	os.WriteFile(filepath.Join(src, "new.go"), []byte("package main\n"), 0o644)
