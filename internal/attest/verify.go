@@ -53,16 +53,29 @@ func firstNonEmpty(a, b string) string {
 
 // Check reports a policy that cannot verify anything.
 func (p Policy) Check() error {
+	if err := p.CheckGiven(p.Key != nil); err != nil {
+		return err
+	}
+	if p.Key == nil && len(p.TrustedRoot) == 0 {
+		return errors.New("verification policy: a keyless policy needs a trusted root (--trusted-root FILE)")
+	}
+	return nil
+}
+
+// CheckGiven is Check before the key and the trusted root are loaded: what
+// a command line or a configuration can get wrong (a key and an identity,
+// an identity without an issuer, an unknown --verify-require), checked
+// before any file is read or anything is fetched. hasKey says a key is
+// given (p.Key may not be loaded yet).
+func (p Policy) CheckGiven(hasKey bool) error {
 	keyless := p.Identity != "" || p.IdentityRegexp != "" || p.Issuer != "" || p.IssuerRegexp != ""
 	switch {
-	case p.Key != nil && keyless:
+	case hasKey && keyless:
 		return errors.New("verification policy: give a key or a certificate identity, not both")
-	case p.Key == nil && !keyless:
+	case !hasKey && !keyless:
 		return errors.New("verification policy: no key and no certificate identity")
 	case keyless && (p.Identity == "" && p.IdentityRegexp == "" || p.Issuer == "" && p.IssuerRegexp == ""):
 		return errors.New("verification policy: a keyless policy needs both --certificate-identity and --certificate-oidc-issuer")
-	case keyless && len(p.TrustedRoot) == 0:
-		return errors.New("verification policy: a keyless policy needs a trusted root (--trusted-root FILE)")
 	}
 	for _, k := range p.Require {
 		if _, ok := PredicateOf(k); !ok {
@@ -154,20 +167,6 @@ func Verify(ctx context.Context, image name.Digest, p Policy, opts ...remote.Opt
 	for _, a := range want {
 		fetched[a.Manifest] = a
 	}
-	// Count what is attached, by what each manifest says it is when the
-	// referrers index did not say.
-	rep.Attached = map[string]int{}
-	for _, a := range as {
-		pt := a.PredicateType
-		if f, ok := fetched[a.Manifest]; ok && f.PredicateType != "" {
-			pt = f.PredicateType
-		}
-		k := Kind(pt)
-		if k == "" {
-			k = "unknown"
-		}
-		rep.Attached[k]++
-	}
 	hexDigest, ok := strings.CutPrefix(image.DigestStr(), "sha256:")
 	digestBytes, err := hex.DecodeString(hexDigest)
 	if !ok || err != nil || len(digestBytes) != 32 {
@@ -176,6 +175,24 @@ func Verify(ctx context.Context, image name.Digest, p Policy, opts ...remote.Opt
 	verdicts, err := p.verifyAll(ctx, image.DigestStr(), digestBytes, want)
 	if err != nil {
 		return nil, err
+	}
+	// Count what is attached, by kind: what a bundle that verifies signed,
+	// else what its manifest says, else what the referrers index says
+	// (neither annotation is signed).
+	rep.Attached = map[string]int{}
+	for _, a := range as {
+		pt := a.PredicateType
+		if f, ok := fetched[a.Manifest]; ok && f.PredicateType != "" {
+			pt = f.PredicateType
+		}
+		if v, ok := verdicts[a.Manifest]; ok && v.err == nil && v.st != nil {
+			pt = v.st.PredicateType
+		}
+		k := Kind(pt)
+		if k == "" {
+			k = "unknown"
+		}
+		rep.Attached[k]++
 	}
 	for _, k := range p.required() {
 		pt, _ := PredicateOf(k)
@@ -186,6 +203,7 @@ func Verify(ctx context.Context, image name.Digest, p Policy, opts ...remote.Opt
 		}
 		var why []string
 		var found *Found
+		var provs []*Found
 		for _, c := range cands {
 			a := fetched[c.Manifest]
 			f, err := p.check(verdicts[a.Manifest], a, pt)
@@ -195,8 +213,25 @@ func Verify(ctx context.Context, image name.Digest, p Policy, opts ...remote.Opt
 				}
 				continue
 			}
-			found = f
-			break
+			if k != "provenance" {
+				found = f
+				break
+			}
+			// Every provenance that verifies is read: which one comes
+			// first is up to whoever writes the referrers (their created
+			// annotation is not signed).
+			provs = append(provs, f)
+		}
+		if len(provs) > 0 {
+			if err := disagree(provs); err != nil {
+				rep.Problems = append(rep.Problems, err.Error())
+				continue
+			}
+			found = provs[0]
+			if err := p.sourceCommit(found); err != nil {
+				why = append(why, fmt.Sprintf("%s %s: %v", k, ShortDigest(found.Manifest), err))
+				found = nil
+			}
 		}
 		if found == nil {
 			if len(why) == 0 {
@@ -332,12 +367,57 @@ func (p Policy) check(v verdict, a Attachment, pt string) (*Found, error) {
 		if src, ok := prov.GetBuildDefinition().GetExternalParameters().AsMap()["source"].(map[string]any); ok {
 			f.SourceRepo, _ = src["repository"].(string)
 		}
-		if p.SourceCommit != "" && f.SourceCommit == "" {
-			return nil, fmt.Errorf("its provenance names no source commit (an image Slipway pushed but did not build, with no --source-commit), not %s", p.SourceCommit)
-		}
-		if p.SourceCommit != "" && f.SourceCommit != p.SourceCommit {
-			return nil, fmt.Errorf("built from commit %s, not %s", f.SourceCommit, p.SourceCommit)
-		}
 	}
 	return f, nil
+}
+
+// sourceCommit checks a provenance against the commit the policy names.
+func (p Policy) sourceCommit(f *Found) error {
+	if p.SourceCommit != "" && f.SourceCommit == "" {
+		return fmt.Errorf("its provenance names no source commit (an image Slipway pushed but did not build, with no --source-commit), not %s", p.SourceCommit)
+	}
+	if p.SourceCommit != "" && f.SourceCommit != p.SourceCommit {
+		return fmt.Errorf("built from commit %s, not %s", f.SourceCommit, p.SourceCommit)
+	}
+	return nil
+}
+
+// disagree refuses verified provenances of one digest that state
+// different facts a record depends on (source commit, source repository,
+// builder, build type): one line naming the first two values that differ
+// and the bundles stating them.
+func disagree(provs []*Found) error {
+	facts := []struct {
+		what string
+		of   func(*Found) string
+	}{
+		{"source commit", func(f *Found) string { return f.SourceCommit }},
+		{"source repository", func(f *Found) string { return f.SourceRepo }},
+		{"builder", func(f *Found) string { return f.Builder }},
+		{"build type", func(f *Found) string { return f.BuildType }},
+	}
+	for _, fact := range facts {
+		first := provs[0]
+		for _, f := range provs[1:] {
+			a, b := fact.of(first), fact.of(f)
+			if a == b {
+				continue
+			}
+			x, y := first, f
+			// The same line whatever the referrers' order.
+			if a > b {
+				a, b, x, y = b, a, f, first
+			}
+			return fmt.Errorf("provenance: %d verified provenances disagree on the %s: %s (bundle %s) and %s (bundle %s); refusing to pick one (whoever can write the referrers decides their order)",
+				len(provs), fact.what, orUnknown(a), ShortDigest(x.Bundle), orUnknown(b), ShortDigest(y.Bundle))
+		}
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

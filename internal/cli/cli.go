@@ -21,6 +21,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/redact"
+	"github.com/slipway-ci/slipway/internal/safetext"
 	"github.com/slipway-ci/slipway/internal/usage"
 )
 
@@ -50,7 +51,7 @@ func Execute(ctx context.Context, p Project, args []string, stdout, stderr io.Wr
 	defer rerr.Flush()
 	stdout, stderr = rout, rerr
 	if err := p.Validate(); err != nil {
-		fmt.Fprintln(stderr, "error: configuration:", err)
+		fmt.Fprintln(stderr, "error: configuration:", safetext.String(err.Error()))
 		return 2
 	}
 	root := newRootCmdWith(p, stdout, stderr, secrets)
@@ -64,19 +65,26 @@ func Execute(ctx context.Context, p Project, args []string, stdout, stderr io.Wr
 			err = ctx.Err() // a command that swallowed the interruption
 		}
 		// Interrupted (Ctrl-C, SIGTERM): the shell convention 128+SIGINT.
-		fmt.Fprintln(stderr, "error: interrupted:", firstLineOf(err.Error()))
+		fmt.Fprintln(stderr, "error: interrupted:", safetext.String(firstLineOf(err.Error())))
 		return 130
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "error:", ee.err)
+			printError(stderr, ee.err)
 		}
 		return ee.code
 	}
 	// Everything cobra itself rejects (unknown flag or command, bad args) is usage.
-	fmt.Fprintln(stderr, "error:", err)
+	printError(stderr, err)
 	return 2
+}
+
+// printError prints the error: one line. An error quotes what it is about
+// (a registry's answer, a bundle's field, a record): escaped (safetext), none
+// of it can pose as a line or drive the terminal.
+func printError(w io.Writer, err error) {
+	fmt.Fprintln(w, "error:", safetext.String(err.Error()))
 }
 
 func firstLineOf(s string) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/release"
+	"github.com/slipway-ci/slipway/internal/safetext"
 	"github.com/slipway-ci/slipway/internal/version"
 )
 
@@ -310,6 +311,10 @@ records the verified bundle (Signature-Bundle, Signed-By).`,
 					return err
 				}
 			}
+			// The policy's usage errors before the registry is asked.
+			if _, err := o.checkPolicy(&vf); err != nil {
+				return err
+			}
 			sha, err := o.deploySource(cmd.Context(), app, sourceRepo, img, commit, &vf, df.allowUnknownSource, &dirty)
 			if err != nil {
 				return err
@@ -399,7 +404,7 @@ func writeRendered(w io.Writer, r *gitops.Rendered) {
 	// ("warning: APP/ENV: not proven by a render: …").
 	what := strings.TrimSpace(r.How + " " + r.Root)
 	for _, wl := range r.Workloads {
-		fmt.Fprintf(w, "rendered %s: %s: %s -> %s\n", what, wl.Workload, orNothing(wl.Before), wl.After)
+		fmt.Fprint(w, safetext.Sprintf("rendered %s: %s: %s -> %s\n", what, wl.Workload, orNothing(wl.Before), wl.After))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/imagelock"
 	"github.com/slipway-ci/slipway/internal/redact"
+	"github.com/slipway-ci/slipway/internal/safetext"
 )
 
 // options are the shared flags; each falls back to its environment variable.
@@ -206,8 +207,10 @@ func (o *options) invocation() string {
 
 func (o *options) outPath(name string) string { return filepath.Join(o.out, name) }
 
+// logf prints one line on stderr. Its arguments are printed escaped (safetext): a value from outside (a
+// registry's answer, a record, an error) cannot pose as a line of its own.
 func (o *options) logf(format string, a ...any) {
-	fmt.Fprintf(o.stderr, format+"\n", a...)
+	fmt.Fprint(o.stderr, safetext.Sprintf(format+"\n", a...))
 }
 
 // layoutOrConfig is Layout for output that cannot fail (a bad --layout is

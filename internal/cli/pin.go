@@ -9,6 +9,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/imagelock"
 	"github.com/slipway-ci/slipway/internal/registry"
+	"github.com/slipway-ci/slipway/internal/safetext"
 )
 
 func newPinCmd(o *options) *cobra.Command {
@@ -41,7 +42,7 @@ images are still reported (and, without --check, written).`,
 			}
 			changes, pinErr := registry.Pin(cmd.Context(), lock, registry.WithKeychain(kc))
 			for _, c := range changes {
-				fmt.Fprintf(o.stdout, "%s: %s %s -> %s\n", c.Name, c.Tag, c.Old, c.New)
+				fmt.Fprint(o.stdout, safetext.Sprintf("%s: %s %s -> %s\n", c.Name, c.Tag, c.Old, c.New))
 			}
 			if pinErr != nil {
 				for _, line := range strings.Split(pinErr.Error(), "\n") {

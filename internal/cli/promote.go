@@ -8,6 +8,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/argocd"
 	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/safetext"
 )
 
 func newPromoteCmd(o *options) *cobra.Command {
@@ -77,9 +78,9 @@ borrow another record's commit, unless --source-commit names it.`,
 				return deployErr(err)
 			}
 			if p.ViaBranch && (!out.Unchanged || out.BranchExists) {
-				fmt.Fprintf(o.stdout, "branch: %s\n", out.Branch)
+				fmt.Fprint(o.stdout, safetext.Sprintf("branch: %s\n", out.Branch))
 				if out.CompareURL != "" {
-					fmt.Fprintf(o.stdout, "open a pull request: %s\n", out.CompareURL)
+					fmt.Fprint(o.stdout, safetext.Sprintf("open a pull request: %s\n", out.CompareURL))
 				}
 			}
 			printDeploy(o, d, p.App, p.To, out.Outcome)

@@ -112,9 +112,12 @@ func (o *options) effectiveVerify(vf *verifyFlags) verifyFlags {
 	return eff
 }
 
-// policy resolves the verification policy (effectiveVerify) and loads its
-// key or trusted root; nil when none is set.
-func (o *options) policy(vf *verifyFlags) (*attest.Policy, error) {
+// checkPolicy is what the command line or the configuration can get wrong
+// in a verification policy (a key and an identity, an identity without an
+// issuer, an unknown --verify-require): a usage error before any file is
+// read, any registry asked or Sigstore's trusted root fetched. The policy
+// it returns has neither its key nor its trusted root; nil: none is set.
+func (o *options) checkPolicy(vf *verifyFlags) (*attest.Policy, error) {
 	eff := o.effectiveVerify(vf)
 	if !eff.set() {
 		if vf.trustedRoot != "" || len(vf.require) > 0 {
@@ -123,6 +126,20 @@ func (o *options) policy(vf *verifyFlags) (*attest.Policy, error) {
 		return nil, nil
 	}
 	p := &attest.Policy{Identity: eff.identity, IdentityRegexp: eff.identityRE, Issuer: eff.issuer, IssuerRegexp: eff.issuerRE, Require: eff.require}
+	if err := p.CheckGiven(eff.key != ""); err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return p, nil
+}
+
+// policy resolves the verification policy (effectiveVerify) and loads its
+// key or trusted root; nil when none is set.
+func (o *options) policy(vf *verifyFlags) (*attest.Policy, error) {
+	p, err := o.checkPolicy(vf)
+	if err != nil || p == nil {
+		return p, err
+	}
+	eff := o.effectiveVerify(vf)
 	if eff.key != "" {
 		data, err := os.ReadFile(eff.key)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/attest"
 	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/provenance"
+	"github.com/slipway-ci/slipway/internal/safetext"
 )
 
 func newVerifyCmd(o *options) *cobra.Command {
@@ -83,19 +84,22 @@ configuration, else (--own) the key this machine signs with. Needs no engine.`,
 
 func printReport(o *options, rep *attest.Report) {
 	w := o.stdout
-	fmt.Fprintf(w, "image:       %s\n", rep.Image)
-	fmt.Fprintf(w, "policy:      %s\n", rep.Policy)
+	// Every value here may come from the registry (an annotation, a
+	// bundle's statement): printed escaped, none can pose as a line.
+	printf := func(format string, a ...any) { fmt.Fprint(w, safetext.Sprintf(format, a...)) }
+	printf("image:       %s\n", rep.Image)
+	printf("policy:      %s\n", rep.Policy)
 	var kinds []string
 	for k, n := range rep.Attached {
 		kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
 	}
 	sort.Strings(kinds)
-	fmt.Fprintf(w, "attached:    %s\n", noneIfEmpty(strings.Join(kinds, ", ")))
+	printf("attached:    %s\n", noneIfEmpty(strings.Join(kinds, ", ")))
 	if s := rep.Signature; s != nil {
-		fmt.Fprintf(w, "signature:   verified; signed by %s%s (bundle %s)\n", s.Signer, signedAt(s), s.Bundle)
+		printf("signature:   verified; signed by %s%s (bundle %s)\n", s.Signer, signedAt(s), s.Bundle)
 	}
 	if s := rep.SBOM; s != nil {
-		fmt.Fprintf(w, "sbom:        verified; CycloneDX, %d components (bundle %s)\n", s.Components, s.Bundle)
+		printf("sbom:        verified; CycloneDX, %d components (bundle %s)\n", s.Components, s.Bundle)
 	}
 	if s := rep.Provenance; s != nil {
 		commit, built := s.SourceCommit, ""
@@ -105,15 +109,15 @@ func printReport(o *options, rep *attest.Report) {
 		if s.BuildType == provenance.PushedType {
 			built = " (pushed by Slipway, not built by it)"
 		}
-		fmt.Fprintf(w, "provenance:  verified; source %s commit %s; builder %s%s (bundle %s)\n", noneIfEmpty(s.SourceRepo), commit, s.Builder, built, s.Bundle)
+		printf("provenance:  verified; source %s commit %s; builder %s%s (bundle %s)\n", noneIfEmpty(s.SourceRepo), commit, s.Builder, built, s.Bundle)
 	}
 	for _, p := range rep.Problems {
-		fmt.Fprintf(w, "problem:     %s\n", p)
+		printf("problem:     %s\n", p)
 	}
 	if rep.Verified {
-		fmt.Fprintln(w, "result:      verified")
+		printf("result:      verified\n")
 	} else {
-		fmt.Fprintln(w, "result:      REFUSED")
+		printf("result:      REFUSED\n")
 	}
 }
 

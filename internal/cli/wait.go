@@ -15,6 +15,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/argocd"
 	"github.com/slipway-ci/slipway/internal/gitops"
+	"github.com/slipway-ci/slipway/internal/safetext"
 )
 
 // waitFlags make a deploy wait for Argo CD.
@@ -123,7 +124,7 @@ func (o *options) waitOne(ctx context.Context, d *gitops.Deployer, client *argoc
 		if !ob.SyncedAt.IsZero() {
 			synced = ob.SyncedAt.Format(time.RFC3339)
 		}
-		fmt.Fprintf(report, "%s %s/%s %s synced %s healthy %s (waited %s)\n", ob.Application, t.app, t.env, ob.Revision[:min(12, len(ob.Revision))], synced, ob.HealthyAt.Format(time.RFC3339), time.Since(started).Round(100*time.Millisecond))
+		fmt.Fprint(report, safetext.Sprintf("%s %s/%s %s synced %s healthy %s (waited %s)\n", ob.Application, t.app, t.env, ob.Revision[:min(12, len(ob.Revision))], synced, ob.HealthyAt.Format(time.RFC3339), time.Since(started).Round(100*time.Millisecond)))
 	}
 	return nil
 }

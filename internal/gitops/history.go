@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/slipway-ci/slipway/internal/render"
+	"github.com/slipway-ci/slipway/internal/safetext"
 )
 
 // Filter selects deployments.
@@ -208,7 +209,7 @@ func WriteHistoryTable(w io.Writer, recs []Record) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tAPP\tENV\tIMAGE\tSOURCE\tCOMMIT\tACTOR\tNOTE")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.App, r.Env, shortImage(r.Image), short(orUnknown(r.SourceCommit)), short(r.Commit), r.Who(), r.note())
+		fmt.Fprint(tw, safetext.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.App, r.Env, shortImage(r.Image), short(orUnknown(r.SourceCommit)), short(r.Commit), r.Who(), r.note()))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -240,7 +241,7 @@ func WriteHistoryTable(w io.Writer, recs []Record) error {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "APP\tENV\tDEPLOYS\tLAST")
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", k.app, k.env, counts[k], last[k].Format(time.RFC3339))
+		fmt.Fprint(tw, safetext.Sprintf("%s\t%s\t%d\t%s\n", k.app, k.env, counts[k], last[k].Format(time.RFC3339)))
 	}
 	return tw.Flush()
 }

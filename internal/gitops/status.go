@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slipway-ci/slipway/internal/render"
+	"github.com/slipway-ci/slipway/internal/safetext"
 	"github.com/slipway-ci/slipway/internal/usage"
 )
 
@@ -95,7 +96,7 @@ func historyAndStatus(ctx context.Context, r *Remote, f Filter) ([]Record, []Env
 		}
 		out = append(out, envStatusWithin(ctx, snap, all, e, f.Charts))
 		if f.Progress != nil && time.Since(start) > ProgressAfter {
-			fmt.Fprintf(f.Progress, "status: read %d/%d environments (%s/%s), %s so far\n", i+1, len(envs), e.App, e.Env, time.Since(start).Round(time.Second))
+			fmt.Fprint(f.Progress, safetext.Sprintf("status: read %d/%d environments (%s/%s), %s so far\n", i+1, len(envs), e.App, e.Env, time.Since(start).Round(time.Second)))
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -252,7 +253,7 @@ func WriteStatusTable(w io.Writer, sts []EnvStatus) error {
 		if s.Signature == SignatureUnverified {
 			note = strings.TrimSuffix(unverifiedNote+"; "+note, "; ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.App, s.Env, orDashStr(shortImage(s.Image)), orDashStr(short(s.SourceCommit)), orDashStr(when), orDashStr(short(s.Commit)), orDashStr(s.Actor), orDashStr(running), note)
+		fmt.Fprint(tw, safetext.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.App, s.Env, orDashStr(shortImage(s.Image)), orDashStr(short(s.SourceCommit)), orDashStr(when), orDashStr(short(s.Commit)), orDashStr(s.Actor), orDashStr(running), note))
 	}
 	return tw.Flush()
 }

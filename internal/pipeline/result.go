@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/slipway-ci/slipway/internal/safetext"
 )
 
 // ResultFile is out/result.json: the machine-readable record of the runs
@@ -157,7 +159,7 @@ func (r *Result) Ordered(order []string) []StageResult {
 func WriteTable(w io.Writer, results []StageResult) {
 	fmt.Fprintf(w, "\n%-8s %-8s %9s  %s\n", "STAGE", "STATUS", "DURATION", "DETAILS")
 	for _, s := range results {
-		fmt.Fprintf(w, "%-8s %-8s %9s  %s\n", s.Name, s.Status, fmtDuration(s), detailLine(s))
+		fmt.Fprintf(w, "%-8s %-8s %9s  %s\n", s.Name, s.Status, fmtDuration(s), safetext.String(detailLine(s)))
 	}
 }
 
@@ -175,7 +177,7 @@ func Markdown(r *Result, results []StageResult) string {
 	b.WriteString("| stage | status | duration | details |\n|---|---|---:|---|\n")
 	for _, s := range results {
 		icon := map[Status]string{Passed: "✅", Failed: "❌", Skipped: "⏭️"}[s.Status]
-		fmt.Fprintf(&b, "| %s | %s %s | %s | %s |\n", s.Name, icon, s.Status, fmtDuration(s), strings.ReplaceAll(detailLine(s), "|", `\|`))
+		fmt.Fprintf(&b, "| %s | %s %s | %s | %s |\n", s.Name, icon, s.Status, fmtDuration(s), strings.ReplaceAll(safetext.String(detailLine(s)), "|", `\|`))
 	}
 	if r.Image.Ref != "" {
 		fmt.Fprintf(&b, "\nImage: `%s`\n", r.Image.Ref)
