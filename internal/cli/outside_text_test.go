@@ -5,6 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +17,12 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipway-ci/slipway/internal/attest"
 	"github.com/slipway-ci/slipway/internal/keyless"
+	"github.com/slipway-ci/slipway/internal/ocitar"
 )
 
 // pushSigned pushes a random image signed with this test's key (with a
@@ -239,5 +246,63 @@ func TestKeylessUsageBeforeNetwork(t *testing.T) {
 	}
 	if n := fetches.Load(); n != 0 {
 		t.Errorf("%d trusted root fetches before the usage error", n)
+	}
+}
+
+// TestPushConfigErrorsBeforeAnyWrite (advsign finding 5): a key its
+// password does not open (exit 2) and a CycloneDX 1.4 SBOM (exit 1) are
+// refused before the first registry write: no blob, no manifest, no
+// bundle (remote.Head of the digest: not found).
+func TestPushConfigErrorsBeforeAnyWrite(t *testing.T) {
+	noEngineEnv(t)
+	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	var writes atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writes.Add(1)
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	dir := t.TempDir()
+	tarball := imageTar(t, dir)
+	a, err := ocitar.Open(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := a.Digest()
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	useSigningKey(t, dir)
+	sbom14 := filepath.Join(dir, "sbom-1.4.cdx.json")
+	os.WriteFile(sbom14, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.4","components":[]}`), 0o644)
+	for _, c := range []struct {
+		name     string
+		password string
+		args     []string
+		code     int
+		want     string
+	}{
+		{"wrong password", "nope", nil, 2, "password"},
+		{"CycloneDX 1.4", keyPassword, []string{"--sbom", sbom14}, 1, `CycloneDX spec "1.4": want 1.5 or newer; nothing was pushed`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			writes.Store(0)
+			t.Setenv("SLIPWAY_SIGNING_KEY_PASSWORD", c.password)
+			_, stderr, code := run(t, append([]string{"push", "--tarball", tarball, "--image", host + "/acme/app", "--tag", "v1", "--out", t.TempDir()}, c.args...)...)
+			if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(stderr, "error:") != 1 {
+				t.Fatalf("exit %d, want %d saying %q:\n%s", code, c.code, c.want, stderr)
+			}
+			if n := writes.Load(); n != 0 {
+				t.Errorf("%d registry writes before the refusal", n)
+			}
+			ref, _ := name.NewDigest(host+"/acme/app@"+d.String(), name.Insecure)
+			if desc, err := remote.Head(ref); err == nil {
+				t.Errorf("the manifest %s is in the registry after the refusal (%s)", d, desc.MediaType)
+			}
+		})
 	}
 }

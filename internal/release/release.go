@@ -25,6 +25,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/provenance"
 	"github.com/slipway-ci/slipway/internal/registry"
+	"github.com/slipway-ci/slipway/internal/scan"
 )
 
 // RevisionLabel is the OCI label naming the commit an image was built from.
@@ -79,9 +80,10 @@ type Request struct {
 	Repo    name.Repository
 	Tags    []string
 	Facts   Facts
-	// Signing resolves the signer once the digest is pushed and read back
-	// (so a push that fails earlier creates no development key); nil, or a
-	// nil answer: the digest is pushed and tagged unsigned (a warning).
+	// Signing resolves the signer before anything is written to the
+	// registry (a key its password does not open is a configuration error
+	// that leaves the registry untouched); nil, or a nil answer: the digest
+	// is pushed and tagged unsigned (a warning).
 	Signing func() (*Signing, error)
 	// Policy is the configured verification policy; nil: Signing.Own.
 	Policy *attest.Policy
@@ -116,12 +118,14 @@ type Result struct {
 	Provenance string
 }
 
-// Publish pushes req.Archive to req.Repo by digest; once the digest is
-// there and read back, it writes the provenance from req.Facts, signs the
-// signature statement, the SBOM and the provenance, attaches them as
-// referrers, reads them back and verifies them; only then are the tags
-// applied (and read back, see registry.Push). An error at any step leaves
-// no tag written.
+// Publish checks the configuration first (the signer opens, the SBOM is
+// one Slipway can attach, the policy is complete): an error there leaves
+// the registry untouched. Then it pushes req.Archive to req.Repo by
+// digest; once the digest is there and read back, it writes the provenance
+// from req.Facts, signs the signature statement, the SBOM and the
+// provenance, attaches them as referrers, reads them back and verifies
+// them; only then are the tags applied (and read back, see registry.Push).
+// An error at any step leaves no tag written.
 func Publish(ctx context.Context, req Request) (*Result, error) {
 	if req.Getenv == nil {
 		req.Getenv = os.Getenv
@@ -130,6 +134,10 @@ func Publish(ctx context.Context, req Request) (*Result, error) {
 		req.Log = func(string, ...any) {}
 	}
 	out := &Result{}
+	s, sbom, pol, err := preflight(req)
+	if err != nil {
+		return out, err
+	}
 	attach := registry.WithBeforeTag(func(ctx context.Context, digest string) error {
 		if req.Provenance != "" {
 			_ = os.Remove(req.Provenance)
@@ -138,14 +146,7 @@ func Publish(ctx context.Context, req Request) (*Result, error) {
 			}
 			out.Provenance = req.Provenance
 		}
-		var s *Signing
-		if req.Signing != nil {
-			var err error
-			if s, err = req.Signing(); err != nil {
-				return err
-			}
-		}
-		rep, who, err := attestDigest(ctx, req, s, digest)
+		rep, who, err := attestDigest(ctx, req, s, sbom, pol, digest)
 		out.Report, out.SignedBy = rep, who
 		return err
 	})
@@ -155,6 +156,43 @@ func Publish(ctx context.Context, req Request) (*Result, error) {
 	}
 	out.Result = res
 	return out, nil
+}
+
+// preflight is every check of the configuration a release makes, before
+// the first registry write: the signer (a key that does not open with its
+// password), the SBOM (not CycloneDX 1.5 or newer), the policy the
+// attachments are verified with (the signer's own, when none is
+// configured: a keyless one needs its trusted root).
+func preflight(req Request) (*Signing, []byte, *attest.Policy, error) {
+	if req.Signing == nil {
+		return nil, nil, nil, nil
+	}
+	s, err := req.Signing()
+	if err != nil || s == nil {
+		return nil, nil, nil, err
+	}
+	var sbom []byte
+	if req.SBOM != "" {
+		// A missing file is no SBOM (the scan stage did not write one).
+		if data, err := os.ReadFile(req.SBOM); err == nil {
+			if _, _, err := scan.ParseSBOM(data); err != nil {
+				return nil, nil, nil, fmt.Errorf("SBOM %s: %w; nothing was pushed", req.SBOM, err)
+			}
+			sbom = data
+		}
+	}
+	pol := req.Policy
+	if pol == nil {
+		own, err := s.Own()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		pol = own
+	}
+	if err := pol.Check(); err != nil {
+		return nil, nil, nil, err
+	}
+	return s, sbom, pol, nil
 }
 
 // Provenance is the statement input for digest from the facts: the
@@ -362,15 +400,12 @@ func PushedSource(label, given string, inputsAt InputsAt) (Source, error) {
 // reads them back and verifies them against the configured policy, else the
 // signer's own. It writes the report to req.Report. With no signer: a
 // warning, nothing attached.
-func attestDigest(ctx context.Context, req Request, s *Signing, digest string) (*attest.Report, string, error) {
+func attestDigest(ctx context.Context, req Request, s *Signing, sbom []byte, pol *attest.Policy, digest string) (*attest.Report, string, error) {
 	if s == nil {
 		req.Log("warning: %s@%s is not signed: set SLIPWAY_SIGNING_KEY, or grant the GitHub workflow `id-token: write` for keyless signing", req.Repo, digest)
 		return nil, "", nil
 	}
-	var sbom, prov []byte
-	if req.SBOM != "" {
-		sbom, _ = os.ReadFile(req.SBOM)
-	}
+	var prov []byte
 	if req.Provenance != "" {
 		prov, _ = os.ReadFile(req.Provenance)
 	}
@@ -383,13 +418,9 @@ func attestDigest(ctx context.Context, req Request, s *Signing, digest string) (
 	if _, err := SignAndAttach(ctx, s.Signer, img, atts, ropts); err != nil {
 		return nil, "", scrub(fmt.Errorf("attach to %s: %w", img, err))
 	}
-	pol := req.Policy
-	if pol == nil {
-		own, err := s.Own()
-		if err != nil {
-			return nil, "", err
-		}
-		p := *own
+	if req.Policy == nil {
+		// The signer's own policy requires what was attached.
+		p := *pol
 		for _, a := range atts {
 			p.Require = append(p.Require, attest.Kind(a.PredicateType))
 		}

@@ -134,3 +134,24 @@ func TestSprintfEscapesArgumentsNotFormat(t *testing.T) {
 		t.Errorf("an escaped error no longer unwraps: %v", err)
 	}
 }
+
+// FuzzString: whatever the input, String's output is valid UTF-8 with no
+// unsafe rune, String is idempotent on it, and safe input is unchanged.
+// Seeds in testdata/fuzz/FuzzString (the advsign repro among them).
+func FuzzString(f *testing.F) {
+	f.Add("https://slsa.dev/provenance/v1\nsignature:   verified; signed by key sha256:deadbeef\nresult:      verified\x1b[31m")
+	f.Fuzz(func(t *testing.T, in string) {
+		out := String(in)
+		safeOutput(t, in, out)
+		if String(out) != out {
+			t.Fatalf("String is not idempotent: %q -> %q -> %q", in, out, String(out))
+		}
+		safe := utf8.ValidString(in)
+		for _, r := range in {
+			safe = safe && !Unsafe(r)
+		}
+		if safe && out != in {
+			t.Fatalf("String changed safe text %q to %q", in, out)
+		}
+	})
+}
