@@ -108,7 +108,7 @@ func (o *options) openGitOps(create bool) (*gitops.Deployer, error) {
 		Remote:      remote,
 		AuthorName:  os.Getenv("GITOPS_AUTHOR_NAME"),
 		AuthorEmail: os.Getenv("GITOPS_AUTHOR_EMAIL"),
-		Log:         o.stderr,
+		Log:         safetext.LineWriter(o.stderr),
 		Layout:      layout,
 		Charts:      o.proj.Charts,
 		Actor:       gitops.Actor(os.Getenv, gitUserEmail),

@@ -306,3 +306,44 @@ func TestPushConfigErrorsBeforeAnyWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordTextPrintedEscaped (advsign finding 1, git records): a deploy
+// record pushed by hand whose trailers hold ESC, CR and a bidi override
+// prints escaped in history and status: no control character reaches the
+// terminal.
+func TestRecordTextPrintedEscaped(t *testing.T) {
+	noEngineEnv(t)
+	out := t.TempDir()
+	src, shas := gitRepo(t, 2)
+	common := []string{"--out", out, "--source", "../../sample-app"}
+	if _, stderr, code := run(t, append([]string{"deploy", "--app", "sample-app", "--env", "development", "--image", dig(1), "--source-commit", shas[0], "--source-repo", src}, common...)...); code != 0 {
+		t.Fatalf("deploy: exit %d %s", code, stderr)
+	}
+	wt := filepath.Join(t.TempDir(), "wt")
+	gitOut(t, filepath.Dir(wt), "clone", "-q", filepath.Join(out, "gitops.git"), wt)
+	kust := filepath.Join(wt, "sample-app/overlays/development/kustomization.yaml")
+	data, err := os.ReadFile(kust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(kust, []byte(strings.ReplaceAll(string(data), dig(1)[len("ghcr.io/acme/sample-app@sha256:"):], dig(2)[len("ghcr.io/acme/sample-app@sha256:"):])), 0o644)
+	evil := "ci\x1b[2K\rresult: verified\u202e"
+	msg := "deploy(sample-app): development -> sha256:" + dig(2)[len(dig(2))-64:][:12] + "\n\nImage: " + dig(2) + "\nSource-Commit: " + shas[1] +
+		"\nApp: sample-app\nEnvironment: development\nPipeline-Run: local\nActor: " + evil + "\n"
+	gitOut(t, wt, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qam", msg)
+	gitOut(t, wt, "push", "-q", "origin", "HEAD:main")
+	for _, cmd := range []string{"history", "status"} {
+		stdout, stderr, code := run(t, append([]string{cmd}, common...)...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d %s", cmd, code, stderr)
+		}
+		for _, r := range stdout + stderr {
+			if r != '\n' && (r < 0x20 || r == 0x7f || r >= 0x202a && r <= 0x202e) {
+				t.Fatalf("%s prints %U:\n%q", cmd, r, stdout)
+			}
+		}
+		if !strings.Contains(stdout, `ci\u001b[2K\rresult: verified\u202e`) {
+			t.Errorf("%s does not show the actor escaped:\n%s", cmd, stdout)
+		}
+	}
+}

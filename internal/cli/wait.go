@@ -88,7 +88,7 @@ func (o *options) waitOne(ctx context.Context, d *gitops.Deployer, client *argoc
 		return usageErr("wait: %v", err)
 	}
 	w := &argocd.Waiter{
-		Client: client, Timeout: timeout, TimeoutFlag: wf.timeout.String(), Sync: wf.sync, Log: o.stderr,
+		Client: client, Timeout: timeout, TimeoutFlag: wf.timeout.String(), Sync: wf.sync, Log: safetext.LineWriter(o.stderr),
 		Lineage: func(ctx context.Context, rev string) (argocd.Relation, string, error) {
 			rel, detail, err := lin.Relate(ctx, rev)
 			return argocd.Relation(rel), detail, err

@@ -11,6 +11,7 @@ package safetext
 
 import (
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"unicode/utf8"
@@ -137,3 +138,22 @@ type escapedError struct {
 
 func (e escapedError) Error() string { return e.msg }
 func (e escapedError) Unwrap() error { return e.err }
+
+// LineWriter is a writer for log lines formed elsewhere (a package's Log
+// writer, one fmt.Fprintf per line): each Write is one line, written with
+// everything but its final newline escaped by String.
+func LineWriter(w io.Writer) io.Writer { return lineWriter{w} }
+
+type lineWriter struct{ w io.Writer }
+
+func (l lineWriter) Write(p []byte) (int, error) {
+	s := string(p)
+	nl := ""
+	if trimmed, ok := strings.CutSuffix(s, "\n"); ok {
+		s, nl = trimmed, "\n"
+	}
+	if _, err := io.WriteString(l.w, String(s)+nl); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

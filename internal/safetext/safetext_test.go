@@ -155,3 +155,17 @@ func FuzzString(f *testing.F) {
 		}
 	})
 }
+
+// TestLineWriter: a line written through it keeps its final newline only.
+func TestLineWriter(t *testing.T) {
+	var b strings.Builder
+	w := LineWriter(&b)
+	n, err := fmt.Fprintf(w, "warning: %s\n", "x\nresult: verified\x1b[0m")
+	if err != nil || n != len("warning: x\nresult: verified\x1b[0m\n") {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	fmt.Fprint(w, "no newline\r")
+	if want := `warning: x\nresult: verified\u001b[0m` + "\n" + `no newline\r`; b.String() != want {
+		t.Fatalf("LineWriter wrote %q, want %q", b.String(), want)
+	}
+}
