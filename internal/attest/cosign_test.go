@@ -161,8 +161,8 @@ func TestSlipwayVerifiesWhatCosignSigns(t *testing.T) {
 // TestCosignPasswordlessKey: a key encrypted with an empty password (what
 // cosign writes for a passwordless key, and `slipway keygen --no-password`)
 // works both ways with the real cosign: cosign derives the same public key,
-// signs with it and Slipway verifies; Slipway signs with it and cosign
-// verifies.
+// signs and attests a provenance with it and Slipway verifies both; Slipway
+// signs with it and cosign verifies.
 func TestCosignPasswordlessKey(t *testing.T) {
 	bin := cosignBinary(t)
 	dir := t.TempDir()
@@ -190,9 +190,15 @@ func TestCosignPasswordlessKey(t *testing.T) {
 		"--allow-insecure-registry", "--allow-http-registry", "-y", img.String()); err != nil {
 		t.Fatalf("cosign sign: %v\n%s", err, out)
 	}
+	pred := filepath.Join(dir, "provenance.json")
+	_ = os.WriteFile(pred, provenancePredicate(t, img, commit), 0o644)
+	if out, err := runCosign(t, bin, env, "attest", "--key", keyFile, "--signing-config", sc, "--type", "slsaprovenance1", "--predicate", pred,
+		"--allow-insecure-registry", "--allow-http-registry", "-y", img.String()); err != nil {
+		t.Fatalf("cosign attest: %v\n%s", err, out)
+	}
 	pub, _ := ParsePublicKey(pubPEM)
-	if rep, err := Verify(context.Background(), img, Policy{Key: pub, Require: []string{"signature"}}); err != nil || rep.Err() != nil {
-		t.Fatalf("Slipway does not verify cosign's signature: %v %+v", err, rep)
+	if rep, err := Verify(context.Background(), img, Policy{Key: pub, SourceCommit: commit, Require: []string{"signature", "provenance"}}); err != nil || rep.Err() != nil {
+		t.Fatalf("Slipway does not verify cosign's signature and attestation: %v %+v", err, rep)
 	}
 	key, err := ParsePrivateKey(priv, nil)
 	if err != nil {
