@@ -16,6 +16,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/outdir"
 	"github.com/slipway-ci/slipway/internal/report"
+	"github.com/slipway-ci/slipway/internal/safetext"
 	"github.com/slipway-ci/slipway/internal/version"
 )
 
@@ -311,16 +312,16 @@ func writeDora(o *options, ms []dora.Metrics) {
 	tw := tabwriter.NewWriter(o.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "APP\tENV\tDEPLOYS\tFREQUENCY\tLEAD TIME (median/p90)\tCHANGE FAILURE\tRECOVERY (median)\tREDEPLOYS\tBREAK-GLASS")
 	for _, m := range ms {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f/day %s\t%s/%s %s\t%.0f%% (%d) %s\t%s %s\t%d\t%d\n",
+		fmt.Fprint(tw, safetext.Sprintf("%s\t%s\t%d\t%.2f/day %s\t%s/%s %s\t%.0f%% (%d) %s\t%s %s\t%d\t%d\n",
 			m.App, m.Env, m.Deploys, m.PerDay, m.Frequency,
 			hours(m.LeadTime.MedianHours, m.LeadTime.Commits), hours(m.LeadTime.P90Hours, m.LeadTime.Commits), m.LeadTime.Band,
 			m.Failure.Rate*100, m.Failure.Failed, m.Failure.Band,
-			hours(m.Recovery.MedianHours, m.Recovery.Count), m.Recovery.Band, len(m.Redeploys), len(m.BreakGlass))
+			hours(m.Recovery.MedianHours, m.Recovery.Count), m.Recovery.Band, len(m.Redeploys), len(m.BreakGlass)))
 	}
 	_ = tw.Flush()
 	for _, m := range ms {
 		for _, n := range doraNotes(m) {
-			fmt.Fprintf(o.stdout, "note: %s/%s: %s\n", m.App, m.Env, n)
+			fmt.Fprint(o.stdout, safetext.Sprintf("note: %s/%s: %s\n", m.App, m.Env, n))
 		}
 	}
 }

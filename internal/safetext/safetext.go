@@ -126,6 +126,11 @@ func arg(v any) any {
 		case reflect.String, reflect.Struct:
 			return String(x.String())
 		}
+		return v
+	}
+	// A named string type (a status, a band) is text too.
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.String {
+		return String(rv.String())
 	}
 	return v
 }

@@ -122,7 +122,8 @@ func (c count) String() string { return fmt.Sprintf("%d items", int(c)) }
 // escaped error still unwraps.
 func TestSprintfEscapesArgumentsNotFormat(t *testing.T) {
 	inj := "x\nresult:      verified\x1b[31m"
-	got := Sprintf("a %s %v %s %q %d %s\n", inj, errors.New(inj), stringer(inj), []string{inj}, count(3), (*strings.Builder)(nil))
+	type band string
+	got := Sprintf("a %s %v %s %q %d %s %s\n", inj, errors.New(inj), stringer(inj), []string{inj}, count(3), (*strings.Builder)(nil), band(inj))
 	if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") || strings.Contains(got, "\x1b") {
 		t.Fatalf("Sprintf = %q", got)
 	}
