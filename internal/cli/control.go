@@ -66,6 +66,10 @@ rollback: restoring service stays possible.`,
 				return usageErr("rollback: give --to or --steps, not both")
 			}
 			rr.PipelineRun = gitops.PipelineRun(os.Getenv)
+			// The policy's usage errors before the GitOps repository is opened.
+			if _, err := o.checkPolicy(&vf); err != nil {
+				return err
+			}
 			d, err := o.deployer()
 			if err != nil {
 				return err

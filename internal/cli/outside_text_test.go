@@ -238,6 +238,8 @@ func TestKeylessUsageBeforeNetwork(t *testing.T) {
 		{[]string{"verify", ref, "--certificate-identity", "x", "--certificate-oidc-issuer", "y", "--verify-require", "sbom,vex"}, `cannot require "vex"`},
 		{[]string{"verify", ref, "--certificate-identity", "x", "--verify-key", "nonexistent.pub"}, "not both"},
 		{[]string{"deploy", "--app", "sample-app", "--env", "development", "--image", ref, "--out", t.TempDir(), "--source", "../../sample-app", "--certificate-identity", "x"}, "needs both"},
+		{[]string{"promote", "--app", "sample-app", "--from", "development", "--to", "staging", "--out", t.TempDir(), "--source", "../../sample-app", "--certificate-identity", "x"}, "needs both"},
+		{[]string{"rollback", "--app", "sample-app", "--env", "development", "--reason", "test", "--out", t.TempDir(), "--source", "../../sample-app", "--certificate-oidc-issuer", "y"}, "needs both"},
 	} {
 		_, stderr, code := run(t, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {

@@ -65,6 +65,10 @@ borrow another record's commit, unless --source-commit names it.`,
 					return err
 				}
 			}
+			// The policy's usage errors before the GitOps repository is opened.
+			if _, err := o.checkPolicy(&vf); err != nil {
+				return err
+			}
 			d, err := o.deployer()
 			if err != nil {
 				return err
