@@ -669,11 +669,13 @@ func ChangedSince(ctx context.Context, root, ref string, ignore ...string) (base
 		return "", nil, fmt.Errorf("merge base of %s and HEAD: %w (a shallow clone needs fetch-depth: 0)", ref, err)
 	}
 	mb = strings.TrimSpace(mb)
-	out, err := gitOut(ctx, root, "diff", "--name-only", "--no-renames", mb)
+	// -z: names as they are (git quotes unusual ones otherwise: "caf\303\251.go");
+	// --no-relative: root-relative whatever the user's diff.relative says.
+	out, err := gitOut(ctx, root, "diff", "-z", "--name-only", "--no-renames", "--no-relative", mb)
 	if err != nil {
 		return "", nil, fmt.Errorf("diff %s: %w", mb, err)
 	}
-	untracked, err := gitOut(ctx, root, "ls-files", "--others", "--exclude-standard", "--full-name")
+	untracked, err := gitOut(ctx, root, "ls-files", "-z", "--others", "--exclude-standard", "--full-name")
 	if err != nil {
 		return "", nil, fmt.Errorf("list untracked files: %w", err)
 	}
@@ -683,7 +685,7 @@ func ChangedSince(ctx context.Context, root, ref string, ignore ...string) (base
 	}
 	prefix = strings.TrimSpace(prefix)
 	seen := map[string]bool{}
-	for _, l := range strings.Split(strings.TrimSpace(out)+"\n"+strings.TrimSpace(untracked), "\n") {
+	for _, l := range strings.Split(out+"\x00"+untracked, "\x00") {
 		if l == "" {
 			continue
 		}

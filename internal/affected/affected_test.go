@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -204,6 +205,35 @@ func BenchmarkAffected200Services(b *testing.B) {
 		}
 		if n != 1 {
 			b.Fatalf("%d affected, want 1", n)
+		}
+	}
+}
+
+// TestChangedSinceOddNames: file names git would quote (non-ASCII, spaces,
+// quotes, a backslash, a newline) come back as they are, under a user's
+// diff.relative and core.quotepath, so the app they belong to is affected.
+func TestChangedSinceOddNames(t *testing.T) {
+	for _, name := range []string{"café.go", "with space.go", `quote".go`, `back\slash.go`, "new\nline.go", "日本.go"} {
+		root := monorepo(t)
+		git(t, root, "config", "diff.relative", "true")
+		git(t, root, "config", "core.quotepath", "true")
+		git(t, root, "checkout", "-q", "-b", "feature")
+		write(t, root, "services/b/"+name, "package main\n")
+		git(t, root, "add", ".")
+		git(t, root, "commit", "-qm", "odd name")
+		write(t, root, "services/a/untracked "+name, "package main\n")
+		_, files, err := ChangedSince(context.Background(), root, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"services/a/untracked " + name, "services/b/" + name}
+		slices.Sort(files)
+		if !slices.Equal(files, want) {
+			t.Fatalf("%q: changed %q, want %q", name, files, want)
+		}
+		res, _ := Detect(root, []App{{Name: "a", Source: "services/a", Main: "."}, {Name: "b", Source: "services/b", Main: "."}}, files, Global{})
+		if !res[0].Affected || !res[1].Affected {
+			t.Errorf("%q: %+v", name, res)
 		}
 	}
 }
