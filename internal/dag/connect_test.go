@@ -208,3 +208,60 @@ func TestSessionError(t *testing.T) {
 		}
 	}
 }
+
+// alive reports whether pid runs (a zombie waiting for its parent's wait
+// does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
+}
+
+// A Dagger CLI that never answers and ignores its stdin closing (the SDK's
+// only way to end it), with a child of its own: once Connect gives up, on
+// the timeout or on an interruption, neither survives (the run would
+// otherwise leave them running after it exits).
+func TestConnectLeavesNoSessionProcess(t *testing.T) {
+	if _, err := os.Stat("/proc/self/environ"); err != nil {
+		t.Skip("no /proc")
+	}
+	for _, interrupt := range []bool{false, true} {
+		pids := filepath.Join(t.TempDir(), "pids")
+		bin := filepath.Join(t.TempDir(), "dagger")
+		script := "#!/bin/sh\nsleep 100000 &\necho $! >> " + pids + "\necho $$ >> " + pids + "\nexec sleep 100000\n"
+		if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST", blackHole(t))
+		t.Setenv("_EXPERIMENTAL_DAGGER_CLI_BIN", bin)
+		ctx, cancel := context.WithCancel(context.Background())
+		timeout := 1500 * time.Millisecond
+		if interrupt {
+			timeout = time.Minute
+			time.AfterFunc(1500*time.Millisecond, cancel)
+		}
+		_, err := Connect(ctx, timeout, nil)
+		cancel()
+		if err == nil {
+			t.Fatal("connected to a black hole")
+		}
+		b, _ := os.ReadFile(pids)
+		fields := strings.Fields(string(b))
+		if len(fields) != 2 {
+			t.Fatalf("interrupt %v: the CLI recorded %q, want two pids", interrupt, b)
+		}
+		for _, f := range fields {
+			pid, _ := strconv.Atoi(f)
+			if alive(pid) {
+				t.Errorf("interrupt %v: process %d the CLI started still runs after Connect returned", interrupt, pid)
+				if p, err := os.FindProcess(pid); err == nil {
+					_ = p.Kill()
+				}
+			}
+		}
+	}
+}

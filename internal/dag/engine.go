@@ -183,27 +183,41 @@ func Connect(ctx context.Context, timeout time.Duration, logOutput io.Writer) (*
 	}
 	progress := &lineEnd{w: logOutput}
 	done := make(chan result, 1)
+	// The session outlives this call: it runs under sctx, a child of the
+	// caller's ctx, cancelled only when this call gives up, so the SDK
+	// ends the `dagger session` it started (and reapSession what
+	// survives that).
+	sctx, abandon := context.WithCancel(ctx)
+	mark := newSessionMark()
 	go func() {
-		// The session outlives this call: give it the caller's ctx, and
-		// enforce the connect timeout here.
-		c, err := dagger.Connect(ctx, dagger.WithLogOutput(progress))
+		c, err := dagger.Connect(sctx, dagger.WithLogOutput(progress), dagger.WithEnvironmentVariable(sessionMarkVar, mark))
 		done <- result{c, err}
 	}()
 	select {
 	case r := <-done:
 		if r.err != nil {
 			progress.stop()
+			abandon()
+			reapSession(mark, reapGrace)
 			return nil, fmt.Errorf("%w: connect: %v", ErrNoEngine, firstLine(r.err.Error()))
 		}
+		context.AfterFunc(ctx, abandon) // released with the caller's ctx
 		return r.c, nil
 	case <-cctx.Done():
 		// The SDK's progress ("Creating new Engine session... ") has no
 		// newline: end its line, and drop what the abandoned attempt
 		// prints after this, so the error is a line of its own.
 		progress.stop()
-		return nil, sessionError(ctx.Err(), time.Since(start), timeout, os.Getenv)
+		elapsed := time.Since(start)
+		abandon()
+		reapSession(mark, reapGrace)
+		return nil, sessionError(ctx.Err(), elapsed, timeout, os.Getenv)
 	}
 }
+
+// reapGrace is how long an abandoned `dagger session` has to end on its
+// stdin closing before it is killed.
+const reapGrace = 2 * time.Second
 
 // sessionError is why Connect gave up waiting for a session: interrupted
 // (ctx's error, wrapped: the run exits 130) after elapsed, or no session
