@@ -165,15 +165,19 @@ func strs(set []spec) []string {
 }
 
 // Sets are an app's inputs, as git pathspecs relative to the root, by what
-// reads them. Build is what the build and the scan read: the files directly
-// in Source, the main package's directory and the manifests, the
+// reads them. Build is what the build and the scan read: the main
+// package's directory and the manifests, the
 // non-test files of every package the main package imports (repository
 // and vendored packages, transitively), their //go:embed targets and cgo
 // -I/-L${SRCDIR} directories, the go.mod, go.sum and vendor/modules.txt of
 // their modules, go.work and the global files; never a _test.go file, so a
 // test-only change leaves the image's revision, and its digest, as they
-// were. Check is what lint and test read: they run over ./... of Source,
-// so every package that pattern matches (test files, testdata/, other
+// were. A package read through a symbolic link counts by the link and by
+// its target's files; a package of another module of the repository (a
+// replace directive) by its copy in vendor/ when the importing module
+// vendors (the stages build with GOWORK=off). Check is what lint and test
+// read: the files directly in Source (.golangci.yml), and they run over
+// ./... of Source, so every package that pattern matches (test files, testdata/, other
 // mains, packages nobody imports, new untracked ones, and directories
 // without Go files below a package: embedded assets), and everything those
 // packages and their tests import, the same way. BuildIgnored and
@@ -232,7 +236,6 @@ func (g *graph) sets(a App, global Global) (specSets, error) {
 	src := path.Clean(filepath.ToSlash(a.Source))
 	main := path.Clean(path.Join(src, filepath.ToSlash(orDot(a.Main))))
 	var common []spec
-	common = append(common, spec{'f', src, "a file of " + src})
 	common = append(common, spec{'t', "go.work", "the workspace"}, spec{'t', "go.work.sum", "the workspace"})
 	for _, f := range global.Files {
 		common = append(common, spec{'t', path.Clean(filepath.ToSlash(f)), "every app depends on it"})
@@ -252,8 +255,12 @@ func (g *graph) sets(a App, global Global) (specSets, error) {
 		return s, err
 	}
 	s.build = append(s.build, spec{kind: 'x'})
-	// Lint and test: ./... of the app's Source.
+	// Lint and test: ./... of the app's Source, and its top files
+	// (.golangci.yml, …). The build reads none of these but go.mod and
+	// go.sum (its module's, added below): a file at the top of Source
+	// (notes.txt, README.md) is no build input.
 	s.check = append(s.check, common...)
+	s.check = append(s.check, spec{'f', src, "a file of " + src + ", which lint and test run in"})
 	pkgs, extra, err := g.pattern(src)
 	if err != nil {
 		return s, err
@@ -289,6 +296,9 @@ func (g *graph) addClosure(set, ignored *[]spec, roots []string, tests bool, why
 		own := spec{'f', p, "package " + p + ", " + why}
 		*set = append(*set, own)
 		*ignored = append(*ignored, own)
+		links, targets := g.through(own)
+		*set = append(append(*set, links...), targets...)
+		*ignored = append(*ignored, targets...)
 		deps, dirs := info.prodDeps, info.prodDirs
 		if tests {
 			deps, dirs = info.allDeps, info.allDirs
@@ -300,6 +310,9 @@ func (g *graph) addClosure(set, ignored *[]spec, roots []string, tests bool, why
 			t := spec{'t', d, "read by package " + p + " (//go:embed or a cgo include directory), " + why}
 			*set = append(*set, t)
 			*ignored = append(*ignored, t)
+			links, targets := g.through(t)
+			*set = append(append(*set, links...), targets...)
+			*ignored = append(*ignored, targets...)
 		}
 		if m := g.moduleOf(p); m != nil {
 			for _, f := range []string{"go.mod", "go.sum", "vendor/modules.txt"} {
@@ -314,6 +327,55 @@ func (g *graph) addClosure(set, ignored *[]spec, roots []string, tests bool, why
 		}
 	}
 	return nil
+}
+
+// through is what reading s's directory through symbolic links reads
+// besides s itself: each symlink on its path (the link is a file git
+// tracks: retargeting it changes what is read) and, when the directory
+// resolves elsewhere in the repository, the same spec at its target (whose
+// files are what Go reads). A target outside the repository is not copied
+// into the stages: the link alone is the input.
+func (g *graph) through(s spec) (links, targets []spec) {
+	if s.dir == "." || s.dir == "" {
+		return nil, nil
+	}
+	var out []string
+	parts := strings.Split(s.dir, "/")
+	for i := range parts {
+		pre := path.Join(parts[:i+1]...)
+		fi, err := os.Lstat(filepath.Join(g.root, filepath.FromSlash(pre)))
+		if err != nil {
+			break
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			out = append(out, pre)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	for _, l := range out {
+		links = append(links, spec{'t', l, "a symbolic link " + s.why + " is read through"})
+	}
+	if g.realRoot == "" {
+		r, err := filepath.EvalSymlinks(g.root)
+		if err != nil {
+			r = g.root
+		}
+		g.realRoot = r
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(g.root, filepath.FromSlash(s.dir)))
+	if err != nil {
+		return links, nil
+	}
+	rel, err := filepath.Rel(g.realRoot, real)
+	if err != nil || !filepath.IsLocal(rel) {
+		return links, nil
+	}
+	if rel = filepath.ToSlash(rel); rel != s.dir {
+		targets = append(targets, spec{s.kind, rel, s.why + " (through a symbolic link)"})
+	}
+	return links, targets
 }
 
 // pattern is what ./... matches in the module at src: its package
@@ -452,10 +514,11 @@ func modulePath(gomod string) (string, error) {
 }
 
 type graph struct {
-	root    string
-	mods    []module
-	pkgs    map[string]*pkgInfo // package dir -> what its files read
-	vendors map[string]bool     // module dir -> it has vendor/modules.txt
+	root     string
+	realRoot string // root with symbolic links resolved (once needed)
+	mods     []module
+	pkgs     map[string]*pkgInfo // package dir -> what its files read
+	vendors  map[string]bool     // module dir -> it has vendor/modules.txt
 	// patterns caches ./... of a Source: the apps of one module share it.
 	patterns map[string]patternResult
 }
@@ -493,22 +556,42 @@ func (g *graph) moduleOf(dir string) *module {
 // package directory of this repository: a module's package, or a package
 // vendored in from's module (vendor/<path>, which the go command uses
 // when the module has vendor/modules.txt).
+//
+// A package of another module of this repository (a replace directive's
+// directory) is read from vendor/ when from's module vendors it: the stages
+// build without go.work (GOWORK=off), so the go command uses vendor/ for
+// every package outside the main module.
 func (g *graph) dirOf(from, importPath string) (string, bool) {
-	for _, m := range g.mods {
-		if importPath == m.path {
-			return m.dir, true
-		}
-		if rest, ok := strings.CutPrefix(importPath, m.path+"/"); ok {
-			return path.Clean(path.Join(m.dir, rest)), true
-		}
-	}
 	if importPath == "C" || strings.HasPrefix(importPath, ".") {
 		return "", false // cgo, or a relative import
 	}
 	m := g.moduleOf(from)
+	for i := range g.mods {
+		mm := &g.mods[i]
+		dir := ""
+		if importPath == mm.path {
+			dir = mm.dir
+		} else if rest, ok := strings.CutPrefix(importPath, mm.path+"/"); ok {
+			dir = path.Clean(path.Join(mm.dir, rest))
+		} else {
+			continue
+		}
+		if m != nil && mm.dir != m.dir {
+			if d, ok := g.vendored(m, importPath); ok {
+				return d, true
+			}
+		}
+		return dir, true
+	}
 	if m == nil {
 		return "", false
 	}
+	return g.vendored(m, importPath)
+}
+
+// vendored is importPath's directory in module m's vendor/, when m vendors
+// its dependencies (vendor/modules.txt) and that directory has Go files.
+func (g *graph) vendored(m *module, importPath string) (string, bool) {
 	v, ok := g.vendors[m.dir]
 	if !ok {
 		_, err := os.Stat(filepath.Join(g.root, filepath.FromSlash(m.dir), "vendor", "modules.txt"))

@@ -165,7 +165,8 @@ func TestImageRevisionFollowsInputs(t *testing.T) {
 	check("a billing change", want(c1, t0), want(c2, t0.Add(time.Hour)))
 
 	// (A file directly in Source, such as README.md, is an input of every
-	// app of the module, as .golangci.yml is: the analysis cannot tell.)
+	// app's lint and test, as .golangci.yml is, but not of a build: only
+	// go.mod and go.sum of it are.)
 	writeIn(t, root, "docs/guide.md", "# shop, the docs\n")
 	commit("docs", t0.Add(2*time.Hour))
 	check("a docs change", want(c1, t0), want(c2, t0.Add(time.Hour)))
