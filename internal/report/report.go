@@ -15,11 +15,13 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"text/template/parse"
 	"time"
 
 	"github.com/slipway-ci/slipway/internal/dora"
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/natural"
+	"github.com/slipway-ci/slipway/internal/safetext"
 )
 
 // Data is what the report shows.
@@ -286,7 +288,7 @@ func timeline(id string, m dora.Metrics) template.HTML {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg viewBox="0 0 %.0f %.0f" role="img" aria-labelledby="%s-title %s-desc" class="chart"><title id="%s-title">Deploys of %s to %s over time</title><desc id="%s-desc">%d deploys from %s to %s: %d rollbacks, %d re-deployments, %d through a freeze.</desc>`,
-		w, h, id, id, id, template.HTMLEscapeString(m.App), template.HTMLEscapeString(m.Env), id, m.Deploys, m.From.Format("2006-01-02"), m.To.Format("2006-01-02"), m.Rollbacks, len(m.Redeploys), len(m.BreakGlass))
+		w, h, id, id, id, esc(m.App), esc(m.Env), id, m.Deploys, m.From.Format("2006-01-02"), m.To.Format("2006-01-02"), m.Rollbacks, len(m.Redeploys), len(m.BreakGlass))
 	fmt.Fprintf(&b, `<line class="axis" x1="%.0f" y1="40" x2="%.0f" y2="40"/>`, pad, w-pad)
 	fmt.Fprintf(&b, `<text x="%.0f" y="62" class="lbl">%s</text><text x="%.0f" y="62" class="lbl" text-anchor="end">%s</text>`, pad, m.From.Format("Jan 2"), w-pad, m.To.Format("Jan 2"))
 	breakGlass := map[string]bool{}
@@ -308,7 +310,7 @@ func timeline(id string, m dora.Metrics) template.HTML {
 		} else if e.Cluster != "" {
 			when += " → " + e.Cluster
 		}
-		fmt.Fprintf(&b, `<g><title>%s %s %s (source %s)</title>%s</g>`, kind, template.HTMLEscapeString(when), template.HTMLEscapeString(shortImage(e.Image)), shortSHA(e.Source), marker(kind, x, 30))
+		fmt.Fprintf(&b, `<g><title>%s %s %s (source %s)</title>%s</g>`, kind, esc(when), esc(shortImage(e.Image)), esc(shortSHA(e.Source)), marker(kind, x, 30))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) //nolint:gosec // built from escaped values above
@@ -343,7 +345,7 @@ func leadHistogram(id string, m dora.Metrics) template.HTML {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg viewBox="0 0 %.0f %.0f" role="img" aria-labelledby="%s-title %s-desc" class="chart"><title id="%s-title">Lead time for changes of %s in %s</title><desc id="%s-desc">Commits by lead time: %s.</desc>`,
-		w, h, id, id, id, template.HTMLEscapeString(m.App), template.HTMLEscapeString(m.Env), id, strings.Join(desc, ", "))
+		w, h, id, id, id, esc(m.App), esc(m.Env), id, strings.Join(desc, ", "))
 	bw := (w - 40) / float64(len(leadBins))
 	for i, bin := range leadBins {
 		bh := 90 * float64(counts[i]) / float64(maxC)
@@ -369,14 +371,72 @@ func shortSHA(s string) string {
 	return s
 }
 
-var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"short":  shortSHA,
-	"img":    shortImage,
-	"rfc":    func(t time.Time) string { return t.Format(time.RFC3339) },
-	"pct":    func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
-	"upper":  strings.ToUpper,
-	"cls":    func(b string) string { return strings.ReplaceAll(b, "/", "") },
-	"nonzro": func(t time.Time) bool { return !t.IsZero() },
+// esc is s for HTML text built outside the template: every control,
+// bidirectional and line-separator character written visibly (as history
+// and status print it), then HTML-escaped.
+func esc(s string) string {
+	return template.HTMLEscapeString(safetext.String(s))
+}
+
+// visible is the last command of every printing action of the page (see
+// everyActionVisible): text from the records (an actor, a freeze reason, a
+// note) shows its control and bidirectional characters as escapes, the
+// way history and status print them, instead of reaching the browser raw.
+// HTML the report built itself is passed through (esc made it).
+func visible(v any) any {
+	if h, ok := v.(template.HTML); ok {
+		return h
+	}
+	return safetext.Args(v)[0]
+}
+
+// everyActionVisible ends every printing action of t ({{.X}}, {{short .X}})
+// with visible, so no field, present or added later, can skip it. It runs
+// before the first Execute, so html/template's escaping comes after it.
+func everyActionVisible(t *template.Template) *template.Template {
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *parse.ActionNode:
+			if len(n.Pipe.Decl) == 0 {
+				n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: n.Pos,
+					Args: []parse.Node{parse.NewIdentifier("visible").SetPos(n.Pos)}})
+			}
+		case *parse.IfNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.List)
+			walk(n.ElseList)
+		}
+	}
+	for _, tt := range t.Templates() {
+		if tt.Tree != nil {
+			walk(tt.Tree.Root)
+		}
+	}
+	return t
+}
+
+var page = everyActionVisible(template.Must(template.New("report").Funcs(template.FuncMap{
+	"visible": visible,
+	"short":   shortSHA,
+	"img":     shortImage,
+	"rfc":     func(t time.Time) string { return t.Format(time.RFC3339) },
+	"pct":     func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"upper":   strings.ToUpper,
+	"cls":     func(b string) string { return strings.ReplaceAll(b, "/", "") },
+	"nonzro":  func(t time.Time) bool { return !t.IsZero() },
 }).Parse(`<!doctype html>
 <html lang="en">
 <head>
@@ -451,4 +511,4 @@ td code { word-break: break-all; }
 </main>
 </body>
 </html>
-`))
+`)))

@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slipway-ci/slipway/internal/dora"
 	"github.com/slipway-ci/slipway/internal/gitops"
 	"github.com/slipway-ci/slipway/internal/gittest"
+	"github.com/slipway-ci/slipway/internal/safetext"
 )
 
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
@@ -264,5 +266,51 @@ func TestReportOrder(t *testing.T) {
 			t.Errorf("%q is missing or out of order in the DORA blocks", order[i])
 		}
 		last = at
+	}
+}
+
+// Text from the records (an actor, a freeze reason, a note, an app name,
+// an image, a source commit) shows its control, bidirectional and
+// line-separator characters as escapes, as history and status print them:
+// no such character, nor a byte that is not UTF-8, reaches the page, in the
+// tables, the DORA blocks or the SVG charts.
+func TestReportShowsControlCharactersEscaped(t *testing.T) {
+	var hostile []rune
+	for r := rune(0); r < 0xa0; r++ {
+		if safetext.Unsafe(r) {
+			hostile = append(hostile, r)
+		}
+	}
+	hostile = append(hostile, 0x061c, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0xfeff)
+	h := "x" + string(hostile) + "\xff" + "\x1b[2Kresult: ok\u202e\a"
+	ev := dora.Event{Time: t0, Commit: h, Image: "r@sha256:" + h, Source: h, Note: h, Kind: "deploy", Cluster: h}
+	d := Data{
+		Title: h, Repo: h, Generated: t0.Add(48 * time.Hour),
+		Status: []gitops.EnvStatus{
+			{App: h, Env: "production", Image: "r@sha256:" + h, SourceCommit: h, Commit: h, Actor: h, Note: h, SignedBy: h, SignatureBundle: h, Deployed: t0},
+			{App: h, Env: "staging", Image: "r@sha256:1" + h, SourceCommit: h, Actor: h, Deployed: t0},
+		},
+		Freezes: []gitops.Freeze{{Env: h, Until: t0.Add(time.Hour), Reason: h, By: h}},
+		Metrics: []dora.Metrics{{App: h, Env: h, From: t0, To: t0.Add(time.Hour), WindowNote: h, Deploys: 1,
+			Redeploys: []dora.Event{ev}, BreakGlass: []dora.Event{ev}, DeployTimes: []dora.Event{ev},
+			LeadTime: dora.LeadTime{FutureDated: 1, FutureDatedCommits: []string{h}}}},
+	}
+	var b strings.Builder
+	if err := Write(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if !utf8.ValidString(page) {
+		t.Error("the page holds bytes that are not UTF-8")
+	}
+	for i, r := range page {
+		if r != '\n' && safetext.Unsafe(r) {
+			t.Errorf("raw U+%04X at byte %d: …%q…", r, i, page[max(0, i-40):min(len(page), i+40)])
+		}
+	}
+	for _, want := range []string{`\u001b[2Kresult: ok\u202e\u0007`, `<td data-label="Reason">x\u0000`, `\xff`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
 	}
 }
