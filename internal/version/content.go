@@ -90,6 +90,7 @@ func ContentKeyOf(dir string, c Content) (string, error) {
 			}
 		}
 	}
+	var cache *hashCache // big files' blob ids by stat data, opened when one is read
 	for i, path := range append(read, ignored...) {
 		if path == "" {
 			continue
@@ -113,11 +114,25 @@ func ContentKeyOf(dir string, c Content) (string, error) {
 				}
 				data, mode = []byte(target), "120000"
 			} else {
-				if data, err = os.ReadFile(p); err != nil {
-					return "", fmt.Errorf("content of %s: %w", path, err)
-				}
 				if fi.Mode()&0o111 != 0 {
 					mode = "100755"
+				}
+				if fi.Size() >= bigFile {
+					if cache == nil {
+						cache = openHashCache(dir)
+					}
+					id, err := cache.id(path, p, fi)
+					if err != nil {
+						return "", fmt.Errorf("content of %s: %w", path, err)
+					}
+					if i >= len(read) {
+						mode = "ignored " + mode
+					}
+					files[path] = mode + " " + id
+					continue
+				}
+				if data, err = readFile(p); err != nil {
+					return "", fmt.Errorf("content of %s: %w", path, err)
 				}
 			}
 			if i >= len(read) {
@@ -125,6 +140,9 @@ func ContentKeyOf(dir string, c Content) (string, error) {
 			}
 			files[path] = mode + " " + blobID(data)
 		}
+	}
+	if cache != nil {
+		cache.save()
 	}
 	paths := make([]string, 0, len(files))
 	for p := range files {

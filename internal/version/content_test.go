@@ -113,3 +113,67 @@ func BenchmarkContentKey(b *testing.B) {
 		}
 	}
 }
+
+// Recheck finding 8: a big untracked file in a stage's inputs is read and
+// hashed once, then named by its stat data (size, modification time,
+// inode) while it is older than the racy window; a change, or a file
+// written just now, is read again.
+func TestContentKeyBigFileReadOnce(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("needs git")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("git", "-C", dir, "init", "-q", "-b", "main")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v %s", err, out)
+	}
+	big := filepath.Join(dir, "app", "blob.bin")
+	if err := os.MkdirAll(filepath.Dir(big), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 2*bigFile)
+	put := func(b byte, mtime time.Time) {
+		t.Helper()
+		data[0] = b
+		if err := os.WriteFile(big, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(big, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads := 0
+	readFile = func(p string) ([]byte, error) {
+		if p == big {
+			reads++
+		}
+		return os.ReadFile(p)
+	}
+	t.Cleanup(func() { readFile = os.ReadFile })
+	key := func() string {
+		t.Helper()
+		k, err := ContentKey(dir, []string{"app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	old := time.Now().Add(-time.Hour)
+	put('a', old)
+	k1 := key()
+	if k2 := key(); k2 != k1 || reads != 1 {
+		t.Fatalf("second key: equal=%v, reads=%d, want equal and 1 read", k2 == k1, reads)
+	}
+	put('b', old.Add(time.Second))
+	if k3 := key(); k3 == k1 || reads != 2 {
+		t.Fatalf("after a change: changed=%v, reads=%d, want changed and 2 reads", k3 != k1, reads)
+	}
+	// Written just now: not trusted from the cache (same tick, other bytes).
+	now := time.Now()
+	put('c', now)
+	k4 := key()
+	put('d', now)
+	if k5 := key(); k5 == k4 || reads != 4 {
+		t.Fatalf("a racy rewrite: changed=%v, reads=%d, want changed and 4 reads", k5 != k4, reads)
+	}
+}
