@@ -173,7 +173,7 @@ func strs(set []spec) []string {
 // their modules, go.work and the global files; never a _test.go file, so a
 // test-only change leaves the image's revision, and its digest, as they
 // were. A package read through a symbolic link counts by the link and by
-// its target's files; a package of another module of the repository (a
+// its target's files, a symlinked file of a package by its target too; a package of another module of the repository (a
 // replace directive) by its copy in vendor/ when the importing module
 // vendors (the stages build with GOWORK=off). Check is what lint and test
 // read: the files directly in Source (.golangci.yml), and they run over
@@ -357,6 +357,19 @@ func (g *graph) through(s spec) (links, targets []spec) {
 	for _, l := range out {
 		links = append(links, spec{'t', l, "a symbolic link " + s.why + " is read through"})
 	}
+	rel, ok := g.linkTarget(s.dir)
+	if !ok {
+		return links, nil
+	}
+	if rel != s.dir {
+		targets = append(targets, spec{s.kind, rel, s.why + " (through a symbolic link)"})
+	}
+	return links, targets
+}
+
+// linkTarget is where the symbolic link rel (relative to the root)
+// resolves, relative to the root, when that is inside the repository.
+func (g *graph) linkTarget(rel string) (string, bool) {
 	if g.realRoot == "" {
 		r, err := filepath.EvalSymlinks(g.root)
 		if err != nil {
@@ -364,18 +377,15 @@ func (g *graph) through(s spec) (links, targets []spec) {
 		}
 		g.realRoot = r
 	}
-	real, err := filepath.EvalSymlinks(filepath.Join(g.root, filepath.FromSlash(s.dir)))
+	real, err := filepath.EvalSymlinks(filepath.Join(g.root, filepath.FromSlash(rel)))
 	if err != nil {
-		return links, nil
+		return "", false
 	}
-	rel, err := filepath.Rel(g.realRoot, real)
-	if err != nil || !filepath.IsLocal(rel) {
-		return links, nil
+	t, err := filepath.Rel(g.realRoot, real)
+	if err != nil || !filepath.IsLocal(t) {
+		return "", false
 	}
-	if rel = filepath.ToSlash(rel); rel != s.dir {
-		targets = append(targets, spec{s.kind, rel, s.why + " (through a symbolic link)"})
-	}
-	return links, targets
+	return filepath.ToSlash(t), true
 }
 
 // pattern is what ./... matches in the module at src: its package
@@ -627,6 +637,16 @@ func (g *graph) pkg(dir string) (*pkgInfo, error) {
 	prodDirs, allDirs := map[string]bool{}, map[string]bool{}
 	for _, e := range entries {
 		n := e.Name()
+		if e.Type()&fs.ModeSymlink != 0 {
+			// A file read through a symbolic link: its target's bytes
+			// are what Go reads (the link itself is a file of dir).
+			if t, ok := g.linkTarget(path.Join(dir, n)); ok {
+				allDirs[t] = true
+				if !isTest(n) {
+					prodDirs[t] = true
+				}
+			}
+		}
 		if e.IsDir() || !strings.HasSuffix(n, ".go") {
 			continue
 		}

@@ -26,10 +26,16 @@ func keysRepo(t *testing.T) string {
 	write(t, root, "vendor/example.com/dep/dep.go", "package dep\n\nconst V = 1\n")
 	write(t, root, "shared/lp/lp.go", "package lp\n\nconst X = 1\n")
 	write(t, root, "shared/lp2/lp.go", "package lp\n\nconst X = 2\n")
-	if err := os.MkdirAll(filepath.Join(root, "internal"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"internal", "cmd/payments"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.Symlink("../shared/lp", filepath.Join(root, "internal", "lp")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, root, "shared/gen/table.go", "package main\n\nvar table = 1\n")
+	if err := os.Symlink("../../shared/gen/table.go", filepath.Join(root, "cmd", "payments", "table.go")); err != nil {
 		t.Fatal(err)
 	}
 	write(t, root, "cmd/payments/main.go", "package main\n\nimport (\n\t\"example.com/dep\"\n\t\"example.com/m/internal/lp\"\n)\n\nfunc main() { println(dep.V, lp.X) }\n")
@@ -45,7 +51,7 @@ func keysRepo(t *testing.T) string {
 // the main package in the stage's copy (no go.work, vendor/ on), reads the
 // file; the check key (lint and test) when ./... does. Recheck findings 2
 // (a package read through a symlinked directory: its target's files and the
-// link), 3 (the vendored copy of a replaced module) and 8 (an untracked file
+// link; a symlinked Go file: its target), 3 (the vendored copy of a replaced module) and 8 (an untracked file
 // at the root is no build input).
 func TestStageKeysFollowWhatGoReads(t *testing.T) {
 	app := App{Name: "payments", Source: ".", Main: "./cmd/payments"}
@@ -68,6 +74,9 @@ func TestStageKeysFollowWhatGoReads(t *testing.T) {
 		}, true, true},
 		{"add an untracked file to the target", func(t *testing.T, root string) {
 			write(t, root, "shared/lp/new.go", "package lp\n")
+		}, true, true},
+		{"edit the target of a symlinked file of the main package", func(t *testing.T, root string) {
+			write(t, root, "shared/gen/table.go", "package main\n\nvar table = 2\n")
 		}, true, true},
 		{"edit the vendored copy of the replaced module", func(t *testing.T, root string) {
 			write(t, root, "vendor/example.com/dep/dep.go", "package dep\n\nconst V = 2\n")
