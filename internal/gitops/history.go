@@ -209,7 +209,7 @@ func WriteHistoryTable(w io.Writer, recs []Record) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tAPP\tENV\tIMAGE\tSOURCE\tCOMMIT\tACTOR\tNOTE")
 	for _, r := range recs {
-		fmt.Fprint(tw, safetext.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.App, r.Env, shortImage(r.Image), short(orUnknown(r.SourceCommit)), short(r.Commit), r.Who(), r.note()))
+		fmt.Fprint(tw, safetext.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.App, r.Env, shortImage(r.Image), r.sourceText(), short(r.Commit), r.Who(), r.note()))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -292,11 +292,17 @@ func (r Record) note() string {
 	return strings.Join(parts, ", ")
 }
 
+// short is a commit's name cut to 12 characters; what is not a commit's
+// name ("unknown", "", junk from a hand-pushed record) is never cut to look
+// like one: junk shows as "invalid".
 func short(s string) string {
-	if len(s) > 12 {
+	switch {
+	case IsCommitName(s):
 		return s[:12]
+	case s == "" || s == "unknown":
+		return s
 	}
-	return s
+	return "invalid"
 }
 
 func shortImage(s string) string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,6 +70,31 @@ type Record struct {
 	// "" when it edited the default layout's file (or the record is older
 	// than the trailer).
 	Path string `json:"path,omitempty"`
+	// InvalidTrailers names the trailers that must name a commit (40 or 64
+	// lowercase hex) and hold something else (a hand-pushed or damaged
+	// record): Source-Commit is then "" (unknown), never the junk cut to
+	// look like a SHA; Rollback-Of keeps what it holds and shows "invalid".
+	InvalidTrailers []string `json:"invalid_trailers,omitempty"`
+}
+
+// commitNameRE is a commit's object name: SHA-1 or SHA-256, as git writes it.
+var commitNameRE = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
+
+// IsCommitName reports whether s is a commit's object name (40 or 64
+// lowercase hex).
+func IsCommitName(s string) bool { return commitNameRE.MatchString(s) }
+
+// sourceInvalid reports whether the record's Source-Commit trailer held
+// something that is not a commit's name.
+func (r Record) sourceInvalid() bool { return slices.Contains(r.InvalidTrailers, trSource) }
+
+// sourceText is the record's source commit for a table: its short name,
+// "unknown", or "invalid".
+func (r Record) sourceText() string {
+	if r.sourceInvalid() {
+		return "invalid"
+	}
+	return short(orUnknown(r.SourceCommit))
 }
 
 // IsDeploy reports whether the record put an image into the environment (a
@@ -269,6 +295,13 @@ func recordOf(c *object.Commit) (Record, bool) {
 	base.SignatureBundle, base.SignedBy = t[trBundle], t[trSignedBy]
 	base.Actor = t[trActor]
 	base.Path = t[trPath]
+	if base.SourceCommit != "" && !IsCommitName(base.SourceCommit) {
+		base.SourceCommit = ""
+		base.InvalidTrailers = append(base.InvalidTrailers, trSource)
+	}
+	if base.RollbackOf != "" && !IsCommitName(base.RollbackOf) {
+		base.InvalidTrailers = append(base.InvalidTrailers, trRollbackOf)
+	}
 	return base, true
 }
 

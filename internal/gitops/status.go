@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -39,6 +40,19 @@ type EnvStatus struct {
 	// Note names what is not a plain forward deploy: "rollback", "revert of
 	// <commit>", "<commit> was reverted", or that no record explains the digest.
 	Note string `json:"note,omitempty"`
+	// InvalidTrailers is that record's Record.InvalidTrailers: a
+	// Source-Commit that named no commit leaves SourceCommit "".
+	InvalidTrailers []string `json:"invalid_trailers,omitempty"`
+}
+
+// SourceText is the source commit for a table: its short name, "" when
+// no record names it, or "invalid" when the record's Source-Commit trailer
+// holds something that is not a commit's name.
+func (s EnvStatus) SourceText() string {
+	if slices.Contains(s.InvalidTrailers, trSource) {
+		return "invalid"
+	}
+	return short(s.SourceCommit)
 }
 
 // Status reads what every environment runs at the branch head — every
@@ -190,6 +204,7 @@ func envStatus(ctx context.Context, snap *snapshot, all []Record, e envFile, cha
 		}
 		st.SourceCommit, st.Deployed, st.Commit, st.Actor = rec.SourceCommit, rec.Time, rec.Commit, rec.Who()
 		st.SignatureBundle, st.SignedBy, st.Signature = rec.SignatureBundle, rec.SignedBy, rec.Signature
+		st.InvalidTrailers = rec.InvalidTrailers
 		st.Observations = rec.Observations
 		switch {
 		case rec.Reverts != "":
@@ -253,7 +268,7 @@ func WriteStatusTable(w io.Writer, sts []EnvStatus) error {
 		if s.Signature == SignatureUnverified {
 			note = strings.TrimSuffix(unverifiedNote+"; "+note, "; ")
 		}
-		fmt.Fprint(tw, safetext.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.App, s.Env, orDashStr(shortImage(s.Image)), orDashStr(short(s.SourceCommit)), orDashStr(when), orDashStr(short(s.Commit)), orDashStr(s.Actor), orDashStr(running), note))
+		fmt.Fprint(tw, safetext.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.App, s.Env, orDashStr(shortImage(s.Image)), orDashStr(s.SourceText()), orDashStr(when), orDashStr(short(s.Commit)), orDashStr(s.Actor), orDashStr(running), note))
 	}
 	return tw.Flush()
 }

@@ -13,6 +13,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"text/template/parse"
@@ -226,6 +227,9 @@ func pending(sts []gitops.EnvStatus, order []string) []Pending {
 			from, to := envs[i], envs[i+1]
 			if digestOf(from.Image) != digestOf(to.Image) {
 				p := Pending{App: a, From: from.Env, To: to.Env, FromImage: from.Image, ToImage: to.Image, FromSource: from.SourceCommit, FromDeployed: from.Deployed}
+				if slices.Contains(from.InvalidTrailers, "Source-Commit") {
+					p.FromSource = "invalid"
+				}
 				if !from.Deployed.IsZero() {
 					p.FromDeployedText = from.Deployed.Format(time.RFC3339)
 				}
@@ -364,11 +368,16 @@ func shortImage(s string) string {
 	return s
 }
 
+// shortSHA is a commit's name cut to 12 characters; what is not one is
+// never cut to look like one: it shows as "invalid".
 func shortSHA(s string) string {
-	if len(s) > 12 {
+	switch {
+	case gitops.IsCommitName(s):
 		return s[:12]
+	case s == "" || s == "unknown" || s == "invalid":
+		return s
 	}
-	return s
+	return "invalid"
 }
 
 // esc is s for HTML text built outside the template: every control,
@@ -488,7 +497,7 @@ td code { word-break: break-all; }
 </tbody></table></section>{{end}}
 <section aria-labelledby="now"><h2 id="now">What runs now</h2>
 <table class="rows"><caption>Read from the manifests at the branch head</caption><thead><tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Image</th><th scope="col">Source commit</th><th scope="col">Age</th><th scope="col">Deployed by</th><th scope="col">Signed</th><th scope="col">In the cluster (Argo CD)</th><th scope="col">Note</th></tr></thead><tbody>
-{{range .Now}}<tr><td data-label="App">{{.App}}</td><td data-label="Environment">{{.Env}}</td><td data-label="Image"><code>{{img .Image}}</code></td><td data-label="Source commit"><code>{{short .SourceCommit}}</code></td><td data-label="Age">{{.Age}}</td><td data-label="Deployed by">{{.Actor}}</td><td data-label="Signed">{{.Signed}}</td><td data-label="In the cluster">{{if .Cluster}}{{.Cluster}}{{else}}not observed{{end}}</td><td data-label="Note">{{.Note}}</td></tr>{{else}}<tr><td colspan="9">No environments found.</td></tr>{{end}}
+{{range .Now}}<tr><td data-label="App">{{.App}}</td><td data-label="Environment">{{.Env}}</td><td data-label="Image"><code>{{img .Image}}</code></td><td data-label="Source commit"><code>{{.SourceText}}</code></td><td data-label="Age">{{.Age}}</td><td data-label="Deployed by">{{.Actor}}</td><td data-label="Signed">{{.Signed}}</td><td data-label="In the cluster">{{if .Cluster}}{{.Cluster}}{{else}}not observed{{end}}</td><td data-label="Note">{{.Note}}</td></tr>{{else}}<tr><td colspan="9">No environments found.</td></tr>{{end}}
 </tbody></table></section>
 <section aria-labelledby="pending"><h2 id="pending">Pending promotions</h2>
 {{if .Pending}}<table class="rows"><caption>What an environment runs that the next one does not</caption><thead><tr><th scope="col">App</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Waiting image</th><th scope="col">Deployed to the first</th><th scope="col">The second runs</th></tr></thead><tbody>
