@@ -133,3 +133,28 @@ func TestP384KeyNote(t *testing.T) {
 		}
 	}
 }
+
+// TestKyvernoP384KeyNote: Kyverno's keys attestor verifies with sha256 or
+// sha512 only (signatureAlgorithm; anything else is refused), so a policy
+// for a P-384 key, which Slipway signs with SHA-384, says in one line that
+// it will refuse those signatures; a P-256 key's policy says nothing of
+// the kind and neither writes a signatureAlgorithm Kyverno would refuse.
+func TestKyvernoP384KeyNote(t *testing.T) {
+	noEngineEnv(t)
+	for _, curve := range []elliptic.Curve{elliptic.P384(), elliptic.P256()} {
+		priv, _ := ecdsa.GenerateKey(curve, rand.Reader)
+		der, _ := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+		pubPath := filepath.Join(t.TempDir(), "ci.pub")
+		os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
+		stdout, stderr, code := run(t, "policy", "kyverno", "--verify-key", pubPath, "--image", "ghcr.io/acme/payments")
+		var lines []string
+		for _, l := range strings.Split(stderr, "\n") {
+			if strings.Contains(l, "is an ECDSA P-384 key") && strings.Contains(l, "signatureAlgorithm sha256") && strings.Contains(l, "P-256") {
+				lines = append(lines, l)
+			}
+		}
+		if code != 0 || (len(lines) == 1) != (curve == elliptic.P384()) || strings.Contains(stdout, "sha384") {
+			t.Errorf("%s: exit %d, note %q:\n%s", curve.Params().Name, code, lines, stderr)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -278,10 +280,17 @@ func (o *options) kyvernoInputs(vf *verifyFlags, images []string) (kyvernoParams
 		if err != nil {
 			return kp, usageErr("policy kyverno: --verify-key %s: %v", eff.key, errors.Unwrap(err))
 		}
-		if _, err := attest.ParsePublicKey(data); err != nil {
+		pub, err := attest.ParsePublicKey(data)
+		if err != nil {
 			return kp, usageErr("policy kyverno: --verify-key %s: %v", eff.key, err)
 		}
 		kp.keyPEM = strings.TrimSpace(string(data))
+		if ec, ok := pub.(*ecdsa.PublicKey); ok && ec.Curve == elliptic.P384() {
+			// Kyverno's keys attestor takes signatureAlgorithm sha256 (its
+			// default) or sha512 only (StaticKeyAttestor.Validate refuses
+			// anything else): no policy field can say SHA-384.
+			o.logf("note: %s is an ECDSA P-384 key: Slipway signs with SHA-384, and Kyverno's keys attestor verifies only with signatureAlgorithm sha256 (its default) or sha512, so this policy will refuse those signatures; sign with a P-256 key (`%s keygen`) or keyless", eff.key, o.proj.Name)
+		}
 	case (eff.identity != "" || eff.identityRE != "") && (eff.issuer != "" || eff.issuerRE != ""):
 	default:
 		return kp, usageErr("policy kyverno: give --verify-key FILE, or --certificate-identity and --certificate-oidc-issuer")
