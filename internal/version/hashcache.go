@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -20,9 +19,10 @@ const bigFile = 1 << 20
 var readFile = os.ReadFile
 
 // hashCache remembers the blob ids of big files by path, size,
-// modification time and inode, in the repository's git directory
+// modification time, inode and status change time (Linux and macOS), in the repository's git directory
 // (slipway-content-cache: never copied into the stages, never committed).
-// An entry is trusted only when the file's modification time is older than
+// An entry is trusted only when the file's modification and status change
+// times are older than
 // the moment the entry was written by more than racyWindow, as git does for
 // its index: a file rewritten within the same timestamp tick is re-read.
 type hashCache struct {
@@ -35,11 +35,13 @@ type cacheEntry struct {
 	Size    int64  `json:"size"`
 	MtimeNs int64  `json:"mtime_ns"`
 	Ino     uint64 `json:"ino"`
+	CtimeNs int64  `json:"ctime_ns"`
 	Written int64  `json:"written_ns"`
 	ID      string `json:"id"`
 }
 
-const racyWindow = 2 * time.Second
+// racyWindow covers the coarsest file timestamp granularity (FAT, HFS+).
+var racyWindow = 2 * time.Second
 
 var cacheMu sync.Mutex
 
@@ -63,13 +65,10 @@ func openHashCache(dir string) *hashCache {
 // id is the blob id of the file at p (path relative to the checkout, for
 // the cache) with stat data fi.
 func (c *hashCache) id(path, p string, fi os.FileInfo) (string, error) {
-	ino := uint64(0)
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ino = uint64(st.Ino) //nolint:unconvert // its type differs between platforms
-	}
+	ino, ct, stat := statID(fi)
 	mt := fi.ModTime().UnixNano()
-	if e, ok := c.entries[path]; ok && e.Size == fi.Size() && e.MtimeNs == mt && e.Ino == ino &&
-		mt < e.Written-int64(racyWindow) {
+	if e, ok := c.entries[path]; ok && stat && e.Size == fi.Size() && e.MtimeNs == mt && e.Ino == ino && e.CtimeNs == ct &&
+		mt < e.Written-racyWindow.Nanoseconds() && ct < e.Written-racyWindow.Nanoseconds() {
 		return e.ID, nil
 	}
 	data, err := readFile(p)
@@ -77,8 +76,10 @@ func (c *hashCache) id(path, p string, fi os.FileInfo) (string, error) {
 		return "", err
 	}
 	id := blobID(data)
-	c.entries[path] = cacheEntry{Size: fi.Size(), MtimeNs: mt, Ino: ino, Written: time.Now().UnixNano(), ID: id}
-	c.dirty = true
+	if stat {
+		c.entries[path] = cacheEntry{Size: fi.Size(), MtimeNs: mt, Ino: ino, CtimeNs: ct, Written: time.Now().UnixNano(), ID: id}
+		c.dirty = true
+	}
 	return id, nil
 }
 
