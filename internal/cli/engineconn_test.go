@@ -3,13 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
 // lockedBuffer is a bytes.Buffer the SDK's progress goroutine and the
@@ -39,31 +40,7 @@ func neverAnsweringEngine(t *testing.T) string {
 	t.Helper()
 	noEngineEnv(t)
 	os.Unsetenv("DAGGER_SESSION_PORT") // the SDK reads a set-but-empty one as a port
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
+	l := testenv.Silent(t)
 	bin := filepath.Join(t.TempDir(), "dagger")
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\nprintf 'Establishing connection to Engine... ' >&2\nwhile kill -0 $PPID 2>/dev/null; do sleep 0.2; done\n"), 0o755); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-ci/slipway/internal/testenv"
 	"github.com/slipway-ci/slipway/internal/usage"
 )
 
@@ -60,32 +60,7 @@ func TestCheckRunnerHost(t *testing.T) {
 // stuck engine does.
 func blackHole(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "tcp://" + l.Addr().String()
+	return "tcp://" + testenv.Silent(t).Addr().String()
 }
 
 // silentCLI is a Dagger CLI that prints the progress a real one prints
