@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,5 +90,29 @@ func TestInvalidCommitTrailers(t *testing.T) {
 		if row := strings.Fields(strings.Split(b.String(), "\n")[1]); row[3] != c.want {
 			t.Errorf("%q: status row %q, want source %q", c.source, row, c.want)
 		}
+	}
+}
+
+// TestPromoteOfAnInvalidSourceSaysWhy: promote refuses a digest whose record
+// carries a Source-Commit that is not a commit's name, and says that, not
+// that the deploy was made with --allow-unknown-source (it was not).
+func TestPromoteOfAnInvalidSourceSaysWhy(t *testing.T) {
+	ctx := context.Background()
+	dir, r := localGitOps(t)
+	src, shas := sourceRepo(t, 1)
+	if _, err := (&Deployer{Remote: r}).Deploy(ctx, Request{App: "sample-app", Env: "staging", Image: digest(1), SourceCommit: shas[0], SourceRepo: src}); err != nil {
+		t.Fatal(err)
+	}
+	wt := workClone(t, dir)
+	p := filepath.Join(wt, "sample-app/overlays/staging/kustomization.yaml")
+	data, _ := os.ReadFile(p)
+	img := digest(2)
+	os.WriteFile(p, []byte(strings.ReplaceAll(string(data), digest(1).Digest, img.Digest)), 0o644)
+	gitCLI(t, wt, "commit", "-qam", "deploy(sample-app): staging -> sha256:"+img.Short()+"\n\nImage: "+img.String()+
+		"\nSource-Commit: 0123456789ab\nApp: sample-app\nEnvironment: staging\nPipeline-Run: local\n")
+	gitCLI(t, wt, "push", "-q", "origin", "HEAD:main")
+	_, err := (&Deployer{Remote: r}).Promote(ctx, Promotion{App: "sample-app", From: "staging", To: "production", SourceRepo: src})
+	if !errors.Is(err, ErrPromoteUnknownSource) || strings.Contains(err.Error(), "allow-unknown-source") || !strings.Contains(err.Error(), "not a commit's name") {
+		t.Fatalf("promote of a record with an invalid Source-Commit: %v", err)
 	}
 }

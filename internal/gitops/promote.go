@@ -162,9 +162,9 @@ func (d *Deployer) Promote(ctx context.Context, p Promotion) (*PromoteOutcome, e
 		// The record that put it there says its source is unknown
 		// (deploy --allow-unknown-source): the user states it now.
 		source, dirty = p.SourceCommit, put.SourceDirty
-		fmt.Fprintf(d.Log, "note: deploy record %s put %s into %s with Source-Commit: unknown; promoting it as built from %s (--source-commit)\n", short(put.Commit), img, p.From, short(source))
+		fmt.Fprintf(d.Log, "note: deploy record %s put %s into %s with %s; promoting it as built from %s (--source-commit)\n", short(put.Commit), img, p.From, unknownSourceWhy(*put), short(source))
 	case put != nil:
-		return nil, fmt.Errorf("%w: the deploy record %s that put %s into %s records Source-Commit: %s (deployed with --allow-unknown-source): which commit it was built from is unknown; pass --source-commit SHA (the commit it was built from)", ErrPromoteUnknownSource, short(put.Commit), img, p.From, orUnknownCommit(put.SourceCommit))
+		return nil, fmt.Errorf("%w: the deploy record %s that put %s into %s records %s: which commit it was built from is unknown; pass --source-commit SHA (the commit it was built from)", ErrPromoteUnknownSource, short(put.Commit), img, p.From, unknownSourceWhy(*put))
 	case p.SourceCommit != "":
 		source = p.SourceCommit
 		fmt.Fprintf(d.Log, "warning: no deploy record put %s into %s's %s (edited by hand?); promoting it as built from %s (--source-commit)\n", img, p.From, file, short(source))
@@ -228,4 +228,14 @@ func (s *snapshot) siblingPath(app, from, to, layout, fromFile, deployed string)
 		return ""
 	}
 	return cand
+}
+
+// unknownSourceWhy says why a record's source commit is unknown: the deploy
+// said so (--allow-unknown-source), or its Source-Commit trailer is not a
+// commit's name (written by hand, or damaged).
+func unknownSourceWhy(r Record) string {
+	if r.sourceInvalid() {
+		return "a Source-Commit that is not a commit's name (invalid: a hand-written or damaged record)"
+	}
+	return "Source-Commit: " + orUnknownCommit(r.SourceCommit) + " (deployed with --allow-unknown-source)"
 }
