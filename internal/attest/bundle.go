@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/slipway-ci/slipway/internal/strictjson"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -215,7 +216,7 @@ func checkJSON(data []byte) error {
 		}
 		return errors.New("not JSON")
 	}
-	if err := checkEscapes(data); err != nil {
+	if err := strictjson.Surrogates(data); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -264,53 +265,6 @@ func checkJSON(data []byte) error {
 		return err
 	}
 	return walk()
-}
-
-// checkEscapes refuses a \u escape of a UTF-16 surrogate that is not half of
-// a pair (data is valid JSON).
-func checkEscapes(data []byte) error {
-	hex4 := func(i int) rune {
-		if i+4 > len(data) {
-			return -1
-		}
-		v, err := strconv.ParseUint(string(data[i:i+4]), 16, 32)
-		if err != nil {
-			return -1
-		}
-		return rune(v)
-	}
-	inString := false
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if !inString {
-			inString = c == '"'
-			continue
-		}
-		switch c {
-		case '"':
-			inString = false
-		case '\\':
-			i++
-			if i >= len(data) || data[i] != 'u' {
-				continue
-			}
-			r := hex4(i + 1)
-			i += 4
-			switch {
-			case r >= 0xD800 && r < 0xDC00:
-				if i+2 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
-					if r2 := hex4(i + 3); r2 >= 0xDC00 && r2 < 0xE000 {
-						i += 6
-						continue
-					}
-				}
-				return errors.New("an unpaired UTF-16 surrogate escape")
-			case r >= 0xDC00 && r < 0xE000:
-				return errors.New("an unpaired UTF-16 surrogate escape")
-			}
-		}
-	}
-	return nil
 }
 
 // fields checks that raw (a JSON object, or null) names only the given

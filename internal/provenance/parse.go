@@ -10,8 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/slipway-ci/slipway/internal/strictjson"
 )
 
 // Reading a statement as strictly as protojson read the in-toto protos:
@@ -38,7 +39,7 @@ func readJSON(data []byte) (any, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("invalid UTF-8")
 	}
-	if err := checkSurrogates(data); err != nil {
+	if err := strictjson.Surrogates(data); err != nil {
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -118,54 +119,6 @@ func readValue(dec *json.Decoder, depth int) (any, error) {
 		return a, nil
 	}
 	return nil, fmt.Errorf("unexpected %v", d)
-}
-
-// checkSurrogates refuses a \u escape of a UTF-16 surrogate that is not a
-// high one followed by an escaped low one (encoding/json turns it into
-// U+FFFD; protojson refuses it). Anything else malformed is left to the
-// decoder.
-func checkSurrogates(data []byte) error {
-	in := false
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if !in {
-			in = c == '"'
-			continue
-		}
-		switch c {
-		case '"':
-			in = false
-		case '\\':
-			if i+1 < len(data) && data[i+1] != 'u' {
-				i++
-				continue
-			}
-			r, ok := hex4(data, i+2)
-			if !ok {
-				continue
-			}
-			i += 5
-			if !utf16.IsSurrogate(r) {
-				continue
-			}
-			if i+6 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
-				if r2, ok := hex4(data, i+3); ok && utf16.DecodeRune(r, r2) != utf8.RuneError {
-					i += 6
-					continue
-				}
-			}
-			return fmt.Errorf("escaped surrogate %q is not half of a pair", data[i-5:i+1])
-		}
-	}
-	return nil
-}
-
-func hex4(data []byte, at int) (rune, bool) {
-	if at+4 > len(data) {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(string(data[at:at+4]), 16, 16)
-	return rune(v), err == nil
 }
 
 // pathError names where in the document a value is wrong.
