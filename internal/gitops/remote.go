@@ -17,6 +17,7 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 
 	"github.com/slipway-ci/slipway/internal/redact"
+	"github.com/slipway-ci/slipway/internal/safetext"
 	"github.com/slipway-ci/slipway/internal/secret"
 )
 
@@ -227,7 +228,7 @@ func (r *Remote) explain(op string, err error) error {
 	case errors.Is(err, plumbing.ErrReferenceNotFound), strings.Contains(err.Error(), "couldn't find remote ref"):
 		return r.scrub(fmt.Errorf("%s %s: branch %q not found (--gitops-branch)", op, r, r.Branch))
 	}
-	return r.scrub(&remoteError{fmt.Sprintf("%s %s: %s", op, r, fold(msg)), err})
+	return r.scrub(&remoteError{fmt.Sprintf("%s %s: %s", op, r, safetext.Fold(msg)), err})
 }
 
 // remoteError is a one-line message about a remote, with the error it
@@ -254,17 +255,5 @@ func serverSaid(msg string, sentinels ...error) string {
 	if msg == "" {
 		return ""
 	}
-	return " (the server said: " + fold(msg) + ")"
-}
-
-// fold puts a server's text on one line: its lines joined by " / ", so an
-// error stays one line whatever the server sends.
-func fold(s string) string {
-	var lines []string
-	for _, l := range strings.Split(strings.ReplaceAll(s, "\r", "\n"), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return strings.Join(lines, " / ")
+	return " (the server said: " + safetext.Fold(msg) + ")"
 }

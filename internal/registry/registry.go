@@ -25,6 +25,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/ocitar"
 	"github.com/slipway-ci/slipway/internal/redact"
+	"github.com/slipway-ci/slipway/internal/safetext"
 )
 
 // ErrTagMove is returned when a tag already points at another digest.
@@ -364,17 +365,6 @@ func Explain(host, what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// oneLine folds a registry's text onto one line.
-func oneLine(s string) string {
-	var lines []string
-	for _, l := range strings.Split(strings.ReplaceAll(s, "\r", "\n"), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return strings.Join(lines, " / ")
-}
-
 func diagnostics(te *transport.Error) string {
 	var parts []string
 	for _, d := range te.Errors {
@@ -383,7 +373,7 @@ func diagnostics(te *transport.Error) string {
 	if len(parts) == 0 {
 		return http.StatusText(te.StatusCode)
 	}
-	return oneLine(strings.Join(parts, "; "))
+	return safetext.Fold(strings.Join(parts, "; "))
 }
 
 // scrub removes secret values from an error, whatever produced it.

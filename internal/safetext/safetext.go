@@ -162,3 +162,15 @@ func (l lineWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Fold puts a server's text on one line: its non-blank lines, trimmed,
+// joined by " / ", so an error stays one line whatever the server sends.
+func Fold(s string) string {
+	var lines []string
+	for _, l := range strings.Split(strings.ReplaceAll(s, "\r", "\n"), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, " / ")
+}
